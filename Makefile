@@ -1,0 +1,90 @@
+# excon build.  `make` builds ./excon, `make test` runs every test (starting
+# its own PostgreSQL), `make demo` runs a whole plan on a throwaway server,
+# `make bench` prints benchmark ratios.  Every entry point first runs
+# `make deps`, which installs missing Debian packages (as root) so that a
+# fresh machine needs nothing but make.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+CFLAGS ?= -O2 -g
+VERSION := 0.1.0
+
+# SAN=1 builds everything with AddressSanitizer + UBSan into build-san/.
+ifeq ($(SAN),1)
+BUILD := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD := build
+SANFLAGS :=
+endif
+
+DEB_PKGS := libpq-dev libsqlite3-dev libyaml-dev check libpg-query-dev \
+	libprotobuf-c-dev postgresql postgresql-contrib pkg-config sqlite3
+
+WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	-Wvla -Wwrite-strings -Wshadow -Wpointer-arith -Wformat=2 \
+	-Wno-format-nonliteral -Wundef -Wold-style-definition
+
+PKG_CFLAGS = $(shell pkg-config --cflags libpq sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs libpq sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null) -lpg_query
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DEXCON_VERSION='"$(VERSION)"' -Isrc \
+	$(WARN) $(SANFLAGS) $(CFLAGS) $(PKG_CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c src/cmd/*.c))
+LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+MAIN_OBJ := $(BUILD)/obj/main.o
+TEST_SRC := $(wildcard tests/check_*.c)
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TEST_UTIL := $(wildcard tests/util/*.c)
+
+EXCON_BIN := $(if $(filter 1,$(SAN)),$(BUILD)/excon,excon)
+
+.PHONY: all deps build test demo bench install clean check-deps
+
+all: deps build
+
+build: $(EXCON_BIN) $(TEST_BIN)
+
+deps:
+	@sh scripts/deps.sh $(DEB_PKGS)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/cmd/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libexcon.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(EXCON_BIN): $(MAIN_OBJ) $(BUILD)/libexcon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/tests/%: tests/%.c $(TEST_UTIL) $(wildcard tests/util/*.h) $(BUILD)/libexcon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TEST_UTIL) $(BUILD)/libexcon.a \
+		$(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	@EXCON_BIN=$(CURDIR)/$(EXCON_BIN) sh tests/run.sh $(TEST_BIN)
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@EXCON_BIN=$(CURDIR)/$(EXCON_BIN) sh scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	@EXCON_BIN=$(CURDIR)/$(EXCON_BIN) sh bench/run.sh
+
+install: $(EXCON_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(EXCON_BIN) $(DESTDIR)$(PREFIX)/bin/excon
+	install -m 0644 doc/excon.1 $(DESTDIR)$(PREFIX)/share/man/man1/excon.1
+
+clean:
+	rm -rf build build-san excon

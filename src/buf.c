@@ -1,0 +1,150 @@
+/*
+ * The growable string buffer (see buf.h for its invariants) and the
+ * error-message convention shared by every module.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "xalloc.h"
+
+/* Makes b empty without allocating. */
+void
+buf_init(struct buf *b)
+{
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+}
+
+/* Frees b's memory; NULL-safe. */
+void
+buf_free(struct buf *b)
+{
+	if (b == NULL)
+		return;
+	free(b->ptr);
+	buf_init(b);
+}
+
+/* Empties b, keeping its memory. */
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->ptr != NULL)
+		b->ptr[0] = '\0';
+}
+
+/* Ensures room for n more bytes plus the terminator. */
+static void
+buf_grow(struct buf *b, size_t n)
+{
+	size_t want = b->len + n + 1;
+
+	if (want <= b->cap)
+		return;
+	if (want < 64)
+		want = 64;
+	if (want < b->cap * 2)
+		want = b->cap * 2;
+	b->ptr = xrealloc(b->ptr, want);
+	b->cap = want;
+}
+
+/* Appends n bytes. */
+void
+buf_add(struct buf *b, const void *data, size_t n)
+{
+	buf_grow(b, n);
+	if (n > 0)
+		memcpy(b->ptr + b->len, data, n);
+	b->len += n;
+	b->ptr[b->len] = '\0';
+}
+
+/* Appends a C string. */
+void
+buf_puts(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* Appends one byte. */
+void
+buf_putc(struct buf *b, int c)
+{
+	char ch = (char)c;
+
+	buf_add(b, &ch, 1);
+}
+
+/* Appends formatted text from a va_list. */
+void
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n;
+
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n <= 0)
+		return;
+	buf_grow(b, (size_t)n);
+	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
+/* Appends formatted text. */
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+/* The contents as a borrowed C string. */
+const char *
+buf_cstr(const struct buf *b)
+{
+	return b->ptr != NULL ? b->ptr : "";
+}
+
+/* Hands the contents to the caller and empties b. */
+char *
+buf_detach(struct buf *b)
+{
+	char *p = b->ptr != NULL ? b->ptr : xstrdup("");
+
+	buf_init(b);
+	return p;
+}
+
+/* Cuts b to n bytes. */
+void
+buf_truncate(struct buf *b, size_t n)
+{
+	if (n >= b->len)
+		return;
+	b->len = n;
+	b->ptr[n] = '\0';
+}
+
+/* Replaces err's contents with a message; returns -1 for `return error_set()`. */
+int
+error_set(struct buf *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	buf_reset(err);
+	va_start(ap, fmt);
+	buf_vprintf(err, fmt, ap);
+	va_end(ap);
+	return -1;
+}

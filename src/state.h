@@ -1,0 +1,154 @@
+/*
+ * The state store: releases, shipped steps, backfill progress and the
+ * hash-chained event log.  This header is the one narrow interface every
+ * command uses; state.c implements it on SQLite (the only file that
+ * includes sqlite3.h), so that a PostgreSQL-backed store can be added
+ * behind the same functions without touching gates or commands.
+ *
+ * Concurrency: a command that changes anything calls state_begin() (an
+ * immediate write transaction), reads the history inside it, decides, writes
+ * and commits.  Two processes therefore never decide on the same stale
+ * history, and exactly one of them ships a given step.
+ *
+ * Ownership: structures filled by *_load() functions are owned by the
+ * caller and released by the matching *_free().
+ */
+#ifndef EXCON_STATE_H
+#define EXCON_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* Schema version of the state file, kept in PRAGMA user_version. */
+#define STATE_SCHEMA_VERSION 1
+
+enum release_state {
+	RELEASE_STARTED,
+	RELEASE_DEPLOYED,
+};
+
+struct state_release {
+	int64_t			 seq;		/* 1, 2, 3 ... */
+	char			*name;
+	enum release_state	 state;
+	char			*note;		/* may be NULL */
+	int64_t			 started_at;	/* unix seconds */
+	int64_t			 finished_at;	/* 0 while started */
+};
+
+enum ship_status {
+	SHIP_DONE,		/* shipped and counted */
+	SHIP_FAILED,		/* failed part way: blocks the plan (gate 8) */
+};
+
+struct state_ship {
+	char			*plan;
+	char			*step;
+	int			 idx;		/* position of the step in its plan */
+	int64_t			 release_seq;
+	char			*checksum;	/* of the step's normalized definition */
+	enum ship_status	 status;
+	int			 forced;	/* shipped with --force */
+	int64_t			 at;		/* unix seconds */
+};
+
+/* Everything the gate rules need, loaded in one go. */
+struct state_history {
+	struct state_release	*releases;	/* ordered by seq */
+	size_t			 nreleases;
+	struct state_ship	*ships;		/* ordered by plan, idx */
+	size_t			 nships;
+};
+
+struct state_event {
+	int64_t		 id;		/* assigned by the store */
+	int64_t		 at;		/* unix seconds; 0 = now */
+	char		*actor;		/* user@host */
+	char		*kind;		/* release.start, advance, override, ... */
+	char		*plan;		/* may be NULL */
+	char		*step;		/* may be NULL */
+	char		*release;	/* release name, may be NULL */
+	char		*detail;	/* human-readable text, may be NULL */
+	char		*reason;	/* for overrides, may be NULL */
+	char		*hash;		/* hex, assigned by the store */
+};
+
+struct state_backfill {
+	char		*plan;
+	char		*step;
+	char		*cursor;	/* last key done, as text; NULL = not started */
+	int64_t		 rows_done;
+	int64_t		 rows_total;	/* estimate; 0 = unknown */
+	int		 finished;
+	int64_t		 updated_at;
+};
+
+struct state;
+
+/*
+ * Opens the state file at path.  With create set, a missing file is created
+ * (mode 0600, parent directory must exist).  A file that is not an excon
+ * state file, is corrupt, or has a newer schema version is refused with a
+ * message in err and left byte-for-byte untouched; an older version is
+ * copied aside (path + ".v<N>.bak") and upgraded.  *out is owned by the
+ * caller (state_close).
+ */
+int state_open(struct state **out, const char *path, int create, struct buf *err);
+/* Closes the store, rolling back an open transaction (NULL-safe). */
+void state_close(struct state *st);
+
+/* Starts a write transaction that excludes every other writer. */
+int state_begin(struct state *st, struct buf *err);
+/* Commits the transaction started by state_begin. */
+int state_commit(struct state *st, struct buf *err);
+/* Rolls back the open transaction, if any. */
+void state_rollback(struct state *st);
+
+/* Loads every release and shipped step. */
+int state_history_load(struct state *st, struct state_history *h, struct buf *err);
+void state_history_free(struct state_history *h);
+
+/* Appends a release (state started) at seq = last + 1; *seq_out may be NULL. */
+int state_release_add(struct state *st, const char *name, const char *note,
+    int64_t *seq_out, struct buf *err);
+/* Marks release seq deployed now. */
+int state_release_finish(struct state *st, int64_t seq, struct buf *err);
+
+/* Inserts or replaces the row of (ship->plan, ship->step). */
+int state_ship_put(struct state *st, const struct state_ship *ship, struct buf *err);
+/* Deletes the row of (plan, step); no row is not an error. */
+int state_ship_delete(struct state *st, const char *plan, const char *step,
+    struct buf *err);
+
+/* Appends an event, chaining its hash to the previous one. */
+int state_event_append(struct state *st, const struct state_event *ev,
+    struct buf *err);
+/*
+ * Loads events oldest first; plan and kind filter when not NULL.
+ * *out is an array of *n events owned by the caller (state_events_free).
+ */
+int state_events_load(struct state *st, const char *plan, const char *kind,
+    struct state_event **out, size_t *n, struct buf *err);
+void state_events_free(struct state_event *v, size_t n);
+/*
+ * Recomputes the hash chain.  Returns 0 when intact, 1 when broken (with
+ * *bad_id the first event that does not match, or the id after a gap),
+ * -1 on error.
+ */
+int state_log_verify(struct state *st, int64_t *bad_id, struct buf *err);
+
+/* Backfill progress mirror. *found is 0 when there is no row. */
+int state_backfill_get(struct state *st, const char *plan, const char *step,
+    struct state_backfill *out, int *found, struct buf *err);
+int state_backfill_put(struct state *st, const struct state_backfill *b,
+    struct buf *err);
+int state_backfill_delete(struct state *st, const char *plan, const char *step,
+    struct buf *err);
+void state_backfill_free(struct state_backfill *b);
+
+/* user@host of whoever runs this process ($EXCON_ACTOR overrides); owned. */
+char *state_actor(void);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * Tests of the string buffer and SHA-256.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "sha256.h"
+
+START_TEST(test_buf_grows_and_detaches)
+{
+	struct buf b = BUF_INIT;
+	char *s;
+	int i;
+
+	ck_assert_str_eq(buf_cstr(&b), "");
+	for (i = 0; i < 1000; i++)
+		buf_printf(&b, "%d,", i);
+	ck_assert(b.len > 3000);
+	ck_assert_int_eq(b.ptr[b.len], '\0');
+	buf_truncate(&b, 4);
+	ck_assert_str_eq(buf_cstr(&b), "0,1,");
+	s = buf_detach(&b);
+	ck_assert_ptr_null(b.ptr);
+	ck_assert_str_eq(s, "0,1,");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_sha256_known_vectors)
+{
+	char h[65];
+
+	sha256_hex("", 0, h);
+	ck_assert_str_eq(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	sha256_hex("abc", 3, h);
+	ck_assert_str_eq(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, h);
+	ck_assert_str_eq(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+END_TEST
+
+/* The buffer suite. */
+static Suite *
+buf_suite(void)
+{
+	Suite *s = suite_create("buf");
+	TCase *tc = tcase_create("buf");
+
+	tcase_add_test(tc, test_buf_grows_and_detaches);
+	tcase_add_test(tc, test_sha256_known_vectors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(buf_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,65 @@
+#!/bin/sh
+# Throwaway PostgreSQL for tests, the demo and benchmarks.
+#
+#   . tests/pg.sh; pg_start; ... ; pg_stop
+#
+# pg_start runs initdb in a fresh temporary directory and starts a server
+# listening only on a Unix socket in that directory, as an unprivileged
+# user (created if missing) because PostgreSQL refuses to run as root.  It
+# exports PGHOST, PGPORT, PGUSER, PGDATABASE and EXCON_TEST_PG (a conninfo).
+# pg_stop stops the server and removes the directory; callers trap it so it
+# runs even when a test fails.
+
+PG_RUN_USER=${PG_RUN_USER:-excon-pg}
+
+# Runs a command as the unprivileged server user (or as ourselves when not root).
+pg_as_user() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u "$PG_RUN_USER" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_bindir() {
+	if [ -n "$PG_BINDIR" ]; then echo "$PG_BINDIR"; return; fi
+	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+		[ -x "$d/initdb" ] && { echo "$d"; return; }
+	done
+	dirname "$(command -v initdb)"
+}
+
+pg_start() {
+	bindir=$(pg_bindir)
+	[ -x "$bindir/initdb" ] || { echo "pg.sh: initdb not found" >&2; return 1; }
+	if [ "$(id -u)" = 0 ] && ! id "$PG_RUN_USER" >/dev/null 2>&1; then
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_RUN_USER" ||
+			{ echo "pg.sh: cannot create user $PG_RUN_USER" >&2; return 1; }
+	fi
+	PG_DIR=$(mktemp -d /tmp/excon-pg.XXXXXX) || return 1
+	chmod 755 "$PG_DIR"
+	[ "$(id -u)" = 0 ] && chown "$PG_RUN_USER" "$PG_DIR"
+	pg_as_user "$bindir/initdb" -D "$PG_DIR/data" -U postgres --auth=trust \
+		--no-sync -E UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 ||
+		{ cat "$PG_DIR/initdb.log" >&2; return 1; }
+	PGPORT=${PGPORT_TEST:-54329}
+	pg_as_user "$bindir/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+		-o "-c listen_addresses='' -k $PG_DIR -p $PGPORT -c fsync=off \
+		-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+		-c shared_buffers=256MB -c max_wal_size=2GB" start >/dev/null ||
+		{ cat "$PG_DIR/server.log" >&2; return 1; }
+	PGHOST=$PG_DIR PGUSER=postgres PGDATABASE=postgres
+	EXCON_TEST_PG="host=$PG_DIR port=$PGPORT user=postgres dbname=postgres"
+	PG_BIN=$bindir
+	export PGHOST PGPORT PGUSER PGDATABASE EXCON_TEST_PG PG_DIR PG_BIN
+}
+
+pg_stop() {
+	[ -n "$PG_DIR" ] || return 0
+	if [ -f "$PG_DIR/data/postmaster.pid" ]; then
+		pg_as_user "$(pg_bindir)/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop \
+			>/dev/null 2>&1
+	fi
+	rm -rf "$PG_DIR"
+	PG_DIR=
+}
