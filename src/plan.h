@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "pos.h"
 
 enum phase {
 	PHASE_EXPAND,
@@ -44,12 +45,6 @@ enum step_kind {
 	KIND_SQL,
 	KIND_CODE,
 	KIND__COUNT
-};
-
-/* A position in a plan file; line and column count from 1, 0 = unknown. */
-struct pos {
-	int	line;
-	int	col;
 };
 
 /*

@@ -1,0 +1,1142 @@
+/*
+ * Plan files: loading a plan's YAML into struct plan with positions,
+ * field-by-field validation with "did you mean" suggestions, the canonical
+ * checksum of each step, and the plan-level lint rules that need no SQL
+ * parser.
+ *
+ * Every known field is listed once in the field table below, with the
+ * kinds it applies to; loading, suggestions and checksums all read it.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+#include "sha256.h"
+#include "xalloc.h"
+#include "ytree.h"
+
+#define K(x)	(1u << KIND_##x)
+#define KALL	((1u << KIND__COUNT) - 1)
+
+static const struct kind_info {
+	const char	*name;
+	enum phase	 phase;
+	enum stage	 stage;
+	int		 min_releases;
+	int		 db;
+} kinds[KIND__COUNT] = {
+	[KIND_ADD_COLUMN] = { "add_column", PHASE_EXPAND, STAGE_PRE, 0, 1 },
+	[KIND_CREATE_TABLE] = { "create_table", PHASE_EXPAND, STAGE_PRE, 0, 1 },
+	[KIND_CREATE_INDEX] = { "create_index", PHASE_EXPAND, STAGE_PRE, 0, 1 },
+	[KIND_ADD_CONSTRAINT] = { "add_constraint", PHASE_EXPAND, STAGE_PRE, 0, 1 },
+	[KIND_DUAL_WRITE] = { "dual_write", PHASE_EXPAND, STAGE_CODE, 0, 0 },
+	[KIND_BACKFILL] = { "backfill", PHASE_EXPAND, STAGE_POST, 0, 1 },
+	[KIND_VALIDATE_CONSTRAINT] = { "validate_constraint", PHASE_MIGRATE, STAGE_POST, 0, 1 },
+	[KIND_SET_NOT_NULL] = { "set_not_null", PHASE_MIGRATE, STAGE_POST, 1, 1 },
+	[KIND_SWITCH_READS] = { "switch_reads", PHASE_MIGRATE, STAGE_CODE, 1, 0 },
+	[KIND_STOP_OLD_WRITES] = { "stop_old_writes", PHASE_MIGRATE, STAGE_CODE, 1, 0 },
+	[KIND_DROP_COLUMN] = { "drop_column", PHASE_CONTRACT, STAGE_POST, 0, 1 },
+	[KIND_DROP_TABLE] = { "drop_table", PHASE_CONTRACT, STAGE_POST, 0, 1 },
+	[KIND_DROP_INDEX] = { "drop_index", PHASE_CONTRACT, STAGE_POST, 0, 1 },
+	[KIND_DROP_CONSTRAINT] = { "drop_constraint", PHASE_CONTRACT, STAGE_POST, 0, 1 },
+	[KIND_DROP_TRIGGER] = { "drop_trigger", PHASE_CONTRACT, STAGE_POST, 0, 1 },
+	[KIND_SQL] = { "sql", PHASE_MIGRATE, STAGE_PRE, 0, 1 },
+	[KIND_CODE] = { "code", PHASE_MIGRATE, STAGE_CODE, 0, 0 },
+};
+
+static const char *const phase_names[] = { "expand", "migrate", "contract" };
+static const char *const stage_names[] = { "pre", "code", "post" };
+
+enum ftype {
+	F_STR,		/* struct pstr */
+	F_BOOL,		/* int */
+	F_INT,		/* int, >= 0 */
+	F_LIST,		/* char **, NULL-terminated */
+	F_COLUMNS,	/* create_index: list of names; create_table: column maps */
+	F_SPECIAL,	/* id, kind, stage, phase: handled by name */
+};
+
+static const struct field {
+	const char	*name;
+	enum ftype	 type;
+	size_t		 off;
+	unsigned	 kinds;
+} fields[] = {
+	{ "id", F_SPECIAL, 0, KALL },
+	{ "kind", F_SPECIAL, 0, KALL },
+	{ "stage", F_SPECIAL, 0, KALL },
+	{ "phase", F_SPECIAL, 0, K(SQL) | K(CODE) },
+	{ "note", F_STR, offsetof(struct step, note), KALL },
+	{ "min_releases", F_INT, offsetof(struct step, min_releases), KALL },
+	{ "verify", F_STR, offsetof(struct step, verify), KALL },
+	{ "down", F_STR, offsetof(struct step, down), KALL },
+	{ "lock_timeout", F_STR, offsetof(struct step, lock_timeout), KALL },
+	{ "statement_timeout", F_STR, offsetof(struct step, statement_timeout), KALL },
+	{ "lock_retries", F_INT, offsetof(struct step, lock_retries), KALL },
+	{ "transaction", F_BOOL, offsetof(struct step, transaction), KALL },
+	{ "schema", F_STR, offsetof(struct step, schema), KALL },
+	{ "table", F_STR, offsetof(struct step, table), KALL & ~(K(SQL) | K(DROP_INDEX)) },
+	{ "column", F_STR, offsetof(struct step, column), K(ADD_COLUMN) |
+	    K(SET_NOT_NULL) | K(STOP_OLD_WRITES) | K(DROP_COLUMN) | K(SWITCH_READS) | K(CODE) },
+	{ "type", F_STR, offsetof(struct step, type), K(ADD_COLUMN) },
+	{ "default", F_STR, offsetof(struct step, default_), K(ADD_COLUMN) },
+	{ "name", F_STR, offsetof(struct step, name), K(CREATE_INDEX) |
+	    K(ADD_CONSTRAINT) | K(VALIDATE_CONSTRAINT) | K(DROP_INDEX) |
+	    K(DROP_CONSTRAINT) | K(DROP_TRIGGER) },
+	{ "unique", F_BOOL, offsetof(struct step, unique), K(CREATE_INDEX) },
+	{ "columns", F_COLUMNS, offsetof(struct step, columns), K(CREATE_INDEX) | K(CREATE_TABLE) },
+	{ "where", F_STR, offsetof(struct step, where), K(CREATE_INDEX) | K(BACKFILL) },
+	{ "using", F_STR, offsetof(struct step, using_), K(CREATE_INDEX) },
+	{ "check", F_STR, offsetof(struct step, check), K(ADD_CONSTRAINT) },
+	{ "foreign_key", F_LIST, offsetof(struct step, fk_columns), K(ADD_CONSTRAINT) },
+	{ "references", F_STR, offsetof(struct step, references), K(ADD_CONSTRAINT) },
+	{ "ref_columns", F_LIST, offsetof(struct step, ref_columns), K(ADD_CONSTRAINT) },
+	{ "primary_key", F_LIST, offsetof(struct step, primary_key), K(CREATE_TABLE) },
+	{ "from", F_STR, offsetof(struct step, from), K(DUAL_WRITE) },
+	{ "to", F_STR, offsetof(struct step, to), K(DUAL_WRITE) },
+	{ "trigger", F_BOOL, offsetof(struct step, trigger), K(DUAL_WRITE) },
+	{ "up", F_STR, offsetof(struct step, up), K(DUAL_WRITE) | K(SQL) },
+	{ "set", F_STR, offsetof(struct step, set), K(BACKFILL) },
+	{ "batch_size", F_INT, offsetof(struct step, batch_size), K(BACKFILL) },
+	{ "target_batch_ms", F_INT, offsetof(struct step, target_batch_ms), K(BACKFILL) },
+	{ "pause_ms", F_INT, offsetof(struct step, pause_ms), K(BACKFILL) },
+	{ "drop_not_null", F_BOOL, offsetof(struct step, drop_not_null), K(STOP_OLD_WRITES) },
+};
+#define NFIELDS (sizeof fields / sizeof fields[0])
+
+static const char *const plan_fields[] = {
+	"plan", "description", "owner", "contract_after", "deadline",
+	"depends_on", "steps", NULL
+};
+
+/* Name of a kind. */
+const char *
+step_kind_name(enum step_kind k)
+{
+	return k < KIND__COUNT ? kinds[k].name : "?";
+}
+
+/* Looks a kind up by name. */
+int
+step_kind_from_name(const char *name, enum step_kind *out)
+{
+	int k;
+
+	for (k = 0; k < KIND__COUNT; k++)
+		if (strcmp(kinds[k].name, name) == 0) {
+			*out = (enum step_kind)k;
+			return 0;
+		}
+	return -1;
+}
+
+/* The phase a kind belongs to. */
+enum phase
+step_kind_phase(enum step_kind k)
+{
+	return kinds[k].phase;
+}
+
+/* The stage a kind runs at by default. */
+enum stage
+step_kind_stage(enum step_kind k)
+{
+	return kinds[k].stage;
+}
+
+/* The default least number of releases after the previous step. */
+int
+step_kind_min_releases(enum step_kind k)
+{
+	return kinds[k].min_releases;
+}
+
+/* 1 when the kind runs SQL. */
+int
+step_kind_is_db(enum step_kind k)
+{
+	return kinds[k].db;
+}
+
+/* Name of a phase. */
+const char *
+phase_name(enum phase p)
+{
+	return phase_names[p];
+}
+
+/* Name of a stage. */
+const char *
+stage_name(enum stage s)
+{
+	return stage_names[s];
+}
+
+/* Looks a stage up by name. */
+int
+stage_from_name(const char *s, enum stage *out)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(stage_names[i], s) == 0) {
+			*out = (enum stage)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The effective min_releases of a step. */
+int
+step_min_releases(const struct step *s)
+{
+	return s->min_releases >= 0 ? s->min_releases : kinds[s->kind].min_releases;
+}
+
+/* The step's schema, "public" by default. */
+const char *
+step_schema(const struct step *s)
+{
+	return s->schema.s != NULL ? s->schema.s : "public";
+}
+
+/* Appends a diagnostic. */
+void
+plan_diags_add(struct plan_diags *d, const char *file, struct pos pos,
+    const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	XGROW(d->v, d->cap, d->n + 1);
+	d->v[d->n].file = xstrdup(file);
+	d->v[d->n].pos = pos;
+	d->v[d->n].msg = buf_detach(&b);
+	d->n++;
+}
+
+/* Frees diagnostics. */
+void
+plan_diags_free(struct plan_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].msg);
+	}
+	free(d->v);
+	memset(d, 0, sizeof *d);
+}
+
+/* Edit distance, for "did you mean" suggestions. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		cur[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = cur[0];
+		cur[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t t = cur[j], best = prev + (a[i - 1] != b[j - 1]);
+
+			if (cur[j] + 1 < best)
+				best = cur[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			cur[j] = best;
+			prev = t;
+		}
+	}
+	return cur[lb];
+}
+
+/* The closest name in a NULL-terminated list, or NULL when none is close. */
+static const char *
+nearest(const char *word, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t i, bd = (size_t)-1, d, limit = strlen(word) <= 4 ? 1 : 2;
+
+	for (i = 0; i < n && names[i] != NULL; i++) {
+		d = edit_distance(word, names[i]);
+		if (d < bd) {
+			bd = d;
+			best = names[i];
+		}
+	}
+	return bd <= limit ? best : NULL;
+}
+
+/* The closest step field name. */
+static const char *
+nearest_field(const char *word)
+{
+	const char *names[NFIELDS + 1];
+	size_t i;
+
+	for (i = 0; i < NFIELDS; i++)
+		names[i] = fields[i].name;
+	names[NFIELDS] = NULL;
+	return nearest(word, names, NFIELDS);
+}
+
+/* Looks a step field up by name. */
+static const struct field *
+field_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (strcmp(fields[i].name, name) == 0)
+			return &fields[i];
+	return NULL;
+}
+
+/* Parses a YAML boolean. */
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "on", NULL };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "off", NULL };
+	int i;
+
+	for (i = 0; yes[i] != NULL; i++)
+		if (strcmp(s, yes[i]) == 0)
+			return *out = 1, 0;
+	for (i = 0; no[i] != NULL; i++)
+		if (strcmp(s, no[i]) == 0)
+			return *out = 0, 0;
+	return -1;
+}
+
+/* Parses a non-negative decimal integer. */
+static int
+parse_int(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < 0 || v > 1000000000)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* 1 when s matches [a-z0-9][a-z0-9_-]*. */
+static int
+valid_name(const char *s)
+{
+	const char *p;
+
+	if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s)))
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+		    *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+/* Copies a scalar into a pstr. */
+static void
+pstr_set(struct pstr *p, const struct ynode *n)
+{
+	free(p->s);
+	p->s = xstrdup(n->value);
+	p->pos = n->pos;
+	p->block = n->block;
+}
+
+/* Frees a NULL-terminated string list. */
+static void
+strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(v);
+}
+
+/* Reads a list of scalars (or one scalar) into a NULL-terminated list. */
+static int
+load_strv(char ***out, const struct ynode *n, const char *file,
+    const char *what, struct plan_diags *d)
+{
+	size_t i;
+
+	strv_free(*out);
+	*out = NULL;
+	if (n->type == YNODE_SCALAR) {
+		*out = xcalloc(2, sizeof **out);
+		(*out)[0] = xstrdup(n->value);
+		return 0;
+	}
+	if (n->type != YNODE_SEQ) {
+		plan_diags_add(d, file, n->pos, "%s: expected a list of names, got %s",
+		    what, ytree_type_name(n));
+		return -1;
+	}
+	*out = xcalloc(n->n + 1, sizeof **out);
+	for (i = 0; i < n->n; i++) {
+		if (n->items[i]->type != YNODE_SCALAR) {
+			plan_diags_add(d, file, n->items[i]->pos,
+			    "%s: expected a name, got %s", what,
+			    ytree_type_name(n->items[i]));
+			return -1;
+		}
+		(*out)[i] = xstrdup(n->items[i]->value);
+	}
+	return 0;
+}
+
+/* Reads create_table columns: a list of {name, type, null, default, primary_key}. */
+static int
+load_tcols(struct step *s, const struct ynode *n, const char *file,
+    const char *what, struct plan_diags *d)
+{
+	static const char *const known[] = { "name", "type", "null", "default",
+	    "primary_key", NULL };
+	size_t i, j;
+	int bad = 0;
+
+	if (n->type != YNODE_SEQ) {
+		plan_diags_add(d, file, n->pos, "%s: \"columns\" must be a list of "
+		    "{name, type} mappings", what);
+		return -1;
+	}
+	s->tcols = xcalloc(n->n ? n->n : 1, sizeof *s->tcols);
+	for (i = 0; i < n->n; i++) {
+		const struct ynode *c = n->items[i];
+		struct plan_column *pc = &s->tcols[s->ntcols++];
+
+		if (c->type != YNODE_MAP) {
+			plan_diags_add(d, file, c->pos, "%s: a column must be a "
+			    "mapping with name and type", what);
+			bad = 1;
+			continue;
+		}
+		for (j = 0; j < c->n; j++) {
+			const char *k = c->keys[j];
+			const struct ynode *v = c->items[j];
+			int b;
+
+			if (v->type != YNODE_SCALAR) {
+				plan_diags_add(d, file, v->pos, "%s: column field \"%s\" "
+				    "must be a string", what, k);
+				bad = 1;
+			} else if (strcmp(k, "name") == 0)
+				pc->name = xstrdup(v->value);
+			else if (strcmp(k, "type") == 0)
+				pc->type = xstrdup(v->value);
+			else if (strcmp(k, "default") == 0)
+				pc->default_ = xstrdup(v->value);
+			else if (strcmp(k, "null") == 0 || strcmp(k, "primary_key") == 0) {
+				if (parse_bool(v->value, &b) != 0) {
+					plan_diags_add(d, file, v->pos, "%s: \"%s\" must be "
+					    "true or false", what, k);
+					bad = 1;
+				} else if (k[0] == 'n')
+					pc->not_null = !b;
+				else
+					pc->primary_key = b;
+			} else {
+				const char *sug = nearest(k, known, 5);
+
+				plan_diags_add(d, file, c->key_pos[j], "%s: unknown column "
+				    "field \"%s\"%s%s%s", what, k, sug ? " (did you mean \"" : "",
+				    sug ? sug : "", sug ? "\"?)" : "");
+				bad = 1;
+			}
+		}
+		if (pc->name == NULL || pc->type == NULL) {
+			plan_diags_add(d, file, c->pos, "%s: a column needs \"name\" and "
+			    "\"type\"", what);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+/* Appends a length-prefixed string to a canonical form. */
+static void
+canon_str(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	/* Trailing blanks and newlines are formatting, not meaning. */
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	buf_printf(b, "s%zu:", n);
+	buf_add(b, s, n);
+}
+
+/* Appends the canonical form of a node: maps sorted by key. */
+static void
+canon_node(struct buf *b, const struct ynode *n, const struct field *f)
+{
+	size_t i, j, *order;
+	int v;
+
+	switch (n->type) {
+	case YNODE_SCALAR:
+		if (f != NULL && f->type == F_BOOL && parse_bool(n->value, &v) == 0)
+			canon_str(b, v ? "true" : "false");
+		else if (f != NULL && f->type == F_INT && parse_int(n->value, &v) == 0)
+			buf_printf(b, "i%d;", v);
+		else
+			canon_str(b, n->value);
+		break;
+	case YNODE_SEQ:
+		buf_printf(b, "l%zu[", n->n);
+		for (i = 0; i < n->n; i++)
+			canon_node(b, n->items[i], NULL);
+		buf_putc(b, ']');
+		break;
+	case YNODE_MAP:
+		order = xcalloc(n->n ? n->n : 1, sizeof *order);
+		for (i = 0; i < n->n; i++)
+			order[i] = i;
+		for (i = 1; i < n->n; i++)
+			for (j = i; j > 0 && strcmp(n->keys[order[j - 1]],
+			    n->keys[order[j]]) > 0; j--) {
+				size_t t = order[j];
+
+				order[j] = order[j - 1];
+				order[j - 1] = t;
+			}
+		buf_printf(b, "m%zu{", n->n);
+		for (i = 0; i < n->n; i++) {
+			const char *k = n->keys[order[i]];
+
+			/* A note documents the step; editing it changes nothing. */
+			if (f == NULL && strcmp(k, "note") == 0)
+				continue;
+			canon_str(b, k);
+			canon_node(b, n->items[order[i]], f == NULL ? field_find(k) : NULL);
+		}
+		buf_putc(b, '}');
+		free(order);
+		break;
+	}
+}
+
+/* Loads one step from its mapping node. */
+static int
+load_step(struct step *s, const struct ynode *n, const char *file,
+    size_t index, struct plan_diags *d)
+{
+	const struct ynode *kn, *v;
+	struct buf what = BUF_INIT, canon = BUF_INIT;
+	size_t i;
+	int bad = 0, phase_set = 0;
+
+	s->pos = n->pos;
+	s->min_releases = -1;
+	s->lock_retries = -1;
+	s->pause_ms = -1;
+	s->transaction = 1;
+	kn = ytree_get(n, "id");
+	if (kn != NULL && kn->type == YNODE_SCALAR) {
+		pstr_set(&s->id, kn);
+		buf_printf(&what, "step \"%s\"", kn->value);
+	} else {
+		buf_printf(&what, "step %zu", index + 1);
+		plan_diags_add(d, file, n->pos, "%s: missing \"id\"", buf_cstr(&what));
+		bad = 1;
+	}
+	kn = ytree_get(n, "kind");
+	if (kn == NULL || kn->type != YNODE_SCALAR) {
+		plan_diags_add(d, file, n->pos, "%s: missing \"kind\"", buf_cstr(&what));
+		buf_free(&what);
+		return -1;
+	}
+	if (step_kind_from_name(kn->value, &s->kind) != 0) {
+		const char *names[KIND__COUNT + 1], *sug;
+		int k;
+
+		for (k = 0; k < KIND__COUNT; k++)
+			names[k] = kinds[k].name;
+		names[KIND__COUNT] = NULL;
+		sug = nearest(kn->value, names, KIND__COUNT);
+		plan_diags_add(d, file, kn->pos, "%s: unknown kind \"%s\"%s%s%s",
+		    buf_cstr(&what), kn->value, sug ? " (did you mean \"" : "",
+		    sug ? sug : "", sug ? "\"?)" : "");
+		buf_free(&what);
+		return -1;
+	}
+	s->phase = kinds[s->kind].phase;
+	s->stage = kinds[s->kind].stage;
+
+	for (i = 0; i < n->n; i++) {
+		const char *key = n->keys[i];
+		const struct field *f = field_find(key);
+
+		v = n->items[i];
+		if (f == NULL) {
+			const char *sug = nearest_field(key);
+
+			plan_diags_add(d, file, n->key_pos[i], "%s: unknown field \"%s\"%s%s%s",
+			    buf_cstr(&what), key, sug ? " (did you mean \"" : "",
+			    sug ? sug : "", sug ? "\"?)" : "");
+			bad = 1;
+			continue;
+		}
+		if (!(f->kinds & (1u << s->kind))) {
+			plan_diags_add(d, file, n->key_pos[i], "%s: field \"%s\" does "
+			    "not apply to kind \"%s\"", buf_cstr(&what), key,
+			    kinds[s->kind].name);
+			bad = 1;
+			continue;
+		}
+		if (f->type != F_LIST && f->type != F_COLUMNS && v->type != YNODE_SCALAR) {
+			plan_diags_add(d, file, v->pos, "%s: \"%s\" must be a single "
+			    "value, got %s", buf_cstr(&what), key, ytree_type_name(v));
+			bad = 1;
+			continue;
+		}
+		switch (f->type) {
+		case F_SPECIAL:
+			if (strcmp(key, "stage") == 0) {
+				if (stage_from_name(v->value, &s->stage) != 0) {
+					plan_diags_add(d, file, v->pos, "%s: stage must be "
+					    "pre, code or post, not \"%s\"", buf_cstr(&what),
+					    v->value);
+					bad = 1;
+				}
+				s->stage_set = 1;
+			} else if (strcmp(key, "phase") == 0) {
+				int p;
+
+				for (p = 0; p < 3; p++)
+					if (strcmp(phase_names[p], v->value) == 0)
+						break;
+				if (p == 3) {
+					plan_diags_add(d, file, v->pos, "%s: phase must be "
+					    "expand, migrate or contract, not \"%s\"",
+					    buf_cstr(&what), v->value);
+					bad = 1;
+				} else
+					s->phase = (enum phase)p;
+				phase_set = 1;
+			}
+			break;
+		case F_STR:
+			pstr_set((struct pstr *)(void *)((char *)s + f->off), v);
+			break;
+		case F_BOOL:
+			if (parse_bool(v->value, (int *)(void *)((char *)s + f->off)) != 0) {
+				plan_diags_add(d, file, v->pos, "%s: \"%s\" must be true "
+				    "or false, not \"%s\"", buf_cstr(&what), key, v->value);
+				bad = 1;
+			}
+			break;
+		case F_INT:
+			if (parse_int(v->value, (int *)(void *)((char *)s + f->off)) != 0) {
+				plan_diags_add(d, file, v->pos, "%s: \"%s\" must be a "
+				    "whole number, not \"%s\"", buf_cstr(&what), key, v->value);
+				bad = 1;
+			}
+			break;
+		case F_LIST:
+			if (load_strv((char ***)(void *)((char *)s + f->off), v, file,
+			    buf_cstr(&what), d) != 0)
+				bad = 1;
+			break;
+		case F_COLUMNS:
+			if (s->kind == KIND_CREATE_TABLE) {
+				if (load_tcols(s, v, file, buf_cstr(&what), d) != 0)
+					bad = 1;
+			} else if (load_strv(&s->columns, v, file, buf_cstr(&what), d) != 0)
+				bad = 1;
+			break;
+		}
+	}
+
+	/* Required fields per kind. */
+#define NEED(cond, fname) do { \
+	if (!(cond)) { \
+		plan_diags_add(d, file, n->pos, "%s: kind \"%s\" needs \"%s\"", \
+		    buf_cstr(&what), kinds[s->kind].name, fname); \
+		bad = 1; \
+	} \
+} while (0)
+	switch (s->kind) {
+	case KIND_ADD_COLUMN:
+		NEED(s->table.s, "table");
+		NEED(s->column.s, "column");
+		NEED(s->type.s, "type");
+		break;
+	case KIND_CREATE_TABLE:
+		NEED(s->table.s, "table");
+		NEED(s->ntcols > 0, "columns");
+		break;
+	case KIND_CREATE_INDEX:
+		NEED(s->table.s, "table");
+		NEED(s->name.s, "name");
+		NEED(s->columns != NULL, "columns");
+		break;
+	case KIND_ADD_CONSTRAINT:
+		NEED(s->table.s, "table");
+		NEED(s->name.s, "name");
+		NEED(s->check.s || s->fk_columns, "check\" or \"foreign_key");
+		if (s->fk_columns != NULL)
+			NEED(s->references.s, "references");
+		break;
+	case KIND_DUAL_WRITE:
+		NEED(s->table.s, "table");
+		NEED(s->from.s, "from");
+		NEED(s->to.s, "to");
+		if (s->trigger && !s->stage_set)
+			s->stage = STAGE_PRE;
+		break;
+	case KIND_BACKFILL:
+		NEED(s->table.s, "table");
+		NEED(s->set.s, "set");
+		break;
+	case KIND_VALIDATE_CONSTRAINT:
+	case KIND_DROP_CONSTRAINT:
+	case KIND_DROP_TRIGGER:
+		NEED(s->table.s, "table");
+		NEED(s->name.s, "name");
+		break;
+	case KIND_SET_NOT_NULL:
+	case KIND_DROP_COLUMN:
+		NEED(s->table.s, "table");
+		NEED(s->column.s, "column");
+		break;
+	case KIND_STOP_OLD_WRITES:
+		if (s->drop_not_null) {
+			NEED(s->table.s, "table");
+			NEED(s->column.s, "column");
+		}
+		break;
+	case KIND_DROP_TABLE:
+		NEED(s->table.s, "table");
+		break;
+	case KIND_DROP_INDEX:
+		NEED(s->name.s, "name");
+		break;
+	case KIND_SQL:
+		NEED(s->up.s, "up");
+		NEED(phase_set, "phase");
+		NEED(s->stage_set, "stage");
+		break;
+	default:
+		break;
+	}
+#undef NEED
+	if (s->id.s != NULL && !valid_name(s->id.s)) {
+		plan_diags_add(d, file, s->id.pos, "%s: id must match "
+		    "[a-z0-9][a-z0-9_-]*", buf_cstr(&what));
+		bad = 1;
+	}
+
+	canon_node(&canon, n, NULL);
+	sha256_hex(canon.ptr, canon.len, s->checksum);
+	buf_free(&canon);
+	buf_free(&what);
+	return bad ? -1 : 0;
+}
+
+/* Frees the contents of a step. */
+static void
+step_clear(struct step *s)
+{
+	struct pstr *strs[] = { &s->id, &s->note, &s->schema, &s->table,
+	    &s->column, &s->type, &s->default_, &s->name, &s->where, &s->using_,
+	    &s->check, &s->references, &s->from, &s->to, &s->up, &s->down,
+	    &s->set, &s->verify, &s->lock_timeout, &s->statement_timeout };
+	size_t i;
+
+	for (i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		free(strs[i]->s);
+	strv_free(s->columns);
+	strv_free(s->fk_columns);
+	strv_free(s->ref_columns);
+	strv_free(s->primary_key);
+	for (i = 0; i < s->ntcols; i++) {
+		free(s->tcols[i].name);
+		free(s->tcols[i].type);
+		free(s->tcols[i].default_);
+	}
+	free(s->tcols);
+}
+
+/* Frees a plan. */
+void
+plan_free(struct plan *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nsteps; i++)
+		step_clear(&p->steps[i]);
+	free(p->steps);
+	for (i = 0; i < p->ndeps; i++) {
+		free(p->deps[i].plan);
+		free(p->deps[i].step);
+	}
+	free(p->deps);
+	free(p->name.s);
+	free(p->description.s);
+	free(p->owner.s);
+	free(p->deadline.s);
+	free(p->file);
+	free(p);
+}
+
+/* 1 when s is a valid YYYY-MM-DD date. */
+static int
+valid_date(const char *s)
+{
+	int y, m, d;
+	char tail;
+
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+		return 0;
+	return y >= 1970 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
+/* Loads one plan file. */
+int
+plan_load(struct plan **out, const char *path, struct plan_diags *diags)
+{
+	struct ynode *root = NULL, *n;
+	struct buf err = BUF_INIT;
+	struct plan *p = NULL;
+	size_t before = diags->n, i;
+	int ret = -1;
+
+	*out = NULL;
+	if (ytree_load(&root, path, &err) != 0) {
+		/* ytree's message already carries file:line:col. */
+		plan_diags_add(diags, path, (struct pos){ 0, 0 }, "%s", buf_cstr(&err));
+		goto done;
+	}
+	if (root == NULL || root->type != YNODE_MAP) {
+		plan_diags_add(diags, path, root ? root->pos : (struct pos){ 1, 1 },
+		    "a plan must be a mapping with \"plan\" and \"steps\"");
+		goto done;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->file = xstrdup(path);
+	p->contract_after = -1;
+	for (i = 0; i < root->n; i++) {
+		const char *k = root->keys[i];
+		int j, known = 0;
+
+		for (j = 0; plan_fields[j] != NULL; j++)
+			known |= strcmp(plan_fields[j], k) == 0;
+		if (!known) {
+			const char *sug = nearest(k, plan_fields, 7);
+
+			plan_diags_add(diags, path, root->key_pos[i], "unknown plan field "
+			    "\"%s\"%s%s%s", k, sug ? " (did you mean \"" : "",
+			    sug ? sug : "", sug ? "\"?)" : "");
+			continue;
+		}
+		n = root->items[i];
+		if (strcmp(k, "steps") != 0 && strcmp(k, "depends_on") != 0 &&
+		    n->type != YNODE_SCALAR) {
+			plan_diags_add(diags, path, n->pos, "\"%s\" must be a single "
+			    "value, got %s", k, ytree_type_name(n));
+			continue;
+		}
+		if (strcmp(k, "plan") == 0) {
+			pstr_set(&p->name, n);
+			if (!valid_name(n->value))
+				plan_diags_add(diags, path, n->pos, "plan name \"%s\" must "
+				    "match [a-z0-9][a-z0-9_-]*", n->value);
+		} else if (strcmp(k, "description") == 0)
+			pstr_set(&p->description, n);
+		else if (strcmp(k, "owner") == 0)
+			pstr_set(&p->owner, n);
+		else if (strcmp(k, "deadline") == 0) {
+			pstr_set(&p->deadline, n);
+			if (!valid_date(n->value))
+				plan_diags_add(diags, path, n->pos, "deadline must be a "
+				    "date like 2027-03-01, not \"%s\"", n->value);
+		} else if (strcmp(k, "contract_after") == 0) {
+			p->contract_after_pos = n->pos;
+			if (parse_int(n->value, &p->contract_after) != 0)
+				plan_diags_add(diags, path, n->pos, "contract_after must "
+				    "be a whole number, not \"%s\"", n->value);
+		}
+	}
+	n = ytree_get(root, "depends_on");
+	if (n != NULL) {
+		char **v = NULL, **q;
+
+		if (load_strv(&v, n, path, "depends_on", diags) == 0) {
+			for (q = v; *q != NULL; q++) {
+				char *colon = strchr(*q, ':');
+
+				p->deps = xrealloc(p->deps, (p->ndeps + 1) * sizeof *p->deps);
+				p->deps[p->ndeps].plan = colon ?
+				    xstrndup(*q, (size_t)(colon - *q)) : xstrdup(*q);
+				p->deps[p->ndeps].step = colon ? xstrdup(colon + 1) : NULL;
+				p->deps[p->ndeps].pos = n->type == YNODE_SEQ ?
+				    n->items[q - v]->pos : n->pos;
+				p->ndeps++;
+			}
+		}
+		strv_free(v);
+	}
+	if (p->name.s == NULL)
+		plan_diags_add(diags, path, root->pos, "missing \"plan\" (the plan's name)");
+	n = ytree_get(root, "steps");
+	if (n == NULL || n->type != YNODE_SEQ || n->n == 0) {
+		plan_diags_add(diags, path, n ? n->pos : root->pos,
+		    "\"steps\" must be a non-empty list of steps");
+	} else {
+		p->steps = xcalloc(n->n, sizeof *p->steps);
+		for (i = 0; i < n->n; i++) {
+			if (n->items[i]->type != YNODE_MAP) {
+				plan_diags_add(diags, path, n->items[i]->pos,
+				    "step %zu: expected a mapping with id and kind", i + 1);
+				continue;
+			}
+			load_step(&p->steps[p->nsteps++], n->items[i], path, i, diags);
+		}
+	}
+	if (diags->n == before) {
+		*out = p;
+		p = NULL;
+		ret = 0;
+	}
+done:
+	plan_free(p);
+	ytree_free(root);
+	buf_free(&err);
+	return ret;
+}
+
+/* Compares plans by name, for sorting. */
+static int
+plan_cmp(const void *a, const void *b)
+{
+	const struct plan *pa = *(struct plan *const *)a, *pb = *(struct plan *const *)b;
+
+	return strcmp(pa->name.s, pb->name.s);
+}
+
+/* Compares strings, for sorting file names. */
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds a plan to a set. */
+void
+plan_set_add(struct plan_set *set, struct plan *p)
+{
+	XGROW(set->plans, set->cap, set->nplans + 1);
+	set->plans[set->nplans++] = p;
+}
+
+/* Loads every plan file of the directories. */
+int
+plan_set_load(struct plan_set *set, char *const *dirs, struct plan_diags *diags)
+{
+	size_t i, j, nfiles = 0, cap = 0;
+	char **files = NULL;
+	int ret = 0;
+
+	for (i = 0; dirs != NULL && dirs[i] != NULL; i++) {
+		DIR *dp = opendir(dirs[i]);
+		struct dirent *de;
+
+		if (dp == NULL) {
+			if (errno != ENOENT) {
+				plan_diags_add(diags, dirs[i], (struct pos){ 0, 0 },
+				    "cannot read plan directory: %s", strerror(errno));
+				ret = -1;
+			}
+			continue;
+		}
+		while ((de = readdir(dp)) != NULL) {
+			size_t len = strlen(de->d_name);
+
+			if (de->d_name[0] == '.' || len < 6 ||
+			    (strcmp(de->d_name + len - 5, ".yaml") != 0 &&
+			    strcmp(de->d_name + len - 4, ".yml") != 0))
+				continue;
+			XGROW(files, cap, nfiles + 1);
+			files[nfiles++] = xasprintf("%s/%s", dirs[i], de->d_name);
+		}
+		closedir(dp);
+	}
+	if (nfiles > 1)
+		qsort(files, nfiles, sizeof *files, str_cmp);
+	for (i = 0; i < nfiles; i++) {
+		struct plan *p;
+
+		if (plan_load(&p, files[i], diags) != 0)
+			ret = -1;
+		else
+			plan_set_add(set, p);
+		free(files[i]);
+	}
+	free(files);
+	if (set->nplans > 1)
+		qsort(set->plans, set->nplans, sizeof *set->plans, plan_cmp);
+	for (i = 1; i < set->nplans; i++) {
+		j = i - 1;
+		if (strcmp(set->plans[i]->name.s, set->plans[j]->name.s) == 0) {
+			plan_diags_add(diags, set->plans[i]->file, set->plans[i]->name.pos,
+			    "plan \"%s\" is also defined in %s", set->plans[i]->name.s,
+			    set->plans[j]->file);
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
+/* Finds a plan by name (binary search: the set is sorted). */
+struct plan *
+plan_set_find(const struct plan_set *set, const char *name)
+{
+	size_t lo = 0, hi = set->nplans;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(set->plans[mid]->name.s, name);
+
+		if (c == 0)
+			return set->plans[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Frees a set and its plans. */
+void
+plan_set_free(struct plan_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->nplans; i++)
+		plan_free(set->plans[i]);
+	free(set->plans);
+	memset(set, 0, sizeof *set);
+}
+
+/* Index of step id in p, or -1. */
+int
+plan_step_index(const struct plan *p, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < p->nsteps; i++)
+		if (p->steps[i].id.s != NULL && strcmp(p->steps[i].id.s, id) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Depth-first search for a dependency cycle through plan name. */
+static int
+dep_cycle(const struct plan_set *set, const struct plan *p, const char *start,
+    int depth)
+{
+	size_t i;
+
+	if (depth > 64)
+		return 1;
+	for (i = 0; i < p->ndeps; i++) {
+		const struct plan *q;
+
+		if (strcmp(p->deps[i].plan, start) == 0)
+			return 1;
+		q = plan_set_find(set, p->deps[i].plan);
+		if (q != NULL && dep_cycle(set, q, start, depth + 1))
+			return 1;
+	}
+	return 0;
+}
+
+/* Plan-level rules. */
+int
+plan_lint(const struct plan *p, const struct plan_set *set,
+    int default_contract_after, struct plan_diags *diags)
+{
+	size_t before = diags->n, i, j;
+	int seen_contract = -1;
+
+	for (i = 0; i < p->nsteps; i++) {
+		const struct step *s = &p->steps[i];
+
+		for (j = 0; j < i; j++)
+			if (strcmp(p->steps[j].id.s, s->id.s) == 0)
+				plan_diags_add(diags, p->file, s->id.pos, "step id \"%s\" "
+				    "is used twice (also at line %d)", s->id.s,
+				    p->steps[j].id.pos.line);
+		if (s->phase == PHASE_CONTRACT && seen_contract < 0)
+			seen_contract = (int)i;
+		if (s->phase != PHASE_CONTRACT && seen_contract >= 0)
+			plan_diags_add(diags, p->file, s->pos, "step \"%s\" (%s) comes "
+			    "after contract step \"%s\": every contract step must come "
+			    "after every expand and migrate step", s->id.s,
+			    phase_name(s->phase), p->steps[seen_contract].id.s);
+		if (s->stage == STAGE_POST && (s->kind == KIND_ADD_COLUMN ||
+		    s->kind == KIND_CREATE_TABLE))
+			plan_diags_add(diags, p->file, s->pos, "step \"%s\": a new %s "
+			    "must not be created in a post step (the code already "
+			    "running cannot use it); use stage pre", s->id.s,
+			    s->kind == KIND_ADD_COLUMN ? "column" : "table");
+		if (s->kind == KIND_CREATE_TABLE) {
+			int pk = s->primary_key != NULL;
+
+			for (j = 0; j < s->ntcols; j++)
+				pk |= s->tcols[j].primary_key;
+			if (!pk)
+				plan_diags_add(diags, p->file, s->pos, "step \"%s\": "
+				    "create_table needs a primary key (\"primary_key\" "
+				    "or a column with primary_key: true)", s->id.s);
+		}
+	}
+	if (p->contract_after >= 0 && p->contract_after < default_contract_after)
+		plan_diags_add(diags, p->file, p->contract_after_pos, "contract_after "
+		    "%d is below the configured default %d: a plan may raise it, "
+		    "never lower it", p->contract_after, default_contract_after);
+	for (i = 0; i < p->ndeps; i++) {
+		const struct plan_dep *dp = &p->deps[i];
+		const struct plan *q = set ? plan_set_find(set, dp->plan) : NULL;
+
+		if (set == NULL)
+			break;
+		if (q == NULL)
+			plan_diags_add(diags, p->file, dp->pos, "depends_on: unknown "
+			    "plan \"%s\"", dp->plan);
+		else if (dp->step != NULL && plan_step_index(q, dp->step) < 0)
+			plan_diags_add(diags, p->file, dp->pos, "depends_on: plan \"%s\" "
+			    "has no step \"%s\"", dp->plan, dp->step);
+		else if (strcmp(dp->plan, p->name.s) == 0 ||
+		    dep_cycle(set, q, p->name.s, 0))
+			plan_diags_add(diags, p->file, dp->pos, "depends_on: \"%s\" "
+			    "leads back to \"%s\" (dependency cycle)", dp->plan,
+			    p->name.s);
+	}
+	return (int)(diags->n - before);
+}
