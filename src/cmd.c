@@ -1,0 +1,518 @@
+/*
+ * The command table, the one option parser, usage text, and the helpers
+ * every command shares (loading plans, opening the state file).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "out.h"
+#include "xalloc.h"
+
+extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
+    cmd_release_entry, cmd_status_entry, cmd_advance_entry,
+    cmd_rollback_entry, cmd_compat_entry, cmd_check_entry, cmd_audit_entry,
+    cmd_log_entry, cmd_verify_entry, cmd_help_entry, cmd_version_entry;
+
+const struct cmd_entry *const cmd_table[] = {
+	&cmd_init_entry,
+	&cmd_new_entry,
+	&cmd_lint_entry,
+	&cmd_release_entry,
+	&cmd_status_entry,
+	&cmd_advance_entry,
+	&cmd_rollback_entry,
+	&cmd_compat_entry,
+	&cmd_check_entry,
+	&cmd_audit_entry,
+	&cmd_log_entry,
+	&cmd_verify_entry,
+	&cmd_help_entry,
+	&cmd_version_entry,
+	NULL
+};
+
+/* Options every command takes, whatever its flags say about the rest. */
+static const struct cmd_opt global_opts[] = {
+	{ "config", OPT_STR, "FILE", "configuration file (default ./excon.yaml)" },
+	{ "state", OPT_STR, "FILE", "state file (default state/excon.db)" },
+	{ "plans", OPT_STR, "DIRS", "plan directories, ':'-separated (default plans)" },
+	{ "help", OPT_BOOL, NULL, "show this help" },
+	{ NULL, 0, NULL, NULL }
+};
+static const struct cmd_opt db_opt =
+	{ "db", OPT_STR, "CONNINFO", "PostgreSQL conninfo or URI" };
+static const struct cmd_opt format_opt =
+	{ "format", OPT_STR, "FMT", "output format: text or json" };
+static const struct cmd_opt format_gh_opt =
+	{ "format", OPT_STR, "FMT", "output format: text, json or github" };
+static const struct cmd_opt dry_opt =
+	{ "dry-run", OPT_BOOL, NULL, "print the SQL and state changes, change nothing" };
+
+/* Finds a command by name. */
+static const struct cmd_entry *
+cmd_find(const char *name)
+{
+	int i;
+
+	for (i = 0; cmd_table[i] != NULL; i++)
+		if (strcmp(cmd_table[i]->name, name) == 0)
+			return cmd_table[i];
+	return NULL;
+}
+
+/* Prints one option line of a usage text. */
+static void
+usage_opt(FILE *f, const struct cmd_opt *o)
+{
+	char left[64];
+
+	snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "",
+	    o->arg ? o->arg : "");
+	fprintf(f, "  %-22s %s\n", left, o->help);
+}
+
+/* Prints usage of one command, or the command list. */
+void
+cmd_usage(FILE *f, const struct cmd_entry *e)
+{
+	const struct cmd_opt *o;
+	int i;
+
+	if (e == NULL) {
+		fprintf(f, "usage: excon [--config FILE] [--state FILE] [--plans DIRS] "
+		    "COMMAND [ARGS]\n\ncommands:\n");
+		for (i = 0; cmd_table[i] != NULL; i++)
+			fprintf(f, "  %-10s %s\n", cmd_table[i]->name,
+			    cmd_table[i]->summary);
+		fprintf(f, "\nrun 'excon help COMMAND' for the options of a "
+		    "command\n");
+		return;
+	}
+	fprintf(f, "usage: excon %s%s%s\n\n%s\n\noptions:\n", e->name,
+	    e->args[0] ? " " : "", e->args, e->summary);
+	for (o = e->opts; o != NULL && o->name != NULL; o++)
+		usage_opt(f, o);
+	if (e->flags & CMD_DB)
+		usage_opt(f, &db_opt);
+	if (e->flags & CMD_CHANGES)
+		usage_opt(f, &dry_opt);
+	if (e->flags & CMD_REPORTS)
+		usage_opt(f, (e->flags & CMD_GITHUB) ? &format_gh_opt : &format_opt);
+	for (o = global_opts; o->name != NULL; o++)
+		usage_opt(f, o);
+}
+
+/* Looks up an option by name in a command's table; *idx gets its index. */
+static const struct cmd_opt *
+opt_lookup(const struct cmd_entry *e, const char *name, int *idx)
+{
+	const struct cmd_opt *o;
+
+	*idx = -1;
+	for (o = e->opts; o != NULL && o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0) {
+			*idx = (int)(o - e->opts);
+			return o;
+		}
+	if ((e->flags & CMD_DB) && strcmp(name, "db") == 0)
+		return &db_opt;
+	if ((e->flags & CMD_CHANGES) && strcmp(name, "dry-run") == 0)
+		return &dry_opt;
+	if ((e->flags & CMD_REPORTS) && strcmp(name, "format") == 0)
+		return &format_opt;
+	for (o = global_opts; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+/* Global options that may come before the command name take a value. */
+static int
+global_takes_value(const char *arg)
+{
+	static const char *const v[] = { "--config", "--state", "--plans",
+	    "--db", "--format", NULL };
+	int i;
+
+	for (i = 0; v[i] != NULL; i++)
+		if (strcmp(arg, v[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Appends a value to a NULL-terminated list. */
+static void
+list_add(char ***list, const char *v)
+{
+	size_t n = 0;
+
+	while (*list != NULL && (*list)[n] != NULL)
+		n++;
+	*list = xrealloc(*list, (n + 2) * sizeof **list);
+	(*list)[n] = (char *)v;
+	(*list)[n + 1] = NULL;
+}
+
+/*
+ * Parses argv (after argv[0]): global options anywhere, the command name,
+ * then its options and positional arguments.  Returns -1 after printing a
+ * message on a usage error, 1 when --help was given, else 0.
+ */
+static int
+cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
+{
+	const char *cmdname = NULL;
+	int i, dashdash = 0, help = 0;
+
+	/* Find the command name first: skip global options and their values. */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (argv[i][0] == '-') {
+			if (global_takes_value(argv[i]))
+				i++;
+			continue;
+		}
+		cmdname = argv[i];
+		break;
+	}
+	if (cmdname == NULL) {
+		for (i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+				cmd_usage(stdout, NULL);
+				return 1;
+			}
+			if (strcmp(argv[i], "--version") == 0) {
+				ctx->entry = cmd_find("version");
+				return 0;
+			}
+		}
+		cmd_usage(stderr, NULL);
+		return -1;
+	}
+	ctx->entry = cmd_find(cmdname);
+	if (ctx->entry == NULL) {
+		fprintf(stderr, "excon: unknown command '%s'\n\n", cmdname);
+		cmd_usage(stderr, NULL);
+		return -1;
+	}
+	ctx->args = xcalloc((size_t)argc + 1, sizeof *ctx->args);
+	for (i = 1; i < argc; i++) {
+		const struct cmd_opt *o;
+		char *name, *eq, *value = NULL;
+		int idx;
+
+		if (argv[i] == cmdname)
+			continue;
+		if (dashdash || argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
+			ctx->args[ctx->nargs++] = argv[i];
+			continue;
+		}
+		if (strcmp(argv[i], "--") == 0) {
+			dashdash = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "-h") == 0) {
+			help = 1;
+			continue;
+		}
+		if (argv[i][1] != '-') {
+			fprintf(stderr, "excon %s: unknown option '%s'\n\n",
+			    ctx->entry->name, argv[i]);
+			cmd_usage(stderr, ctx->entry);
+			return -1;
+		}
+		name = xstrdup(argv[i] + 2);
+		if ((eq = strchr(name, '=')) != NULL) {
+			*eq = '\0';
+			value = argv[i] + 2 + (eq - name) + 1;
+		}
+		o = opt_lookup(ctx->entry, name, &idx);
+		if (o == NULL) {
+			fprintf(stderr, "excon %s: unknown option '--%s'\n\n",
+			    ctx->entry->name, name);
+			free(name);
+			cmd_usage(stderr, ctx->entry);
+			return -1;
+		}
+		free(name);
+		if (o->type == OPT_BOOL) {
+			if (value != NULL) {
+				fprintf(stderr, "excon %s: option '--%s' takes no value\n",
+				    ctx->entry->name, o->name);
+				return -1;
+			}
+			value = (char *)"1";
+		} else if (value == NULL) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "excon %s: option '--%s' needs a value "
+				    "(%s)\n", ctx->entry->name, o->name, o->arg);
+				return -1;
+			}
+			value = argv[++i];
+		}
+		if (o == &global_opts[3]) {
+			help = 1;
+		} else if (o == &global_opts[0]) {
+			flags_out[0] = value;
+		} else if (o == &global_opts[1]) {
+			flags_out[1] = value;
+		} else if (o == &global_opts[2]) {
+			flags_out[2] = value;
+		} else if (o == &db_opt) {
+			flags_out[3] = value;
+		} else if (o == &dry_opt) {
+			ctx->dry_run = 1;
+		} else if (o == &format_opt) {
+			if (strcmp(value, "text") == 0)
+				ctx->format = FORMAT_TEXT;
+			else if (strcmp(value, "json") == 0)
+				ctx->format = FORMAT_JSON;
+			else if (strcmp(value, "github") == 0 &&
+			    (ctx->entry->flags & CMD_GITHUB))
+				ctx->format = FORMAT_GITHUB;
+			else {
+				fprintf(stderr, "excon %s: unknown format '%s' (expected "
+				    "text%s or json)\n", ctx->entry->name, value,
+				    (ctx->entry->flags & CMD_GITHUB) ? ", github" : "");
+				return -1;
+			}
+		} else if (idx >= 0 && idx < CMD_MAX_OPTS) {
+			ctx->val[idx] = value;
+			if (o->type == OPT_LIST)
+				list_add(&ctx->list[idx], value);
+		}
+	}
+	if (help) {
+		cmd_usage(stdout, ctx->entry);
+		return 1;
+	}
+	if (ctx->nargs < ctx->entry->min_args ||
+	    (ctx->entry->max_args >= 0 && ctx->nargs > ctx->entry->max_args)) {
+		fprintf(stderr, "excon %s: %s arguments\n\n", ctx->entry->name,
+		    ctx->nargs < ctx->entry->min_args ? "missing" : "too many");
+		cmd_usage(stderr, ctx->entry);
+		return -1;
+	}
+	return 0;
+}
+
+/* Value of an option of the running command. */
+const char *
+cmd_opt(const struct cmd_ctx *ctx, const char *name)
+{
+	int idx;
+
+	if (opt_lookup(ctx->entry, name, &idx) == NULL || idx < 0)
+		return NULL;
+	return ctx->val[idx];
+}
+
+/* Values of a repeatable option. */
+char **
+cmd_opt_list(const struct cmd_ctx *ctx, const char *name)
+{
+	int idx;
+
+	if (opt_lookup(ctx->entry, name, &idx) == NULL || idx < 0)
+		return NULL;
+	return ctx->list[idx];
+}
+
+/* Prints an error line and returns code. */
+int
+cmd_fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("excon: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* Prints a diagnostic in compiler style. */
+void
+cmd_print_diag(FILE *f, const struct plan_diag *d)
+{
+	if (d->pos.line > 0)
+		fprintf(f, "%s:%d:%d: %s\n", d->file, d->pos.line, d->pos.col, d->msg);
+	else if (strncmp(d->msg, d->file, strlen(d->file)) == 0)
+		fprintf(f, "%s\n", d->msg);
+	else
+		fprintf(f, "%s: %s\n", d->file, d->msg);
+}
+
+/* Loads plans from the configured directories. */
+int
+cmd_load_plans(struct cmd_ctx *ctx, int lax)
+{
+	size_t i;
+	int rc;
+
+	if (ctx->plans_loaded)
+		return 0;
+	ctx->plans_loaded = 1;
+	rc = plan_set_load(&ctx->plans, ctx->cfg.plan_dirs, &ctx->diags);
+	if (rc == 0 || lax)
+		return 0;
+	for (i = 0; i < ctx->diags.n; i++)
+		cmd_print_diag(stderr, &ctx->diags.v[i]);
+	return EXCON_EXIT_USAGE;
+}
+
+/* Opens the state file. */
+int
+cmd_open_state(struct cmd_ctx *ctx, int create)
+{
+	struct buf err = BUF_INIT;
+
+	if (ctx->st != NULL)
+		return 0;
+	if (state_open(&ctx->st, ctx->cfg.state_path, create, &err) != 0) {
+		cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		buf_free(&err);
+		return EXCON_EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+/* Whether a database is configured. */
+int
+cmd_have_db(const struct cmd_ctx *ctx)
+{
+	static const char *const vars[] = { "PGHOST", "PGDATABASE", "PGSERVICE",
+	    "PGHOSTADDR", NULL };
+	int i;
+
+	if (ctx->cfg.database != NULL && ctx->cfg.database[0] != '\0')
+		return 1;
+	for (i = 0; vars[i] != NULL; i++) {
+		const char *v = getenv(vars[i]);
+
+		if (v != NULL && *v != '\0')
+			return 1;
+	}
+	return 0;
+}
+
+/* The conninfo to use. */
+const char *
+cmd_conninfo(const struct cmd_ctx *ctx)
+{
+	return ctx->cfg.database != NULL ? ctx->cfg.database : "";
+}
+
+/* Writes a buffer to stdout. */
+void
+cmd_out(const struct buf *b)
+{
+	fwrite(buf_cstr(b), 1, b->len, stdout);
+}
+
+/* Frees everything the context owns. */
+static void
+ctx_free(struct cmd_ctx *ctx)
+{
+	int i;
+
+	state_close(ctx->st);
+	plan_set_free(&ctx->plans);
+	plan_diags_free(&ctx->diags);
+	config_free(&ctx->cfg);
+	for (i = 0; i < CMD_MAX_OPTS; i++)
+		free(ctx->list[i]);
+	free(ctx->args);
+}
+
+/* Parses, configures and runs one command. */
+int
+cmd_main(int argc, char **argv)
+{
+	struct cmd_ctx ctx;
+	struct buf err = BUF_INIT;
+	const char *flags[4] = { NULL, NULL, NULL, NULL };
+	int rc;
+
+	memset(&ctx, 0, sizeof ctx);
+	config_init(&ctx.cfg);
+	rc = cmd_parse(&ctx, argc, argv, flags);
+	if (rc != 0) {
+		rc = rc > 0 ? EXCON_EXIT_OK : EXCON_EXIT_USAGE;
+		goto done;
+	}
+	ctx.color = out_color(stdout);
+	/* Precedence: flag > environment > excon.yaml > default. */
+	if (config_load(&ctx.cfg, flags[0], &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_USAGE, "%s", buf_cstr(&err));
+		goto done;
+	}
+	if (flags[1] != NULL)
+		config_set_str(&ctx.cfg.state_path, flags[1]);
+	if (flags[2] != NULL)
+		config_set_plans(&ctx.cfg, flags[2]);
+	if (flags[3] != NULL) {
+		config_set_str(&ctx.cfg.database, flags[3]);
+		ctx.cfg.database_set = 1;
+	}
+	rc = ctx.entry->exec(&ctx);
+done:
+	fflush(stdout);
+	buf_free(&err);
+	ctx_free(&ctx);
+	return rc;
+}
+
+/* Loads the history, in a write transaction when asked. */
+int
+cmd_history(struct cmd_ctx *ctx, struct state_history *h, int write)
+{
+	struct buf err = BUF_INIT;
+	int rc;
+
+	memset(h, 0, sizeof *h);
+	if (!write && ctx->st == NULL && access(ctx->cfg.state_path, F_OK) != 0)
+		return 0;
+	if ((rc = cmd_open_state(ctx, write)) != 0)
+		return rc;
+	if (write && state_begin(ctx->st, &err) != 0)
+		goto fail;
+	if (state_history_load(ctx->st, h, &err) != 0) {
+		if (write)
+			state_rollback(ctx->st);
+		goto fail;
+	}
+	return 0;
+fail:
+	rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+	buf_free(&err);
+	return rc;
+}
+
+/* Appends an event. */
+int
+cmd_event(struct cmd_ctx *ctx, const char *kind, const char *plan,
+    const char *step, const char *release, const char *detail,
+    const char *reason, struct buf *err)
+{
+	struct state_event ev;
+	int rc;
+
+	memset(&ev, 0, sizeof ev);
+	ev.actor = state_actor();
+	ev.kind = (char *)kind;
+	ev.plan = (char *)plan;
+	ev.step = (char *)step;
+	ev.release = (char *)release;
+	ev.detail = (char *)detail;
+	ev.reason = (char *)reason;
+	rc = state_event_append(ctx->st, &ev, err);
+	free(ev.actor);
+	return rc;
+}

@@ -1,0 +1,126 @@
+/*
+ * The command layer: one struct cmd_entry per command (src/cmd/cmd-*.c),
+ * collected in the table of cmd.c.  Only this layer prints and chooses exit
+ * codes.  Options are declared as arrays and parsed in one place
+ * (cmd_parse); usage text is generated from the same arrays.
+ */
+#ifndef EXCON_CMD_H
+#define EXCON_CMD_H
+
+#include <stdio.h>
+
+#include "buf.h"
+#include "config.h"
+#include "plan.h"
+#include "state.h"
+
+/* Exit codes of every command (SPEC section 4). */
+enum {
+	EXCON_EXIT_OK = 0,
+	EXCON_EXIT_RUNTIME = 1,		/* database, file system */
+	EXCON_EXIT_USAGE = 2,		/* bad flag, bad input, unknown name */
+	EXCON_EXIT_REFUSED = 3,		/* a gate refused; compat unsafe */
+	EXCON_EXIT_PROBLEMS = 4,	/* lint, check, verify, audit --fail-on */
+};
+
+enum cmd_format {
+	FORMAT_TEXT,
+	FORMAT_JSON,
+	FORMAT_GITHUB,
+};
+
+enum opt_type {
+	OPT_BOOL,
+	OPT_STR,
+	OPT_LIST,	/* repeatable; values collected in order */
+};
+
+struct cmd_opt {
+	const char	*name;		/* long name without dashes */
+	enum opt_type	 type;
+	const char	*arg;		/* placeholder in usage, e.g. "STEP" */
+	const char	*help;
+};
+
+/* Command flags: which of the shared options apply. */
+#define CMD_REPORTS	0x01	/* --format text|json */
+#define CMD_CHANGES	0x02	/* --dry-run */
+#define CMD_DB		0x04	/* --db */
+#define CMD_GITHUB	0x08	/* --format github too */
+
+struct cmd_ctx;
+
+struct cmd_entry {
+	const char		*name;
+	const char		*args;		/* synopsis after the name */
+	const char		*summary;	/* one line */
+	const struct cmd_opt	*opts;		/* NULL-name terminated, or NULL */
+	unsigned		 flags;
+	int			 min_args;
+	int			 max_args;	/* -1 = any */
+	int			 (*exec)(struct cmd_ctx *ctx);
+};
+
+#define CMD_MAX_OPTS 24
+
+struct cmd_ctx {
+	const struct cmd_entry	*entry;
+	struct config		 cfg;
+	enum cmd_format		 format;
+	int			 dry_run;
+	int			 color;		/* stdout is a colour terminal */
+	char			**args;		/* positional arguments */
+	int			 nargs;
+	const char		*val[CMD_MAX_OPTS];	/* per entry->opts index */
+	char			**list[CMD_MAX_OPTS];	/* OPT_LIST values, NULL-terminated */
+	struct plan_set		 plans;
+	struct plan_diags	 diags;
+	int			 plans_loaded;
+	struct state		*st;
+};
+
+extern const struct cmd_entry *const cmd_table[];
+
+/* Runs excon with argv; returns the exit code. */
+int cmd_main(int argc, char **argv);
+/* Prints usage of e (or of excon when NULL) to f. */
+void cmd_usage(FILE *f, const struct cmd_entry *e);
+
+/* The value of option name (NULL when absent; "1" for a given bool). */
+const char *cmd_opt(const struct cmd_ctx *ctx, const char *name);
+/* The values of a repeatable option (NULL-terminated, may be NULL). */
+char **cmd_opt_list(const struct cmd_ctx *ctx, const char *name);
+
+/* Prints "excon: <message>" to stderr; returns code. */
+int cmd_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Loads every plan; prints file:line:col diagnostics on failure and
+ * returns EXCON_EXIT_USAGE, else 0.  With lax set, plans that loaded are
+ * kept and diagnostics are left in ctx->diags for the caller (lint, check).
+ */
+int cmd_load_plans(struct cmd_ctx *ctx, int lax);
+/* Opens the state file (creating it when create is set); returns an exit code. */
+int cmd_open_state(struct cmd_ctx *ctx, int create);
+/* Prints one diagnostic as file:line:col: message. */
+void cmd_print_diag(FILE *f, const struct plan_diag *d);
+/* 1 when a database is configured (flag, env, file, or PG* variables). */
+int cmd_have_db(const struct cmd_ctx *ctx);
+/* The conninfo to use ("" = libpq defaults). */
+const char *cmd_conninfo(const struct cmd_ctx *ctx);
+/* Writes buf to stdout. */
+void cmd_out(const struct buf *b);
+
+
+
+/*
+ * Loads the history.  With write set, opens (creating) the state file and
+ * starts a write transaction first, so the caller decides on fresh data;
+ * otherwise a missing state file reads as an empty history.  Returns an
+ * exit code.
+ */
+int cmd_history(struct cmd_ctx *ctx, struct state_history *h, int write);
+/* Appends an event with the current actor; returns 0 or -1 with err. */
+int cmd_event(struct cmd_ctx *ctx, const char *kind, const char *plan,
+    const char *step, const char *release, const char *detail,
+    const char *reason, struct buf *err);
+#endif

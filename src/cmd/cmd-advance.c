@@ -1,0 +1,346 @@
+/*
+ * excon advance PLAN [--to STEP] | --all: ships steps in a release.
+ *
+ * Each step is decided by the gate rules inside a write transaction on the
+ * state file, so that of many concurrent advances exactly one ships a
+ * step.  Steps that change the database run between two transactions (the
+ * state file is never locked while SQL runs; a PostgreSQL advisory lock
+ * per plan keeps two executors apart) and are recorded once they
+ * succeeded and their verify query returned true.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "gate.h"
+#include "out.h"
+#include "cmd/dbstep.h"
+
+static const struct cmd_opt advance_opts[] = {
+	{ "to", OPT_STR, "STEP", "ship every step up to and including STEP" },
+	{ "all", OPT_BOOL, NULL, "advance every plan as far as the gates allow" },
+	{ "release", OPT_STR, "NAME", "release to ship in (default: the newest)" },
+	{ "stage", OPT_STR, "STAGE", "only ship steps of this stage: pre, code or post" },
+	{ "record-only", OPT_BOOL, NULL, "record without touching the database" },
+	{ "force", OPT_BOOL, NULL, "pass a refusing gate (rules 3-5); needs --reason" },
+	{ "reason", OPT_STR, "TEXT", "why the gate is forced (logged and audited)" },
+	{ NULL, 0, NULL, NULL }
+};
+
+struct advance {
+	struct cmd_ctx		*ctx;
+	struct buf		 json;		/* shipped entries, JSON */
+	int			 nshipped;
+	int			 record_only;
+	int			 force;
+	const char		*reason;
+	int			 stage_set;
+	enum stage		 stage;
+	const char		*release_name;
+};
+
+/* Appends a shipped (or would-ship) step to the JSON list. */
+static void
+note_shipped(struct advance *a, const struct plan *p, const struct step *s,
+    const struct state_release *r, int forced)
+{
+	int f = 1;
+
+	buf_puts(&a->json, a->nshipped ? ",{" : "{");
+	json_key(&a->json, &f, "plan");
+	json_str(&a->json, p->name.s);
+	json_key(&a->json, &f, "step");
+	json_str(&a->json, s->id.s);
+	json_key(&a->json, &f, "kind");
+	json_str(&a->json, step_kind_name(s->kind));
+	json_key(&a->json, &f, "stage");
+	json_str(&a->json, stage_name(s->stage));
+	json_key(&a->json, &f, "release");
+	json_str(&a->json, r->name);
+	json_key(&a->json, &f, "seq");
+	buf_printf(&a->json, "%lld", (long long)r->seq);
+	json_key(&a->json, &f, "forced");
+	buf_puts(&a->json, forced ? "true" : "false");
+	json_key(&a->json, &f, "dry_run");
+	buf_puts(&a->json, a->ctx->dry_run ? "true" : "false");
+	buf_putc(&a->json, '}');
+	a->nshipped++;
+}
+
+/* Prints a refusal (text to stderr; JSON to stdout). */
+static void
+print_refusal(struct advance *a, const struct plan *p, const struct step *s,
+    const struct gate_result *res)
+{
+	if (a->ctx->format == FORMAT_JSON) {
+		struct buf b = BUF_INIT;
+		int f = 1;
+
+		buf_puts(&b, "{\"shipped\":[");
+		buf_add(&b, a->json.ptr ? a->json.ptr : "", a->json.len);
+		buf_puts(&b, "],\"refused\":{");
+		json_key(&b, &f, "plan");
+		json_str(&b, p->name.s);
+		json_key(&b, &f, "step");
+		json_str(&b, s->id.s);
+		json_key(&b, &f, "rule");
+		buf_printf(&b, "%d", (int)res->rule);
+		json_key(&b, &f, "message");
+		json_str(&b, buf_cstr(&res->why));
+		json_key(&b, &f, "allowed_from");
+		if (res->from_seq)
+			buf_printf(&b, "%lld", (long long)res->from_seq);
+		else
+			buf_puts(&b, "null");
+		buf_puts(&b, "}}\n");
+		cmd_out(&b);
+		buf_free(&b);
+	}
+	fprintf(stderr, "refused: %s\n", buf_cstr(&res->why));
+	if (res->rule >= GATE_GAP && res->rule <= GATE_DEPS)
+		fprintf(stderr, "hint: --force --reason TEXT passes this gate; the "
+		    "override is logged and shown by 'excon audit'\n");
+}
+
+/* Records step idx of p as shipped in r, with its events, in the open transaction. */
+static int
+record_ship(struct advance *a, const struct plan *p, size_t idx,
+    const struct state_release *r, const struct gate_result *res, struct buf *err)
+{
+	const struct step *s = &p->steps[idx];
+	struct state_ship sh;
+
+	memset(&sh, 0, sizeof sh);
+	sh.plan = p->name.s;
+	sh.step = s->id.s;
+	sh.idx = (int)idx;
+	sh.release_seq = r->seq;
+	sh.checksum = (char *)s->checksum;
+	sh.status = SHIP_DONE;
+	sh.forced = res->forced;
+	sh.at = out_now();
+	if (state_ship_put(a->ctx->st, &sh, err) != 0)
+		return -1;
+	if (res->forced && cmd_event(a->ctx, "override", p->name.s, s->id.s, r->name,
+	    buf_cstr(&res->why), a->reason, err) != 0)
+		return -1;
+	if (a->record_only && step_kind_is_db(s->kind) &&
+	    cmd_event(a->ctx, "record-only", p->name.s, s->id.s, r->name,
+	    s->verify.s ? "database untouched; verify skipped" :
+	    "database untouched", NULL, err) != 0)
+		return -1;
+	return cmd_event(a->ctx, "advance", p->name.s, s->id.s, r->name,
+	    step_kind_name(s->kind), NULL, err);
+}
+
+/*
+ * Advances plan p by at most one step (the next one).  Returns 0 when a
+ * step shipped, 1 when there was nothing to do (complete, other stage),
+ * EXCON_EXIT_REFUSED after printing a refusal (quiet when quiet is set),
+ * or another exit code.  *done gets the index of the step considered.
+ */
+static int
+advance_one(struct advance *a, const struct plan *p, int quiet, int *done)
+{
+	struct cmd_ctx *ctx = a->ctx;
+	struct state_history h;
+	struct gate_ctx g;
+	struct gate_progress pr;
+	struct gate_result res;
+	struct buf err = BUF_INIT;
+	const struct state_release *r;
+	const struct step *s;
+	int rc, in_tx = !ctx->dry_run, next;
+
+	gate_result_init(&res);
+	memset(&pr, 0, sizeof pr);
+	if ((rc = cmd_history(ctx, &h, in_tx)) != 0)
+		return rc;
+	g.plans = &ctx->plans;
+	g.hist = &h;
+	g.default_contract_after = ctx->cfg.contract_after;
+	gate_progress_load(&g, p, &pr);
+	next = pr.next;
+	*done = next;
+	if (next < 0) {
+		rc = 1;
+		goto done;
+	}
+	s = &p->steps[next];
+	if (a->stage_set && s->stage != a->stage) {
+		rc = 1;
+		goto done;
+	}
+	r = a->release_name ? gate_release_named(&h, a->release_name) : gate_newest(&h);
+	if (a->release_name && r == NULL) {
+		rc = cmd_fail(EXCON_EXIT_USAGE, "unknown release '%s'", a->release_name);
+		goto done;
+	}
+	gate_step(&g, p, (size_t)next, r ? r->seq : 0, a->force, &res);
+	if (!res.allowed) {
+		if (!quiet)
+			print_refusal(a, p, s, &res);
+		rc = EXCON_EXIT_REFUSED;
+		goto done;
+	}
+	if (step_kind_is_db(s->kind) && !a->record_only && !cmd_have_db(ctx)) {
+		rc = cmd_fail(EXCON_EXIT_USAGE, "%s/%s (%s) changes the database, and "
+		    "no database is configured: pass --db CONNINFO (or set "
+		    "EXCON_DATABASE or 'database:' in excon.yaml), or --record-only "
+		    "if another tool applies it", p->name.s, s->id.s,
+		    step_kind_name(s->kind));
+		goto done;
+	}
+	if (ctx->dry_run) {
+		if (ctx->format != FORMAT_JSON) {
+			if (step_kind_is_db(s->kind) && !a->record_only) {
+				struct buf sql = BUF_INIT;
+
+				if (dbstep_dry(ctx, p, (size_t)next, &sql, &err) != 0) {
+					rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+					buf_free(&sql);
+					goto done;
+				}
+				fputs(buf_cstr(&sql), stdout);
+				buf_free(&sql);
+			}
+			printf("would record %s/%s (%s, %s) as shipped in %s (#%lld)%s\n",
+			    p->name.s, s->id.s, step_kind_name(s->kind),
+			    stage_name(s->stage), r->name, (long long)r->seq,
+			    res.forced ? " with an override" : "");
+		}
+		note_shipped(a, p, s, r, res.forced);
+		rc = 0;
+		goto done;
+	}
+	if (step_kind_is_db(s->kind) && !a->record_only) {
+		/* Release the state file while SQL runs; re-decide afterwards. */
+		state_rollback(ctx->st);
+		in_tx = 0;
+		rc = dbstep_run(ctx, p, (size_t)next, r, &res, a->reason);
+		goto done;
+	}
+	if (record_ship(a, p, (size_t)next, r, &res, &err) != 0 ||
+	    state_commit(ctx->st, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
+	in_tx = 0;
+	if (ctx->format != FORMAT_JSON)
+		printf("shipped %s/%s (%s, %s) in %s (#%lld)%s\n", p->name.s, s->id.s,
+		    step_kind_name(s->kind), stage_name(s->stage), r->name,
+		    (long long)r->seq, res.forced ? " -- gate overridden" : "");
+	note_shipped(a, p, s, r, res.forced);
+	rc = 0;
+done:
+	if (in_tx && ctx->st != NULL)
+		state_rollback(ctx->st);
+	gate_progress_free(&pr);
+	gate_result_free(&res);
+	state_history_free(&h);
+	buf_free(&err);
+	return rc;
+}
+
+/*
+ * Ships the steps of p one by one: only the next one, or up to and
+ * including `to`.  A dry run shows only the next step, since the ones after
+ * it are judged as if it had shipped.  Returns 0 when at least one shipped,
+ * 1 when nothing was to do, or an exit code.
+ */
+static int
+advance_plan(struct advance *a, const struct plan *p, const char *to)
+{
+	int target = -1, rc, n = 0, done = -1;
+
+	if (to != NULL && (target = plan_step_index(p, to)) < 0)
+		return cmd_fail(EXCON_EXIT_USAGE, "plan '%s' has no step '%s'",
+		    p->name.s, to);
+	for (;;) {
+		rc = advance_one(a, p, 0, &done);
+		if (rc != 0)
+			break;
+		n++;
+		if (target < 0 || done >= target || a->ctx->dry_run)
+			break;
+	}
+	return rc == 1 && n > 0 ? 0 : rc;
+}
+
+/* Runs advance. */
+static int
+cmd_advance_exec(struct cmd_ctx *ctx)
+{
+	struct advance a;
+	const char *st = cmd_opt(ctx, "stage");
+	size_t i;
+	int rc = 0, all = cmd_opt(ctx, "all") != NULL;
+
+	memset(&a, 0, sizeof a);
+	a.ctx = ctx;
+	a.record_only = cmd_opt(ctx, "record-only") != NULL;
+	a.force = cmd_opt(ctx, "force") != NULL;
+	a.reason = cmd_opt(ctx, "reason");
+	a.release_name = cmd_opt(ctx, "release");
+	if (a.force && (a.reason == NULL || *a.reason == '\0'))
+		return cmd_fail(EXCON_EXIT_USAGE, "--force needs --reason TEXT: "
+		    "every override is logged and audited");
+	if (a.reason != NULL && !a.force)
+		return cmd_fail(EXCON_EXIT_USAGE, "--reason goes with --force");
+	if (st != NULL) {
+		if (stage_from_name(st, &a.stage) != 0)
+			return cmd_fail(EXCON_EXIT_USAGE, "unknown stage '%s' (expected "
+			    "pre, code or post)", st);
+		a.stage_set = 1;
+	}
+	if (all == (ctx->nargs == 1))
+		return cmd_fail(EXCON_EXIT_USAGE, "give a PLAN or --all (not both)");
+	if (all && cmd_opt(ctx, "to") != NULL)
+		return cmd_fail(EXCON_EXIT_USAGE, "--to needs a PLAN, not --all");
+	if ((rc = cmd_load_plans(ctx, 0)) != 0)
+		return rc;
+	if (all) {
+		/* Every plan as far as the gates allow; waiting is not an error. */
+		for (i = 0; i < ctx->plans.nplans && rc == 0; i++) {
+			int r, done;
+
+			do {
+				r = advance_one(&a, ctx->plans.plans[i], 1, &done);
+			} while (r == 0 && !ctx->dry_run);
+			if (r != 0 && r != 1 && r != EXCON_EXIT_REFUSED)
+				rc = r;
+		}
+		if (rc == 0 && a.nshipped == 0 && ctx->format != FORMAT_JSON)
+			printf("nothing to ship%s%s\n", st ? " at stage " : "", st ? st : "");
+	} else {
+		const struct plan *p = plan_set_find(&ctx->plans, ctx->args[0]);
+
+		if (p == NULL)
+			return cmd_fail(EXCON_EXIT_USAGE, "unknown plan '%s'", ctx->args[0]);
+		rc = advance_plan(&a, p, cmd_opt(ctx, "to"));
+		if (rc == 1) {
+			if (ctx->format != FORMAT_JSON)
+				printf("%s: nothing to ship%s%s\n", p->name.s,
+				    st ? " at stage " : "", st ? st : "");
+			rc = 0;
+		}
+	}
+	if (ctx->format == FORMAT_JSON && rc != EXCON_EXIT_REFUSED) {
+		printf("{\"shipped\":[%s],\"refused\":null}\n", buf_cstr(&a.json));
+	}
+	buf_free(&a.json);
+	return rc;
+}
+
+const struct cmd_entry cmd_advance_entry = {
+	.name = "advance",
+	.args = "PLAN [--to STEP] | --all  [--release NAME] [--stage STAGE] "
+	    "[--record-only] [--force --reason TEXT]",
+	.summary = "ship the next step of a plan (or every plan) in a release",
+	.opts = advance_opts,
+	.flags = CMD_REPORTS | CMD_CHANGES | CMD_DB,
+	.min_args = 0,
+	.max_args = 1,
+	.exec = cmd_advance_exec,
+};

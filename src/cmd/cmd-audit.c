@@ -1,0 +1,196 @@
+/*
+ * excon audit [--fail-on overdue|pending]: every pending contract, how long
+ * it waited, when it becomes allowed, which are overdue; then every gate
+ * override with who, when and why.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "gate.h"
+#include "out.h"
+
+static const struct cmd_opt audit_opts[] = {
+	{ "fail-on", OPT_STR, "WHAT", "exit 4 when a contract is 'overdue' or any is 'pending'" },
+	{ NULL, 0, NULL, NULL }
+};
+
+/* Today as YYYY-MM-DD (UTC). */
+static void
+today(char out[11])
+{
+	time_t t = (time_t)out_now();
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* Runs audit. */
+static int
+cmd_audit_exec(struct cmd_ctx *ctx)
+{
+	struct state_history h;
+	struct state_event *ev = NULL;
+	struct gate_ctx g;
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	const char *fail_on = cmd_opt(ctx, "fail-on");
+	const struct state_release *newest;
+	char day[11];
+	size_t i, nev = 0;
+	int rc, npending = 0, noverdue = 0, json = ctx->format == FORMAT_JSON;
+
+	if (fail_on != NULL && strcmp(fail_on, "overdue") != 0 &&
+	    strcmp(fail_on, "pending") != 0)
+		return cmd_fail(EXCON_EXIT_USAGE, "--fail-on takes 'overdue' or "
+		    "'pending', not '%s'", fail_on);
+	if ((rc = cmd_load_plans(ctx, 0)) != 0)
+		return rc;
+	if ((rc = cmd_history(ctx, &h, 0)) != 0)
+		return rc;
+	g.plans = &ctx->plans;
+	g.hist = &h;
+	g.default_contract_after = ctx->cfg.contract_after;
+	newest = gate_newest(&h);
+	today(day);
+	if (ctx->st != NULL && state_events_load(ctx->st, NULL, "override", &ev,
+	    &nev, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
+	buf_puts(&out, json ? "{\"pending\":[" : "");
+	for (i = 0; i < ctx->plans.nplans; i++) {
+		const struct plan *p = ctx->plans.plans[i];
+		const struct step *cs;
+		struct gate_window w;
+		int overdue;
+
+		gate_window(&g, p, &w);
+		if (w.contract < 0 || w.shipped)
+			continue;
+		cs = &p->steps[w.contract];
+		overdue = p->deadline.s != NULL && strcmp(day, p->deadline.s) > 0;
+		noverdue += overdue;
+		if (json) {
+			int f = 1;
+
+			buf_puts(&out, npending ? ",{" : "{");
+			json_key(&out, &f, "plan");
+			json_str(&out, p->name.s);
+			json_key(&out, &f, "owner");
+			json_str(&out, p->owner.s);
+			json_key(&out, &f, "contract_step");
+			json_str(&out, cs->id.s);
+			json_key(&out, &f, "last_step");
+			json_str(&out, w.last_nc >= 0 ? p->steps[w.last_nc].id.s : NULL);
+			json_key(&out, &f, "last_step_release");
+			json_str(&out, w.last_nc_seq ? gate_release(&h, w.last_nc_seq)->name : NULL);
+			json_key(&out, &f, "last_step_seq");
+			if (w.last_nc_seq)
+				buf_printf(&out, "%lld", (long long)w.last_nc_seq);
+			else
+				buf_puts(&out, "null");
+			json_key(&out, &f, "releases_passed");
+			buf_printf(&out, "%lld", (long long)w.passed);
+			json_key(&out, &f, "releases_required");
+			buf_printf(&out, "%d", w.required);
+			json_key(&out, &f, "allowed_from");
+			if (w.last_nc_seq)
+				buf_printf(&out, "%lld", (long long)w.from_seq);
+			else
+				buf_puts(&out, "null");
+			json_key(&out, &f, "allowed_now");
+			buf_puts(&out, w.open && w.last_nc_seq ? "true" : "false");
+			json_key(&out, &f, "deadline");
+			json_str(&out, p->deadline.s);
+			json_key(&out, &f, "overdue");
+			buf_puts(&out, overdue ? "true" : "false");
+			buf_putc(&out, '}');
+		} else {
+			if (npending == 0)
+				buf_puts(&out, "pending contracts:\n");
+			buf_printf(&out, "  %s/%s  owner %s\n", p->name.s, cs->id.s,
+			    p->owner.s ? p->owner.s : "-");
+			if (w.last_nc_seq)
+				buf_printf(&out, "    last non-contract step %s shipped in "
+				    "%s (#%lld); %lld of %d releases passed; %s\n",
+				    p->steps[w.last_nc].id.s,
+				    gate_release(&h, w.last_nc_seq)->name,
+				    (long long)w.last_nc_seq, (long long)w.passed,
+				    w.required, w.open ? "allowed now" : "not allowed yet");
+			else
+				buf_printf(&out, "    waiting for %s to ship first\n",
+				    w.last_nc >= 0 ? p->steps[w.last_nc].id.s : "?");
+			if (w.last_nc_seq && !w.open)
+				buf_printf(&out, "    allowed from release #%lld\n",
+				    (long long)w.from_seq);
+			if (p->deadline.s != NULL)
+				buf_printf(&out, "    deadline %s%s\n", p->deadline.s,
+				    overdue ? "  OVERDUE" : "");
+		}
+		npending++;
+	}
+	if (json) {
+		buf_puts(&out, "],\"overrides\":[");
+		for (i = 0; i < nev; i++) {
+			int f = 1;
+
+			buf_puts(&out, i ? ",{" : "{");
+			json_key(&out, &f, "at");
+			json_str(&out, out_time(ev[i].at));
+			json_key(&out, &f, "actor");
+			json_str(&out, ev[i].actor);
+			json_key(&out, &f, "plan");
+			json_str(&out, ev[i].plan);
+			json_key(&out, &f, "step");
+			json_str(&out, ev[i].step);
+			json_key(&out, &f, "release");
+			json_str(&out, ev[i].release);
+			json_key(&out, &f, "gate");
+			json_str(&out, ev[i].detail);
+			json_key(&out, &f, "reason");
+			json_str(&out, ev[i].reason);
+			buf_putc(&out, '}');
+		}
+		buf_printf(&out, "],\"newest_release\":");
+		json_str(&out, newest ? newest->name : NULL);
+		buf_puts(&out, "}\n");
+	} else {
+		if (npending == 0)
+			buf_puts(&out, "no pending contracts\n");
+		if (nev == 0)
+			buf_puts(&out, "no overrides\n");
+		else
+			buf_puts(&out, "overrides:\n");
+		for (i = 0; i < nev; i++)
+			buf_printf(&out, "  %s %s by %s: %s/%s in %s\n    gate: %s\n"
+			    "    reason: %s\n", out_time(ev[i].at), ev[i].kind,
+			    ev[i].actor ? ev[i].actor : "-", ev[i].plan ? ev[i].plan : "-",
+			    ev[i].step ? ev[i].step : "-",
+			    ev[i].release ? ev[i].release : "-",
+			    ev[i].detail ? ev[i].detail : "-",
+			    ev[i].reason ? ev[i].reason : "-");
+	}
+	cmd_out(&out);
+	if (fail_on != NULL && ((strcmp(fail_on, "overdue") == 0 && noverdue) ||
+	    (strcmp(fail_on, "pending") == 0 && npending)))
+		rc = EXCON_EXIT_PROBLEMS;
+done:
+	state_events_free(ev, nev);
+	buf_free(&out);
+	buf_free(&err);
+	state_history_free(&h);
+	return rc;
+}
+
+const struct cmd_entry cmd_audit_entry = {
+	.name = "audit",
+	.args = "[--fail-on overdue|pending]",
+	.summary = "list pending contracts (waiting, allowed, overdue) and every gate override",
+	.opts = audit_opts,
+	.flags = CMD_REPORTS,
+	.min_args = 0,
+	.max_args = 0,
+	.exec = cmd_audit_exec,
+};

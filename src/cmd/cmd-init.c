@@ -1,0 +1,99 @@
+/*
+ * excon init: creates excon.yaml, plans/, state/ and an empty state file
+ * in the working directory, leaving whatever already exists alone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+static const char default_config[] =
+	"# excon configuration; see the README for every setting.\n"
+	"plans: plans                 # directory (or list) of plan files\n"
+	"state: state/excon.db        # SQLite state file\n"
+	"database: \"\"                 # libpq conninfo; empty = PG* environment\n"
+	"contract_after: 2            # releases between the last non-contract step and the contract\n"
+	"lock_timeout: 2s             # for every DDL statement excon runs\n"
+	"statement_timeout: 0         # 0 = none\n"
+	"lock_retries: 10             # retries after a lock timeout\n"
+	"backfill: {batch_size: 1000, target_batch_ms: 200, pause_ms: 0}\n";
+
+/* Creates a directory unless it exists. */
+static int
+make_dir(const char *path, int dry)
+{
+	if (access(path, F_OK) == 0) {
+		printf("exists   %s/\n", path);
+		return 0;
+	}
+	if (!dry && mkdir(path, 0755) != 0)
+		return cmd_fail(EXCON_EXIT_RUNTIME, "cannot create '%s': %s", path,
+		    strerror(errno));
+	printf("%s %s/\n", dry ? "would create" : "created ", path);
+	return 0;
+}
+
+/* Runs init. */
+static int
+cmd_init_exec(struct cmd_ctx *ctx)
+{
+	const char *cfgfile = ctx->cfg.file ? ctx->cfg.file : "excon.yaml";
+	struct state_history h;
+	char *slash;
+	size_t i;
+	int rc;
+
+	if (access(cfgfile, F_OK) == 0)
+		printf("exists   %s\n", cfgfile);
+	else if (ctx->dry_run)
+		printf("would create %s\n", cfgfile);
+	else {
+		FILE *f = fopen(cfgfile, "w");
+
+		if (f == NULL || fputs(default_config, f) == EOF || fclose(f) != 0)
+			return cmd_fail(EXCON_EXIT_RUNTIME, "cannot write '%s': %s",
+			    cfgfile, strerror(errno));
+		printf("created  %s\n", cfgfile);
+	}
+	for (i = 0; ctx->cfg.plan_dirs[i] != NULL; i++)
+		if ((rc = make_dir(ctx->cfg.plan_dirs[i], ctx->dry_run)) != 0)
+			return rc;
+	slash = strrchr(ctx->cfg.state_path, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		rc = make_dir(ctx->cfg.state_path, ctx->dry_run);
+		*slash = '/';
+		if (rc != 0)
+			return rc;
+	}
+	if (access(ctx->cfg.state_path, F_OK) == 0) {
+		/* Opening checks that the existing file really is ours. */
+		if ((rc = cmd_open_state(ctx, 0)) != 0)
+			return rc;
+		printf("exists   %s\n", ctx->cfg.state_path);
+		return EXCON_EXIT_OK;
+	}
+	if (ctx->dry_run) {
+		printf("would create %s\n", ctx->cfg.state_path);
+		return EXCON_EXIT_OK;
+	}
+	if ((rc = cmd_history(ctx, &h, 1)) != 0)
+		return rc;
+	state_history_free(&h);
+	state_commit(ctx->st, NULL);
+	printf("created  %s\n", ctx->cfg.state_path);
+	return EXCON_EXIT_OK;
+}
+
+const struct cmd_entry cmd_init_entry = {
+	.name = "init",
+	.args = "",
+	.summary = "create excon.yaml, plans/, state/ and an empty state file",
+	.flags = CMD_CHANGES,
+	.min_args = 0,
+	.max_args = 0,
+	.exec = cmd_init_exec,
+};

@@ -1,0 +1,116 @@
+/*
+ * excon log [PLAN] [--verify]: the append-only, hash-chained event log,
+ * oldest first.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd.h"
+#include "out.h"
+
+static const struct cmd_opt log_opts[] = {
+	{ "verify", OPT_BOOL, NULL, "check the hash chain; exit 4 if an event was edited or deleted" },
+	{ NULL, 0, NULL, NULL }
+};
+
+/* Runs log. */
+static int
+cmd_log_exec(struct cmd_ctx *ctx)
+{
+	struct state_event *ev = NULL;
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	size_t n = 0, i;
+	int64_t bad = 0;
+	int rc;
+
+	if ((rc = cmd_open_state(ctx, 0)) != 0)
+		return rc;
+	if (cmd_opt(ctx, "verify") != NULL) {
+		int v = state_log_verify(ctx->st, &bad, &err);
+
+		if (v < 0)
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		else if (v > 0) {
+			if (ctx->format == FORMAT_JSON)
+				printf("{\"intact\":false,\"first_bad_event\":%lld}\n",
+				    (long long)bad);
+			else
+				printf("event log broken at event %lld: an event was "
+				    "edited or deleted\n", (long long)bad);
+			rc = EXCON_EXIT_PROBLEMS;
+		} else if (ctx->format == FORMAT_JSON)
+			printf("{\"intact\":true,\"first_bad_event\":null}\n");
+		else
+			printf("event log intact\n");
+		goto done;
+	}
+	if (state_events_load(ctx->st, ctx->nargs ? ctx->args[0] : NULL, NULL,
+	    &ev, &n, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
+	if (ctx->format == FORMAT_JSON)
+		buf_putc(&out, '[');
+	for (i = 0; i < n; i++) {
+		const struct state_event *e = &ev[i];
+
+		if (ctx->format == FORMAT_JSON) {
+			int f = 1;
+
+			buf_puts(&out, i ? ",{" : "{");
+			json_key(&out, &f, "id");
+			buf_printf(&out, "%lld", (long long)e->id);
+			json_key(&out, &f, "at");
+			json_str(&out, out_time(e->at));
+			json_key(&out, &f, "actor");
+			json_str(&out, e->actor);
+			json_key(&out, &f, "kind");
+			json_str(&out, e->kind);
+			json_key(&out, &f, "plan");
+			json_str(&out, e->plan);
+			json_key(&out, &f, "step");
+			json_str(&out, e->step);
+			json_key(&out, &f, "release");
+			json_str(&out, e->release);
+			json_key(&out, &f, "detail");
+			json_str(&out, e->detail);
+			json_key(&out, &f, "reason");
+			json_str(&out, e->reason);
+			json_key(&out, &f, "hash");
+			json_str(&out, e->hash);
+			buf_putc(&out, '}');
+			continue;
+		}
+		buf_printf(&out, "%-5lld %s %-14s %s", (long long)e->id,
+		    out_time(e->at), e->kind, e->actor ? e->actor : "-");
+		if (e->plan != NULL)
+			buf_printf(&out, " %s%s%s", e->plan, e->step ? "/" : "",
+			    e->step ? e->step : "");
+		if (e->release != NULL)
+			buf_printf(&out, " in %s", e->release);
+		if (e->detail != NULL)
+			buf_printf(&out, ": %s", e->detail);
+		if (e->reason != NULL)
+			buf_printf(&out, " (reason: %s)", e->reason);
+		buf_putc(&out, '\n');
+	}
+	if (ctx->format == FORMAT_JSON)
+		buf_puts(&out, "]\n");
+	cmd_out(&out);
+done:
+	state_events_free(ev, n);
+	buf_free(&out);
+	buf_free(&err);
+	return rc;
+}
+
+const struct cmd_entry cmd_log_entry = {
+	.name = "log",
+	.args = "[PLAN] [--verify]",
+	.summary = "show the event log, newest last, or verify its hash chain",
+	.opts = log_opts,
+	.flags = CMD_REPORTS,
+	.min_args = 0,
+	.max_args = 1,
+	.exec = cmd_log_exec,
+};

@@ -1,0 +1,127 @@
+/*
+ * excon rollback PLAN: undoes the newest shipped step of a plan when it is
+ * not a contract step and can be undone (it has `down`, is a code step, or
+ * is a dual-write whose trigger excon drops), and records it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "cmd/dbstep.h"
+#include "gate.h"
+
+static const struct cmd_opt rollback_opts[] = {
+	{ "record-only", OPT_BOOL, NULL, "record the rollback without touching the database" },
+	{ NULL, 0, NULL, NULL }
+};
+
+/* 1 when undoing s needs SQL. */
+static int
+needs_sql(const struct step *s)
+{
+	if (s->kind == KIND_DUAL_WRITE)
+		return s->trigger;
+	return step_kind_is_db(s->kind);
+}
+
+/* Runs rollback. */
+static int
+cmd_rollback_exec(struct cmd_ctx *ctx)
+{
+	struct state_history h;
+	struct gate_ctx g;
+	struct gate_progress pr;
+	struct buf err = BUF_INIT;
+	const struct plan *p;
+	const struct step *s;
+	const struct state_ship *sh;
+	int rc, idx = -1, i, in_tx = !ctx->dry_run;
+	int record_only = cmd_opt(ctx, "record-only") != NULL;
+
+	memset(&pr, 0, sizeof pr);
+	if ((rc = cmd_load_plans(ctx, 0)) != 0)
+		return rc;
+	if ((p = plan_set_find(&ctx->plans, ctx->args[0])) == NULL)
+		return cmd_fail(EXCON_EXIT_USAGE, "unknown plan '%s'", ctx->args[0]);
+	if ((rc = cmd_history(ctx, &h, in_tx)) != 0)
+		return rc;
+	g.plans = &ctx->plans;
+	g.hist = &h;
+	g.default_contract_after = ctx->cfg.contract_after;
+	gate_progress_load(&g, p, &pr);
+	for (i = (int)p->nsteps - 1; i >= 0; i--)
+		if (pr.ships[i] != NULL) {
+			idx = i;
+			break;
+		}
+	if (idx < 0) {
+		rc = cmd_fail(EXCON_EXIT_USAGE, "plan '%s' has no shipped step to "
+		    "roll back", p->name.s);
+		goto done;
+	}
+	s = &p->steps[idx];
+	sh = pr.ships[idx];
+	if (s->phase == PHASE_CONTRACT) {
+		fprintf(stderr, "refused: %s (contract) shipped in %s (#%lld) and "
+		    "removed data or schema; a contract step cannot be rolled back\n",
+		    s->id.s, gate_release(&h, sh->release_seq)->name,
+		    (long long)sh->release_seq);
+		rc = EXCON_EXIT_REFUSED;
+		goto done;
+	}
+	if (needs_sql(s) && s->down.s == NULL && s->kind != KIND_DUAL_WRITE) {
+		fprintf(stderr, "refused: %s (%s) has no 'down' SQL, so excon "
+		    "cannot undo it; add a new step instead\n", s->id.s,
+		    step_kind_name(s->kind));
+		rc = EXCON_EXIT_REFUSED;
+		goto done;
+	}
+	if (needs_sql(s) && !record_only && !cmd_have_db(ctx)) {
+		rc = cmd_fail(EXCON_EXIT_USAGE, "rolling back %s/%s runs SQL and no "
+		    "database is configured: pass --db CONNINFO, or --record-only",
+		    p->name.s, s->id.s);
+		goto done;
+	}
+	if (ctx->dry_run) {
+		printf("would roll back %s/%s (shipped in %s, #%lld)%s\n", p->name.s,
+		    s->id.s, gate_release(&h, sh->release_seq)->name,
+		    (long long)sh->release_seq, needs_sql(s) && !record_only ?
+		    " running its down SQL" : "");
+		goto done;
+	}
+	if (needs_sql(s) && !record_only) {
+		state_rollback(ctx->st);
+		in_tx = 0;
+		rc = dbstep_undo(ctx, p, (size_t)idx);
+		goto done;
+	}
+	if (state_ship_delete(ctx->st, p->name.s, s->id.s, &err) != 0 ||
+	    cmd_event(ctx, "rollback", p->name.s, s->id.s,
+	    gate_release(&h, sh->release_seq)->name, record_only && needs_sql(s) ?
+	    "recorded only; database untouched" : NULL, NULL, &err) != 0 ||
+	    state_commit(ctx->st, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
+	in_tx = 0;
+	printf("rolled back %s/%s (had shipped in %s, #%lld)\n", p->name.s, s->id.s,
+	    gate_release(&h, sh->release_seq)->name, (long long)sh->release_seq);
+done:
+	if (in_tx && ctx->st != NULL)
+		state_rollback(ctx->st);
+	gate_progress_free(&pr);
+	state_history_free(&h);
+	buf_free(&err);
+	return rc;
+}
+
+const struct cmd_entry cmd_rollback_entry = {
+	.name = "rollback",
+	.args = "PLAN [--record-only]",
+	.summary = "undo the newest shipped step of a plan (never a contract step)",
+	.opts = rollback_opts,
+	.flags = CMD_CHANGES | CMD_DB,
+	.min_args = 1,
+	.max_args = 1,
+	.exec = cmd_rollback_exec,
+};

@@ -1,0 +1,211 @@
+/*
+ * excon status [PLAN]: per plan, what has shipped and where, the next step,
+ * whether it may ship now and, if not, why and from which release.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "gate.h"
+#include "out.h"
+
+/* Appends one plan's status as text or JSON. */
+static void
+status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
+    struct buf *out, int first_plan)
+{
+	const struct state_release *newest = gate_newest(g->hist);
+	struct gate_progress pr;
+	struct gate_result res;
+	struct state_backfill bf;
+	size_t i, nshipped = 0;
+	int json = ctx->format == FORMAT_JSON, first = 1, found = 0;
+
+	gate_progress_load(g, p, &pr);
+	gate_result_init(&res);
+	for (i = 0; i < p->nsteps; i++)
+		nshipped += pr.ships[i] != NULL && pr.ships[i]->status == SHIP_DONE;
+	if (pr.next >= 0)
+		gate_step(g, p, (size_t)pr.next, newest ? newest->seq : 0, 0, &res);
+	memset(&bf, 0, sizeof bf);
+	if (pr.next >= 0 && p->steps[pr.next].kind == KIND_BACKFILL && ctx->st != NULL)
+		state_backfill_get(ctx->st, p->name.s, p->steps[pr.next].id.s, &bf,
+		    &found, NULL);
+
+	if (json) {
+		buf_puts(out, first_plan ? "{" : ",{");
+		json_key(out, &first, "plan");
+		json_str(out, p->name.s);
+		json_key(out, &first, "description");
+		json_str(out, p->description.s);
+		json_key(out, &first, "owner");
+		json_str(out, p->owner.s);
+		json_key(out, &first, "file");
+		json_str(out, p->file);
+		json_key(out, &first, "shipped");
+		buf_printf(out, "%zu", nshipped);
+		json_key(out, &first, "total");
+		buf_printf(out, "%zu", p->nsteps);
+		json_key(out, &first, "steps");
+		buf_putc(out, '[');
+		for (i = 0; i < p->nsteps; i++) {
+			const struct step *s = &p->steps[i];
+			const struct state_ship *sh = pr.ships[i];
+			const struct state_release *r = sh ? gate_release(g->hist,
+			    sh->release_seq) : NULL;
+			int f = 1;
+
+			buf_puts(out, i ? ",{" : "{");
+			json_key(out, &f, "id");
+			json_str(out, s->id.s);
+			json_key(out, &f, "kind");
+			json_str(out, step_kind_name(s->kind));
+			json_key(out, &f, "phase");
+			json_str(out, phase_name(s->phase));
+			json_key(out, &f, "stage");
+			json_str(out, stage_name(s->stage));
+			json_key(out, &f, "status");
+			json_str(out, sh == NULL ? "pending" : sh->status == SHIP_DONE ?
+			    "shipped" : "failed");
+			json_key(out, &f, "release");
+			json_str(out, r ? r->name : NULL);
+			json_key(out, &f, "release_seq");
+			if (sh != NULL)
+				buf_printf(out, "%lld", (long long)sh->release_seq);
+			else
+				buf_puts(out, "null");
+			json_key(out, &f, "forced");
+			buf_puts(out, sh && sh->forced ? "true" : "false");
+			buf_putc(out, '}');
+		}
+		buf_putc(out, ']');
+		json_key(out, &first, "next");
+		if (pr.next < 0)
+			buf_puts(out, "null");
+		else {
+			int f = 1;
+
+			buf_putc(out, '{');
+			json_key(out, &f, "step");
+			json_str(out, p->steps[pr.next].id.s);
+			json_key(out, &f, "allowed");
+			buf_puts(out, res.allowed ? "true" : "false");
+			json_key(out, &f, "rule");
+			buf_printf(out, "%d", (int)res.rule);
+			json_key(out, &f, "reason");
+			json_str(out, res.allowed ? NULL : buf_cstr(&res.why));
+			json_key(out, &f, "allowed_from");
+			if (res.from_seq > 0)
+				buf_printf(out, "%lld", (long long)res.from_seq);
+			else
+				buf_puts(out, "null");
+			if (found) {
+				json_key(out, &f, "backfill");
+				buf_printf(out, "{\"rows_done\":%lld,\"rows_total\":%lld,"
+				    "\"cursor\":", (long long)bf.rows_done,
+				    (long long)bf.rows_total);
+				json_str(out, bf.cursor);
+				buf_putc(out, '}');
+			}
+			buf_putc(out, '}');
+		}
+		buf_putc(out, '}');
+		goto done;
+	}
+
+	buf_printf(out, "%s%s%s  %zu/%zu shipped", out_c(ctx->color, "bold"),
+	    p->name.s, out_c(ctx->color, "reset"), nshipped, p->nsteps);
+	if (p->description.s != NULL)
+		buf_printf(out, "  %s", p->description.s);
+	buf_putc(out, '\n');
+	for (i = 0; i < p->nsteps; i++) {
+		const struct step *s = &p->steps[i];
+		const struct state_ship *sh = pr.ships[i];
+
+		buf_printf(out, "  %s %-20s %-19s %-8s %-4s ",
+		    sh == NULL ? ((int)i == pr.next ? ">" : " ") :
+		    sh->status == SHIP_DONE ? "*" : "!", s->id.s,
+		    step_kind_name(s->kind), phase_name(s->phase), stage_name(s->stage));
+		if (sh != NULL) {
+			const struct state_release *r = gate_release(g->hist, sh->release_seq);
+
+			buf_printf(out, "%s %s (#%lld)%s", sh->status == SHIP_DONE ?
+			    "shipped in" : "FAILED part way in", r ? r->name : "?",
+			    (long long)sh->release_seq, sh->forced ? " (forced)" : "");
+		}
+		buf_putc(out, '\n');
+	}
+	if (pr.next < 0)
+		buf_puts(out, "  complete: every step shipped\n");
+	else if (res.allowed)
+		buf_printf(out, "  next: %s %sallowed now%s in %s (#%lld)\n",
+		    p->steps[pr.next].id.s, out_c(ctx->color, "green"),
+		    out_c(ctx->color, "reset"), newest->name, (long long)newest->seq);
+	else
+		buf_printf(out, "  next: %s %swaiting%s (rule %d): %s\n",
+		    p->steps[pr.next].id.s, out_c(ctx->color, "yellow"),
+		    out_c(ctx->color, "reset"), (int)res.rule, buf_cstr(&res.why));
+	if (found)
+		buf_printf(out, "  backfill: %lld of ~%lld rows done, resumes after "
+		    "key %s\n", (long long)bf.rows_done, (long long)bf.rows_total,
+		    bf.cursor ? bf.cursor : "(start)");
+done:
+	if (found)
+		state_backfill_free(&bf);
+	gate_result_free(&res);
+	gate_progress_free(&pr);
+}
+
+/* Runs status. */
+static int
+cmd_status_exec(struct cmd_ctx *ctx)
+{
+	struct state_history h;
+	struct gate_ctx g;
+	struct buf out = BUF_INIT;
+	size_t i;
+	int rc, n = 0;
+
+	if ((rc = cmd_load_plans(ctx, 0)) != 0)
+		return rc;
+	if ((rc = cmd_history(ctx, &h, 0)) != 0)
+		return rc;
+	g.plans = &ctx->plans;
+	g.hist = &h;
+	g.default_contract_after = ctx->cfg.contract_after;
+	if (ctx->nargs == 1 && plan_set_find(&ctx->plans, ctx->args[0]) == NULL) {
+		rc = cmd_fail(EXCON_EXIT_USAGE, "unknown plan '%s'", ctx->args[0]);
+		goto done;
+	}
+	if (ctx->format == FORMAT_JSON)
+		buf_putc(&out, '[');
+	for (i = 0; i < ctx->plans.nplans; i++) {
+		const struct plan *p = ctx->plans.plans[i];
+
+		if (ctx->nargs == 1 && strcmp(p->name.s, ctx->args[0]) != 0)
+			continue;
+		if (n > 0 && ctx->format != FORMAT_JSON)
+			buf_putc(&out, '\n');
+		status_plan(ctx, &g, p, &out, n == 0);
+		n++;
+	}
+	if (ctx->format == FORMAT_JSON)
+		buf_puts(&out, "]\n");
+	else if (n == 0)
+		buf_printf(&out, "no plans in %s\n", ctx->cfg.plan_dirs[0]);
+	cmd_out(&out);
+done:
+	buf_free(&out);
+	state_history_free(&h);
+	return rc;
+}
+
+const struct cmd_entry cmd_status_entry = {
+	.name = "status",
+	.args = "[PLAN]",
+	.summary = "show each plan's shipped steps, the next step and whether it may ship now",
+	.flags = CMD_REPORTS,
+	.min_args = 0,
+	.max_args = 1,
+	.exec = cmd_status_exec,
+};

@@ -1,0 +1,28 @@
+/*
+ * The database side of advance and rollback, for the command layer: runs a
+ * step's SQL through the executor, checks its verify query, and records
+ * the outcome in the state file.
+ */
+#ifndef EXCON_CMD_DBSTEP_H
+#define EXCON_CMD_DBSTEP_H
+
+#include "cmd.h"
+#include "gate.h"
+
+/* Appends the SQL that step idx would run, with its settings, to sql. */
+int dbstep_dry(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
+    struct buf *sql, struct buf *err);
+/*
+ * Runs step idx of p on the database, then re-decides and records it in
+ * release r.  Prints what happened; returns an exit code.
+ */
+int dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
+    const struct state_release *r, const struct gate_result *res,
+    const char *reason);
+
+/* Runs the down SQL of step idx and records the rollback; returns an exit code. */
+int dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx);
+/* Compares the database with the state (excon verify); returns an exit code. */
+int dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * excon.yaml and the EXCON_* environment.  Unknown keys are errors with a
+ * position, as in plan files, because a misspelt setting silently ignored
+ * is worse than a refusal.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "xalloc.h"
+#include "ytree.h"
+
+/* Frees a NULL-terminated list. */
+static void
+strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(v);
+}
+
+/* Built-in defaults. */
+void
+config_init(struct config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->plan_dirs = xcalloc(2, sizeof *c->plan_dirs);
+	c->plan_dirs[0] = xstrdup("plans");
+	c->state_path = xstrdup("state/excon.db");
+	c->database = xstrdup("");
+	c->contract_after = 2;
+	c->lock_timeout = xstrdup("2s");
+	c->statement_timeout = xstrdup("0");
+	c->lock_retries = 10;
+	c->batch_size = 1000;
+	c->target_batch_ms = 200;
+	c->pause_ms = 0;
+}
+
+/* Replaces a string setting. */
+void
+config_set_str(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = xstrdup(value);
+}
+
+/* Replaces the plan directories with a separated list. */
+void
+config_set_plans(struct config *c, const char *list)
+{
+	const char *p = list, *end;
+	size_t n = 0;
+
+	strv_free(c->plan_dirs);
+	c->plan_dirs = xcalloc(strlen(list) + 2, sizeof *c->plan_dirs);
+	while (*p != '\0') {
+		end = p + strcspn(p, ":,");
+		if (end > p)
+			c->plan_dirs[n++] = xstrndup(p, (size_t)(end - p));
+		p = *end ? end + 1 : end;
+	}
+}
+
+/* Reads a non-negative integer setting. */
+static int
+int_value(const struct ynode *v, const char *file, const char *key, int *out,
+    struct buf *err)
+{
+	char *end;
+	long n;
+
+	if (v->type != YNODE_SCALAR)
+		return error_set(err, "%s:%d:%d: \"%s\" must be a number", file,
+		    v->pos.line, v->pos.col, key);
+	errno = 0;
+	n = strtol(v->value, &end, 10);
+	if (*v->value == '\0' || *end != '\0' || n < 0 || n > 1000000000 || errno)
+		return error_set(err, "%s:%d:%d: \"%s\" must be a whole number, "
+		    "not \"%s\"", file, v->pos.line, v->pos.col, key, v->value);
+	*out = (int)n;
+	return 0;
+}
+
+/* Applies the settings of a parsed excon.yaml. */
+static int
+apply_file(struct config *c, const struct ynode *root, const char *file,
+    struct buf *err)
+{
+	size_t i, j;
+
+	if (root == NULL)
+		return 0;
+	if (root->type != YNODE_MAP)
+		return error_set(err, "%s:%d:%d: expected a mapping of settings",
+		    file, root->pos.line, root->pos.col);
+	for (i = 0; i < root->n; i++) {
+		const char *k = root->keys[i];
+		const struct ynode *v = root->items[i];
+		struct pos kp = root->key_pos[i];
+
+		if (strcmp(k, "plans") == 0) {
+			if (v->type == YNODE_SCALAR) {
+				config_set_plans(c, v->value);
+				continue;
+			}
+			if (v->type != YNODE_SEQ)
+				return error_set(err, "%s:%d:%d: \"plans\" must be a "
+				    "directory or a list of directories", file,
+				    v->pos.line, v->pos.col);
+			strv_free(c->plan_dirs);
+			c->plan_dirs = xcalloc(v->n + 1, sizeof *c->plan_dirs);
+			for (j = 0; j < v->n; j++) {
+				if (v->items[j]->type != YNODE_SCALAR)
+					return error_set(err, "%s:%d:%d: expected a "
+					    "directory", file, v->items[j]->pos.line,
+					    v->items[j]->pos.col);
+				c->plan_dirs[j] = xstrdup(v->items[j]->value);
+			}
+		} else if (strcmp(k, "backfill") == 0) {
+			if (v->type != YNODE_MAP)
+				return error_set(err, "%s:%d:%d: \"backfill\" must be a "
+				    "mapping", file, v->pos.line, v->pos.col);
+			for (j = 0; j < v->n; j++) {
+				const char *bk = v->keys[j];
+				int *slot = strcmp(bk, "batch_size") == 0 ? &c->batch_size :
+				    strcmp(bk, "target_batch_ms") == 0 ? &c->target_batch_ms :
+				    strcmp(bk, "pause_ms") == 0 ? &c->pause_ms : NULL;
+
+				if (slot == NULL)
+					return error_set(err, "%s:%d:%d: unknown backfill "
+					    "setting \"%s\" (expected batch_size, "
+					    "target_batch_ms or pause_ms)", file,
+					    v->key_pos[j].line, v->key_pos[j].col, bk);
+				if (int_value(v->items[j], file, bk, slot, err) != 0)
+					return -1;
+			}
+		} else if (strcmp(k, "contract_after") == 0) {
+			if (int_value(v, file, k, &c->contract_after, err) != 0)
+				return -1;
+		} else if (strcmp(k, "lock_retries") == 0) {
+			if (int_value(v, file, k, &c->lock_retries, err) != 0)
+				return -1;
+		} else if (strcmp(k, "state") == 0 || strcmp(k, "database") == 0 ||
+		    strcmp(k, "lock_timeout") == 0 ||
+		    strcmp(k, "statement_timeout") == 0) {
+			char **slot = strcmp(k, "state") == 0 ? &c->state_path :
+			    strcmp(k, "database") == 0 ? &c->database :
+			    strcmp(k, "lock_timeout") == 0 ? &c->lock_timeout :
+			    &c->statement_timeout;
+
+			if (v->type != YNODE_SCALAR)
+				return error_set(err, "%s:%d:%d: \"%s\" must be a single "
+				    "value", file, v->pos.line, v->pos.col, k);
+			config_set_str(slot, v->value);
+			if (slot == &c->database)
+				c->database_set = 1;
+		} else
+			return error_set(err, "%s:%d:%d: unknown setting \"%s\" "
+			    "(expected plans, state, database, contract_after, "
+			    "lock_timeout, statement_timeout, lock_retries or "
+			    "backfill)", file, kp.line, kp.col, k);
+	}
+	return 0;
+}
+
+/* Reads the config file and the environment. */
+int
+config_load(struct config *c, const char *path, struct buf *err)
+{
+	struct ynode *root = NULL;
+	const char *env;
+	int ret = -1;
+
+	if (path == NULL)
+		path = getenv("EXCON_CONFIG");
+	if (path == NULL && access("excon.yaml", F_OK) == 0)
+		path = "excon.yaml";
+	if (path != NULL) {
+		if (ytree_load(&root, path, err) != 0)
+			goto done;
+		if (apply_file(c, root, path, err) != 0)
+			goto done;
+		config_set_str(&c->file, path);
+	}
+	if ((env = getenv("EXCON_PLANS")) != NULL && *env != '\0')
+		config_set_plans(c, env);
+	if ((env = getenv("EXCON_STATE")) != NULL && *env != '\0')
+		config_set_str(&c->state_path, env);
+	if ((env = getenv("EXCON_DATABASE")) != NULL) {
+		config_set_str(&c->database, env);
+		c->database_set = 1;
+	}
+	ret = 0;
+done:
+	ytree_free(root);
+	return ret;
+}
+
+/* Frees the configuration. */
+void
+config_free(struct config *c)
+{
+	strv_free(c->plan_dirs);
+	free(c->file);
+	free(c->state_path);
+	free(c->database);
+	free(c->lock_timeout);
+	free(c->statement_timeout);
+	memset(c, 0, sizeof *c);
+}
