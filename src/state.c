@@ -352,16 +352,29 @@ done:
 static int
 schema_init(struct state *st, struct buf *err)
 {
-	int64_t appid = 0, npages = 0;
+	sqlite3_stmt *s = NULL;
+	int64_t appid = 0, nobjects = 0;
 	char *sql = NULL;
 	int ret = -1;
 
 	if (state_begin(st, err) == -1)
 		goto done;
-	if (pragma_int(st, "application_id", &appid, err) == -1 ||
-	    pragma_int(st, "page_count", &npages, err) == -1)
+	if (pragma_int(st, "application_id", &appid, err) == -1)
 		goto done;
-	if (appid == 0 && npages == 0) {
+	if (db_prepare(st, &s, "SELECT count(*) FROM sqlite_schema",
+	    err) == -1)
+		goto done;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_error(st, err, "cannot read");
+		goto done;
+	}
+	nobjects = sqlite3_column_int64(s, 0);
+	if (appid == 0 && nobjects != 0) {
+		/* Someone else's database appeared since we looked. */
+		error_set(err, "'%s' is not an excon state file", st->path);
+		goto done;
+	}
+	if (appid == 0) {
 		sql = xasprintf("%sPRAGMA application_id = %d;"
 		    "PRAGMA user_version = %d;", schema_v1,
 		    STATE_APPLICATION_ID, STATE_SCHEMA_VERSION);
@@ -372,6 +385,7 @@ schema_init(struct state *st, struct buf *err)
 		goto done;
 	ret = 0;
 done:
+	sqlite3_finalize(s);
 	if (ret == -1)
 		state_rollback(st);
 	free(sql);
@@ -451,7 +465,7 @@ wal_enable(struct state *st, struct buf *err)
 {
 	sqlite3_stmt *s = NULL;
 	const char *mode;
-	int ret = -1;
+	int rc, waited, ret = -1;
 
 	if (db_prepare(st, &s, "PRAGMA journal_mode", err) == -1)
 		goto done;
@@ -468,7 +482,20 @@ wal_enable(struct state *st, struct buf *err)
 	s = NULL;
 	if (db_prepare(st, &s, "PRAGMA journal_mode = WAL", err) == -1)
 		goto done;
-	if (sqlite3_step(s) != SQLITE_ROW) {
+	/*
+	 * The switch needs an exclusive lock, and SQLite does not always wait
+	 * for it through the busy handler (other excon processes may be
+	 * reading the new file), so retry for as long as the busy timeout.
+	 */
+	for (waited = 0; (rc = sqlite3_step(s)) != SQLITE_ROW; waited += 10) {
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		if (waited >= STATE_BUSY_TIMEOUT_MS)
+			break;
+		sqlite3_reset(s);
+		sqlite3_sleep(10);
+	}
+	if (rc != SQLITE_ROW) {
 		db_error(st, err, "cannot switch to WAL mode");
 		goto done;
 	}
