@@ -712,7 +712,7 @@ ship_clear(struct state_ship *s)
 	free(s->checksum);
 }
 
-/* Fills h with every release (by seq) and ship (by plan, idx); h is owned by the caller. */
+/* Fills h (owned by the caller) with every release and ship, in order. */
 int
 state_history_load(struct state *st, struct state_history *h, struct buf *err)
 {
@@ -1043,7 +1043,7 @@ done:
 	return ret;
 }
 
-/* Appends an event as chain head + 1; NULL actor and 0 at mean state_actor() and now. */
+/* Appends an event as chain head + 1; NULL actor / 0 at mean actor / now. */
 int
 state_event_append(struct state *st, const struct state_event *in,
     struct buf *err)
@@ -1102,7 +1102,10 @@ done:
 	return tx_leave(st, own, ok, err);
 }
 
-/* Fills ev from a row of (id, at, actor, kind, plan, step, release, detail, reason, hash). */
+#define EVENT_COLUMNS \
+	"id, at, actor, kind, plan, step, release, detail, reason, hash"
+
+/* Fills ev (owned by the caller) from a row of EVENT_COLUMNS. */
 static void
 event_from_row(sqlite3_stmt *s, struct state_event *ev)
 {
@@ -1133,10 +1136,7 @@ event_clear(struct state_event *ev)
 	memset(ev, 0, sizeof *ev);
 }
 
-#define EVENT_COLUMNS \
-	"id, at, actor, kind, plan, step, release, detail, reason, hash"
-
-/* Loads events oldest first, filtered by plan and kind when given; owned by the caller. */
+/* Loads events oldest first, filtered by plan and kind; caller owns *out. */
 int
 state_events_load(struct state *st, const char *plan, const char *kind,
     struct state_event **out, size_t *n, struct buf *err)
@@ -1254,7 +1254,7 @@ done:
 	return ret;
 }
 
-/* Reads the backfill progress of (plan, step) into out (owned), *found = 0 when none. */
+/* Reads the progress of (plan, step) into out (caller owns); *found 0: none. */
 int
 state_backfill_get(struct state *st, const char *plan, const char *step,
     struct state_backfill *out, int *found, struct buf *err)
