@@ -617,8 +617,12 @@ state_open(struct state **out, const char *path, int create, struct buf *err)
 
 	st = xcalloc(1, sizeof *st);
 	st->path = xstrdup(path);
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+	/*
+	 * Symbolic links are followed, as in header_check: a state file on a
+	 * shared volume may well be reached through one.
+	 */
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
 		if (st->db == NULL)
 			error_set(err, "cannot open '%s': out of memory", path);
 		else
