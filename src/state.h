@@ -154,6 +154,7 @@ void state_backfill_free(struct state_backfill *b);
  * Clock: the store stamps times with time(NULL), or with $EXCON_NOW (unix
  * seconds) when set, so that tests can fix the clock.
  */
+
 /* user@host of whoever runs this process ($EXCON_ACTOR overrides); owned. */
 char *state_actor(void);
 
