@@ -133,9 +133,11 @@ int state_events_load(struct state *st, const char *plan, const char *kind,
     struct state_event **out, size_t *n, struct buf *err);
 void state_events_free(struct state_event *v, size_t n);
 /*
- * Recomputes the hash chain.  Returns 0 when intact, 1 when broken (with
- * *bad_id the first event that does not match, or the id after a gap),
- * -1 on error.
+ * Recomputes the hash chain.  Returns 0 when intact, 1 when broken, -1 on
+ * error.  When broken, *bad_id is the first id that is altered or missing
+ * (a deleted event's own id, also when the newest events were deleted) and
+ * err, when not NULL, says which: "event 3 was altered", "event 3 is
+ * missing".
  */
 int state_log_verify(struct state *st, int64_t *bad_id, struct buf *err);
 
@@ -147,6 +149,11 @@ int state_backfill_put(struct state *st, const struct state_backfill *b,
 int state_backfill_delete(struct state *st, const char *plan, const char *step,
     struct buf *err);
 void state_backfill_free(struct state_backfill *b);
+
+/*
+ * Clock: the store stamps times with time(NULL), or with $EXCON_NOW (unix
+ * seconds) when set, so that tests can fix the clock.
+ */
 
 /* user@host of whoever runs this process ($EXCON_ACTOR overrides); owned. */
 char *state_actor(void);

@@ -1,0 +1,1372 @@
+/*
+ * The state store on SQLite.  This is the only file that includes
+ * sqlite3.h; everything else sees the narrow interface of state.h.
+ *
+ * Safety of an existing file comes first: before SQLite is allowed near a
+ * file, its first 100 bytes are read with plain read(2) and checked for the
+ * SQLite magic, the excon application id and a schema version this excon
+ * knows.  A file failing any of these is refused without ever being opened
+ * by SQLite, so it stays byte-for-byte untouched and grows no -wal/-shm/
+ * -journal side files.  Only then is it opened read-write, and the same
+ * facts are checked again through SQLite (in WAL mode the newest page 1 may
+ * live in the -wal file) together with PRAGMA quick_check, all before the
+ * first write.
+ *
+ * A new file is created by us with open(O_CREAT | O_EXCL, 0600), so its
+ * mode never depends on the umask, and SQLite's side files inherit that
+ * mode.  The schema is written in rollback-journal mode, in one transaction
+ * that also sets application_id and user_version, and only then is the file
+ * switched to WAL; so a non-empty excon file always carries its application
+ * id in the main file, where the raw header check looks for it.  An empty
+ * (0-byte) file is therefore treated as "not created yet": initialised when
+ * create is set (it is what a concurrent excon leaves between its open(2)
+ * and its first commit, or what `touch` leaves), refused otherwise.
+ *
+ * Clock: times are unix seconds from time(NULL), unless EXCON_NOW holds a
+ * number of unix seconds, which then is "now" (tests use it to fix the
+ * clock; it is not meant for production use).
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "buf.h"
+#include "sha256.h"
+#include "state.h"
+#include "xalloc.h"
+
+/* PRAGMA application_id of every excon state file: "EXCN". */
+#define STATE_APPLICATION_ID	0x4558434e
+
+/*
+ * How long a writer waits for another to finish.  Every excon transaction
+ * is short (milliseconds), so 30 s lets dozens of concurrent writers queue
+ * up behind each other instead of failing with "database is locked".
+ */
+#define STATE_BUSY_TIMEOUT_MS	30000
+
+/* The hash that precedes the first event. */
+#define STATE_GENESIS_HASH \
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
+struct state {
+	sqlite3	*db;
+	char	*path;
+};
+
+/*
+ * The schema of version 1.  events is append-only: the triggers refuse
+ * UPDATE and DELETE (defence in depth; whoever drops them is still caught
+ * by the hash chain).  chain holds the head of the hash chain (the newest
+ * id and hash, updated in the same transaction as each insert), which is
+ * how state_log_verify notices that the newest events were deleted: the
+ * chain of the remaining events is intact, but no longer reaches the head.
+ */
+static const char schema_v1[] =
+	"CREATE TABLE releases ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  state TEXT NOT NULL CHECK (state IN ('started', 'deployed')),"
+	"  note TEXT,"
+	"  started_at INTEGER NOT NULL,"
+	"  finished_at INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE ships ("
+	"  plan TEXT NOT NULL,"
+	"  step TEXT NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  release_seq INTEGER NOT NULL,"
+	"  checksum TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN ('done', 'failed')),"
+	"  forced INTEGER NOT NULL DEFAULT 0,"
+	"  at INTEGER NOT NULL,"
+	"  PRIMARY KEY (plan, step)"
+	");"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  plan TEXT,"
+	"  step TEXT,"
+	"  release TEXT,"
+	"  detail TEXT,"
+	"  reason TEXT,"
+	"  hash TEXT NOT NULL"
+	");"
+	"CREATE INDEX events_plan ON events (plan, id);"
+	"CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;"
+	"CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;"
+	"CREATE TABLE chain ("
+	"  k INTEGER PRIMARY KEY CHECK (k = 1),"
+	"  head_id INTEGER NOT NULL,"
+	"  head_hash TEXT NOT NULL"
+	");"
+	"INSERT INTO chain VALUES (1, 0, '" STATE_GENESIS_HASH "');"
+	"CREATE TABLE backfills ("
+	"  plan TEXT NOT NULL,"
+	"  step TEXT NOT NULL,"
+	"  cursor TEXT,"
+	"  rows_done INTEGER NOT NULL DEFAULT 0,"
+	"  rows_total INTEGER NOT NULL DEFAULT 0,"
+	"  finished INTEGER NOT NULL DEFAULT 0,"
+	"  updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (plan, step)"
+	");";
+
+/*
+ * Upgrades, in order: entry i takes a file from schema version i + 1 to
+ * i + 2.  Adding schema version 2 means bumping STATE_SCHEMA_VERSION and
+ * appending its SQL here; state_open then copies an older file aside
+ * (path.v<N>.bak) and runs the missing entries in one transaction.
+ */
+static const char *const migrations[] = {
+	NULL,		/* placeholder: there is no version 2 yet */
+};
+
+/* The tables a version-1 file must have. */
+static const char *const schema_tables[] = {
+	"releases", "ships", "events", "chain", "backfills",
+};
+
+/* "Now" in unix seconds: $EXCON_NOW when set to a number, else time(NULL). */
+static int64_t
+state_now(void)
+{
+	const char *s = getenv("EXCON_NOW");
+	char *end;
+	long long v;
+
+	if (s != NULL && *s != '\0') {
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (errno == 0 && *end == '\0' && v >= 0)
+			return v;
+	}
+	return (int64_t)time(NULL);
+}
+
+/* Sets err to "what 'path': sqlite message" and returns -1. */
+static int
+db_error(struct state *st, struct buf *err, const char *what)
+{
+	return error_set(err, "%s '%s': %s", what, st->path,
+	    sqlite3_errmsg(st->db));
+}
+
+/* Runs SQL without results; on failure err says what failed. */
+static int
+db_exec(struct state *st, const char *sql, const char *what, struct buf *err)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(st, err, what);
+	return 0;
+}
+
+/* Prepares one statement into *out (owned by the caller). */
+static int
+db_prepare(struct state *st, sqlite3_stmt **out, const char *sql,
+    struct buf *err)
+{
+	*out = NULL;
+	if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK)
+		return db_error(st, err, "cannot query state file");
+	return 0;
+}
+
+/* Binds a C string, or NULL, as a text parameter. */
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Column i as a fresh string (owned), or NULL when SQL NULL. */
+static char *
+col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+
+	if (v == NULL)
+		return NULL;
+	return xstrndup((const char *)v, (size_t)sqlite3_column_bytes(s, i));
+}
+
+/* Reads one integer pragma (application_id, user_version) into *out. */
+static int
+pragma_int(struct state *st, const char *name, int64_t *out, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	char *sql = xasprintf("PRAGMA %s", name);
+	int ret = -1;
+
+	if (db_prepare(st, &s, sql, err) == -1)
+		goto done;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_error(st, err, "cannot read");
+		goto done;
+	}
+	*out = sqlite3_column_int64(s, 0);
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	free(sql);
+	return ret;
+}
+
+/*
+ * Starts a transaction of our own when the caller has none open, so that
+ * every mutating function is atomic on its own too.  *own says whether
+ * tx_leave must end it.
+ */
+static int
+tx_enter(struct state *st, int *own, struct buf *err)
+{
+	*own = 0;
+	if (!sqlite3_get_autocommit(st->db))
+		return 0;
+	if (state_begin(st, err) == -1)
+		return -1;
+	*own = 1;
+	return 0;
+}
+
+/* Ends the transaction tx_enter started: commit when ok, else roll back. */
+static int
+tx_leave(struct state *st, int own, int ok, struct buf *err)
+{
+	if (!own)
+		return ok ? 0 : -1;
+	if (!ok) {
+		state_rollback(st);
+		return -1;
+	}
+	return state_commit(st, err);
+}
+
+/* Reads a 32-bit big-endian integer. */
+static uint32_t
+be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/*
+ * Looks at the file header without SQLite.  *empty is set for a 0-byte
+ * file; otherwise the file must be an SQLite database with excon's
+ * application id and a schema version this excon knows.
+ */
+static int
+header_check(const char *path, int *empty, struct buf *err)
+{
+	unsigned char h[100];
+	struct stat sb;
+	uint32_t appid, version;
+	ssize_t n;
+	size_t got = 0;
+	int fd = -1, ret = -1;
+
+	*empty = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1) {
+		error_set(err, "cannot open '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	if (fstat(fd, &sb) == -1) {
+		error_set(err, "cannot stat '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		error_set(err, "'%s' is not a regular file", path);
+		goto done;
+	}
+	if (sb.st_size == 0) {
+		*empty = 1;
+		ret = 0;
+		goto done;
+	}
+	while (got < sizeof h) {
+		n = read(fd, h + got, sizeof h - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			error_set(err, "cannot read '%s': %s", path,
+			    strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < sizeof h || memcmp(h, "SQLite format 3", 16) != 0) {
+		error_set(err, "'%s' is not an excon state file", path);
+		goto done;
+	}
+	version = be32(h + 60);
+	appid = be32(h + 68);
+	if (appid != STATE_APPLICATION_ID) {
+		error_set(err, "'%s' is not an excon state file (it is an "
+		    "SQLite database of another application)", path);
+		goto done;
+	}
+	if (version > STATE_SCHEMA_VERSION) {
+		error_set(err, "'%s' was written by a newer excon (state schema "
+		    "%" PRIu32 ", this excon knows %d): upgrade excon", path,
+		    version, STATE_SCHEMA_VERSION);
+		goto done;
+	}
+	if (version == 0) {
+		error_set(err, "'%s' is corrupt: it carries no schema version",
+		    path);
+		goto done;
+	}
+	ret = 0;
+done:
+	if (fd != -1)
+		close(fd);
+	return ret;
+}
+
+/*
+ * Writes the version-1 schema into a file that is still empty.  Runs in an
+ * immediate transaction and re-checks inside it, because another excon may
+ * have initialised the file since we looked.
+ */
+static int
+schema_init(struct state *st, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t appid = 0, nobjects = 0;
+	char *sql = NULL;
+	int ret = -1;
+
+	if (state_begin(st, err) == -1)
+		goto done;
+	if (pragma_int(st, "application_id", &appid, err) == -1)
+		goto done;
+	if (db_prepare(st, &s, "SELECT count(*) FROM sqlite_schema",
+	    err) == -1)
+		goto done;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_error(st, err, "cannot read");
+		goto done;
+	}
+	nobjects = sqlite3_column_int64(s, 0);
+	if (appid == 0 && nobjects != 0) {
+		/* Someone else's database appeared since we looked. */
+		error_set(err, "'%s' is not an excon state file", st->path);
+		goto done;
+	}
+	if (appid == 0) {
+		sql = xasprintf("%sPRAGMA application_id = %d;"
+		    "PRAGMA user_version = %d;", schema_v1,
+		    STATE_APPLICATION_ID, STATE_SCHEMA_VERSION);
+		if (db_exec(st, sql, "cannot create state file", err) == -1)
+			goto done;
+	}
+	if (state_commit(st, err) == -1)
+		goto done;
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	if (ret == -1)
+		state_rollback(st);
+	free(sql);
+	return ret;
+}
+
+/*
+ * Checks, through SQLite and before anything is written, that the open
+ * file is an excon state file of a known version and not corrupt; sets
+ * *version to its schema version.
+ */
+static int
+schema_check(struct state *st, int64_t *version, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t appid = 0;
+	const char *msg;
+	size_t i;
+	int rc, ret = -1;
+
+	if (pragma_int(st, "application_id", &appid, err) == -1 ||
+	    pragma_int(st, "user_version", version, err) == -1)
+		goto done;
+	if (appid != STATE_APPLICATION_ID) {
+		error_set(err, "'%s' is not an excon state file", st->path);
+		goto done;
+	}
+	if (*version > STATE_SCHEMA_VERSION) {
+		error_set(err, "'%s' was written by a newer excon (state schema "
+		    "%" PRId64 ", this excon knows %d): upgrade excon",
+		    st->path, *version, STATE_SCHEMA_VERSION);
+		goto done;
+	}
+	if (*version < 1) {
+		error_set(err, "'%s' is corrupt: it carries no schema version",
+		    st->path);
+		goto done;
+	}
+	if (db_prepare(st, &s, "PRAGMA quick_check", err) == -1)
+		goto done;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		msg = (const char *)sqlite3_column_text(s, 0);
+		if (msg == NULL || strcmp(msg, "ok") != 0) {
+			error_set(err, "'%s' is corrupt: %s", st->path,
+			    msg != NULL ? msg : "unreadable");
+			goto done;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		error_set(err, "'%s' is corrupt: %s", st->path,
+		    sqlite3_errmsg(st->db));
+		goto done;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (db_prepare(st, &s, "SELECT 1 FROM sqlite_schema "
+	    "WHERE type = 'table' AND name = ?", err) == -1)
+		goto done;
+	for (i = 0; i < sizeof schema_tables / sizeof *schema_tables; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, schema_tables[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_ROW) {
+			error_set(err, "'%s' is corrupt: table '%s' is missing",
+			    st->path, schema_tables[i]);
+			goto done;
+		}
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Puts the file in WAL mode unless it already is (the mode persists). */
+static int
+wal_enable(struct state *st, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	const char *mode;
+	int rc, waited, ret = -1;
+
+	if (db_prepare(st, &s, "PRAGMA journal_mode", err) == -1)
+		goto done;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_error(st, err, "cannot read");
+		goto done;
+	}
+	mode = (const char *)sqlite3_column_text(s, 0);
+	if (mode != NULL && strcmp(mode, "wal") == 0) {
+		ret = 0;
+		goto done;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (db_prepare(st, &s, "PRAGMA journal_mode = WAL", err) == -1)
+		goto done;
+	/*
+	 * The switch needs an exclusive lock, and SQLite does not always wait
+	 * for it through the busy handler (other excon processes may be
+	 * reading the new file), so retry for as long as the busy timeout.
+	 */
+	for (waited = 0; (rc = sqlite3_step(s)) != SQLITE_ROW; waited += 10) {
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		if (waited >= STATE_BUSY_TIMEOUT_MS)
+			break;
+		sqlite3_reset(s);
+		sqlite3_sleep(10);
+	}
+	if (rc != SQLITE_ROW) {
+		db_error(st, err, "cannot switch to WAL mode");
+		goto done;
+	}
+	mode = (const char *)sqlite3_column_text(s, 0);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		error_set(err, "cannot switch '%s' to WAL mode", st->path);
+		goto done;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/*
+ * Copies the file aside as path.v<version>.bak (mode 0600) before an
+ * upgrade.  An existing backup is kept: it is the older, and so the more
+ * precious, copy (or a concurrent excon is writing the same one).
+ */
+static int
+schema_backup(struct state *st, int64_t version, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	char *bak = xasprintf("%s.v%" PRId64 ".bak", st->path, version);
+	int fd, ret = -1;
+
+	fd = open(bak, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 && errno == EEXIST) {
+		ret = 0;
+		goto done;
+	}
+	if (fd == -1) {
+		error_set(err, "cannot create '%s': %s", bak, strerror(errno));
+		goto done;
+	}
+	close(fd);
+	/* VACUUM INTO writes a consistent snapshot, WAL contents included. */
+	if (db_prepare(st, &s, "VACUUM INTO ?", err) == -1)
+		goto done;
+	sqlite3_bind_text(s, 1, bak, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		error_set(err, "cannot copy '%s' to '%s': %s", st->path, bak,
+		    sqlite3_errmsg(st->db));
+		unlink(bak);
+		goto done;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	free(bak);
+	return ret;
+}
+
+/* Upgrades an older file to STATE_SCHEMA_VERSION, after a backup. */
+static int
+schema_upgrade(struct state *st, int64_t version, struct buf *err)
+{
+	char *sql = NULL;
+	int64_t v;
+	int ret = -1;
+
+	if (version >= STATE_SCHEMA_VERSION)
+		return 0;
+	if (schema_backup(st, version, err) == -1)
+		goto done;
+	if (state_begin(st, err) == -1)
+		goto done;
+	/* Another excon may have upgraded it since we looked. */
+	if (pragma_int(st, "user_version", &version, err) == -1)
+		goto done;
+	for (v = version; v < STATE_SCHEMA_VERSION; v++) {
+		if ((size_t)v - 1 >= sizeof migrations / sizeof *migrations ||
+		    migrations[v - 1] == NULL) {
+			error_set(err, "cannot upgrade '%s' from state schema "
+			    "%" PRId64, st->path, v);
+			goto done;
+		}
+		if (db_exec(st, migrations[v - 1], "cannot upgrade", err) == -1)
+			goto done;
+	}
+	sql = xasprintf("PRAGMA user_version = %d", STATE_SCHEMA_VERSION);
+	if (db_exec(st, sql, "cannot upgrade", err) == -1)
+		goto done;
+	if (state_commit(st, err) == -1)
+		goto done;
+	ret = 0;
+done:
+	if (ret == -1)
+		state_rollback(st);
+	free(sql);
+	return ret;
+}
+
+/* Opens (creating when asked) and checks the state file; see state.h. */
+int
+state_open(struct state **out, const char *path, int create, struct buf *err)
+{
+	struct state *st = NULL;
+	int64_t version = 0;
+	int fd, empty = 0, ret = -1;
+
+	*out = NULL;
+	if (create) {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd == -1 && errno != EEXIST) {
+			error_set(err, "cannot create '%s': %s", path,
+			    strerror(errno));
+			goto done;
+		}
+		if (fd != -1)
+			close(fd);
+	}
+	if (header_check(path, &empty, err) == -1)
+		goto done;
+	if (empty && !create) {
+		error_set(err, "'%s' is empty, not an excon state file", path);
+		goto done;
+	}
+
+	st = xcalloc(1, sizeof *st);
+	st->path = xstrdup(path);
+	/*
+	 * Symbolic links are followed, as in header_check: a state file on a
+	 * shared volume may well be reached through one.
+	 */
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		if (st->db == NULL)
+			error_set(err, "cannot open '%s': out of memory", path);
+		else
+			db_error(st, err, "cannot open");
+		goto done;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STATE_BUSY_TIMEOUT_MS);
+
+	if (empty && schema_init(st, err) == -1)
+		goto done;
+	if (schema_check(st, &version, err) == -1)
+		goto done;
+	/* Nothing was written before this point. */
+	if (wal_enable(st, err) == -1)
+		goto done;
+	if (db_exec(st, "PRAGMA foreign_keys = ON; "
+	    "PRAGMA synchronous = NORMAL", "cannot set up", err) == -1)
+		goto done;
+	if (schema_upgrade(st, version, err) == -1)
+		goto done;
+	*out = st;
+	st = NULL;
+	ret = 0;
+done:
+	state_close(st);
+	return ret;
+}
+
+/* Rolls back any open transaction and closes the store (NULL-safe). */
+void
+state_close(struct state *st)
+{
+	if (st == NULL)
+		return;
+	if (st->db != NULL) {
+		state_rollback(st);
+		sqlite3_close_v2(st->db);
+	}
+	free(st->path);
+	free(st);
+}
+
+/* BEGIN IMMEDIATE: waits (busy timeout) until no other writer is active. */
+int
+state_begin(struct state *st, struct buf *err)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		return error_set(err, "a transaction on '%s' is already open",
+		    st->path);
+	return db_exec(st, "BEGIN IMMEDIATE", "cannot lock", err);
+}
+
+/* Commits; on failure rolls back so the store is usable again. */
+int
+state_commit(struct state *st, struct buf *err)
+{
+	if (sqlite3_get_autocommit(st->db))
+		return error_set(err, "no transaction on '%s' to commit",
+		    st->path);
+	if (db_exec(st, "COMMIT", "cannot commit to", err) == -1) {
+		state_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+/* Rolls back the open transaction, if any. */
+void
+state_rollback(struct state *st)
+{
+	if (st == NULL || st->db == NULL || sqlite3_get_autocommit(st->db))
+		return;
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Frees the strings of one release. */
+static void
+release_clear(struct state_release *r)
+{
+	free(r->name);
+	free(r->note);
+}
+
+/* Frees the strings of one ship. */
+static void
+ship_clear(struct state_ship *s)
+{
+	free(s->plan);
+	free(s->step);
+	free(s->checksum);
+}
+
+/* Fills h (owned by the caller) with every release and ship, in order. */
+int
+state_history_load(struct state *st, struct state_history *h, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct state_release *r;
+	struct state_ship *p;
+	const char *txt;
+	size_t cap = 0;
+	int rc, ret = -1;
+
+	memset(h, 0, sizeof *h);
+	if (db_prepare(st, &s, "SELECT seq, name, state, note, started_at, "
+	    "finished_at FROM releases ORDER BY seq", err) == -1)
+		goto done;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(h->releases, cap, h->nreleases + 1);
+		r = &h->releases[h->nreleases++];
+		r->seq = sqlite3_column_int64(s, 0);
+		r->name = col_text(s, 1);
+		txt = (const char *)sqlite3_column_text(s, 2);
+		r->state = txt != NULL && strcmp(txt, "deployed") == 0 ?
+		    RELEASE_DEPLOYED : RELEASE_STARTED;
+		r->note = col_text(s, 3);
+		r->started_at = sqlite3_column_int64(s, 4);
+		r->finished_at = sqlite3_column_int64(s, 5);
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(st, err, "cannot read releases from");
+		goto done;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+
+	cap = 0;
+	if (db_prepare(st, &s, "SELECT plan, step, idx, release_seq, checksum, "
+	    "status, forced, at FROM ships ORDER BY plan, idx, step", err) == -1)
+		goto done;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(h->ships, cap, h->nships + 1);
+		p = &h->ships[h->nships++];
+		p->plan = col_text(s, 0);
+		p->step = col_text(s, 1);
+		p->idx = sqlite3_column_int(s, 2);
+		p->release_seq = sqlite3_column_int64(s, 3);
+		p->checksum = col_text(s, 4);
+		txt = (const char *)sqlite3_column_text(s, 5);
+		p->status = txt != NULL && strcmp(txt, "failed") == 0 ?
+		    SHIP_FAILED : SHIP_DONE;
+		p->forced = sqlite3_column_int(s, 6) != 0;
+		p->at = sqlite3_column_int64(s, 7);
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(st, err, "cannot read ships from");
+		goto done;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	if (ret == -1)
+		state_history_free(h);
+	return ret;
+}
+
+/* Frees what state_history_load filled and empties h (NULL-safe). */
+void
+state_history_free(struct state_history *h)
+{
+	size_t i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->nreleases; i++)
+		release_clear(&h->releases[i]);
+	for (i = 0; i < h->nships; i++)
+		ship_clear(&h->ships[i]);
+	free(h->releases);
+	free(h->ships);
+	memset(h, 0, sizeof *h);
+}
+
+/* Appends a started release at the end of the sequence; names are unique. */
+int
+state_release_add(struct state *st, const char *name, const char *note,
+    int64_t *seq_out, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t seq = 0;
+	int own = 0, ok = 0, rc;
+
+	if (tx_enter(st, &own, err) == -1)
+		return -1;
+	if (db_prepare(st, &s, "SELECT 1 FROM releases WHERE name = ?",
+	    err) == -1)
+		goto done;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		error_set(err, "release '%s' already exists", name);
+		goto done;
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(st, err, "cannot read releases from");
+		goto done;
+	}
+	sqlite3_finalize(s);
+	if (db_prepare(st, &s, "INSERT INTO releases (seq, name, state, note, "
+	    "started_at) SELECT coalesce(max(seq), 0) + 1, ?, 'started', ?, ? "
+	    "FROM releases RETURNING seq", err) == -1)
+		goto done;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	bind_text(s, 2, note);
+	sqlite3_bind_int64(s, 3, state_now());
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		db_error(st, err, "cannot add release to");
+		goto done;
+	}
+	seq = sqlite3_column_int64(s, 0);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot add release to");
+		goto done;
+	}
+	ok = 1;
+done:
+	sqlite3_finalize(s);
+	if (tx_leave(st, own, ok, err) == -1)
+		return -1;
+	if (seq_out != NULL)
+		*seq_out = seq;
+	return 0;
+}
+
+/* Marks release seq deployed; finishing it again changes nothing. */
+int
+state_release_finish(struct state *st, int64_t seq, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int own = 0, ok = 0;
+
+	if (tx_enter(st, &own, err) == -1)
+		return -1;
+	/* Finishing a deployed release again keeps its first finish time. */
+	if (db_prepare(st, &s, "UPDATE releases SET state = 'deployed', "
+	    "finished_at = ? WHERE seq = ? AND state = 'started'", err) == -1)
+		goto done;
+	sqlite3_bind_int64(s, 1, state_now());
+	sqlite3_bind_int64(s, 2, seq);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot finish release in");
+		goto done;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		sqlite3_finalize(s);
+		if (db_prepare(st, &s, "SELECT 1 FROM releases WHERE seq = ?",
+		    err) == -1)
+			goto done;
+		sqlite3_bind_int64(s, 1, seq);
+		if (sqlite3_step(s) != SQLITE_ROW) {
+			error_set(err, "no release with sequence %" PRId64,
+			    seq);
+			goto done;
+		}
+	}
+	ok = 1;
+done:
+	sqlite3_finalize(s);
+	return tx_leave(st, own, ok, err);
+}
+
+/* Inserts or replaces the ship row of (plan, step); at 0 means now. */
+int
+state_ship_put(struct state *st, const struct state_ship *ship,
+    struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int own = 0, ok = 0;
+
+	if (tx_enter(st, &own, err) == -1)
+		return -1;
+	if (db_prepare(st, &s, "INSERT OR REPLACE INTO ships (plan, step, idx, "
+	    "release_seq, checksum, status, forced, at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", err) == -1)
+		goto done;
+	sqlite3_bind_text(s, 1, ship->plan, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, ship->step, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, ship->idx);
+	sqlite3_bind_int64(s, 4, ship->release_seq);
+	sqlite3_bind_text(s, 5, ship->checksum != NULL ? ship->checksum : "",
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, ship->status == SHIP_FAILED ? "failed" : "done",
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 7, ship->forced != 0);
+	sqlite3_bind_int64(s, 8, ship->at != 0 ? ship->at : state_now());
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot record step in");
+		goto done;
+	}
+	ok = 1;
+done:
+	sqlite3_finalize(s);
+	return tx_leave(st, own, ok, err);
+}
+
+/* Deletes the row of (plan, step) from table, which is ships or backfills. */
+static int
+delete_plan_step(struct state *st, const char *table, const char *plan,
+    const char *step, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	char *sql = xasprintf("DELETE FROM %s WHERE plan = ? AND step = ?",
+	    table);
+	int own = 0, ok = 0;
+
+	if (tx_enter(st, &own, err) == -1)
+		goto done;
+	if (db_prepare(st, &s, sql, err) == -1)
+		goto done;
+	sqlite3_bind_text(s, 1, plan, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, step, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot delete from");
+		goto done;
+	}
+	ok = 1;
+done:
+	sqlite3_finalize(s);
+	free(sql);
+	return tx_leave(st, own, ok, err);
+}
+
+/* Deletes the ship row of (plan, step), if any. */
+int
+state_ship_delete(struct state *st, const char *plan, const char *step,
+    struct buf *err)
+{
+	return delete_plan_step(st, "ships", plan, step, err);
+}
+
+/* Feeds an integer to the chain hash as "I<decimal>;". */
+static void
+hash_int(struct sha256 *c, int64_t v)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof tmp, "I%" PRId64 ";", v);
+
+	sha256_update(c, tmp, (size_t)n);
+}
+
+/*
+ * Feeds a string to the chain hash as "S<length>:<bytes>", or "N" for
+ * NULL; the length prefix makes the serialization unambiguous whatever
+ * bytes the fields hold.
+ */
+static void
+hash_str(struct sha256 *c, const char *s, size_t len)
+{
+	char tmp[32];
+	int n;
+
+	if (s == NULL) {
+		sha256_update(c, "N", 1);
+		return;
+	}
+	n = snprintf(tmp, sizeof tmp, "S%zu:", len);
+	sha256_update(c, tmp, (size_t)n);
+	sha256_update(c, s, len);
+}
+
+/* Hashes a NUL-terminated string (or NULL) into the chain. */
+static void
+hash_cstr(struct sha256 *c, const char *s)
+{
+	hash_str(c, s, s != NULL ? strlen(s) : 0);
+}
+
+/*
+ * The hash of one event: SHA-256 over the previous event's hash, then the
+ * event's id and every field in a fixed order.  Binding the id means that
+ * renumbering events breaks the chain too.
+ */
+static void
+event_hash(const char *prev, const struct state_event *ev, char out[65])
+{
+	struct sha256 c;
+
+	sha256_init(&c);
+	sha256_update(&c, "excon-event-v1\n", 15);
+	hash_cstr(&c, prev);
+	hash_int(&c, ev->id);
+	hash_int(&c, ev->at);
+	hash_cstr(&c, ev->actor);
+	hash_cstr(&c, ev->kind);
+	hash_cstr(&c, ev->plan);
+	hash_cstr(&c, ev->step);
+	hash_cstr(&c, ev->release);
+	hash_cstr(&c, ev->detail);
+	hash_cstr(&c, ev->reason);
+	sha256_final_hex(&c, out);
+}
+
+/* Reads the chain head; a missing row reads as the genesis. */
+static int
+chain_head(struct state *st, int64_t *id, char hash[65], struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *h;
+	int rc, ret = -1;
+
+	*id = 0;
+	memcpy(hash, STATE_GENESIS_HASH, 65);
+	if (db_prepare(st, &s, "SELECT head_id, head_hash FROM chain "
+	    "WHERE k = 1", err) == -1)
+		goto done;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		h = sqlite3_column_text(s, 1);
+		if (h != NULL && sqlite3_column_bytes(s, 1) == 64)
+			memcpy(hash, h, 65);
+		else
+			memset(hash, 'x', 64);
+	} else if (rc != SQLITE_DONE) {
+		db_error(st, err, "cannot read event log of");
+		goto done;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Appends an event as chain head + 1; NULL actor / 0 at mean actor / now. */
+int
+state_event_append(struct state *st, const struct state_event *in,
+    struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct state_event ev = *in;
+	char *actor = NULL;
+	char prev[65], hash[65];
+	int own = 0, ok = 0;
+
+	if (in->kind == NULL || *in->kind == '\0')
+		return error_set(err, "an event needs a kind");
+	if (tx_enter(st, &own, err) == -1)
+		return -1;
+	if (ev.actor == NULL)
+		ev.actor = actor = state_actor();
+	if (ev.at == 0)
+		ev.at = state_now();
+	if (chain_head(st, &ev.id, prev, err) == -1)
+		goto done;
+	ev.id++;
+	event_hash(prev, &ev, hash);
+
+	if (db_prepare(st, &s, "INSERT INTO events (id, at, actor, kind, plan, "
+	    "step, release, detail, reason, hash) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", err) == -1)
+		goto done;
+	sqlite3_bind_int64(s, 1, ev.id);
+	sqlite3_bind_int64(s, 2, ev.at);
+	bind_text(s, 3, ev.actor);
+	bind_text(s, 4, ev.kind);
+	bind_text(s, 5, ev.plan);
+	bind_text(s, 6, ev.step);
+	bind_text(s, 7, ev.release);
+	bind_text(s, 8, ev.detail);
+	bind_text(s, 9, ev.reason);
+	sqlite3_bind_text(s, 10, hash, 64, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot append event to");
+		goto done;
+	}
+	sqlite3_finalize(s);
+	if (db_prepare(st, &s, "INSERT OR REPLACE INTO chain (k, head_id, "
+	    "head_hash) VALUES (1, ?, ?)", err) == -1)
+		goto done;
+	sqlite3_bind_int64(s, 1, ev.id);
+	sqlite3_bind_text(s, 2, hash, 64, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot append event to");
+		goto done;
+	}
+	ok = 1;
+done:
+	sqlite3_finalize(s);
+	free(actor);
+	return tx_leave(st, own, ok, err);
+}
+
+#define EVENT_COLUMNS \
+	"id, at, actor, kind, plan, step, release, detail, reason, hash"
+
+/* Fills ev (owned by the caller) from a row of EVENT_COLUMNS. */
+static void
+event_from_row(sqlite3_stmt *s, struct state_event *ev)
+{
+	ev->id = sqlite3_column_int64(s, 0);
+	ev->at = sqlite3_column_int64(s, 1);
+	ev->actor = col_text(s, 2);
+	ev->kind = col_text(s, 3);
+	ev->plan = col_text(s, 4);
+	ev->step = col_text(s, 5);
+	ev->release = col_text(s, 6);
+	ev->detail = col_text(s, 7);
+	ev->reason = col_text(s, 8);
+	ev->hash = col_text(s, 9);
+}
+
+/* Frees the strings of one event. */
+static void
+event_clear(struct state_event *ev)
+{
+	free(ev->actor);
+	free(ev->kind);
+	free(ev->plan);
+	free(ev->step);
+	free(ev->release);
+	free(ev->detail);
+	free(ev->reason);
+	free(ev->hash);
+	memset(ev, 0, sizeof *ev);
+}
+
+/* Loads events oldest first, filtered by plan and kind; caller owns *out. */
+int
+state_events_load(struct state *st, const char *plan, const char *kind,
+    struct state_event **out, size_t *n, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct state_event *v = NULL;
+	size_t nv = 0, cap = 0;
+	int rc, ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (db_prepare(st, &s, "SELECT " EVENT_COLUMNS " FROM events "
+	    "WHERE (?1 IS NULL OR plan = ?1) AND (?2 IS NULL OR kind = ?2) "
+	    "ORDER BY id", err) == -1)
+		goto done;
+	bind_text(s, 1, plan);
+	bind_text(s, 2, kind);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		XGROW(v, cap, nv + 1);
+		event_from_row(s, &v[nv++]);
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(st, err, "cannot read event log of");
+		goto done;
+	}
+	*out = v;
+	*n = nv;
+	v = NULL;
+	nv = 0;
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	state_events_free(v, nv);
+	return ret;
+}
+
+/* Frees an array of n events (NULL-safe). */
+void
+state_events_free(struct state_event *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		event_clear(&v[i]);
+	free(v);
+}
+
+/*
+ * Walks the log oldest first.  Ids are handed out consecutively from 1
+ * (state_event_append takes head + 1, and a rolled-back append rolls the
+ * head back too), so a missing id is a deleted event; every stored hash
+ * must equal the recomputed one; and the newest event must be the chain
+ * head, or events were deleted from the end.  *bad_id is the first id that
+ * is missing or altered; err, when not NULL, says which of the two.
+ */
+int
+state_log_verify(struct state *st, int64_t *bad_id, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct state_event ev;
+	char prev[65], calc[65], head[65];
+	int64_t expect = 1, head_id = 0;
+	int rc, ret = -1;
+
+	memset(&ev, 0, sizeof ev);
+	*bad_id = 0;
+	memcpy(prev, STATE_GENESIS_HASH, 65);
+	if (chain_head(st, &head_id, head, err) == -1)
+		goto done;
+	if (db_prepare(st, &s, "SELECT " EVENT_COLUMNS " FROM events "
+	    "ORDER BY id", err) == -1)
+		goto done;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		event_from_row(s, &ev);
+		if (ev.id != expect) {
+			*bad_id = expect;
+			error_set(err, "event %" PRId64 " is missing", expect);
+			ret = 1;
+			goto done;
+		}
+		event_hash(prev, &ev, calc);
+		if (ev.hash == NULL || strcmp(ev.hash, calc) != 0) {
+			*bad_id = ev.id;
+			error_set(err, "event %" PRId64 " was altered", ev.id);
+			ret = 1;
+			goto done;
+		}
+		memcpy(prev, calc, 65);
+		event_clear(&ev);
+		expect++;
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(st, err, "cannot read event log of");
+		goto done;
+	}
+	if (head_id >= expect) {
+		*bad_id = expect;
+		error_set(err, "event %" PRId64 " is missing (the log ends at "
+		    "%" PRId64 ", its head is %" PRId64 ")", expect, expect - 1,
+		    head_id);
+		ret = 1;
+		goto done;
+	}
+	if (head_id != expect - 1 || strcmp(head, prev) != 0) {
+		*bad_id = head_id + 1;
+		error_set(err, "event %" PRId64 " is not in the hash chain "
+		    "head", head_id + 1);
+		ret = 1;
+		goto done;
+	}
+	ret = 0;
+done:
+	event_clear(&ev);
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Reads the progress of (plan, step) into out (caller owns); *found 0: none. */
+int
+state_backfill_get(struct state *st, const char *plan, const char *step,
+    struct state_backfill *out, int *found, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, ret = -1;
+
+	memset(out, 0, sizeof *out);
+	*found = 0;
+	if (db_prepare(st, &s, "SELECT plan, step, cursor, rows_done, "
+	    "rows_total, finished, updated_at FROM backfills "
+	    "WHERE plan = ? AND step = ?", err) == -1)
+		goto done;
+	sqlite3_bind_text(s, 1, plan, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, step, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->plan = col_text(s, 0);
+		out->step = col_text(s, 1);
+		out->cursor = col_text(s, 2);
+		out->rows_done = sqlite3_column_int64(s, 3);
+		out->rows_total = sqlite3_column_int64(s, 4);
+		out->finished = sqlite3_column_int(s, 5) != 0;
+		out->updated_at = sqlite3_column_int64(s, 6);
+		*found = 1;
+	} else if (rc != SQLITE_DONE) {
+		db_error(st, err, "cannot read backfill progress from");
+		goto done;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Inserts or replaces the backfill progress row; updated_at 0 means now. */
+int
+state_backfill_put(struct state *st, const struct state_backfill *b,
+    struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int own = 0, ok = 0;
+
+	if (tx_enter(st, &own, err) == -1)
+		return -1;
+	if (db_prepare(st, &s, "INSERT OR REPLACE INTO backfills (plan, step, "
+	    "cursor, rows_done, rows_total, finished, updated_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?)", err) == -1)
+		goto done;
+	sqlite3_bind_text(s, 1, b->plan, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, b->step, -1, SQLITE_STATIC);
+	bind_text(s, 3, b->cursor);
+	sqlite3_bind_int64(s, 4, b->rows_done);
+	sqlite3_bind_int64(s, 5, b->rows_total);
+	sqlite3_bind_int(s, 6, b->finished != 0);
+	sqlite3_bind_int64(s, 7, b->updated_at != 0 ? b->updated_at :
+	    state_now());
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot record backfill progress in");
+		goto done;
+	}
+	ok = 1;
+done:
+	sqlite3_finalize(s);
+	return tx_leave(st, own, ok, err);
+}
+
+/* Deletes the backfill progress of (plan, step), if any. */
+int
+state_backfill_delete(struct state *st, const char *plan, const char *step,
+    struct buf *err)
+{
+	return delete_plan_step(st, "backfills", plan, step, err);
+}
+
+/* Frees the strings of b and empties it (NULL-safe). */
+void
+state_backfill_free(struct state_backfill *b)
+{
+	if (b == NULL)
+		return;
+	free(b->plan);
+	free(b->step);
+	free(b->cursor);
+	memset(b, 0, sizeof *b);
+}
+
+/* $EXCON_ACTOR, else user@host of the effective user; owned by the caller. */
+char *
+state_actor(void)
+{
+	const char *env = getenv("EXCON_ACTOR");
+	struct passwd *pw;
+	char host[HOST_NAME_MAX + 1];
+	char *user;
+	char *ret;
+
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	pw = getpwuid(geteuid());
+	if (pw != NULL && pw->pw_name != NULL && *pw->pw_name != '\0')
+		user = xstrdup(pw->pw_name);
+	else
+		user = xasprintf("uid%ld", (long)geteuid());
+	if (gethostname(host, sizeof host) == -1)
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	ret = xasprintf("%s@%s", user, host);
+	free(user);
+	return ret;
+}
