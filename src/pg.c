@@ -490,7 +490,7 @@ pg_retry_run(struct pg *db, const struct pg_retry *r, pg_unit_fn fn, void *ctx,
 	int tries = 0, ret = -1;
 
 	for (;;) {
-		const char *st;
+		char st[6];
 
 		tries++;
 		if (pg_apply_timeouts(db, r, err) == -1)
@@ -499,9 +499,11 @@ pg_retry_run(struct pg *db, const struct pg_retry *r, pg_unit_fn fn, void *ctx,
 			ret = 0;
 			goto done;
 		}
-		st = pg_sqlstate(db);
+		/* Copied: the ROLLBACK below resets the session's SQLSTATE. */
+		snprintf(st, sizeof st, "%s", pg_sqlstate(db));
 		if (pg_in_transaction(db))
 			(void)pg_exec(db, "ROLLBACK", 0, NULL, NULL, &rb);
+		snprintf(db->sqlstate, sizeof db->sqlstate, "%s", st);
 		if (strcmp(st, "55P03") != 0 && strcmp(st, "40P01") != 0)
 			goto done;
 		if (tries > r->retries) {
