@@ -29,7 +29,7 @@ struct bf {
 	char		 *table;	/* "schema"."table" */
 	char		 *keylist;	/* "a", "b" */
 	char		 *keyrow;	/* ("a", "b") */
-	char		 *keytext;	/* "a"::text, "b"::text */
+	char		 *keytext;	/* "a"::text AS excon_k0, ... */
 	char		 *keyarr;	/* {a,b} array literal of the column names */
 	char		**cursor;	/* last key done, nkeys strings, or NULL */
 	char		**upper;	/* this batch's upper key */
@@ -456,7 +456,8 @@ bf_prepare(struct bf *f)
 		}
 		pg_quote_ident(&kl, f->cols[f->nkeys]);
 		pg_quote_ident(&kt, f->cols[f->nkeys]);
-		buf_puts(&kt, "::text");
+		/* Aliased: ORDER BY "id" would otherwise sort by the text output column. */
+		buf_printf(&kt, "::text AS excon_k%d", f->nkeys);
 	}
 	f->keylist = buf_detach(&kl);
 	f->keytext = buf_detach(&kt);
