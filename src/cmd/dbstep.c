@@ -39,6 +39,9 @@ on_notify(void *arg, const char *line)
 {
 	struct runner *rn = arg;
 
+	/* "already exists, skipping" and the like are expected on reruns. */
+	if (strncmp(line, "NOTICE:", 7) == 0)
+		return;
 	if (rn->bar_drawn) {
 		fputc('\n', stderr);
 		rn->bar_drawn = 0;
