@@ -806,19 +806,15 @@ destructive(struct an *a, const char *rule, enum cover_kind kind,
 	if (c->in_plan) {
 		if (c->rollback)
 			return;
-		if (c->stage == STAGE_PRE) {
+		if (c->phase != PHASE_CONTRACT &&
+		    !(kind == COVER_NOT_NULL && c->kind == KIND_STOP_OLD_WRITES))
+			report(a, rule, off, "%s in %s step: the running code "
+			    "still uses it; destructive changes belong in a "
+			    "contract step", what, phase_article(c->phase));
+		else if (c->stage == STAGE_PRE)
 			report(a, rule, off, "%s in a pre step runs while the "
 			    "previous release still serves traffic; destructive "
-			    "changes run at stage post of a contract step", what);
-			return;
-		}
-		if (c->phase == PHASE_CONTRACT)
-			return;
-		if (kind == COVER_NOT_NULL && c->kind == KIND_STOP_OLD_WRITES)
-			return;
-		report(a, rule, off, "%s in %s step: the running code still "
-		    "uses it; destructive changes belong in a contract step",
-		    what, phase_article(c->phase));
+			    "changes run at stage post", what);
 		return;
 	}
 	for (i = 0; i < c->ncovers; i++) {
@@ -1859,13 +1855,17 @@ unpack(PgQueryProtobuf pb)
  * split with the scanner and each statement parsed alone, so that one
  * bad statement does not hide the findings of the others.
  */
+static void parse_piece(struct an *a, struct results *res, int l, int end);
+
 static void
 an_parse(struct an *a, struct results *res)
 {
 	PgQueryProtobufParseResult r;
-	PgQuerySplitResult sp;
+	PgQueryScanResult sr;
+	PgQuery__ScanResult *tr;
 	PgQueryError *e;
-	int i;
+	size_t i;
+	int piece = 0, end, any = 0;
 
 	r = pg_query_parse_protobuf(a->sql);
 	if (r.error == NULL) {
@@ -1876,38 +1876,63 @@ an_parse(struct an *a, struct results *res)
 		pg_query_free_protobuf_parse_result(r);
 		return;
 	}
-	sp = pg_query_split_with_scanner(a->sql);
-	if (sp.error != NULL || sp.n_stmts <= 1) {
+	sr = pg_query_scan(a->sql);
+	tr = sr.error == NULL ? pg_query__scan_result__unpack(NULL,
+	    sr.pbuf.len, (const uint8_t *)sr.pbuf.data) : NULL;
+	if (tr == NULL) {
 		e = r.error;
 		add_error(a, 0, a->len,
 		    char_to_byte(a->sql, a->len, e->cursorpos), e->message);
-		pg_query_free_split_result(sp);
-		pg_query_free_protobuf_parse_result(r);
-		return;
+		goto done;
 	}
-	pg_query_free_protobuf_parse_result(r);
-	for (i = 0; i < sp.n_stmts; i++) {
-		int l = sp.stmts[i]->stmt_location, n = sp.stmts[i]->stmt_len;
-		char *piece;
-		PgQueryProtobufParseResult pr;
+	/*
+	 * Split at every ';' token.  (pg_query_split_with_scanner drops a
+	 * leading statement that starts with an unknown word and lets an
+	 * unclosed parenthesis swallow the rest, which is what broken SQL
+	 * looks like.)  Strings, comments and dollar quotes are single
+	 * tokens, so their semicolons do not split.
+	 */
+	for (i = 0; i <= tr->n_tokens; i++) {
+		const PgQuery__ScanToken *t = i < tr->n_tokens ? tr->tokens[i] : NULL;
 
-		if (n <= 0)
-			n = a->len - l;
-		piece = xstrndup(a->sql + l, (size_t)n);
-		pr = pg_query_parse_protobuf(piece);
-		if (pr.error != NULL) {
-			add_error(a, l, l + n, l + char_to_byte(piece, n,
-			    pr.error->cursorpos), pr.error->message);
-		} else {
-			PgQuery__ParseResult *p = unpack(pr.parse_tree);
-
-			if (p != NULL)
-				add_parsed(a, res, p, l, l + n);
+		if (t != NULL && t->token != PG_QUERY__TOKEN__ASCII_59) {
+			if (t->token != PG_QUERY__TOKEN__SQL_COMMENT &&
+			    t->token != PG_QUERY__TOKEN__C_COMMENT)
+				any = 1;
+			continue;
 		}
-		pg_query_free_protobuf_parse_result(pr);
-		free(piece);
+		end = t != NULL ? t->start : a->len;
+		if (any)
+			parse_piece(a, res, piece, end);
+		any = 0;
+		piece = end + 1;
 	}
-	pg_query_free_split_result(sp);
+done:
+	if (tr != NULL)
+		pg_query__scan_result__free_unpacked(tr, NULL);
+	pg_query_free_scan_result(sr);
+	pg_query_free_protobuf_parse_result(r);
+}
+
+/* Parses the statement [l, end) of a->sql alone. */
+static void
+parse_piece(struct an *a, struct results *res, int l, int end)
+{
+	int n = end - l;
+	char *piece = xstrndup(a->sql + l, (size_t)n);
+	PgQueryProtobufParseResult pr = pg_query_parse_protobuf(piece);
+
+	if (pr.error != NULL) {
+		add_error(a, l, end, l + char_to_byte(piece, n,
+		    pr.error->cursorpos), pr.error->message);
+	} else {
+		PgQuery__ParseResult *p = unpack(pr.parse_tree);
+
+		if (p != NULL)
+			add_parsed(a, res, p, l, end);
+	}
+	pg_query_free_protobuf_parse_result(pr);
+	free(piece);
 }
 
 /* 1 when the text [s, s+n) contains needle. */
