@@ -1850,12 +1850,13 @@ unpack(PgQueryProtobuf pb)
 	    (const uint8_t *)pb.data);
 }
 
+static void parse_piece(struct an *a, struct results *res, int l, int end);
+
 /*
  * Parses a->sql into a->stmts.  When the whole text does not parse, it is
  * split with the scanner and each statement parsed alone, so that one
  * bad statement does not hide the findings of the others.
  */
-static void parse_piece(struct an *a, struct results *res, int l, int end);
 
 static void
 an_parse(struct an *a, struct results *res)
