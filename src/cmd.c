@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -372,9 +373,18 @@ int
 cmd_open_state(struct cmd_ctx *ctx, int create)
 {
 	struct buf err = BUF_INIT;
+	char *slash;
 
 	if (ctx->st != NULL)
 		return 0;
+	/* A first write creates the state directory, as `excon init` would. */
+	if (create && (slash = strrchr(ctx->cfg.state_path, '/')) != NULL &&
+	    slash != ctx->cfg.state_path) {
+		*slash = '\0';
+		if (access(ctx->cfg.state_path, F_OK) != 0)
+			mkdir(ctx->cfg.state_path, 0755);
+		*slash = '/';
+	}
 	if (state_open(&ctx->st, ctx->cfg.state_path, create, &err) != 0) {
 		cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		buf_free(&err);
