@@ -11,6 +11,7 @@
 
 #include "cmd.h"
 #include "out.h"
+#include "plancache.h"
 #include "xalloc.h"
 
 extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
@@ -350,6 +351,33 @@ cmd_print_diag(FILE *f, const struct plan_diag *d)
 		fprintf(f, "%s: %s\n", d->file, d->msg);
 }
 
+/*
+ * Where the plan cache lives: beside the state file, when its directory
+ * exists; $EXCON_PLAN_CACHE=0 turns it off.  The path is built once.
+ */
+static const char *
+cmd_plan_cache_path(struct cmd_ctx *ctx)
+{
+	static char *path;
+	const char *off = getenv("EXCON_PLAN_CACHE");
+	char *slash;
+
+	if (off != NULL && strcmp(off, "0") == 0)
+		return NULL;
+	free(path);
+	path = xasprintf("%s.plans", ctx->cfg.state_path);
+	slash = strrchr(path, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		if (access(path, W_OK) != 0) {
+			free(path);
+			return path = NULL;
+		}
+		*slash = '/';
+	}
+	return path;
+}
+
 /* Loads plans from the configured directories. */
 int
 cmd_load_plans(struct cmd_ctx *ctx, int lax)
@@ -360,7 +388,8 @@ cmd_load_plans(struct cmd_ctx *ctx, int lax)
 	if (ctx->plans_loaded)
 		return 0;
 	ctx->plans_loaded = 1;
-	rc = plan_set_load(&ctx->plans, ctx->cfg.plan_dirs, &ctx->diags);
+	rc = plan_set_load_cached(&ctx->plans, ctx->cfg.plan_dirs,
+	    cmd_plan_cache_path(ctx), &ctx->diags);
 	if (rc == 0 || lax)
 		return 0;
 	for (i = 0; i < ctx->diags.n; i++)
