@@ -521,11 +521,13 @@ canon_node(struct buf *b, const struct ynode *n, const struct field *f)
 				order[j] = order[j - 1];
 				order[j - 1] = t;
 			}
-		buf_printf(b, "m%zu{", n->n);
+		/* A note documents the step; adding or editing one changes nothing. */
+		for (i = 0, j = 0; i < n->n; i++)
+			j += f == NULL && strcmp(n->keys[i], "note") == 0;
+		buf_printf(b, "m%zu{", n->n - j);
 		for (i = 0; i < n->n; i++) {
 			const char *k = n->keys[order[i]];
 
-			/* A note documents the step; editing it changes nothing. */
 			if (f == NULL && strcmp(k, "note") == 0)
 				continue;
 			canon_str(b, k);
@@ -670,8 +672,9 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 	}
 
 	/* Required fields per kind. */
+	/* A field given with a wrong value was reported above: not "needs" too. */
 #define NEED(cond, fname) do { \
-	if (!(cond)) { \
+	if (!(cond) && ytree_get(n, fname) == NULL) { \
 		plan_diags_add(d, file, n->pos, "%s: kind \"%s\" needs \"%s\"", \
 		    buf_cstr(&what), kinds[s->kind].name, fname); \
 		bad = 1; \
@@ -822,13 +825,13 @@ plan_load(struct plan **out, const char *path, struct plan_diags *diags)
 	struct ynode *root = NULL, *n;
 	struct buf err = BUF_INIT;
 	struct plan *p = NULL;
+	struct pos at;
 	size_t before = diags->n, i;
 	int ret = -1;
 
 	*out = NULL;
-	if (ytree_load(&root, path, &err) != 0) {
-		/* ytree's message already carries file:line:col. */
-		plan_diags_add(diags, path, (struct pos){ 0, 0 }, "%s", buf_cstr(&err));
+	if (ytree_load(&root, path, &at, &err) != 0) {
+		plan_diags_add(diags, path, at, "%s", buf_cstr(&err));
 		goto done;
 	}
 	if (root == NULL || root->type != YNODE_MAP) {
@@ -900,7 +903,7 @@ plan_load(struct plan **out, const char *path, struct plan_diags *diags)
 		}
 		strv_free(v);
 	}
-	if (p->name.s == NULL)
+	if (p->name.s == NULL && ytree_get(root, "plan") == NULL)
 		plan_diags_add(diags, path, root->pos, "missing \"plan\" (the plan's name)");
 	n = ytree_get(root, "steps");
 	if (n == NULL || n->type != YNODE_SEQ || n->n == 0) {
@@ -929,13 +932,22 @@ done:
 	return ret;
 }
 
-/* Compares plans by name, for sorting. */
-static int
-plan_cmp(const void *a, const void *b)
-{
-	const struct plan *pa = *(struct plan *const *)a, *pb = *(struct plan *const *)b;
+/* A loaded plan and the order it was found in, for a stable sort. */
+struct plan_order {
+	struct plan	*plan;
+	size_t		 order;
+};
 
-	return strcmp(pa->name.s, pb->name.s);
+/* Compares plans by name, then by the order they were found in. */
+static int
+plan_order_cmp(const void *a, const void *b)
+{
+	const struct plan_order *pa = a, *pb = b;
+	int c = strcmp(pa->plan->name.s, pb->plan->name.s);
+
+	if (c != 0)
+		return c;
+	return pa->order < pb->order ? -1 : pa->order > pb->order;
 }
 
 /* Compares strings, for sorting file names. */
@@ -953,7 +965,42 @@ plan_set_add(struct plan_set *set, struct plan *p)
 	set->plans[set->nplans++] = p;
 }
 
-/* Lists the plan files (*.yaml, *.yml) of dirs, sorted by path. */
+/*
+ * Appends the *.yaml and *.yml files of dir, sorted, to files.  Returns -1
+ * with a diagnostic when dir exists but cannot be read.
+ */
+static int
+dir_files(const char *dir, char ***files, size_t *nfiles, size_t *cap,
+    struct plan_diags *diags)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	size_t first = *nfiles;
+
+	if (dp == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		plan_diags_add(diags, dir, (struct pos){ 0, 0 },
+		    "cannot read plan directory: %s", strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len < 5 ||
+		    ((len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0) &&
+		    strcmp(de->d_name + len - 4, ".yml") != 0))
+			continue;
+		XGROW(*files, *cap, *nfiles + 1);
+		(*files)[(*nfiles)++] = xasprintf("%s/%s", dir, de->d_name);
+	}
+	closedir(dp);
+	if (*nfiles - first > 1)
+		qsort(*files + first, *nfiles - first, sizeof **files, str_cmp);
+	return 0;
+}
+
+/* Lists the plan files of dirs: directory by directory, each sorted. */
 int
 plan_files(char *const *dirs, char ***files, size_t *n, struct plan_diags *diags)
 {
@@ -962,32 +1009,9 @@ plan_files(char *const *dirs, char ***files, size_t *n, struct plan_diags *diags
 
 	*files = NULL;
 	*n = 0;
-	for (i = 0; dirs != NULL && dirs[i] != NULL; i++) {
-		DIR *dp = opendir(dirs[i]);
-		struct dirent *de;
-
-		if (dp == NULL) {
-			if (errno != ENOENT) {
-				plan_diags_add(diags, dirs[i], (struct pos){ 0, 0 },
-				    "cannot read plan directory: %s", strerror(errno));
-				ret = -1;
-			}
-			continue;
-		}
-		while ((de = readdir(dp)) != NULL) {
-			size_t len = strlen(de->d_name);
-
-			if (de->d_name[0] == '.' || len < 5 ||
-			    (!(len > 5 && strcmp(de->d_name + len - 5, ".yaml") == 0) &&
-			    strcmp(de->d_name + len - 4, ".yml") != 0))
-				continue;
-			XGROW(*files, cap, *n + 1);
-			(*files)[(*n)++] = xasprintf("%s/%s", dirs[i], de->d_name);
-		}
-		closedir(dp);
-	}
-	if (*n > 1)
-		qsort(*files, *n, sizeof **files, str_cmp);
+	for (i = 0; dirs != NULL && dirs[i] != NULL; i++)
+		if (dir_files(dirs[i], files, n, &cap, diags) != 0)
+			ret = -1;
 	return ret;
 }
 
@@ -1002,22 +1026,41 @@ plan_files_free(char **files, size_t n)
 	free(files);
 }
 
-/* Sorts a set by plan name and reports names defined twice. */
+/*
+ * Sorts a set by plan name.  Plans were added directory by directory in
+ * the order given, so when two files define the same plan the one added
+ * first stays and the other is reported and dropped, keeping names unique.
+ */
 int
 plan_set_finish(struct plan_set *set, struct plan_diags *diags)
 {
-	size_t i;
+	struct plan_order *ord;
+	size_t i, n = set->nplans;
 	int ret = 0;
 
-	if (set->nplans > 1)
-		qsort(set->plans, set->nplans, sizeof *set->plans, plan_cmp);
-	for (i = 1; i < set->nplans; i++)
-		if (strcmp(set->plans[i]->name.s, set->plans[i - 1]->name.s) == 0) {
-			plan_diags_add(diags, set->plans[i]->file, set->plans[i]->name.pos,
-			    "plan \"%s\" is also defined in %s", set->plans[i]->name.s,
-			    set->plans[i - 1]->file);
+	if (n == 0)
+		return 0;
+	ord = xcalloc(n, sizeof *ord);
+	for (i = 0; i < n; i++) {
+		ord[i].plan = set->plans[i];
+		ord[i].order = i;
+	}
+	qsort(ord, n, sizeof *ord, plan_order_cmp);
+	set->nplans = 0;
+	for (i = 0; i < n; i++) {
+		struct plan *p = ord[i].plan, *kept;
+
+		kept = set->nplans ? set->plans[set->nplans - 1] : NULL;
+		if (kept != NULL && strcmp(kept->name.s, p->name.s) == 0) {
+			plan_diags_add(diags, p->file, p->name.pos, "plan \"%s\" is "
+			    "also defined in %s", p->name.s, kept->file);
+			plan_free(p);
 			ret = -1;
+			continue;
 		}
+		set->plans[set->nplans++] = p;
+	}
+	free(ord);
 	return ret;
 }
 
@@ -1043,9 +1086,9 @@ plan_set_load(struct plan_set *set, char *const *dirs, struct plan_diags *diags)
 	return ret;
 }
 
-/* Finds a plan by name (binary search: the set is sorted). */
-struct plan *
-plan_set_find(const struct plan_set *set, const char *name)
+/* Index of the plan called name (binary search: the set is sorted), or -1. */
+static int
+plan_set_slot(const struct plan_set *set, const char *name)
 {
 	size_t lo = 0, hi = set->nplans;
 
@@ -1054,13 +1097,22 @@ plan_set_find(const struct plan_set *set, const char *name)
 		int c = strcmp(set->plans[mid]->name.s, name);
 
 		if (c == 0)
-			return set->plans[mid];
+			return (int)mid;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return -1;
+}
+
+/* Finds a plan by name. */
+struct plan *
+plan_set_find(const struct plan_set *set, const char *name)
+{
+	int i = plan_set_slot(set, name);
+
+	return i >= 0 ? set->plans[i] : NULL;
 }
 
 /* Frees a set and its plans. */
@@ -1087,25 +1139,41 @@ plan_step_index(const struct plan *p, const char *id)
 	return -1;
 }
 
-/* Depth-first search for a dependency cycle through plan name. */
+/*
+ * 1 when a chain of depends_on starting at from leads to the plan called
+ * target.  Each plan is visited once, so a large graph with many paths
+ * (or a cycle elsewhere) costs linear time.
+ */
 static int
-dep_cycle(const struct plan_set *set, const struct plan *p, const char *start,
-    int depth)
+dep_reaches(const struct plan_set *set, const struct plan *from,
+    const char *target)
 {
-	size_t i;
+	unsigned char *seen = xcalloc(set->nplans + 1, 1);
+	const struct plan **stack = xcalloc(set->nplans + 1, sizeof *stack);
+	size_t top = 0, i;
+	int found = 0, k;
 
-	if (depth > 64)
-		return 1;
-	for (i = 0; i < p->ndeps; i++) {
-		const struct plan *q;
+	stack[top++] = from;
+	if ((k = plan_set_slot(set, from->name.s)) >= 0)
+		seen[k] = 1;
+	while (top > 0 && !found) {
+		const struct plan *q = stack[--top];
 
-		if (strcmp(p->deps[i].plan, start) == 0)
-			return 1;
-		q = plan_set_find(set, p->deps[i].plan);
-		if (q != NULL && dep_cycle(set, q, start, depth + 1))
-			return 1;
+		for (i = 0; i < q->ndeps && !found; i++) {
+			if (strcmp(q->deps[i].plan, target) == 0) {
+				found = 1;
+				break;
+			}
+			k = plan_set_slot(set, q->deps[i].plan);
+			if (k < 0 || seen[k])
+				continue;
+			seen[k] = 1;
+			stack[top++] = set->plans[k];
+		}
 	}
-	return 0;
+	free(stack);
+	free(seen);
+	return found;
 }
 
 /* Plan-level rules. */
@@ -1165,7 +1233,7 @@ plan_lint(const struct plan *p, const struct plan_set *set,
 			plan_diags_add(diags, p->file, dp->pos, "depends_on: plan \"%s\" "
 			    "has no step \"%s\"", dp->plan, dp->step);
 		else if (strcmp(dp->plan, p->name.s) == 0 ||
-		    dep_cycle(set, q, p->name.s, 0))
+		    dep_reaches(set, q, p->name.s))
 			plan_diags_add(diags, p->file, dp->pos, "depends_on: \"%s\" "
 			    "leads back to \"%s\" (dependency cycle)", dp->plan,
 			    p->name.s);
