@@ -613,3 +613,17 @@ pg_plan_unlock(struct pg *db, const char *plan, struct buf *err)
 	return pg_exec(db, "SELECT pg_catalog.pg_advisory_unlock($1::int4, $2::int4)",
 	    2, params, NULL, err);
 }
+
+/* The libpq version as text. */
+const char *
+pg_lib_version(void)
+{
+	static char v[32];
+	int n = PQlibVersion();
+
+	if (n >= 100000)
+		snprintf(v, sizeof v, "%d.%d", n / 10000, n % 10000);
+	else
+		snprintf(v, sizeof v, "%d.%d.%d", n / 10000, n / 100 % 100, n % 100);
+	return v;
+}

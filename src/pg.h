@@ -130,4 +130,7 @@ int pg_plan_lock(struct pg *db, const char *plan, int *got, struct buf *holder,
 /* Releases the plan lock taken by pg_plan_lock. */
 int pg_plan_unlock(struct pg *db, const char *plan, struct buf *err);
 
+/* The libpq version as text ("15.18" style), for `excon --version`. */
+const char *pg_lib_version(void);
+
 #endif

@@ -2570,3 +2570,10 @@ sqlcheck_format_github(const struct findings *f, struct buf *out)
 		buf_putc(out, '\n');
 	}
 }
+
+/* The libpg_query version. */
+const char *
+sqlcheck_lib_version(void)
+{
+	return "grammar of PostgreSQL " PG_VERSION;
+}

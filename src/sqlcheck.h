@@ -208,4 +208,7 @@ void sqlcheck_format_json(const struct findings *f, struct buf *out);
  */
 void sqlcheck_format_github(const struct findings *f, struct buf *out);
 
+/* The libpg_query parser version (the PostgreSQL grammar it carries). */
+const char *sqlcheck_lib_version(void);
+
 #endif

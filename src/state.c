@@ -1392,3 +1392,10 @@ state_actor(void)
 	free(user);
 	return ret;
 }
+
+/* The SQLite library version. */
+const char *
+state_lib_version(void)
+{
+	return sqlite3_libversion();
+}

@@ -17,6 +17,7 @@
 static const struct cmd_opt lint_opts[] = {
 	{ "sql", OPT_BOOL, NULL, "the FILEs are SQL migration files of other tools (any *.sql is)" },
 	{ "fail-on", OPT_STR, "LEVEL", "'error' (default) or 'warning': what makes lint exit 4" },
+	{ "rules", OPT_BOOL, NULL, "list every rule: id, severity, what goes wrong, the safe alternative" },
 	{ NULL, 0, NULL, NULL }
 };
 
@@ -116,6 +117,44 @@ build_covers(const struct cmd_ctx *ctx, const struct gate_ctx *g, size_t *n)
 	return v;
 }
 
+/* Prints the rule table. */
+static int
+print_rules(struct cmd_ctx *ctx)
+{
+	const struct sqlrule *r;
+	struct buf out = BUF_INIT;
+	size_t n, i;
+
+	r = sqlcheck_rules(&n);
+	if (ctx->format == FORMAT_JSON)
+		buf_putc(&out, '[');
+	for (i = 0; i < n; i++) {
+		const char *sev = r[i].severity == SEV_ERROR ? "error" : "warning";
+
+		if (ctx->format == FORMAT_JSON) {
+			int f = 1;
+
+			buf_puts(&out, i ? ",{" : "{");
+			json_key(&out, &f, "rule");
+			json_str(&out, r[i].id);
+			json_key(&out, &f, "severity");
+			json_str(&out, sev);
+			json_key(&out, &f, "summary");
+			json_str(&out, r[i].summary);
+			json_key(&out, &f, "fix");
+			json_str(&out, r[i].fix);
+			buf_putc(&out, '}');
+		} else
+			buf_printf(&out, "%-28s %-7s %s\n%28s fix: %s\n", r[i].id, sev,
+			    r[i].summary, "", r[i].fix);
+	}
+	if (ctx->format == FORMAT_JSON)
+		buf_puts(&out, "]\n");
+	cmd_out(&out);
+	buf_free(&out);
+	return EXCON_EXIT_OK;
+}
+
 /* Runs lint. */
 static int
 cmd_lint_exec(struct cmd_ctx *ctx)
@@ -131,6 +170,8 @@ cmd_lint_exec(struct cmd_ctx *ctx)
 	int rc, j, nplanfiles = 0, nsql = 0, fail;
 
 	memset(&h, 0, sizeof h);
+	if (cmd_opt(ctx, "rules") != NULL)
+		return print_rules(ctx);
 	if (fail_on != NULL && strcmp(fail_on, "error") != 0 &&
 	    strcmp(fail_on, "warning") != 0)
 		return cmd_fail(EXCON_EXIT_USAGE, "--fail-on takes 'error' or "
