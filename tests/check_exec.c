@@ -467,7 +467,8 @@ START_TEST(test_writer_not_blocked_behind_waiting_ddl)
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 	ck_assert_int_eq(read(fds[0], &worst, sizeof worst), (ssize_t)sizeof worst);
 	/* Without lock_timeout the insert would wait behind the ALTER for ~3 s. */
-	ck_assert_msg(worst < 800, "an insert waited %.0f ms", worst);
+	/* 200 ms lock_timeout: allow for a loaded CI machine, far below 3 s. */
+	ck_assert_msg(worst < 1500, "an insert waited %.0f ms", worst);
 	ck_assert(log.n >= 1);
 	waitpid(reader, &status, 0);
 	exec_close(x);
