@@ -220,6 +220,8 @@ advance_one(struct advance *a, const struct plan *p, int quiet, int *done)
 		state_rollback(ctx->st);
 		in_tx = 0;
 		rc = dbstep_run(ctx, p, (size_t)next, r, &res, a->reason);
+		if (rc == 0)
+			note_shipped(a, p, s, r, res.forced);
 		goto done;
 	}
 	if (record_ship(a, p, (size_t)next, r, &res, &err) != 0 ||
