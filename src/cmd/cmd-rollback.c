@@ -82,6 +82,17 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 		goto done;
 	}
 	if (ctx->dry_run) {
+		if (needs_sql(s) && !record_only) {
+			struct buf sql = BUF_INIT;
+
+			if (dbstep_dry_undo(ctx, p, (size_t)idx, &sql, &err) != 0) {
+				buf_free(&sql);
+				rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+				goto done;
+			}
+			fputs(buf_cstr(&sql), stdout);
+			buf_free(&sql);
+		}
 		printf("would roll back %s/%s (shipped in %s, #%lld)%s\n", p->name.s,
 		    s->id.s, gate_release(&h, sh->release_seq)->name,
 		    (long long)sh->release_seq, needs_sql(s) && !record_only ?

@@ -150,6 +150,19 @@ dbstep_dry(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	return exec_dry_run(&o, p, &p->steps[idx], 0, sql, err);
 }
 
+/* The SQL rolling a step back would run. */
+int
+dbstep_dry_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
+    struct buf *sql, struct buf *err)
+{
+	struct exec_opts o;
+	struct runner rn;
+
+	memset(&rn, 0, sizeof rn);
+	opts_fill(ctx, &o, &rn);
+	return exec_dry_run(&o, p, &p->steps[idx], 1, sql, err);
+}
+
 /* Records a step as failed part way, with the error, outside any transaction. */
 static void
 record_failure(struct cmd_ctx *ctx, const struct plan *p, size_t idx,

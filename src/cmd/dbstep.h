@@ -12,6 +12,9 @@
 /* Appends the SQL that step idx would run, with its settings, to sql. */
 int dbstep_dry(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
     struct buf *sql, struct buf *err);
+/* Appends the SQL that rolling back step idx would run. */
+int dbstep_dry_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
+    struct buf *sql, struct buf *err);
 /*
  * Runs step idx of p on the database, then re-decides and records it in
  * release r.  Prints what happened; returns an exit code.
