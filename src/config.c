@@ -112,6 +112,14 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 		const struct ynode *v = root->items[i];
 		struct pos kp = root->key_pos[i];
 
+		/* A setting left empty (or ~) keeps its default. */
+		if (ytree_is_null(v) && (strcmp(k, "plans") == 0 ||
+		    strcmp(k, "backfill") == 0 || strcmp(k, "contract_after") == 0 ||
+		    strcmp(k, "lock_retries") == 0 || strcmp(k, "state") == 0 ||
+		    strcmp(k, "database") == 0 || strcmp(k, "lock_timeout") == 0 ||
+		    strcmp(k, "statement_timeout") == 0))
+			continue;
+
 		if (strcmp(k, "plans") == 0) {
 			if ((v->type == YNODE_SCALAR && v->value[strspn(v->value,
 			    ":,")] == '\0') || (v->type == YNODE_SEQ && v->n == 0))

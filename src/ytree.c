@@ -317,6 +317,21 @@ ytree_get(const struct ynode *map, const char *key)
 	return NULL;
 }
 
+/* Whether a node is YAML's null. */
+int
+ytree_is_null(const struct ynode *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
+	int i;
+
+	if (n == NULL || n->type != YNODE_SCALAR || !n->plain)
+		return 0;
+	for (i = 0; nulls[i] != NULL; i++)
+		if (strcmp(n->value, nulls[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* Names a node's type for messages. */
 const char *
 ytree_type_name(const struct ynode *n)

@@ -459,6 +459,10 @@ START_TEST(test_empty_config_is_defaults)
 	state_used(NULL, NULL, "default");
 	tu_write(dir, "excon.yaml", "");
 	state_used(NULL, NULL, "default");
+	/* Settings left empty keep their defaults. */
+	tu_write(dir, "excon.yaml", "state:\nplans: ~\ncontract_after: null\n"
+	    "database:\n");
+	state_used(NULL, NULL, "default");
 }
 END_TEST
 

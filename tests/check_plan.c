@@ -673,6 +673,112 @@ START_TEST(test_empty_file)
 }
 END_TEST
 
+START_TEST(test_null_means_not_given)
+{
+	const char *head =
+	    "plan: nulls\n"				/* 1 */
+	    "description: ~\n"				/* 2 */
+	    "owner:\n"					/* 3 */
+	    "depends_on: null\n"			/* 4 */
+	    "deadline: ~\n"				/* 5 */
+	    "steps:\n"					/* 6 */
+	    "  - id: a\n"				/* 7 */
+	    "    kind: sql\n"				/* 8 */
+	    "    phase: migrate\n"			/* 9 */
+	    "    stage: post\n"				/* 10 */
+	    "    up: SELECT 1\n"			/* 11 */
+	    "    down: ~\n"				/* 12 */
+	    "    verify: null\n"			/* 13 */
+	    "    lock_retries:\n"			/* 14 */
+	    "    note: \"~\"\n";				/* 15 */
+	struct plan *p;
+	char *text;
+
+	/* A required field left null is missing, not the string "~". */
+	text = xasprintf("%s"
+	    "  - id: b\n"				/* 16 */
+	    "    kind: add_column\n"
+	    "    table: ~\n"
+	    "    column: c\n"
+	    "    type: text\n", head);
+	load_fails(text, 16, 5, "step \"b\": kind \"add_column\" needs \"table\"");
+	free(text);
+	p = load_ok(head);
+	ck_assert_ptr_null(p->description.s);
+	ck_assert_ptr_null(p->owner.s);
+	ck_assert_ptr_null(p->deadline.s);
+	ck_assert_uint_eq(p->ndeps, 0);
+	ck_assert_ptr_null(p->steps[0].down.s);
+	ck_assert_ptr_null(p->steps[0].verify.s);
+	ck_assert_int_eq(p->steps[0].lock_retries, -1);
+	/* Quoted, it is a string. */
+	ck_assert_str_eq(p->steps[0].note.s, "~");
+	plan_free(p);
+	load_fails("plan: ~\nsteps: [{id: a, kind: code}]\n", 1, 1,
+	    "missing \"plan\" (the plan's name)");
+}
+END_TEST
+
+START_TEST(test_deadline_dates)
+{
+	static const struct {
+		const char	*date;
+		int		 ok;
+	} cases[] = {
+		{ "2027-03-01", 1 }, { "2028-02-29", 1 }, { "2000-02-29", 1 },
+		{ "2027-12-31", 1 }, { "2027-02-29", 0 }, { "1900-02-29", 0 },
+		{ "2027-02-30", 0 }, { "2027-04-31", 0 }, { "2027-13-01", 0 },
+		{ "2027-00-10", 0 }, { "2027-3-01x", 0 }, { "2027/03/01", 0 },
+		{ "27-03-2027", 0 }, { "2027-03-1 ", 0 }, { "1969-12-31", 0 },
+	};
+	struct plan_diags d = { NULL, 0, 0 };
+	struct plan *p = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *text = xasprintf("plan: p\ndeadline: \"%s\"\nsteps: [{id: a, "
+		    "kind: code}]\n", cases[i].date);
+
+		ck_assert_msg(load_text("p.yaml", text, &p, &d) == (cases[i].ok ? 0 : -1),
+		    "deadline %s", cases[i].date);
+		if (!cases[i].ok)
+			ck_assert(tu_has(d.v[0].msg, "deadline must be a date like "
+			    "2027-03-01"));
+		plan_free(p);
+		plan_diags_free(&d);
+		free(text);
+	}
+}
+END_TEST
+
+START_TEST(test_boolean_spellings)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes",
+	    "YES", "on", "On", "ON" };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No",
+	    "NO", "off", "Off", "OFF" };
+	size_t i;
+
+	for (i = 0; i < 9; i++) {
+		char *t = xasprintf("plan: p\nsteps: [{id: d, kind: dual_write, "
+		    "table: t, from: a, to: b, trigger: %s}]\n", yes[i]);
+		char *f = xasprintf("plan: p\nsteps: [{id: d, kind: dual_write, "
+		    "table: t, from: a, to: b, trigger: %s}]\n", no[i]);
+		struct plan *p = load_ok(t), *q = load_ok(f);
+
+		ck_assert_int_eq(p->steps[0].trigger, 1);
+		ck_assert_int_eq(q->steps[0].trigger, 0);
+		plan_free(p);
+		plan_free(q);
+		free(t);
+		free(f);
+	}
+	load_fails("plan: p\nsteps: [{id: d, kind: dual_write, table: t, from: a, "
+	    "to: b, trigger: 1}]\n", 2, 70, "step \"d\": \"trigger\" must be "
+	    "true or false, not \"1\"");
+}
+END_TEST
+
 START_TEST(test_every_problem_reported)
 {
 	struct plan_diags d = { NULL, 0, 0 };
@@ -1366,6 +1472,9 @@ plan_suite(void)
 	add(s, "duplicate key", test_duplicate_key);
 	add(s, "one document", test_one_document_per_file);
 	add(s, "empty file", test_empty_file);
+	add(s, "null values", test_null_means_not_given);
+	add(s, "deadline dates", test_deadline_dates);
+	add(s, "booleans", test_boolean_spellings);
 	add(s, "every problem", test_every_problem_reported);
 	add(s, "unreadable", test_unreadable_file);
 	add(s, "block positions", test_block_scalar_positions);
