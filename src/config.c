@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "plan.h"
 #include "xalloc.h"
 #include "ytree.h"
 
@@ -181,6 +182,11 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 			if (slot == &c->state_path && v->value[0] == '\0')
 				return error_set(err, "%s:%d:%d: \"state\" names no "
 				    "file", file, v->pos.line, v->pos.col);
+			if ((slot == &c->lock_timeout || slot == &c->statement_timeout) &&
+			    !plan_duration_valid(v->value))
+				return error_set(err, "%s:%d:%d: \"%s\" must be a duration "
+				    "like 2s, 500ms or 1min, not \"%s\"", file, v->pos.line,
+				    v->pos.col, k, v->value);
 			config_set_str(slot, v->value);
 			if (slot == &c->database)
 				c->database_set = 1;

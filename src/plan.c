@@ -191,6 +191,34 @@ stage_from_name(const char *s, enum stage *out)
 	return -1;
 }
 
+/* Whether s is a duration like 2s, 500ms, 1min or 0. */
+int
+plan_duration_valid(const char *s)
+{
+	static const char *const units[] = { "", "us", "ms", "s", "min", "h",
+	    "d", NULL };
+	const char *p = s;
+	int i;
+
+	/* As PostgreSQL reads it: 1.5s, "30 s"; units are case-sensitive. */
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (p == s || p - s > 9)
+		return 0;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return 0;
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	}
+	if (*p == ' ' && p[1] != '\0')
+		p++;
+	for (i = 0; units[i] != NULL; i++)
+		if (strcmp(p, units[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* The effective min_releases of a step. */
 int
 step_min_releases(const struct step *s)
@@ -655,6 +683,14 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 			break;
 		case F_STR:
 			pstr_set((struct pstr *)(void *)((char *)s + f->off), v);
+			if ((f->off == offsetof(struct step, lock_timeout) ||
+			    f->off == offsetof(struct step, statement_timeout)) &&
+			    !plan_duration_valid(v->value)) {
+				plan_diags_add(d, file, v->pos, "%s: \"%s\" must be a "
+				    "duration like 2s, 500ms or 1min, not \"%s\"",
+				    buf_cstr(&what), key, v->value);
+				bad = 1;
+			}
 			break;
 		case F_BOOL:
 			if (parse_bool(v->value, (int *)(void *)((char *)s + f->off)) != 0) {

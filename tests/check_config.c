@@ -440,6 +440,12 @@ START_TEST(test_wrong_setting_types)
 		    "single value\n" },
 		{ "state: \"\"\n", "excon: excon.yaml:1:8: \"state\" names no "
 		    "file\n" },
+		{ "lock_timeout: 2 seconds\n", "excon: excon.yaml:1:15: "
+		    "\"lock_timeout\" must be a duration like 2s, 500ms or 1min, not "
+		    "\"2 seconds\"\n" },
+		{ "statement_timeout: forever\n", "excon: excon.yaml:1:20: "
+		    "\"statement_timeout\" must be a duration like 2s, 500ms or 1min, "
+		    "not \"forever\"\n" },
 	};
 	struct run r;
 	size_t i;

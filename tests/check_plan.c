@@ -779,6 +779,34 @@ START_TEST(test_boolean_spellings)
 }
 END_TEST
 
+START_TEST(test_durations)
+{
+	static const struct {
+		const char	*v;
+		int		 ok;
+	} cases[] = {
+		{ "0", 1 }, { "2s", 1 }, { "500ms", 1 }, { "1min", 1 }, { "1.5min", 1 },
+		{ "30 s", 1 }, { "2h", 1 }, { "1d", 1 }, { "100us", 1 },
+		{ "2 seconds", 0 }, { "2S", 0 }, { "s", 0 }, { "", 0 }, { "-1s", 0 },
+		{ "1.s", 0 }, { "2s ", 0 }, { "1e3ms", 0 }, { "1234567890s", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_msg(plan_duration_valid(cases[i].v) == cases[i].ok,
+		    "'%s'", cases[i].v);
+	load_fails(
+	    "plan: p\n"
+	    "steps:\n"
+	    "  - id: a\n"
+	    "    kind: drop_table\n"
+	    "    table: t\n"
+	    "    lock_timeout: 2 seconds\n",
+	    6, 19, "step \"a\": \"lock_timeout\" must be a duration like 2s, "
+	    "500ms or 1min, not \"2 seconds\"");
+}
+END_TEST
+
 START_TEST(test_every_problem_reported)
 {
 	struct plan_diags d = { NULL, 0, 0 };
@@ -1475,6 +1503,7 @@ plan_suite(void)
 	add(s, "null values", test_null_means_not_given);
 	add(s, "deadline dates", test_deadline_dates);
 	add(s, "booleans", test_boolean_spellings);
+	add(s, "durations", test_durations);
 	add(s, "every problem", test_every_problem_reported);
 	add(s, "unreadable", test_unreadable_file);
 	add(s, "block positions", test_block_scalar_positions);
