@@ -807,6 +807,37 @@ START_TEST(test_durations)
 }
 END_TEST
 
+START_TEST(test_alias_bomb)
+{
+	struct plan_diags d = { NULL, 0, 0 };
+	struct plan *p = NULL;
+
+	/* 10^9 values once the aliases are expanded: refused, quickly. */
+	ck_assert_int_eq(load_text("p.yaml",
+	    "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+	    "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+	    "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n", &p, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.v[0].msg, "more than 100000 values (aliases expanding "
+	    "into each other?)");
+	plan_diags_free(&d);
+	/* Plain aliases still work. */
+	p = load_ok(
+	    "plan: p\n"
+	    "steps:\n"
+	    "  - {id: a, kind: add_column, table: &t users, column: c, type: int}\n"
+	    "  - {id: b, kind: backfill, table: *t, set: c = 1}\n");
+	ck_assert_str_eq(p->steps[1].table.s, "users");
+	plan_free(p);
+}
+END_TEST
+
 START_TEST(test_every_problem_reported)
 {
 	struct plan_diags d = { NULL, 0, 0 };
@@ -1504,6 +1535,7 @@ plan_suite(void)
 	add(s, "deadline dates", test_deadline_dates);
 	add(s, "booleans", test_boolean_spellings);
 	add(s, "durations", test_durations);
+	add(s, "alias bomb", test_alias_bomb);
 	add(s, "every problem", test_every_problem_reported);
 	add(s, "unreadable", test_unreadable_file);
 	add(s, "block positions", test_block_scalar_positions);
