@@ -375,15 +375,17 @@ START_TEST(test_malformed_config)
 
 	tu_write(dir, "excon.yaml", "plans: plans\nstate: [a, b\ncontract_after: 2\n");
 	ck_assert_int_eq(ex(&r, NULL, "status", (const char *)NULL), 2);
-	ck_assert_msg(strncmp(r.err, "excon: excon.yaml:3:", 20) == 0, "%s", r.err);
-	ck_assert_msg(tu_has(r.err, "started at line 2, column 8"), "%s", r.err);
+	ck_assert_str_eq(r.err, "excon: excon.yaml:3:15: did not find expected "
+	    "',' or ']' while parsing a flow sequence started at line 2, column "
+	    "8\n");
 	ck_assert_str_eq(r.out, "");
 	tu_run_free(&r);
 	/* Every command refuses, with the file it read. */
 	tu_write(dir, "other.yaml", "state: x.db\n  plans: y\n");
 	ck_assert_int_eq(ex(&r, NULL, "release", "list", "--config", "other.yaml",
 	    (const char *)NULL), 2);
-	ck_assert_msg(strncmp(r.err, "excon: other.yaml:2:", 20) == 0, "%s", r.err);
+	ck_assert_str_eq(r.err, "excon: other.yaml:2:8: mapping values are not "
+	    "allowed in this context\n");
 	tu_run_free(&r);
 	tu_write(dir, "excon.yaml", "- plans\n- state\n");
 	ck_assert_int_eq(ex(&r, NULL, "status", (const char *)NULL), 2);

@@ -407,9 +407,11 @@ START_TEST(test_malformed_yaml_flow_context)
 	    "    columns: [a, b\n"
 	    "    type: text\n", &p, &d), -1);
 	ck_assert_uint_eq(d.n, 1);
-	ck_assert_int_gt(d.v[0].pos.line, 0);
-	/* Where the unclosed list started is what the user needs to find. */
-	ck_assert_msg(tu_has(d.v[0].msg, "line 5, column 14"), "%s", d.v[0].msg);
+	/* Found on line 6; where the unclosed list started is what to fix. */
+	ck_assert_int_eq(d.v[0].pos.line, 6);
+	ck_assert_int_eq(d.v[0].pos.col, 9);
+	ck_assert_str_eq(d.v[0].msg, "did not find expected ',' or ']' while "
+	    "parsing a flow sequence started at line 5, column 14");
 	plan_diags_free(&d);
 }
 END_TEST
