@@ -429,6 +429,10 @@ gate_window(const struct gate_ctx *ctx, const struct plan *p,
 		return;
 	w->last_nc = last_non_contract(p, (size_t)w->contract);
 	w->required = gate_contract_after(ctx, p);
+	/* The contract step's own min_releases, when stricter (as gate_step). */
+	if (w->last_nc >= 0 && w->last_nc == w->contract - 1 &&
+	    gate_min_releases(p, (size_t)w->contract) > w->required)
+		w->required = gate_min_releases(p, (size_t)w->contract);
 	gate_progress_load(ctx, p, &pr);
 	w->shipped = pr.ships[w->contract] != NULL &&
 	    pr.ships[w->contract]->status == SHIP_DONE;

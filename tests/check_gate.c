@@ -324,6 +324,7 @@ START_TEST(test_window_min_releases_on_contract)
 	    "steps:\n"
 	    "  - {id: code, kind: code}\n"
 	    "  - {id: drop, kind: drop_table, table: t, min_releases: 4}\n");
+	struct gate_window w;
 	int i;
 
 	/* The step's own min_releases counts too when it is the stricter. */
@@ -333,8 +334,15 @@ START_TEST(test_window_min_releases_on_contract)
 	refused(p, "drop", 4, GATE_GAP, 5, "drop (drop_table) needs 4 releases "
 	    "after code (shipped in v1.6, #1); 3 have passed; allowed from "
 	    "release #5");
+	/* audit's view agrees. */
+	gate_window(&ctx, p, &w);
+	ck_assert_int_eq(w.required, 4);
+	ck_assert_int_eq(w.from_seq, 5);
+	ck_assert_int_eq(w.open, 0);
 	rel(names[4], 1);
 	allowed(p, "drop", 5);
+	gate_window(&ctx, p, &w);
+	ck_assert_int_eq(w.open, 1);
 	plan_free(p);
 }
 END_TEST
