@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "plan.h"
 #include "xalloc.h"
 #include "ytree.h"
 
@@ -49,21 +50,30 @@ config_set_str(char **slot, const char *value)
 	*slot = xstrdup(value);
 }
 
-/* Replaces the plan directories with a separated list. */
+/*
+ * Replaces the plan directories with a separated list.  A list naming no
+ * directory leaves them unchanged, so that the list is never empty.
+ */
 void
 config_set_plans(struct config *c, const char *list)
 {
 	const char *p = list, *end;
+	char **dirs;
 	size_t n = 0;
 
-	strv_free(c->plan_dirs);
-	c->plan_dirs = xcalloc(strlen(list) + 2, sizeof *c->plan_dirs);
+	dirs = xcalloc(strlen(list) + 2, sizeof *dirs);
 	while (*p != '\0') {
 		end = p + strcspn(p, ":,");
 		if (end > p)
-			c->plan_dirs[n++] = xstrndup(p, (size_t)(end - p));
+			dirs[n++] = xstrndup(p, (size_t)(end - p));
 		p = *end ? end + 1 : end;
 	}
+	if (n == 0) {
+		free(dirs);
+		return;
+	}
+	strv_free(c->plan_dirs);
+	c->plan_dirs = dirs;
 }
 
 /* Reads a non-negative integer setting. */
@@ -103,7 +113,19 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 		const struct ynode *v = root->items[i];
 		struct pos kp = root->key_pos[i];
 
+		/* A setting left empty (or ~) keeps its default. */
+		if (ytree_is_null(v) && (strcmp(k, "plans") == 0 ||
+		    strcmp(k, "backfill") == 0 || strcmp(k, "contract_after") == 0 ||
+		    strcmp(k, "lock_retries") == 0 || strcmp(k, "state") == 0 ||
+		    strcmp(k, "database") == 0 || strcmp(k, "lock_timeout") == 0 ||
+		    strcmp(k, "statement_timeout") == 0))
+			continue;
+
 		if (strcmp(k, "plans") == 0) {
+			if ((v->type == YNODE_SCALAR && v->value[strspn(v->value,
+			    ":,")] == '\0') || (v->type == YNODE_SEQ && v->n == 0))
+				return error_set(err, "%s:%d:%d: \"plans\" names no "
+				    "directory", file, v->pos.line, v->pos.col);
 			if (v->type == YNODE_SCALAR) {
 				config_set_plans(c, v->value);
 				continue;
@@ -115,7 +137,8 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 			strv_free(c->plan_dirs);
 			c->plan_dirs = xcalloc(v->n + 1, sizeof *c->plan_dirs);
 			for (j = 0; j < v->n; j++) {
-				if (v->items[j]->type != YNODE_SCALAR)
+				if (v->items[j]->type != YNODE_SCALAR ||
+				    v->items[j]->value[0] == '\0')
 					return error_set(err, "%s:%d:%d: expected a "
 					    "directory", file, v->items[j]->pos.line,
 					    v->items[j]->pos.col);
@@ -156,6 +179,14 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 			if (v->type != YNODE_SCALAR)
 				return error_set(err, "%s:%d:%d: \"%s\" must be a single "
 				    "value", file, v->pos.line, v->pos.col, k);
+			if (slot == &c->state_path && v->value[0] == '\0')
+				return error_set(err, "%s:%d:%d: \"state\" names no "
+				    "file", file, v->pos.line, v->pos.col);
+			if ((slot == &c->lock_timeout || slot == &c->statement_timeout) &&
+			    !plan_duration_valid(v->value))
+				return error_set(err, "%s:%d:%d: \"%s\" must be a duration "
+				    "like 2s, 500ms or 1min, not \"%s\"", file, v->pos.line,
+				    v->pos.col, k, v->value);
 			config_set_str(slot, v->value);
 			if (slot == &c->database)
 				c->database_set = 1;
@@ -176,8 +207,9 @@ config_load(struct config *c, const char *path, struct buf *err)
 	const char *env;
 	int ret = -1;
 
-	if (path == NULL)
-		path = getenv("EXCON_CONFIG");
+	/* Empty variables count as unset, like EXCON_PLANS and EXCON_STATE. */
+	if (path == NULL && (env = getenv("EXCON_CONFIG")) != NULL && *env != '\0')
+		path = env;
 	if (path == NULL && access("excon.yaml", F_OK) == 0)
 		path = "excon.yaml";
 	if (path != NULL) {

@@ -32,7 +32,10 @@ void config_init(struct config *c);
  * file:line:col.
  */
 int config_load(struct config *c, const char *path, struct buf *err);
-/* Replaces the plan directories with a ':'- or ','-separated list. */
+/*
+ * Replaces the plan directories with a ':'- or ','-separated list; a list
+ * naming no directory leaves them unchanged.
+ */
 void config_set_plans(struct config *c, const char *list);
 /* Replaces a string setting (frees the old value). */
 void config_set_str(char **slot, const char *value);

@@ -274,31 +274,15 @@ gate_step(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
 		goto done;
 	}
 
-	/* 3-5 may be overridden with --force; collect them in soft. */
+	/*
+	 * 3-5 may be overridden with --force; collect them in soft.  The first
+	 * contract step answers to both 3 (its own min_releases, measured from
+	 * the previous step) and 4 (the window, measured from the last
+	 * non-contract step, which is the same step in a plan that lints
+	 * clean); the one that opens later is reported.
+	 */
 	prev = (int)idx - 1;
-	if (s->phase == PHASE_CONTRACT && (prev < 0 ||
-	    p->steps[prev].phase != PHASE_CONTRACT)) {
-		/* 4. Contract window, from the last non-contract step. */
-		int nc = last_non_contract(p, idx), need = gate_contract_after(ctx, p);
-
-		if (nc >= 0) {
-			int64_t at = pr.ships[nc]->release_seq, passed = seq - at;
-
-			if (passed < need) {
-				const struct state_release *cur = gate_release(h, seq);
-
-				buf_printf(&soft, "%s (contract) needs %d release%s after "
-				    "%s (shipped in %s, #%lld); %lld ha%s passed (%s, "
-				    "#%lld); allowed from release #%lld", s->id.s, need,
-				    need == 1 ? "" : "s", p->steps[nc].id.s,
-				    rel_name(h, at), (long long)at, (long long)passed,
-				    passed == 1 ? "s" : "ve", cur->name, (long long)seq,
-				    (long long)(at + need));
-				soft_rule = GATE_WINDOW;
-				soft_from = at + need;
-			}
-		}
-	} else if (prev >= 0) {
+	if (prev >= 0) {
 		/* 3. Minimum gap from the previous step. */
 		int need = gate_min_releases(p, idx);
 		int64_t at = pr.ships[prev]->release_seq, passed = seq - at;
@@ -312,6 +296,28 @@ gate_step(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
 			    (long long)(at + need));
 			soft_rule = GATE_GAP;
 			soft_from = at + need;
+		}
+	}
+	if (s->phase == PHASE_CONTRACT && (prev < 0 ||
+	    p->steps[prev].phase != PHASE_CONTRACT)) {
+		/* 4. Contract window, from the last non-contract step. */
+		int nc = last_non_contract(p, idx), need = gate_contract_after(ctx, p);
+
+		if (nc >= 0) {
+			int64_t at = pr.ships[nc]->release_seq, passed = seq - at;
+
+			if (passed < need && at + need >= soft_from) {
+				buf_reset(&soft);
+				buf_printf(&soft, "%s (contract) needs %d release%s after "
+				    "%s (shipped in %s, #%lld); %lld ha%s passed (%s, "
+				    "#%lld); allowed from release #%lld", s->id.s, need,
+				    need == 1 ? "" : "s", p->steps[nc].id.s,
+				    rel_name(h, at), (long long)at, (long long)passed,
+				    passed == 1 ? "s" : "ve", r->name, (long long)seq,
+				    (long long)(at + need));
+				soft_rule = GATE_WINDOW;
+				soft_from = at + need;
+			}
 		}
 	}
 	/* 5. Dependencies. */
@@ -423,6 +429,10 @@ gate_window(const struct gate_ctx *ctx, const struct plan *p,
 		return;
 	w->last_nc = last_non_contract(p, (size_t)w->contract);
 	w->required = gate_contract_after(ctx, p);
+	/* The contract step's own min_releases, when stricter (as gate_step). */
+	if (w->last_nc >= 0 && w->last_nc == w->contract - 1 &&
+	    gate_min_releases(p, (size_t)w->contract) > w->required)
+		w->required = gate_min_releases(p, (size_t)w->contract);
 	gate_progress_load(ctx, p, &pr);
 	w->shipped = pr.ships[w->contract] != NULL &&
 	    pr.ships[w->contract]->status == SHIP_DONE;

@@ -191,6 +191,34 @@ stage_from_name(const char *s, enum stage *out)
 	return -1;
 }
 
+/* Whether s is a duration like 2s, 500ms, 1min or 0. */
+int
+plan_duration_valid(const char *s)
+{
+	static const char *const units[] = { "", "us", "ms", "s", "min", "h",
+	    "d", NULL };
+	const char *p = s;
+	int i;
+
+	/* As PostgreSQL reads it: 1.5s, "30 s"; units are case-sensitive. */
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (p == s || p - s > 9)
+		return 0;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return 0;
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	}
+	if (*p == ' ' && p[1] != '\0')
+		p++;
+	for (i = 0; units[i] != NULL; i++)
+		if (strcmp(p, units[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* The effective min_releases of a step. */
 int
 step_min_releases(const struct step *s)
@@ -306,12 +334,23 @@ field_find(const char *name)
 	return NULL;
 }
 
-/* Parses a YAML boolean. */
+/* 1 when map has key with a value other than null. */
+static int
+given(const struct ynode *map, const char *key)
+{
+	const struct ynode *v = ytree_get(map, key);
+
+	return v != NULL && !ytree_is_null(v);
+}
+
+/* Parses a YAML boolean (the YAML 1.1 words that are not ambiguous). */
 static int
 parse_bool(const char *s, int *out)
 {
-	static const char *const yes[] = { "true", "True", "TRUE", "yes", "on", NULL };
-	static const char *const no[] = { "false", "False", "FALSE", "no", "off", NULL };
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes",
+	    "YES", "on", "On", "ON", NULL };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No",
+	    "NO", "off", "Off", "OFF", NULL };
 	int i;
 
 	for (i = 0; yes[i] != NULL; i++)
@@ -607,6 +646,9 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 			bad = 1;
 			continue;
 		}
+		/* `down: ~` or an empty value means not given, never the SQL "~". */
+		if (f->type != F_SPECIAL && ytree_is_null(v))
+			continue;
 		if (f->type != F_LIST && f->type != F_COLUMNS && v->type != YNODE_SCALAR) {
 			plan_diags_add(d, file, v->pos, "%s: \"%s\" must be a single "
 			    "value, got %s", buf_cstr(&what), key, ytree_type_name(v));
@@ -641,6 +683,14 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 			break;
 		case F_STR:
 			pstr_set((struct pstr *)(void *)((char *)s + f->off), v);
+			if ((f->off == offsetof(struct step, lock_timeout) ||
+			    f->off == offsetof(struct step, statement_timeout)) &&
+			    !plan_duration_valid(v->value)) {
+				plan_diags_add(d, file, v->pos, "%s: \"%s\" must be a "
+				    "duration like 2s, 500ms or 1min, not \"%s\"",
+				    buf_cstr(&what), key, v->value);
+				bad = 1;
+			}
 			break;
 		case F_BOOL:
 			if (parse_bool(v->value, (int *)(void *)((char *)s + f->off)) != 0) {
@@ -674,7 +724,7 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 	/* Required fields per kind. */
 	/* A field given with a wrong value was reported above: not "needs" too. */
 #define NEED(cond, fname) do { \
-	if (!(cond) && ytree_get(n, fname) == NULL) { \
+	if (!(cond) && !given(n, fname)) { \
 		plan_diags_add(d, file, n->pos, "%s: kind \"%s\" needs \"%s\"", \
 		    buf_cstr(&what), kinds[s->kind].name, fname); \
 		bad = 1; \
@@ -806,16 +856,25 @@ plan_free(struct plan *p)
 	free(p);
 }
 
-/* 1 when s is a valid YYYY-MM-DD date. */
+/* 1 when s is a valid YYYY-MM-DD date (2027-02-30 is not). */
 static int
 valid_date(const char *s)
 {
-	int y, m, d;
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, d, i, leap;
 	char tail;
 
-	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
 		return 0;
-	return y >= 1970 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+			return 0;
+	if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+		return 0;
+	if (y < 1970 || m < 1 || m > 12 || d < 1)
+		return 0;
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return d <= mdays[m - 1] + (m == 2 && leap);
 }
 
 /* Loads one plan file. */
@@ -857,6 +916,8 @@ plan_load(struct plan **out, const char *path, struct plan_diags *diags)
 			continue;
 		}
 		n = root->items[i];
+		if (strcmp(k, "steps") != 0 && ytree_is_null(n))
+			continue;	/* not given */
 		if (strcmp(k, "steps") != 0 && strcmp(k, "depends_on") != 0 &&
 		    n->type != YNODE_SCALAR) {
 			plan_diags_add(diags, path, n->pos, "\"%s\" must be a single "
@@ -885,7 +946,7 @@ plan_load(struct plan **out, const char *path, struct plan_diags *diags)
 		}
 	}
 	n = ytree_get(root, "depends_on");
-	if (n != NULL) {
+	if (n != NULL && !ytree_is_null(n)) {
 		char **v = NULL, **q;
 
 		if (load_strv(&v, n, path, "depends_on", diags) == 0) {
@@ -903,7 +964,7 @@ plan_load(struct plan **out, const char *path, struct plan_diags *diags)
 		}
 		strv_free(v);
 	}
-	if (p->name.s == NULL && ytree_get(root, "plan") == NULL)
+	if (p->name.s == NULL && !given(root, "plan"))
 		plan_diags_add(diags, path, root->pos, "missing \"plan\" (the plan's name)");
 	n = ytree_get(root, "steps");
 	if (n == NULL || n->type != YNODE_SEQ || n->n == 0) {

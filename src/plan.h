@@ -177,6 +177,13 @@ const char *phase_name(enum phase p);
 const char *stage_name(enum stage s);
 int stage_from_name(const char *s, enum stage *out);
 
+/*
+ * 1 when s is a PostgreSQL duration excon accepts for lock_timeout and
+ * statement_timeout: a number with an optional unit (us, ms, s, min, h,
+ * d), e.g. "2s", "500ms", "1.5min", "0".
+ */
+int plan_duration_valid(const char *s);
+
 /* The step's effective min_releases. */
 int step_min_releases(const struct step *s);
 /* The schema of the step's table, "public" when absent. */

@@ -21,7 +21,15 @@ struct conv {
 	struct pos	*at;
 	struct buf	*err;
 	int		 failed;
+	size_t		 nodes;		/* converted so far, aliases expanded */
 };
+
+/*
+ * Aliases are expanded while converting, so a small file of nested
+ * aliases ("billion laughs") could expand into billions of nodes: stop
+ * well above anything a plan or excon.yaml needs.
+ */
+#define YTREE_MAX_NODES	100000
 
 /* Records the first conversion error at pos. */
 static void
@@ -97,7 +105,10 @@ convert(struct conv *cv, yaml_node_t *yn, int depth)
 
 	n->pos.line = (int)yn->start_mark.line + 1;
 	n->pos.col = (int)yn->start_mark.column + 1;
-	if (depth > 64 || yn->type == YAML_NO_NODE) {
+	if (++cv->nodes > YTREE_MAX_NODES)
+		conv_fail(cv, n->pos, "more than %d values (aliases expanding "
+		    "into each other?)", YTREE_MAX_NODES);
+	if (cv->failed || depth > 64 || yn->type == YAML_NO_NODE) {
 		n->type = YNODE_SCALAR;
 		n->value = xstrdup("");
 		return n;
@@ -315,6 +326,21 @@ ytree_get(const struct ynode *map, const char *key)
 		if (strcmp(map->keys[i], key) == 0)
 			return map->items[i];
 	return NULL;
+}
+
+/* Whether a node is YAML's null. */
+int
+ytree_is_null(const struct ynode *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
+	int i;
+
+	if (n == NULL || n->type != YNODE_SCALAR || !n->plain)
+		return 0;
+	for (i = 0; nulls[i] != NULL; i++)
+		if (strcmp(n->value, nulls[i]) == 0)
+			return 1;
+	return 0;
 }
 
 /* Names a node's type for messages. */

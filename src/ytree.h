@@ -45,6 +45,8 @@ int ytree_parse(struct ynode **out, const char *name, const char *text,
 void ytree_free(struct ynode *n);
 /* The value of key in a map node, or NULL. */
 struct ynode *ytree_get(const struct ynode *map, const char *key);
+/* 1 when n is YAML's null: an unquoted empty value, ~, null, Null or NULL. */
+int ytree_is_null(const struct ynode *n);
 /* Human name of a node's type: "a string", "a list", "a mapping". */
 const char *ytree_type_name(const struct ynode *n);
 

@@ -407,9 +407,11 @@ START_TEST(test_malformed_yaml_flow_context)
 	    "    columns: [a, b\n"
 	    "    type: text\n", &p, &d), -1);
 	ck_assert_uint_eq(d.n, 1);
-	ck_assert_int_gt(d.v[0].pos.line, 0);
-	/* Where the unclosed list started is what the user needs to find. */
-	ck_assert_msg(tu_has(d.v[0].msg, "line 5, column 14"), "%s", d.v[0].msg);
+	/* Found on line 6; where the unclosed list started is what to fix. */
+	ck_assert_int_eq(d.v[0].pos.line, 6);
+	ck_assert_int_eq(d.v[0].pos.col, 9);
+	ck_assert_str_eq(d.v[0].msg, "did not find expected ',' or ']' while "
+	    "parsing a flow sequence started at line 5, column 14");
 	plan_diags_free(&d);
 }
 END_TEST
@@ -670,6 +672,171 @@ START_TEST(test_empty_file)
 	load_fails("", 1, 1, "a plan must be a mapping with \"plan\" and \"steps\"");
 	load_fails("# only a comment\n", 1, 1,
 	    "a plan must be a mapping with \"plan\" and \"steps\"");
+}
+END_TEST
+
+START_TEST(test_null_means_not_given)
+{
+	const char *head =
+	    "plan: nulls\n"				/* 1 */
+	    "description: ~\n"				/* 2 */
+	    "owner:\n"					/* 3 */
+	    "depends_on: null\n"			/* 4 */
+	    "deadline: ~\n"				/* 5 */
+	    "steps:\n"					/* 6 */
+	    "  - id: a\n"				/* 7 */
+	    "    kind: sql\n"				/* 8 */
+	    "    phase: migrate\n"			/* 9 */
+	    "    stage: post\n"				/* 10 */
+	    "    up: SELECT 1\n"			/* 11 */
+	    "    down: ~\n"				/* 12 */
+	    "    verify: null\n"			/* 13 */
+	    "    lock_retries:\n"			/* 14 */
+	    "    note: \"~\"\n";				/* 15 */
+	struct plan *p;
+	char *text;
+
+	/* A required field left null is missing, not the string "~". */
+	text = xasprintf("%s"
+	    "  - id: b\n"				/* 16 */
+	    "    kind: add_column\n"
+	    "    table: ~\n"
+	    "    column: c\n"
+	    "    type: text\n", head);
+	load_fails(text, 16, 5, "step \"b\": kind \"add_column\" needs \"table\"");
+	free(text);
+	p = load_ok(head);
+	ck_assert_ptr_null(p->description.s);
+	ck_assert_ptr_null(p->owner.s);
+	ck_assert_ptr_null(p->deadline.s);
+	ck_assert_uint_eq(p->ndeps, 0);
+	ck_assert_ptr_null(p->steps[0].down.s);
+	ck_assert_ptr_null(p->steps[0].verify.s);
+	ck_assert_int_eq(p->steps[0].lock_retries, -1);
+	/* Quoted, it is a string. */
+	ck_assert_str_eq(p->steps[0].note.s, "~");
+	plan_free(p);
+	load_fails("plan: ~\nsteps: [{id: a, kind: code}]\n", 1, 1,
+	    "missing \"plan\" (the plan's name)");
+}
+END_TEST
+
+START_TEST(test_deadline_dates)
+{
+	static const struct {
+		const char	*date;
+		int		 ok;
+	} cases[] = {
+		{ "2027-03-01", 1 }, { "2028-02-29", 1 }, { "2000-02-29", 1 },
+		{ "2027-12-31", 1 }, { "2027-02-29", 0 }, { "1900-02-29", 0 },
+		{ "2027-02-30", 0 }, { "2027-04-31", 0 }, { "2027-13-01", 0 },
+		{ "2027-00-10", 0 }, { "2027-3-01x", 0 }, { "2027/03/01", 0 },
+		{ "27-03-2027", 0 }, { "2027-03-1 ", 0 }, { "1969-12-31", 0 },
+	};
+	struct plan_diags d = { NULL, 0, 0 };
+	struct plan *p = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *text = xasprintf("plan: p\ndeadline: \"%s\"\nsteps: [{id: a, "
+		    "kind: code}]\n", cases[i].date);
+
+		ck_assert_msg(load_text("p.yaml", text, &p, &d) == (cases[i].ok ? 0 : -1),
+		    "deadline %s", cases[i].date);
+		if (!cases[i].ok)
+			ck_assert(tu_has(d.v[0].msg, "deadline must be a date like "
+			    "2027-03-01"));
+		plan_free(p);
+		plan_diags_free(&d);
+		free(text);
+	}
+}
+END_TEST
+
+START_TEST(test_boolean_spellings)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes",
+	    "YES", "on", "On", "ON" };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No",
+	    "NO", "off", "Off", "OFF" };
+	size_t i;
+
+	for (i = 0; i < 9; i++) {
+		char *t = xasprintf("plan: p\nsteps: [{id: d, kind: dual_write, "
+		    "table: t, from: a, to: b, trigger: %s}]\n", yes[i]);
+		char *f = xasprintf("plan: p\nsteps: [{id: d, kind: dual_write, "
+		    "table: t, from: a, to: b, trigger: %s}]\n", no[i]);
+		struct plan *p = load_ok(t), *q = load_ok(f);
+
+		ck_assert_int_eq(p->steps[0].trigger, 1);
+		ck_assert_int_eq(q->steps[0].trigger, 0);
+		plan_free(p);
+		plan_free(q);
+		free(t);
+		free(f);
+	}
+	load_fails("plan: p\nsteps: [{id: d, kind: dual_write, table: t, from: a, "
+	    "to: b, trigger: 1}]\n", 2, 70, "step \"d\": \"trigger\" must be "
+	    "true or false, not \"1\"");
+}
+END_TEST
+
+START_TEST(test_durations)
+{
+	static const struct {
+		const char	*v;
+		int		 ok;
+	} cases[] = {
+		{ "0", 1 }, { "2s", 1 }, { "500ms", 1 }, { "1min", 1 }, { "1.5min", 1 },
+		{ "30 s", 1 }, { "2h", 1 }, { "1d", 1 }, { "100us", 1 },
+		{ "2 seconds", 0 }, { "2S", 0 }, { "s", 0 }, { "", 0 }, { "-1s", 0 },
+		{ "1.s", 0 }, { "2s ", 0 }, { "1e3ms", 0 }, { "1234567890s", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_msg(plan_duration_valid(cases[i].v) == cases[i].ok,
+		    "'%s'", cases[i].v);
+	load_fails(
+	    "plan: p\n"
+	    "steps:\n"
+	    "  - id: a\n"
+	    "    kind: drop_table\n"
+	    "    table: t\n"
+	    "    lock_timeout: 2 seconds\n",
+	    6, 19, "step \"a\": \"lock_timeout\" must be a duration like 2s, "
+	    "500ms or 1min, not \"2 seconds\"");
+}
+END_TEST
+
+START_TEST(test_alias_bomb)
+{
+	struct plan_diags d = { NULL, 0, 0 };
+	struct plan *p = NULL;
+
+	/* 10^9 values once the aliases are expanded: refused, quickly. */
+	ck_assert_int_eq(load_text("p.yaml",
+	    "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+	    "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+	    "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n", &p, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.v[0].msg, "more than 100000 values (aliases expanding "
+	    "into each other?)");
+	plan_diags_free(&d);
+	/* Plain aliases still work. */
+	p = load_ok(
+	    "plan: p\n"
+	    "steps:\n"
+	    "  - {id: a, kind: add_column, table: &t users, column: c, type: int}\n"
+	    "  - {id: b, kind: backfill, table: *t, set: c = 1}\n");
+	ck_assert_str_eq(p->steps[1].table.s, "users");
+	plan_free(p);
 }
 END_TEST
 
@@ -1366,6 +1533,11 @@ plan_suite(void)
 	add(s, "duplicate key", test_duplicate_key);
 	add(s, "one document", test_one_document_per_file);
 	add(s, "empty file", test_empty_file);
+	add(s, "null values", test_null_means_not_given);
+	add(s, "deadline dates", test_deadline_dates);
+	add(s, "booleans", test_boolean_spellings);
+	add(s, "durations", test_durations);
+	add(s, "alias bomb", test_alias_bomb);
 	add(s, "every problem", test_every_problem_reported);
 	add(s, "unreadable", test_unreadable_file);
 	add(s, "block positions", test_block_scalar_positions);
