@@ -1087,7 +1087,7 @@ gen_rename_table(struct tmpl_gen *g, char *const *a, char **name, struct buf *er
 
 	s = step_new(col_id(g, "use-", to), "code", keep(g, xasprintf("the code "
 	    "says %s instead of %s everywhere (queries, ORM table names); until "
-	    "the swap, COPY, TRUNCATE, LOCK and DDL still need %s", to, from,
+	    "the swap, COPY, TRUNCATE and DDL still need %s", to, from,
 	    from)));
 	s.phase = "migrate";
 	emit_step(g, &s);
