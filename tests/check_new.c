@@ -212,6 +212,7 @@ assert_walk(const char *plan, const char *want)
 	free(got);
 }
 
+/* The canonical rename: content, lint, and its release schedule. */
 START_TEST(test_rename_column)
 {
 	struct run r;
@@ -245,6 +246,7 @@ START_TEST(test_rename_column)
 }
 END_TEST
 
+/* --not-null adds set_not_null, which the sync trigger lets ship at once. */
 START_TEST(test_rename_column_not_null)
 {
 	struct run r;
@@ -268,6 +270,7 @@ START_TEST(test_rename_column_not_null)
 }
 END_TEST
 
+/* A plain cast: up/down over NEW, verify against the cast, schedule. */
 START_TEST(test_change_type_cast)
 {
 	struct run r;
@@ -294,6 +297,7 @@ START_TEST(test_change_type_cast)
 }
 END_TEST
 
+/* --using and --down become NEW expressions; the header quotes them. */
 START_TEST(test_change_type_using_down)
 {
 	struct run r;
@@ -317,6 +321,7 @@ START_TEST(test_change_type_using_down)
 }
 END_TEST
 
+/* Expressions the trigger cannot use are refused before anything is written. */
 START_TEST(test_change_type_needs_down)
 {
 	struct run r;
@@ -340,6 +345,7 @@ START_TEST(test_change_type_needs_down)
 }
 END_TEST
 
+/* add-not-null: constant default, backfill, NOT NULL a release later. */
 START_TEST(test_add_not_null)
 {
 	struct run r;
@@ -366,6 +372,7 @@ START_TEST(test_add_not_null)
 }
 END_TEST
 
+/* drop-column: stop reads, stop writes, drop after the contract window. */
 START_TEST(test_drop_column)
 {
 	struct run r;
@@ -387,6 +394,7 @@ START_TEST(test_drop_column)
 }
 END_TEST
 
+/* rename-table: view bridge, swap in one transaction, compat view dropped later. */
 START_TEST(test_rename_table)
 {
 	struct run r;
@@ -412,6 +420,7 @@ START_TEST(test_rename_table)
 }
 END_TEST
 
+/* Reserved words are quoted in the plan's SQL; --schema qualifies it. */
 START_TEST(test_keywords_and_schema)
 {
 	struct run r;
@@ -437,6 +446,7 @@ START_TEST(test_keywords_and_schema)
 }
 END_TEST
 
+/* An existing file or plan name is never overwritten. */
 START_TEST(test_refuses_overwrite)
 {
 	struct run r;
@@ -466,6 +476,7 @@ START_TEST(test_refuses_overwrite)
 }
 END_TEST
 
+/* Names that are not plain identifiers are refused with exit 2, nothing written. */
 START_TEST(test_bad_identifiers)
 {
 	static const char *const bad[][8] = {
@@ -511,6 +522,7 @@ START_TEST(test_bad_identifiers)
 }
 END_TEST
 
+/* Unknown template, wrong argument count, misplaced or missing options. */
 START_TEST(test_usage_errors)
 {
 	struct run r;
@@ -539,6 +551,7 @@ START_TEST(test_usage_errors)
 }
 END_TEST
 
+/* --dry-run prints exactly what a real run writes, and writes nothing. */
 START_TEST(test_dry_run)
 {
 	struct run r, w;
@@ -564,6 +577,7 @@ START_TEST(test_dry_run)
 }
 END_TEST
 
+/* The plan goes to the first plan directory, created when missing. */
 START_TEST(test_plan_dirs)
 {
 	struct run r;
@@ -585,6 +599,7 @@ START_TEST(test_plan_dirs)
 }
 END_TEST
 
+/* 'excon help new' is 'excon new --help', and lists every template. */
 START_TEST(test_help_new)
 {
 	struct run a, b;
@@ -608,6 +623,7 @@ START_TEST(test_help_new)
 }
 END_TEST
 
+/* --version and the version command print excon's and libyaml's versions. */
 START_TEST(test_version)
 {
 	struct run a, b;
@@ -724,6 +740,7 @@ new_suite(void)
 	return s;
 }
 
+/* Runs the suite; exits non-zero when a test failed. */
 int
 main(void)
 {
