@@ -64,7 +64,6 @@ static const char *const sql_keywords[] = {
 	"xmlpi", "xmlroot", "xmlserialize", "xmltable",
 };
 
-
 /* One step of a plan being written; NULL fields are left out. */
 struct ystep {
 	const char	*id;
@@ -297,7 +296,7 @@ yaml_plain_ok(const char *s)
 	static const char *const special[] = { "~", "null", "Null", "NULL",
 	    "true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes",
 	    "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-	    NULL };
+	    "y", "Y", "n", "N", NULL };
 	size_t n = strlen(s), i;
 
 	if (n == 0 || strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]) != NULL ||
@@ -663,7 +662,7 @@ tok_names(const struct token *t, const char *col)
  * every reference to column col written as NEW.col, for the dual_write
  * trigger.  A reference is the name not after '.', '::' or AS and not
  * before '(' or '.'.  Returns the number of references, or -1 with err
- * when expr is not one expression or already says NEW.
+ * when expr is not one expression, has a line comment or already says NEW.
  */
 static int
 qualify_new(struct buf *out, const char *expr, const char *col,
@@ -681,6 +680,11 @@ qualify_new(struct buf *out, const char *expr, const char *col,
 
 		if (t->type == T_SEMI) {
 			error_set(err, "%s must be a single expression, without ';'", what);
+			goto done;
+		}
+		/* excon puts SQL after the expression, on the same line. */
+		if (t->type == T_SPACE && t->len >= 2 && strncmp(t->start, "--", 2) == 0) {
+			error_set(err, "%s must not end in a -- comment", what);
 			goto done;
 		}
 		nx = tok_next(v, n, i);

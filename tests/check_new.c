@@ -338,6 +338,10 @@ START_TEST(test_change_type_needs_down)
 	    "c::bigint; DROP TABLE t", NULL);
 	assert_fails(&r, 2, "single expression");
 	tu_run_free(&r);
+	ex(&r, "new", "change-type", "t", "c", "bigint", "--using",
+	    "c::bigint -- cast", NULL);
+	assert_fails(&r, 2, "must not end in a -- comment");
+	tu_run_free(&r);
 	ex(&r, "new", "change-type", "t", "c", "bigint", "--using", "42", NULL);
 	assert_fails(&r, 2, "does not refer to the column 'c'");
 	tu_run_free(&r);
