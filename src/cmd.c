@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "out.h"
+#include "plancache.h"
 #include "xalloc.h"
 
 extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
@@ -353,6 +355,33 @@ cmd_print_diag(FILE *f, const struct plan_diag *d)
 		fprintf(f, "%s: %s\n", d->file, d->msg);
 }
 
+/*
+ * Where the plan cache lives: beside the state file, when its directory
+ * exists; $EXCON_PLAN_CACHE=0 turns it off.  The path is built once.
+ */
+static const char *
+cmd_plan_cache_path(struct cmd_ctx *ctx)
+{
+	static char *path;
+	const char *off = getenv("EXCON_PLAN_CACHE");
+	char *slash;
+
+	if (off != NULL && strcmp(off, "0") == 0)
+		return NULL;
+	free(path);
+	path = xasprintf("%s.plans", ctx->cfg.state_path);
+	slash = strrchr(path, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		if (access(path, W_OK) != 0) {
+			free(path);
+			return path = NULL;
+		}
+		*slash = '/';
+	}
+	return path;
+}
+
 /* Loads plans from the configured directories. */
 int
 cmd_load_plans(struct cmd_ctx *ctx, int lax)
@@ -363,7 +392,8 @@ cmd_load_plans(struct cmd_ctx *ctx, int lax)
 	if (ctx->plans_loaded)
 		return 0;
 	ctx->plans_loaded = 1;
-	rc = plan_set_load(&ctx->plans, ctx->cfg.plan_dirs, &ctx->diags);
+	rc = plan_set_load_cached(&ctx->plans, ctx->cfg.plan_dirs,
+	    cmd_plan_cache_path(ctx), &ctx->diags);
 	if (rc == 0 || lax)
 		return 0;
 	for (i = 0; i < ctx->diags.n; i++)
@@ -376,9 +406,18 @@ int
 cmd_open_state(struct cmd_ctx *ctx, int create)
 {
 	struct buf err = BUF_INIT;
+	char *slash;
 
 	if (ctx->st != NULL)
 		return 0;
+	/* A first write creates the state directory, as `excon init` would. */
+	if (create && (slash = strrchr(ctx->cfg.state_path, '/')) != NULL &&
+	    slash != ctx->cfg.state_path) {
+		*slash = '\0';
+		if (access(ctx->cfg.state_path, F_OK) != 0)
+			mkdir(ctx->cfg.state_path, 0755);
+		*slash = '/';
+	}
 	if (state_open(&ctx->st, ctx->cfg.state_path, create, &err) != 0) {
 		cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		buf_free(&err);

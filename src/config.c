@@ -181,8 +181,18 @@ config_load(struct config *c, const char *path, struct buf *err)
 	if (path == NULL && access("excon.yaml", F_OK) == 0)
 		path = "excon.yaml";
 	if (path != NULL) {
-		if (ytree_load(&root, path, err) != 0)
+		struct buf msg = BUF_INIT;
+		struct pos at;
+
+		if (ytree_load(&root, path, &at, &msg) != 0) {
+			if (at.line > 0)
+				error_set(err, "%s:%d:%d: %s", path, at.line, at.col,
+				    buf_cstr(&msg));
+			else
+				error_set(err, "%s", buf_cstr(&msg));
+			buf_free(&msg);
 			goto done;
+		}
 		if (apply_file(c, root, path, err) != 0)
 			goto done;
 		config_set_str(&c->file, path);

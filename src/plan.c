@@ -521,11 +521,13 @@ canon_node(struct buf *b, const struct ynode *n, const struct field *f)
 				order[j] = order[j - 1];
 				order[j - 1] = t;
 			}
-		buf_printf(b, "m%zu{", n->n);
+		/* A note documents the step; adding or editing one changes nothing. */
+		for (i = 0, j = 0; i < n->n; i++)
+			j += f == NULL && strcmp(n->keys[i], "note") == 0;
+		buf_printf(b, "m%zu{", n->n - j);
 		for (i = 0; i < n->n; i++) {
 			const char *k = n->keys[order[i]];
 
-			/* A note documents the step; editing it changes nothing. */
 			if (f == NULL && strcmp(k, "note") == 0)
 				continue;
 			canon_str(b, k);
@@ -670,8 +672,9 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 	}
 
 	/* Required fields per kind. */
+	/* A field given with a wrong value was reported above: not "needs" too. */
 #define NEED(cond, fname) do { \
-	if (!(cond)) { \
+	if (!(cond) && ytree_get(n, fname) == NULL) { \
 		plan_diags_add(d, file, n->pos, "%s: kind \"%s\" needs \"%s\"", \
 		    buf_cstr(&what), kinds[s->kind].name, fname); \
 		bad = 1; \
@@ -822,13 +825,13 @@ plan_load(struct plan **out, const char *path, struct plan_diags *diags)
 	struct ynode *root = NULL, *n;
 	struct buf err = BUF_INIT;
 	struct plan *p = NULL;
+	struct pos at;
 	size_t before = diags->n, i;
 	int ret = -1;
 
 	*out = NULL;
-	if (ytree_load(&root, path, &err) != 0) {
-		/* ytree's message already carries file:line:col. */
-		plan_diags_add(diags, path, (struct pos){ 0, 0 }, "%s", buf_cstr(&err));
+	if (ytree_load(&root, path, &at, &err) != 0) {
+		plan_diags_add(diags, path, at, "%s", buf_cstr(&err));
 		goto done;
 	}
 	if (root == NULL || root->type != YNODE_MAP) {
@@ -900,7 +903,7 @@ plan_load(struct plan **out, const char *path, struct plan_diags *diags)
 		}
 		strv_free(v);
 	}
-	if (p->name.s == NULL)
+	if (p->name.s == NULL && ytree_get(root, "plan") == NULL)
 		plan_diags_add(diags, path, root->pos, "missing \"plan\" (the plan's name)");
 	n = ytree_get(root, "steps");
 	if (n == NULL || n->type != YNODE_SEQ || n->n == 0) {
@@ -929,13 +932,22 @@ done:
 	return ret;
 }
 
-/* Compares plans by name, for sorting. */
-static int
-plan_cmp(const void *a, const void *b)
-{
-	const struct plan *pa = *(struct plan *const *)a, *pb = *(struct plan *const *)b;
+/* A loaded plan and the order it was found in, for a stable sort. */
+struct plan_order {
+	struct plan	*plan;
+	size_t		 order;
+};
 
-	return strcmp(pa->name.s, pb->name.s);
+/* Compares plans by name, then by the order they were found in. */
+static int
+plan_order_cmp(const void *a, const void *b)
+{
+	const struct plan_order *pa = a, *pb = b;
+	int c = strcmp(pa->plan->name.s, pb->plan->name.s);
+
+	if (c != 0)
+		return c;
+	return pa->order < pb->order ? -1 : pa->order > pb->order;
 }
 
 /* Compares strings, for sorting file names. */
@@ -953,40 +965,113 @@ plan_set_add(struct plan_set *set, struct plan *p)
 	set->plans[set->nplans++] = p;
 }
 
+/*
+ * Appends the *.yaml and *.yml files of dir, sorted, to files.  Returns -1
+ * with a diagnostic when dir exists but cannot be read.
+ */
+static int
+dir_files(const char *dir, char ***files, size_t *nfiles, size_t *cap,
+    struct plan_diags *diags)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	size_t first = *nfiles;
+
+	if (dp == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		plan_diags_add(diags, dir, (struct pos){ 0, 0 },
+		    "cannot read plan directory: %s", strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len < 5 ||
+		    ((len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0) &&
+		    strcmp(de->d_name + len - 4, ".yml") != 0))
+			continue;
+		XGROW(*files, *cap, *nfiles + 1);
+		(*files)[(*nfiles)++] = xasprintf("%s/%s", dir, de->d_name);
+	}
+	closedir(dp);
+	if (*nfiles - first > 1)
+		qsort(*files + first, *nfiles - first, sizeof **files, str_cmp);
+	return 0;
+}
+
+/* Lists the plan files of dirs: directory by directory, each sorted. */
+int
+plan_files(char *const *dirs, char ***files, size_t *n, struct plan_diags *diags)
+{
+	size_t i, cap = 0;
+	int ret = 0;
+
+	*files = NULL;
+	*n = 0;
+	for (i = 0; dirs != NULL && dirs[i] != NULL; i++)
+		if (dir_files(dirs[i], files, n, &cap, diags) != 0)
+			ret = -1;
+	return ret;
+}
+
+/* Frees a file list. */
+void
+plan_files_free(char **files, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+}
+
+/*
+ * Sorts a set by plan name.  Plans were added directory by directory in
+ * the order given, so when two files define the same plan the one added
+ * first stays and the other is reported and dropped, keeping names unique.
+ */
+int
+plan_set_finish(struct plan_set *set, struct plan_diags *diags)
+{
+	struct plan_order *ord;
+	size_t i, n = set->nplans;
+	int ret = 0;
+
+	if (n == 0)
+		return 0;
+	ord = xcalloc(n, sizeof *ord);
+	for (i = 0; i < n; i++) {
+		ord[i].plan = set->plans[i];
+		ord[i].order = i;
+	}
+	qsort(ord, n, sizeof *ord, plan_order_cmp);
+	set->nplans = 0;
+	for (i = 0; i < n; i++) {
+		struct plan *p = ord[i].plan, *kept;
+
+		kept = set->nplans ? set->plans[set->nplans - 1] : NULL;
+		if (kept != NULL && strcmp(kept->name.s, p->name.s) == 0) {
+			plan_diags_add(diags, p->file, p->name.pos, "plan \"%s\" is "
+			    "also defined in %s", p->name.s, kept->file);
+			plan_free(p);
+			ret = -1;
+			continue;
+		}
+		set->plans[set->nplans++] = p;
+	}
+	free(ord);
+	return ret;
+}
+
 /* Loads every plan file of the directories. */
 int
 plan_set_load(struct plan_set *set, char *const *dirs, struct plan_diags *diags)
 {
-	size_t i, j, nfiles = 0, cap = 0;
-	char **files = NULL;
-	int ret = 0;
+	size_t i, nfiles;
+	char **files;
+	int ret = plan_files(dirs, &files, &nfiles, diags);
 
-	for (i = 0; dirs != NULL && dirs[i] != NULL; i++) {
-		DIR *dp = opendir(dirs[i]);
-		struct dirent *de;
-
-		if (dp == NULL) {
-			if (errno != ENOENT) {
-				plan_diags_add(diags, dirs[i], (struct pos){ 0, 0 },
-				    "cannot read plan directory: %s", strerror(errno));
-				ret = -1;
-			}
-			continue;
-		}
-		while ((de = readdir(dp)) != NULL) {
-			size_t len = strlen(de->d_name);
-
-			if (de->d_name[0] == '.' || len < 6 ||
-			    (strcmp(de->d_name + len - 5, ".yaml") != 0 &&
-			    strcmp(de->d_name + len - 4, ".yml") != 0))
-				continue;
-			XGROW(files, cap, nfiles + 1);
-			files[nfiles++] = xasprintf("%s/%s", dirs[i], de->d_name);
-		}
-		closedir(dp);
-	}
-	if (nfiles > 1)
-		qsort(files, nfiles, sizeof *files, str_cmp);
 	for (i = 0; i < nfiles; i++) {
 		struct plan *p;
 
@@ -994,26 +1079,16 @@ plan_set_load(struct plan_set *set, char *const *dirs, struct plan_diags *diags)
 			ret = -1;
 		else
 			plan_set_add(set, p);
-		free(files[i]);
 	}
-	free(files);
-	if (set->nplans > 1)
-		qsort(set->plans, set->nplans, sizeof *set->plans, plan_cmp);
-	for (i = 1; i < set->nplans; i++) {
-		j = i - 1;
-		if (strcmp(set->plans[i]->name.s, set->plans[j]->name.s) == 0) {
-			plan_diags_add(diags, set->plans[i]->file, set->plans[i]->name.pos,
-			    "plan \"%s\" is also defined in %s", set->plans[i]->name.s,
-			    set->plans[j]->file);
-			ret = -1;
-		}
-	}
+	plan_files_free(files, nfiles);
+	if (plan_set_finish(set, diags) != 0)
+		ret = -1;
 	return ret;
 }
 
-/* Finds a plan by name (binary search: the set is sorted). */
-struct plan *
-plan_set_find(const struct plan_set *set, const char *name)
+/* Index of the plan called name (binary search: the set is sorted), or -1. */
+static int
+plan_set_slot(const struct plan_set *set, const char *name)
 {
 	size_t lo = 0, hi = set->nplans;
 
@@ -1022,13 +1097,22 @@ plan_set_find(const struct plan_set *set, const char *name)
 		int c = strcmp(set->plans[mid]->name.s, name);
 
 		if (c == 0)
-			return set->plans[mid];
+			return (int)mid;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return -1;
+}
+
+/* Finds a plan by name. */
+struct plan *
+plan_set_find(const struct plan_set *set, const char *name)
+{
+	int i = plan_set_slot(set, name);
+
+	return i >= 0 ? set->plans[i] : NULL;
 }
 
 /* Frees a set and its plans. */
@@ -1055,25 +1139,41 @@ plan_step_index(const struct plan *p, const char *id)
 	return -1;
 }
 
-/* Depth-first search for a dependency cycle through plan name. */
+/*
+ * 1 when a chain of depends_on starting at from leads to the plan called
+ * target.  Each plan is visited once, so a large graph with many paths
+ * (or a cycle elsewhere) costs linear time.
+ */
 static int
-dep_cycle(const struct plan_set *set, const struct plan *p, const char *start,
-    int depth)
+dep_reaches(const struct plan_set *set, const struct plan *from,
+    const char *target)
 {
-	size_t i;
+	unsigned char *seen = xcalloc(set->nplans + 1, 1);
+	const struct plan **stack = xcalloc(set->nplans + 1, sizeof *stack);
+	size_t top = 0, i;
+	int found = 0, k;
 
-	if (depth > 64)
-		return 1;
-	for (i = 0; i < p->ndeps; i++) {
-		const struct plan *q;
+	stack[top++] = from;
+	if ((k = plan_set_slot(set, from->name.s)) >= 0)
+		seen[k] = 1;
+	while (top > 0 && !found) {
+		const struct plan *q = stack[--top];
 
-		if (strcmp(p->deps[i].plan, start) == 0)
-			return 1;
-		q = plan_set_find(set, p->deps[i].plan);
-		if (q != NULL && dep_cycle(set, q, start, depth + 1))
-			return 1;
+		for (i = 0; i < q->ndeps && !found; i++) {
+			if (strcmp(q->deps[i].plan, target) == 0) {
+				found = 1;
+				break;
+			}
+			k = plan_set_slot(set, q->deps[i].plan);
+			if (k < 0 || seen[k])
+				continue;
+			seen[k] = 1;
+			stack[top++] = set->plans[k];
+		}
 	}
-	return 0;
+	free(stack);
+	free(seen);
+	return found;
 }
 
 /* Plan-level rules. */
@@ -1133,10 +1233,295 @@ plan_lint(const struct plan *p, const struct plan_set *set,
 			plan_diags_add(diags, p->file, dp->pos, "depends_on: plan \"%s\" "
 			    "has no step \"%s\"", dp->plan, dp->step);
 		else if (strcmp(dp->plan, p->name.s) == 0 ||
-		    dep_cycle(set, q, p->name.s, 0))
+		    dep_reaches(set, q, p->name.s))
 			plan_diags_add(diags, p->file, dp->pos, "depends_on: \"%s\" "
 			    "leads back to \"%s\" (dependency cycle)", dp->plan,
 			    p->name.s);
 	}
 	return (int)(diags->n - before);
+}
+
+/*
+ * Encoding for the plan cache: native-endian, never shared between
+ * machines.  Strings are a 32-bit length (UINT32_MAX for NULL) and bytes;
+ * the step fields follow the field table, so a field added to the table is
+ * cached without further work.
+ */
+#define ENC_NULL 0xffffffffu
+
+/* Appends a 32-bit integer. */
+static void
+enc_i32(struct buf *b, int32_t v)
+{
+	buf_add(b, &v, sizeof v);
+}
+
+/* Appends a string or NULL. */
+static void
+enc_str(struct buf *b, const char *s)
+{
+	uint32_t n = s == NULL ? ENC_NULL : (uint32_t)strlen(s);
+
+	buf_add(b, &n, sizeof n);
+	if (s != NULL)
+		buf_add(b, s, n);
+}
+
+/* Appends a pstr. */
+static void
+enc_pstr(struct buf *b, const struct pstr *p)
+{
+	enc_str(b, p->s);
+	enc_i32(b, p->pos.line);
+	enc_i32(b, p->pos.col);
+	enc_i32(b, p->block);
+}
+
+/* Appends a NULL-terminated list. */
+static void
+enc_strv(struct buf *b, char **v)
+{
+	int32_t n = 0;
+
+	if (v == NULL) {
+		enc_i32(b, -1);
+		return;
+	}
+	while (v[n] != NULL)
+		n++;
+	enc_i32(b, n);
+	for (n = 0; v[n] != NULL; n++)
+		enc_str(b, v[n]);
+}
+
+/* Serializes a plan. */
+void
+plan_encode(const struct plan *p, struct buf *out)
+{
+	size_t i, j, k;
+
+	enc_str(out, p->file);
+	enc_pstr(out, &p->name);
+	enc_pstr(out, &p->description);
+	enc_pstr(out, &p->owner);
+	enc_i32(out, p->contract_after);
+	enc_i32(out, p->contract_after_pos.line);
+	enc_i32(out, p->contract_after_pos.col);
+	enc_pstr(out, &p->deadline);
+	enc_i32(out, (int32_t)p->ndeps);
+	for (i = 0; i < p->ndeps; i++) {
+		enc_str(out, p->deps[i].plan);
+		enc_str(out, p->deps[i].step);
+		enc_i32(out, p->deps[i].pos.line);
+		enc_i32(out, p->deps[i].pos.col);
+	}
+	enc_i32(out, (int32_t)p->nsteps);
+	for (i = 0; i < p->nsteps; i++) {
+		const struct step *s = &p->steps[i];
+
+		enc_pstr(out, &s->id);
+		enc_i32(out, (int32_t)s->kind);
+		enc_i32(out, (int32_t)s->phase);
+		enc_i32(out, (int32_t)s->stage);
+		enc_i32(out, s->stage_set);
+		enc_i32(out, s->pos.line);
+		enc_i32(out, s->pos.col);
+		buf_add(out, s->checksum, 64);
+		for (j = 0; j < NFIELDS; j++) {
+			const void *at = (const char *)s + fields[j].off;
+
+			switch (fields[j].type) {
+			case F_STR:
+				enc_pstr(out, at);
+				break;
+			case F_BOOL:
+			case F_INT:
+				enc_i32(out, *(const int *)at);
+				break;
+			case F_LIST:
+				enc_strv(out, *(char **const *)at);
+				break;
+			case F_COLUMNS:
+				enc_strv(out, s->columns);
+				enc_i32(out, (int32_t)s->ntcols);
+				for (k = 0; k < s->ntcols; k++) {
+					enc_str(out, s->tcols[k].name);
+					enc_str(out, s->tcols[k].type);
+					enc_str(out, s->tcols[k].default_);
+					enc_i32(out, s->tcols[k].not_null);
+					enc_i32(out, s->tcols[k].primary_key);
+				}
+				break;
+			case F_SPECIAL:
+				break;
+			}
+		}
+	}
+}
+
+struct dec {
+	const char	*cur;
+	const char	*end;
+	int		 bad;
+};
+
+/* Reads a 32-bit integer. */
+static int32_t
+dec_i32(struct dec *d)
+{
+	int32_t v = 0;
+
+	if (d->bad || d->end - d->cur < (ptrdiff_t)sizeof v) {
+		d->bad = 1;
+		return 0;
+	}
+	memcpy(&v, d->cur, sizeof v);
+	d->cur += sizeof v;
+	return v;
+}
+
+/* Reads a string (owned) or NULL. */
+static char *
+dec_str(struct dec *d)
+{
+	uint32_t n = (uint32_t)dec_i32(d);
+	char *s;
+
+	if (d->bad || n == ENC_NULL)
+		return NULL;
+	if ((size_t)(d->end - d->cur) < n) {
+		d->bad = 1;
+		return NULL;
+	}
+	s = xstrndup(d->cur, n);
+	d->cur += n;
+	return s;
+}
+
+/* Reads a pstr. */
+static void
+dec_pstr(struct dec *d, struct pstr *p)
+{
+	p->s = dec_str(d);
+	p->pos.line = dec_i32(d);
+	p->pos.col = dec_i32(d);
+	p->block = dec_i32(d);
+}
+
+/* Reads a list, or NULL. */
+static char **
+dec_strv(struct dec *d)
+{
+	int32_t n = dec_i32(d), i;
+	char **v;
+
+	if (d->bad || n < 0)
+		return NULL;
+	if (n > 100000) {
+		d->bad = 1;
+		return NULL;
+	}
+	v = xcalloc((size_t)n + 1, sizeof *v);
+	for (i = 0; i < n; i++)
+		v[i] = dec_str(d);
+	return v;
+}
+
+/* Rebuilds a plan from its encoding. */
+int
+plan_decode(const char **cur, const char *end, struct plan **out)
+{
+	struct dec d = { *cur, end, 0 };
+	struct plan *p = xcalloc(1, sizeof *p);
+	int32_t n, i;
+	size_t j, k;
+
+	*out = NULL;
+	p->file = dec_str(&d);
+	dec_pstr(&d, &p->name);
+	dec_pstr(&d, &p->description);
+	dec_pstr(&d, &p->owner);
+	p->contract_after = dec_i32(&d);
+	p->contract_after_pos.line = dec_i32(&d);
+	p->contract_after_pos.col = dec_i32(&d);
+	dec_pstr(&d, &p->deadline);
+	n = dec_i32(&d);
+	if (n < 0 || n > 10000)
+		d.bad = 1;
+	else if (n > 0) {
+		p->deps = xcalloc((size_t)n, sizeof *p->deps);
+		for (i = 0; i < n && !d.bad; i++, p->ndeps++) {
+			p->deps[i].plan = dec_str(&d);
+			p->deps[i].step = dec_str(&d);
+			p->deps[i].pos.line = dec_i32(&d);
+			p->deps[i].pos.col = dec_i32(&d);
+		}
+	}
+	n = dec_i32(&d);
+	if (n <= 0 || n > 100000)
+		d.bad = 1;
+	else
+		p->steps = xcalloc((size_t)n, sizeof *p->steps);
+	for (i = 0; i < n && !d.bad; i++) {
+		struct step *s = &p->steps[p->nsteps++];
+
+		dec_pstr(&d, &s->id);
+		s->kind = (enum step_kind)dec_i32(&d);
+		s->phase = (enum phase)dec_i32(&d);
+		s->stage = (enum stage)dec_i32(&d);
+		s->stage_set = dec_i32(&d);
+		s->pos.line = dec_i32(&d);
+		s->pos.col = dec_i32(&d);
+		if (d.bad || s->kind >= KIND__COUNT || s->phase > PHASE_CONTRACT ||
+		    s->stage > STAGE_POST || d.end - d.cur < 64) {
+			d.bad = 1;
+			break;
+		}
+		memcpy(s->checksum, d.cur, 64);
+		s->checksum[64] = '\0';
+		d.cur += 64;
+		for (j = 0; j < NFIELDS && !d.bad; j++) {
+			void *at = (char *)s + fields[j].off;
+
+			switch (fields[j].type) {
+			case F_STR:
+				dec_pstr(&d, at);
+				break;
+			case F_BOOL:
+			case F_INT:
+				*(int *)at = dec_i32(&d);
+				break;
+			case F_LIST:
+				*(char ***)at = dec_strv(&d);
+				break;
+			case F_COLUMNS:
+				s->columns = dec_strv(&d);
+				k = (size_t)dec_i32(&d);
+				if (d.bad || k > 10000) {
+					d.bad = 1;
+					break;
+				}
+				s->tcols = k ? xcalloc(k, sizeof *s->tcols) : NULL;
+				for (; s->ntcols < k && !d.bad; s->ntcols++) {
+					struct plan_column *c = &s->tcols[s->ntcols];
+
+					c->name = dec_str(&d);
+					c->type = dec_str(&d);
+					c->default_ = dec_str(&d);
+					c->not_null = dec_i32(&d);
+					c->primary_key = dec_i32(&d);
+				}
+				break;
+			case F_SPECIAL:
+				break;
+			}
+		}
+	}
+	if (d.bad || p->name.s == NULL || p->file == NULL) {
+		plan_free(p);
+		return -1;
+	}
+	*cur = d.cur;
+	*out = p;
+	return 0;
 }

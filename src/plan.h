@@ -199,6 +199,17 @@ void plan_free(struct plan *p);
  * -1 when any file failed (the plans that loaded are still in set).
  */
 int plan_set_load(struct plan_set *set, char *const *dirs, struct plan_diags *diags);
+/* Lists the plan files of dirs, sorted; free with plan_files_free. */
+int plan_files(char *const *dirs, char ***files, size_t *n, struct plan_diags *diags);
+void plan_files_free(char **files, size_t n);
+/* Sorts set by name and reports duplicate names; -1 when there are any. */
+int plan_set_finish(struct plan_set *set, struct plan_diags *diags);
+/*
+ * A loaded plan as bytes, and back, for the plan cache (plancache.c).
+ * plan_decode advances *cur and returns -1 on malformed input.
+ */
+void plan_encode(const struct plan *p, struct buf *out);
+int plan_decode(const char **cur, const char *end, struct plan **out);
 /* Adds one already loaded plan to set (which takes ownership). */
 void plan_set_add(struct plan_set *set, struct plan *p);
 /* Finds a plan by name (borrowed), or NULL. */

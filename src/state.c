@@ -621,7 +621,8 @@ state_open(struct state **out, const char *path, int create, struct buf *err)
 	 * Symbolic links are followed, as in header_check: a state file on a
 	 * shared volume may well be reached through one.
 	 */
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL) !=
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		if (st->db == NULL)
 			error_set(err, "cannot open '%s': out of memory", path);
@@ -699,6 +700,20 @@ state_rollback(struct state *st)
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* qsort order of ships: by plan, then position in the plan, then step. */
+static int
+ship_cmp(const void *a, const void *b)
+{
+	const struct state_ship *x = a, *y = b;
+	int c = strcmp(x->plan, y->plan);
+
+	if (c != 0)
+		return c;
+	if (x->idx != y->idx)
+		return x->idx < y->idx ? -1 : 1;
+	return strcmp(x->step, y->step);
+}
+
 /* Frees the strings of one release. */
 static void
 release_clear(struct state_release *r)
@@ -751,8 +766,13 @@ state_history_load(struct state *st, struct state_history *h, struct buf *err)
 	s = NULL;
 
 	cap = 0;
+	/*
+	 * A plain table scan, sorted here: letting SQLite ORDER BY plan, idx
+	 * costs a temporary b-tree (or an index seek per row), several times
+	 * the scan itself.
+	 */
 	if (db_prepare(st, &s, "SELECT plan, step, idx, release_seq, checksum, "
-	    "status, forced, at FROM ships ORDER BY plan, idx, step", err) == -1)
+	    "status, forced, at FROM ships", err) == -1)
 		goto done;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		XGROW(h->ships, cap, h->nships + 1);
@@ -772,6 +792,8 @@ state_history_load(struct state *st, struct state_history *h, struct buf *err)
 		db_error(st, err, "cannot read ships from");
 		goto done;
 	}
+	if (h->nships > 1)
+		qsort(h->ships, h->nships, sizeof *h->ships, ship_cmp);
 	ret = 0;
 done:
 	sqlite3_finalize(s);
@@ -1369,4 +1391,11 @@ state_actor(void)
 	ret = xasprintf("%s@%s", user, host);
 	free(user);
 	return ret;
+}
+
+/* The SQLite library version. */
+const char *
+state_lib_version(void)
+{
+	return sqlite3_libversion();
 }

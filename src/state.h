@@ -158,4 +158,7 @@ void state_backfill_free(struct state_backfill *b);
 /* user@host of whoever runs this process ($EXCON_ACTOR overrides); owned. */
 char *state_actor(void);
 
+/* The SQLite library version, for `excon --version`. */
+const char *state_lib_version(void);
+
 #endif

@@ -4,6 +4,7 @@
  * lines and columns from 0; excon counts from 1, like compilers do.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,32 +13,87 @@
 #include "xalloc.h"
 #include "ytree.h"
 
-/* Position of the first content character of a block scalar. */
+/* What convert() needs besides the node: the source text and the error. */
+struct conv {
+	yaml_document_t	*doc;
+	const char	*text;
+	size_t		 len;
+	struct pos	*at;
+	struct buf	*err;
+	int		 failed;
+};
+
+/* Records the first conversion error at pos. */
+static void
+conv_fail(struct conv *cv, struct pos pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+conv_fail(struct conv *cv, struct pos pos, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cv->failed)
+		return;
+	cv->failed = 1;
+	if (cv->at != NULL)
+		*cv->at = pos;
+	if (cv->err != NULL) {
+		buf_reset(cv->err);
+		va_start(ap, fmt);
+		buf_vprintf(cv->err, fmt, ap);
+		va_end(ap);
+	}
+}
+
+/*
+ * Where line 0 of a block scalar's value starts: the line after the
+ * indicator, at the column of the block's indentation, so that character
+ * c of value line n sits at (line + n, col + c).  Leading blank lines are
+ * part of the value but carry no indentation, so the column comes from
+ * the first line with text, less the spaces the value keeps beyond the
+ * block's indentation (an indentation indicator such as `|2`).
+ */
 static struct pos
-block_content_pos(const char *text, size_t len, const yaml_mark_t *m)
+block_content_pos(const char *text, size_t len, const yaml_mark_t *m,
+    const char *value)
 {
 	struct pos p = { (int)m->line + 2, 1 };
-	size_t i = m->index;
+	size_t i = m->index, kept = 0;
+	int col;
 
-	/* Skip to the line after the indicator, then over its indentation. */
+	/* Skip to the line after the indicator (and any comment on it). */
 	while (i < len && text[i] != '\n')
 		i++;
 	if (i < len)
 		i++;
-	while (i < len && text[i] == ' ') {
-		i++;
-		p.col++;
+	for (;;) {
+		col = 1;
+		while (i < len && text[i] == ' ') {
+			i++;
+			col++;
+		}
+		if (i < len && text[i] == '\r' && i + 1 < len && text[i + 1] == '\n')
+			i++;
+		if (i < len && text[i] == '\n') {
+			i++;
+			continue;	/* a blank line: no column to take */
+		}
+		break;
 	}
+	while (*value == '\n')
+		value++;
+	while (value[kept] == ' ')
+		kept++;
+	p.col = col > (int)kept ? col - (int)kept : 1;
 	return p;
 }
 
-/* Converts libyaml node id into a ynode tree, depth-limited against cycles. */
+/* Converts libyaml node yn into a ynode tree, depth-limited against cycles. */
 static struct ynode *
-convert(yaml_document_t *doc, yaml_node_t *yn, const char *text, size_t len,
-    int depth)
+convert(struct conv *cv, yaml_node_t *yn, int depth)
 {
 	struct ynode *n = xcalloc(1, sizeof *n);
-	size_t i;
+	size_t i, j;
 
 	n->pos.line = (int)yn->start_mark.line + 1;
 	n->pos.col = (int)yn->start_mark.column + 1;
@@ -55,7 +111,8 @@ convert(yaml_document_t *doc, yaml_node_t *yn, const char *text, size_t len,
 		n->block = yn->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
 		    yn->data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
 		if (n->block)
-			n->pos = block_content_pos(text, len, &yn->start_mark);
+			n->pos = block_content_pos(cv->text, cv->len,
+			    &yn->start_mark, n->value);
 		break;
 	case YAML_SEQUENCE_NODE: {
 		yaml_node_item_t *it;
@@ -66,8 +123,8 @@ convert(yaml_document_t *doc, yaml_node_t *yn, const char *text, size_t len,
 		n->items = xcalloc(n->n ? n->n : 1, sizeof *n->items);
 		for (i = 0, it = yn->data.sequence.items.start;
 		    it < yn->data.sequence.items.top; it++, i++)
-			n->items[i] = convert(doc, yaml_document_get_node(doc, *it),
-			    text, len, depth + 1);
+			n->items[i] = convert(cv, yaml_document_get_node(cv->doc,
+			    *it), depth + 1);
 		break;
 	}
 	case YAML_MAPPING_NODE: {
@@ -81,7 +138,7 @@ convert(yaml_document_t *doc, yaml_node_t *yn, const char *text, size_t len,
 		n->key_pos = xcalloc(n->n ? n->n : 1, sizeof *n->key_pos);
 		for (i = 0, pr = yn->data.mapping.pairs.start;
 		    pr < yn->data.mapping.pairs.top; pr++, i++) {
-			yaml_node_t *k = yaml_document_get_node(doc, pr->key);
+			yaml_node_t *k = yaml_document_get_node(cv->doc, pr->key);
 
 			if (k != NULL && k->type == YAML_SCALAR_NODE)
 				n->keys[i] = xstrndup((const char *)k->data.scalar.value,
@@ -92,8 +149,16 @@ convert(yaml_document_t *doc, yaml_node_t *yn, const char *text, size_t len,
 				n->key_pos[i].line = (int)k->start_mark.line + 1;
 				n->key_pos[i].col = (int)k->start_mark.column + 1;
 			}
-			n->items[i] = convert(doc, yaml_document_get_node(doc,
-			    pr->value), text, len, depth + 1);
+			/* YAML keys are unique; a repeated one would silently win. */
+			for (j = 0; j < i; j++)
+				if (strcmp(n->keys[j], n->keys[i]) == 0) {
+					conv_fail(cv, n->key_pos[i], "duplicate key \"%s\" "
+					    "(first at line %d)", n->keys[i],
+					    n->key_pos[j].line);
+					break;
+				}
+			n->items[i] = convert(cv, yaml_document_get_node(cv->doc,
+			    pr->value), depth + 1);
 		}
 		break;
 	}
@@ -103,37 +168,84 @@ convert(yaml_document_t *doc, yaml_node_t *yn, const char *text, size_t len,
 	return n;
 }
 
+/* Puts libyaml's parse error, with where its context started, into err. */
+static void
+parse_error(const yaml_parser_t *parser, struct pos *at, struct buf *err)
+{
+	const yaml_mark_t *m = &parser->problem_mark;
+
+	if (at != NULL) {
+		at->line = (int)m->line + 1;
+		at->col = (int)m->column + 1;
+	}
+	if (err == NULL)
+		return;
+	buf_reset(err);
+	buf_puts(err, parser->problem ? parser->problem : "malformed YAML");
+	if (parser->context != NULL)
+		buf_printf(err, " %s started at line %zu, column %zu",
+		    parser->context, parser->context_mark.line + 1,
+		    parser->context_mark.column + 1);
+}
+
 /* Parses YAML text into a tree. */
 int
 ytree_parse(struct ynode **out, const char *name, const char *text, size_t len,
-    struct buf *err)
+    struct pos *at, struct buf *err)
 {
 	yaml_parser_t parser;
-	yaml_document_t doc;
+	yaml_document_t doc, extra;
 	yaml_node_t *root;
+	struct conv cv;
 	int ret = -1, have_doc = 0;
 
 	*out = NULL;
+	if (at != NULL)
+		at->line = at->col = 0;
 	if (!yaml_parser_initialize(&parser))
 		return error_set(err, "%s: cannot initialise the YAML parser", name);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		const yaml_mark_t *m = &parser.problem_mark;
-
-		if (parser.context != NULL)
-			error_set(err, "%s:%zu:%zu: %s %s", name, m->line + 1,
-			    m->column + 1, parser.problem, parser.context);
-		else
-			error_set(err, "%s:%zu:%zu: %s", name, m->line + 1,
-			    m->column + 1, parser.problem ? parser.problem :
-			    "malformed YAML");
+		parse_error(&parser, at, err);
 		goto done;
 	}
 	have_doc = 1;
 	root = yaml_document_get_root_node(&doc);
-	if (root != NULL)
-		*out = convert(&doc, root, text, len, 0);
+	if (root != NULL) {
+		memset(&cv, 0, sizeof cv);
+		cv.doc = &doc;
+		cv.text = text;
+		cv.len = len;
+		cv.at = at;
+		cv.err = err;
+		*out = convert(&cv, root, 0);
+		if (cv.failed) {
+			ytree_free(*out);
+			*out = NULL;
+			goto done;
+		}
+	}
+	/* A second document would be ignored without a word: refuse it. */
+	if (!yaml_parser_load(&parser, &extra)) {
+		parse_error(&parser, at, err);
+		goto fail;
+	}
+	if (yaml_document_get_root_node(&extra) != NULL) {
+		if (at != NULL) {
+			at->line = (int)extra.start_mark.line + 1;
+			at->col = (int)extra.start_mark.column + 1;
+		}
+		error_set(err, "only one YAML document is allowed in a file; a "
+		    "second one starts here");
+		yaml_document_delete(&extra);
+		goto fail;
+	}
+	yaml_document_delete(&extra);
 	ret = 0;
+	goto done;
+fail:
+	ytree_free(*out);
+	*out = NULL;
 done:
 	if (have_doc)
 		yaml_document_delete(&doc);
@@ -143,7 +255,8 @@ done:
 
 /* Reads and parses a YAML file. */
 int
-ytree_load(struct ynode **out, const char *path, struct buf *err)
+ytree_load(struct ynode **out, const char *path, struct pos *at,
+    struct buf *err)
 {
 	struct buf text = BUF_INIT;
 	char chunk[8192];
@@ -152,6 +265,8 @@ ytree_load(struct ynode **out, const char *path, struct buf *err)
 	int ret = -1;
 
 	*out = NULL;
+	if (at != NULL)
+		at->line = at->col = 0;
 	f = fopen(path, "rb");
 	if (f == NULL)
 		return error_set(err, "cannot open '%s': %s", path, strerror(errno));
@@ -161,7 +276,7 @@ ytree_load(struct ynode **out, const char *path, struct buf *err)
 		error_set(err, "cannot read '%s': %s", path, strerror(errno));
 		goto done;
 	}
-	ret = ytree_parse(out, path, buf_cstr(&text), text.len, err);
+	ret = ytree_parse(out, path, buf_cstr(&text), text.len, at, err);
 done:
 	fclose(f);
 	buf_free(&text);

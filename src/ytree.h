@@ -31,13 +31,16 @@ struct ynode {
 
 /*
  * Parses the file at path.  On success *out is the root (owned by the
- * caller, ytree_free), or NULL for an empty file.  On a syntax error returns
- * -1 with "file:line:col: message" in err.
+ * caller, ytree_free), or NULL for an empty file.  Otherwise returns -1
+ * with the message in err and where it is in *at (line 0 when the file
+ * cannot be read; the message then names the file).  A syntax error, a
+ * duplicate key in a mapping and a second document are errors.
  */
-int ytree_load(struct ynode **out, const char *path, struct buf *err);
+int ytree_load(struct ynode **out, const char *path, struct pos *at,
+    struct buf *err);
 /* Same as ytree_load, for text already in memory; name is used in messages. */
 int ytree_parse(struct ynode **out, const char *name, const char *text,
-    size_t len, struct buf *err);
+    size_t len, struct pos *at, struct buf *err);
 /* Frees a tree (NULL-safe). */
 void ytree_free(struct ynode *n);
 /* The value of key in a map node, or NULL. */

@@ -16,6 +16,7 @@
 #include "gate.h"
 #include "out.h"
 #include "cmd/dbstep.h"
+#include "exec.h"
 
 static const struct cmd_opt advance_opts[] = {
 	{ "to", OPT_STR, "STEP", "ship every step up to and including STEP" },
@@ -125,7 +126,7 @@ record_ship(struct advance *a, const struct plan *p, size_t idx,
 	if (res->forced && cmd_event(a->ctx, "override", p->name.s, s->id.s, r->name,
 	    buf_cstr(&res->why), a->reason, err) != 0)
 		return -1;
-	if (a->record_only && step_kind_is_db(s->kind) &&
+	if (a->record_only && exec_step_runs_sql(s) &&
 	    cmd_event(a->ctx, "record-only", p->name.s, s->id.s, r->name,
 	    s->verify.s ? "database untouched; verify skipped" :
 	    "database untouched", NULL, err) != 0)
@@ -184,7 +185,7 @@ advance_one(struct advance *a, const struct plan *p, int quiet, int *done)
 		rc = EXCON_EXIT_REFUSED;
 		goto done;
 	}
-	if (step_kind_is_db(s->kind) && !a->record_only && !cmd_have_db(ctx)) {
+	if (exec_step_runs_sql(s) && !a->record_only && !cmd_have_db(ctx)) {
 		rc = cmd_fail(EXCON_EXIT_USAGE, "%s/%s (%s) changes the database, and "
 		    "no database is configured: pass --db CONNINFO (or set "
 		    "EXCON_DATABASE or 'database:' in excon.yaml), or --record-only "
@@ -194,7 +195,7 @@ advance_one(struct advance *a, const struct plan *p, int quiet, int *done)
 	}
 	if (ctx->dry_run) {
 		if (ctx->format != FORMAT_JSON) {
-			if (step_kind_is_db(s->kind) && !a->record_only) {
+			if (exec_step_runs_sql(s) && !a->record_only) {
 				struct buf sql = BUF_INIT;
 
 				if (dbstep_dry(ctx, p, (size_t)next, &sql, &err) != 0) {
@@ -214,7 +215,7 @@ advance_one(struct advance *a, const struct plan *p, int quiet, int *done)
 		rc = 0;
 		goto done;
 	}
-	if (step_kind_is_db(s->kind) && !a->record_only) {
+	if (exec_step_runs_sql(s) && !a->record_only) {
 		/* Release the state file while SQL runs; re-decide afterwards. */
 		state_rollback(ctx->st);
 		in_tx = 0;

@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "gate.h"
 #include "out.h"
+#include "xalloc.h"
 
 static const struct cmd_opt release_opts[] = {
 	{ "note", OPT_STR, "TEXT", "a note kept with the release (start)" },
@@ -96,17 +97,37 @@ done:
 	return rc;
 }
 
+/* Orders ships by release, then plan and position. */
+static int
+ship_cmp(const void *a, const void *b)
+{
+	const struct state_ship *x = *(const struct state_ship *const *)a;
+	const struct state_ship *y = *(const struct state_ship *const *)b;
+	int c;
+
+	if (x->release_seq != y->release_seq)
+		return x->release_seq < y->release_seq ? -1 : 1;
+	if ((c = strcmp(x->plan, y->plan)) != 0)
+		return c;
+	return x->idx - y->idx;
+}
+
 /* Lists releases with the steps that shipped in each. */
 static int
 release_list(struct cmd_ctx *ctx)
 {
 	struct state_history h;
 	struct buf out = BUF_INIT;
-	size_t i, j;
+	const struct state_ship **by_release;
+	size_t i, j, from = 0;
 	int rc, first, sfirst = 1;
 
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		return rc;
+	by_release = xcalloc(h.nships ? h.nships : 1, sizeof *by_release);
+	for (i = 0; i < h.nships; i++)
+		by_release[i] = &h.ships[i];
+	qsort(by_release, h.nships, sizeof *by_release, ship_cmp);
 	if (ctx->format == FORMAT_JSON)
 		buf_putc(&out, '[');
 	else if (h.nreleases == 0)
@@ -143,11 +164,15 @@ release_list(struct cmd_ctx *ctx)
 				buf_printf(&out, "  (%s)", r->note);
 			buf_putc(&out, '\n');
 		}
-		for (j = 0; j < h.nships; j++) {
-			const struct state_ship *s = &h.ships[j];
+		for (j = from; j < h.nships; j++) {
+			const struct state_ship *s = by_release[j];
 
-			if (s->release_seq != r->seq)
+			if (s->release_seq < r->seq) {
+				from = j + 1;
 				continue;
+			}
+			if (s->release_seq > r->seq)
+				break;
 			if (ctx->format == FORMAT_JSON) {
 				int f2 = 1;
 
@@ -174,6 +199,7 @@ release_list(struct cmd_ctx *ctx)
 		buf_puts(&out, "]\n");
 	cmd_out(&out);
 	buf_free(&out);
+	free(by_release);
 	state_history_free(&h);
 	return EXCON_EXIT_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "cmd/dbstep.h"
+#include "exec.h"
 #include "gate.h"
 
 static const struct cmd_opt rollback_opts[] = {
@@ -15,13 +16,11 @@ static const struct cmd_opt rollback_opts[] = {
 	{ NULL, 0, NULL, NULL }
 };
 
-/* 1 when undoing s needs SQL. */
+/* 1 when undoing s needs SQL: exactly the steps whose shipping ran SQL. */
 static int
 needs_sql(const struct step *s)
 {
-	if (s->kind == KIND_DUAL_WRITE)
-		return s->trigger;
-	return step_kind_is_db(s->kind);
+	return exec_step_runs_sql(s);
 }
 
 /* Runs rollback. */

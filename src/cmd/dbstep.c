@@ -1,50 +1,435 @@
 /*
- * Database execution of steps for advance and rollback (see dbstep.h).
+ * Database execution of steps for advance, rollback and verify.
+ *
+ * The order matters for crash safety and for concurrent excons:
+ *   1. connect and take the plan's advisory lock in PostgreSQL, so no
+ *      other excon runs this plan's SQL meanwhile;
+ *   2. re-decide the gates on a fresh history (another process may have
+ *      shipped the step while we connected);
+ *   3. run the step (the executor skips it when its ledger row shows it
+ *      already applied, e.g. after a crash before step 5);
+ *   4. run verify; a step counts as shipped only once it returns true;
+ *   5. record the step in the state file.
+ * The state file is never held in a transaction while SQL runs.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "cmd/dbstep.h"
+#include "exec.h"
+#include "out.h"
+#include "xalloc.h"
+
+struct runner {
+	struct cmd_ctx		*ctx;
+	const struct plan	*plan;
+	const struct step	*step;
+	int			 tty;		/* draw a bar on stderr */
+	time_t			 last_line;	/* plain progress lines */
+	time_t			 last_mirror;	/* backfill mirror in the state file */
+	int			 bar_drawn;
+};
+
+/* Prints executor notices (lock retries, server notices) on stderr. */
+static void
+on_notify(void *arg, const char *line)
+{
+	struct runner *rn = arg;
+
+	/* "already exists, skipping" and the like are expected on reruns. */
+	if (strncmp(line, "NOTICE:", 7) == 0)
+		return;
+	if (rn->bar_drawn) {
+		fputc('\n', stderr);
+		rn->bar_drawn = 0;
+	}
+	fprintf(stderr, "excon: %s/%s: %s\n", rn->plan->name.s, rn->step->id.s, line);
+}
+
+/* Formats seconds as h:mm:ss or m:ss. */
+static void
+fmt_eta(char *out, size_t n, long s)
+{
+	if (s < 0)
+		snprintf(out, n, "?");
+	else if (s >= 3600)
+		snprintf(out, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+	else
+		snprintf(out, n, "%ld:%02ld", s / 60, s % 60);
+}
+
+/* Saves the backfill's progress in the state file, for status. */
+static void
+mirror(struct runner *rn, const struct backfill_progress *p)
+{
+	struct state_backfill b;
+
+	memset(&b, 0, sizeof b);
+	b.plan = rn->plan->name.s;
+	b.step = rn->step->id.s;
+	b.cursor = (char *)p->cursor;
+	b.rows_done = p->rows_done;
+	b.rows_total = p->rows_total;
+	b.finished = p->finished;
+	state_backfill_put(rn->ctx->st, &b, NULL);
+}
+
+/* Draws the backfill progress: a bar on a terminal, else a line every few seconds. */
+static void
+on_progress(void *arg, const struct backfill_progress *p)
+{
+	struct runner *rn = arg;
+	time_t now = time(NULL);
+	char eta[32];
+	double frac = p->rows_total > 0 ? (double)p->rows_done / (double)p->rows_total : 0;
+
+	if (frac > 1)
+		frac = 1;
+	fmt_eta(eta, sizeof eta, p->eta_s);
+	if (now - rn->last_mirror >= 2 || p->finished) {
+		mirror(rn, p);
+		rn->last_mirror = now;
+	}
+	if (rn->tty) {
+		char bar[31];
+		int i, fill = (int)(frac * 30);
+
+		for (i = 0; i < 30; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[30] = '\0';
+		fprintf(stderr, "\r%s [%s] %3d%% %lld/%lld rows  %.0f rows/s  ETA %s ",
+		    rn->step->id.s, bar, (int)(frac * 100), p->rows_done,
+		    p->rows_total, p->rate, eta);
+		rn->bar_drawn = 1;
+		if (p->finished) {
+			fputc('\n', stderr);
+			rn->bar_drawn = 0;
+		}
+		return;
+	}
+	if (now - rn->last_line >= 5 || p->finished) {
+		fprintf(stderr, "excon: %s/%s: %lld of ~%lld rows (%d%%), %.0f rows/s, "
+		    "ETA %s%s\n", rn->plan->name.s, rn->step->id.s, p->rows_done,
+		    p->rows_total, (int)(frac * 100), p->rate, eta,
+		    p->finished ? ", done" : "");
+		rn->last_line = now;
+	}
+}
+
+/* Fills executor options from the configuration. */
+static void
+opts_fill(struct cmd_ctx *ctx, struct exec_opts *o, struct runner *rn)
+{
+	exec_opts_init(o);
+	o->conninfo = cmd_conninfo(ctx);
+	o->lock_timeout = ctx->cfg.lock_timeout;
+	o->statement_timeout = strcmp(ctx->cfg.statement_timeout, "0") == 0 ?
+	    NULL : ctx->cfg.statement_timeout;
+	o->lock_retries = ctx->cfg.lock_retries;
+	o->batch_size = ctx->cfg.batch_size;
+	o->target_batch_ms = ctx->cfg.target_batch_ms;
+	o->pause_ms = ctx->cfg.pause_ms;
+	o->notify = on_notify;
+	o->progress = on_progress;
+	o->arg = rn;
+}
 
 /* The SQL a step would run. */
 int
 dbstep_dry(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
     struct buf *sql, struct buf *err)
 {
-	(void)ctx;
-	(void)sql;
-	return error_set(err, "%s/%s: database execution is not available in "
-	    "this build", p->name.s, p->steps[idx].id.s);
+	struct exec_opts o;
+	struct runner rn;
+
+	memset(&rn, 0, sizeof rn);
+	opts_fill(ctx, &o, &rn);
+	return exec_dry_run(&o, p, &p->steps[idx], 0, sql, err);
+}
+
+/* Records a step as failed part way, with the error, outside any transaction. */
+static void
+record_failure(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
+    const struct state_release *r, const char *msg)
+{
+	struct state_ship sh;
+	struct buf err = BUF_INIT;
+
+	memset(&sh, 0, sizeof sh);
+	sh.plan = p->name.s;
+	sh.step = p->steps[idx].id.s;
+	sh.idx = (int)idx;
+	sh.release_seq = r->seq;
+	sh.checksum = (char *)p->steps[idx].checksum;
+	sh.status = SHIP_FAILED;
+	sh.at = out_now();
+	if (state_begin(ctx->st, &err) == 0 &&
+	    state_ship_put(ctx->st, &sh, &err) == 0 &&
+	    cmd_event(ctx, "failed", p->name.s, p->steps[idx].id.s, r->name, msg,
+	    NULL, &err) == 0 && state_commit(ctx->st, &err) == 0) {
+		buf_free(&err);
+		return;
+	}
+	state_rollback(ctx->st);
+	fprintf(stderr, "excon: could not record the failure: %s\n", buf_cstr(&err));
+	buf_free(&err);
 }
 
 /* Runs a step on the database and records it. */
 int
 dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
-    const struct state_release *r, const struct gate_result *res,
+    const struct state_release *r0, const struct gate_result *res0,
     const char *reason)
 {
-	(void)ctx;
-	(void)r;
-	(void)res;
-	(void)reason;
-	return cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s: database execution is not "
-	    "available in this build; use --record-only", p->name.s,
-	    p->steps[idx].id.s);
+	const struct step *s = &p->steps[idx];
+	struct exec_opts o;
+	struct runner rn;
+	struct exec *x = NULL;
+	struct state_history h;
+	struct gate_ctx g;
+	struct gate_result res;
+	struct buf err = BUF_INIT, detail = BUF_INIT;
+	const struct state_release *r;
+	enum exec_outcome outcome;
+	char *rname = xstrdup(r0->name);
+	int rc, ok = 1, in_tx = 0;
+
+	(void)res0;
+	memset(&h, 0, sizeof h);
+	memset(&rn, 0, sizeof rn);
+	gate_result_init(&res);
+	rn.ctx = ctx;
+	rn.plan = p;
+	rn.step = s;
+	rn.tty = out_color(stderr) || (isatty(fileno(stderr)) && getenv("NO_COLOR"));
+	opts_fill(ctx, &o, &rn);
+
+	if (exec_connect(&x, &o, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
+	if (exec_lock_plan(x, p->name.s, &err) != 0) {
+		fprintf(stderr, "refused: %s\n", buf_cstr(&err));
+		rc = EXCON_EXIT_REFUSED;
+		goto done;
+	}
+	/* 2. Decide again, now that no other excon can run this plan. */
+	if ((rc = cmd_history(ctx, &h, 0)) != 0)
+		goto done;
+	g.plans = &ctx->plans;
+	g.hist = &h;
+	g.default_contract_after = ctx->cfg.contract_after;
+	r = gate_release_named(&h, rname);
+	gate_step(&g, p, idx, r ? r->seq : 0, reason != NULL, &res);
+	if (!res.allowed) {
+		fprintf(stderr, "refused: %s\n", buf_cstr(&res.why));
+		rc = EXCON_EXIT_REFUSED;
+		goto done;
+	}
+	/* 3. The SQL. */
+	if (exec_step(x, p, s, &outcome, &err) != 0) {
+		if (rn.bar_drawn)
+			fputc('\n', stderr);
+		record_failure(ctx, p, idx, r, buf_cstr(&err));
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s failed: %s\nexcon: the plan "
+		    "is blocked until 'excon advance %s' resumes the step or "
+		    "'excon rollback %s' undoes it", p->name.s, s->id.s,
+		    buf_cstr(&err), p->name.s, p->name.s);
+		goto done;
+	}
+	if (outcome == EXEC_ALREADY_APPLIED)
+		printf("%s/%s was already applied (found in the excon.ledger table); "
+		    "recording it\n", p->name.s, s->id.s);
+	/* 4. Verify. */
+	if (s->verify.s != NULL && exec_verify(x, p, s, &ok, &detail, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s: verify failed to run: %s",
+		    p->name.s, s->id.s, buf_cstr(&err));
+		goto done;
+	}
+	if (!ok) {
+		fprintf(stderr, "refused: %s/%s ran, but its verify query returned "
+		    "false%s%s; the step is not shipped: fix the data and run "
+		    "'excon advance %s' again\n", p->name.s, s->id.s,
+		    detail.len ? ": " : "", buf_cstr(&detail), p->name.s);
+		cmd_event(ctx, "verify.failed", p->name.s, s->id.s, r->name,
+		    detail.len ? buf_cstr(&detail) : "verify returned false", NULL,
+		    NULL);
+		rc = EXCON_EXIT_REFUSED;
+		goto done;
+	}
+	/* 5. Record. */
+	state_history_free(&h);
+	if ((rc = cmd_history(ctx, &h, 1)) != 0)
+		goto done;
+	in_tx = 1;
+	r = gate_release_named(&h, rname);
+	{
+		struct state_ship sh;
+
+		memset(&sh, 0, sizeof sh);
+		sh.plan = p->name.s;
+		sh.step = s->id.s;
+		sh.idx = (int)idx;
+		sh.release_seq = r->seq;
+		sh.checksum = (char *)s->checksum;
+		sh.status = SHIP_DONE;
+		sh.forced = res.forced;
+		sh.at = out_now();
+		if (state_ship_put(ctx->st, &sh, &err) != 0 ||
+		    (res.forced && cmd_event(ctx, "override", p->name.s, s->id.s,
+		    r->name, buf_cstr(&res.why), reason, &err) != 0) ||
+		    cmd_event(ctx, "advance", p->name.s, s->id.s, r->name,
+		    outcome == EXEC_ALREADY_APPLIED ? "already applied; recorded" :
+		    step_kind_name(s->kind), NULL, &err) != 0 ||
+		    (s->kind == KIND_BACKFILL && state_backfill_delete(ctx->st,
+		    p->name.s, s->id.s, &err) != 0) ||
+		    state_commit(ctx->st, &err) != 0) {
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+			goto done;
+		}
+	}
+	in_tx = 0;
+	if (ctx->format != FORMAT_JSON)
+		printf("shipped %s/%s (%s, %s) in %s (#%lld)%s\n", p->name.s, s->id.s,
+		    step_kind_name(s->kind), stage_name(s->stage), r->name,
+		    (long long)r->seq, res.forced ? " -- gate overridden" : "");
+	rc = EXCON_EXIT_OK;
+done:
+	if (in_tx)
+		state_rollback(ctx->st);
+	exec_close(x);
+	gate_result_free(&res);
+	state_history_free(&h);
+	buf_free(&err);
+	buf_free(&detail);
+	free(rname);
+	return rc;
 }
 
-/* Runs a step's down SQL. */
+/* Runs a step's down SQL and records the rollback. */
 int
 dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
 {
-	(void)ctx;
-	return cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s: database execution is not "
-	    "available in this build; use --record-only", p->name.s,
-	    p->steps[idx].id.s);
+	const struct step *s = &p->steps[idx];
+	struct exec_opts o;
+	struct runner rn;
+	struct exec *x = NULL;
+	struct buf err = BUF_INIT;
+	int rc;
+
+	memset(&rn, 0, sizeof rn);
+	rn.ctx = ctx;
+	rn.plan = p;
+	rn.step = s;
+	opts_fill(ctx, &o, &rn);
+	if (exec_connect(&x, &o, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
+	if (exec_lock_plan(x, p->name.s, &err) != 0) {
+		fprintf(stderr, "refused: %s\n", buf_cstr(&err));
+		rc = EXCON_EXIT_REFUSED;
+		goto done;
+	}
+	if (exec_rollback(x, p, s, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "rolling back %s/%s failed: %s",
+		    p->name.s, s->id.s, buf_cstr(&err));
+		goto done;
+	}
+	if (state_begin(ctx->st, &err) != 0 ||
+	    state_ship_delete(ctx->st, p->name.s, s->id.s, &err) != 0 ||
+	    state_backfill_delete(ctx->st, p->name.s, s->id.s, &err) != 0 ||
+	    cmd_event(ctx, "rollback", p->name.s, s->id.s, NULL,
+	    "down SQL ran", NULL, &err) != 0 || state_commit(ctx->st, &err) != 0) {
+		state_rollback(ctx->st);
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
+	printf("rolled back %s/%s (its down SQL ran)\n", p->name.s, s->id.s);
+	rc = EXCON_EXIT_OK;
+done:
+	exec_close(x);
+	buf_free(&err);
+	return rc;
 }
 
-/* Compares database and state. */
+/* Compares database and state: one line per drift. */
 int
 dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 {
-	(void)ctx;
-	(void)h;
-	return cmd_fail(EXCON_EXIT_RUNTIME, "database verification is not "
-	    "available in this build");
+	struct exec_opts o;
+	struct runner rn;
+	struct exec *x = NULL;
+	struct exec_drift d = { NULL, 0, 0 };
+	struct gate_ctx g;
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	size_t i, j;
+	int rc = EXCON_EXIT_OK, nchecked = 0;
+
+	memset(&rn, 0, sizeof rn);
+	rn.ctx = ctx;
+	opts_fill(ctx, &o, &rn);
+	o.notify = NULL;
+	if (exec_connect(&x, &o, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
+	g.plans = &ctx->plans;
+	g.hist = h;
+	g.default_contract_after = ctx->cfg.contract_after;
+	for (i = 0; i < ctx->plans.nplans; i++) {
+		const struct plan *p = ctx->plans.plans[i];
+		struct gate_progress pr;
+		const char **rel;
+		size_t n = 0;
+
+		gate_progress_load(&g, p, &pr);
+		rel = xcalloc(p->nsteps + 1, sizeof *rel);
+		for (j = 0; j < p->nsteps; j++) {
+			if (pr.ships[j] == NULL || pr.ships[j]->status != SHIP_DONE)
+				break;
+			rel[j] = gate_release(h, pr.ships[j]->release_seq) ?
+			    gate_release(h, pr.ships[j]->release_seq)->name : NULL;
+			n++;
+		}
+		gate_progress_free(&pr);
+		if (n > 0 && exec_drift(x, p, n, rel, &d, &err) != 0) {
+			free(rel);
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s: %s", p->name.s,
+			    buf_cstr(&err));
+			goto done;
+		}
+		nchecked += n > 0;
+		free(rel);
+	}
+	if (ctx->format == FORMAT_JSON) {
+		buf_puts(&out, "{\"ok\":");
+		buf_puts(&out, d.n ? "false" : "true");
+		buf_puts(&out, ",\"drift\":[");
+		for (i = 0; i < d.n; i++) {
+			if (i)
+				buf_putc(&out, ',');
+			json_str(&out, d.v[i]);
+		}
+		buf_puts(&out, "]}\n");
+	} else {
+		for (i = 0; i < d.n; i++)
+			buf_printf(&out, "drift: %s\n", d.v[i]);
+		if (d.n == 0)
+			buf_printf(&out, "verify: the database matches the state "
+			    "(%d plan%s checked)\n", nchecked, nchecked == 1 ? "" : "s");
+		else
+			buf_printf(&out, "verify: %zu drift%s\n", d.n, d.n == 1 ? "" : "s");
+	}
+	cmd_out(&out);
+	rc = d.n ? EXCON_EXIT_PROBLEMS : EXCON_EXIT_OK;
+done:
+	exec_drift_free(&d);
+	exec_close(x);
+	buf_free(&err);
+	buf_free(&out);
+	return rc;
 }

@@ -1,0 +1,629 @@
+/*
+ * The PostgreSQL wrapper (see pg.h).  Every libpq object lives and dies in
+ * this file; libpq errors become our messages, with the SQLSTATE kept so
+ * that callers can tell a lock timeout from a real failure.
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "pg.h"
+#include "xalloc.h"
+
+/* Two-key advisory locks of excon use this first key ("exco"). */
+#define PG_LOCK_CLASS 0x6578636f
+
+struct pg {
+	PGconn		*conn;
+	char		 sqlstate[6];
+	pg_notify_fn	 notify;
+	void		*arg;
+};
+
+struct pg_result {
+	PGresult	*res;
+};
+
+/* libpq notice processor: forwards one notice to the caller, or drops it. */
+static void
+pg_notice(void *arg, const char *message)
+{
+	struct pg *db = arg;
+	struct buf line = BUF_INIT;
+	size_t n;
+
+	if (db->notify == NULL)
+		return;
+	buf_puts(&line, message);
+	n = line.len;
+	while (n > 0 && (line.ptr[n - 1] == '\n' || line.ptr[n - 1] == ' '))
+		n--;
+	buf_truncate(&line, n);
+	db->notify(db->arg, buf_cstr(&line));
+	buf_free(&line);
+}
+
+/* Connects with conninfo and application_name appname. */
+int
+pg_connect(struct pg **out, const char *conninfo, const char *appname,
+    struct buf *err)
+{
+	const char *keys[] = { "dbname", "application_name", NULL };
+	const char *vals[] = { conninfo ? conninfo : "", appname, NULL };
+	struct pg *db = NULL;
+	char *safe = NULL;
+	int ret = -1;
+
+	*out = NULL;
+	db = xcalloc(1, sizeof *db);
+	/* expand_dbname=1: dbname holds a whole conninfo; later keys override. */
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		safe = pg_conninfo_redact(conninfo ? conninfo : "");
+		error_set(err, "cannot connect to '%s': %s", safe,
+		    db->conn ? PQerrorMessage(db->conn) : "out of memory");
+		if (err != NULL)
+			while (err->len > 0 && (err->ptr[err->len - 1] == '\n' ||
+			    err->ptr[err->len - 1] == ' '))
+				buf_truncate(err, err->len - 1);
+		goto done;
+	}
+	PQsetNoticeProcessor(db->conn, pg_notice, db);
+	*out = db;
+	db = NULL;
+	ret = 0;
+done:
+	pg_close(db);
+	free(safe);
+	return ret;
+}
+
+/* Closes the connection; NULL-safe. */
+void
+pg_close(struct pg *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	free(db);
+}
+
+/* Sets the notice callback. */
+void
+pg_set_notify(struct pg *db, pg_notify_fn fn, void *arg)
+{
+	db->notify = fn;
+	db->arg = arg;
+}
+
+/* Sets application_name through set_config, as a parameter. */
+int
+pg_set_appname(struct pg *db, const char *appname, struct buf *err)
+{
+	const char *params[] = { appname };
+
+	return pg_exec(db, "SELECT pg_catalog.set_config('application_name', $1, false)",
+	    1, params, NULL, err);
+}
+
+/* The backend pid of the session. */
+int
+pg_backend_pid(const struct pg *db)
+{
+	return PQbackendPID(db->conn);
+}
+
+/*
+ * Turns a failed result into err and db->sqlstate: the primary message,
+ * then the detail when there is one.  Takes ownership of res.
+ */
+static int
+pg_fail(struct pg *db, PGresult *res, struct buf *err)
+{
+	const char *state = NULL, *msg = NULL, *detail = NULL;
+	struct buf m = BUF_INIT;
+
+	if (res != NULL) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	}
+	snprintf(db->sqlstate, sizeof db->sqlstate, "%s",
+	    state ? state : "08000");
+	if (msg != NULL) {
+		buf_puts(&m, msg);
+		if (detail != NULL)
+			buf_printf(&m, " (%s)", detail);
+	} else {
+		buf_puts(&m, PQerrorMessage(db->conn));
+		while (m.len > 0 && (m.ptr[m.len - 1] == '\n' || m.ptr[m.len - 1] == ' '))
+			buf_truncate(&m, m.len - 1);
+		if (m.len == 0)
+			buf_puts(&m, "lost the database connection");
+	}
+	error_set(err, "%s", buf_cstr(&m));
+	buf_free(&m);
+	PQclear(res);
+	return -1;
+}
+
+/* Checks a result; on success hands it to *out (or frees it). */
+static int
+pg_finish(struct pg *db, PGresult *res, struct pg_result **out, struct buf *err)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+	    st != PGRES_EMPTY_QUERY)
+		return pg_fail(db, res, err);
+	db->sqlstate[0] = '\0';
+	if (out != NULL) {
+		*out = xcalloc(1, sizeof **out);
+		(*out)->res = res;
+	} else
+		PQclear(res);
+	return 0;
+}
+
+/* Runs one statement with text parameters. */
+int
+pg_exec(struct pg *db, const char *sql, int nparams, const char *const *params,
+    struct pg_result **res, struct buf *err)
+{
+	if (res != NULL)
+		*res = NULL;
+	return pg_finish(db, PQexecParams(db->conn, sql, nparams, NULL, params,
+	    NULL, NULL, 0), res, err);
+}
+
+/* Runs a multi-statement script with the simple query protocol. */
+int
+pg_exec_script(struct pg *db, const char *sql, struct pg_result **res,
+    struct buf *err)
+{
+	if (res != NULL)
+		*res = NULL;
+	return pg_finish(db, PQexec(db->conn, sql), res, err);
+}
+
+/* SQLSTATE of the last failure, or "". */
+const char *
+pg_sqlstate(const struct pg *db)
+{
+	return db->sqlstate;
+}
+
+/* 1 inside a transaction block. */
+int
+pg_in_transaction(const struct pg *db)
+{
+	PGTransactionStatusType t = PQtransactionStatus(db->conn);
+
+	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
+}
+
+/* Number of rows. */
+int
+pg_result_nrows(const struct pg_result *r)
+{
+	return PQntuples(r->res);
+}
+
+/* Number of columns. */
+int
+pg_result_ncols(const struct pg_result *r)
+{
+	return PQnfields(r->res);
+}
+
+/* A value as text (borrowed), NULL for SQL NULL or out of range. */
+const char *
+pg_result_get(const struct pg_result *r, int row, int col)
+{
+	if (row < 0 || row >= PQntuples(r->res) || col < 0 ||
+	    col >= PQnfields(r->res) || PQgetisnull(r->res, row, col))
+		return NULL;
+	return PQgetvalue(r->res, row, col);
+}
+
+/* 1 when column col is boolean (type oid 16). */
+int
+pg_result_is_bool(const struct pg_result *r, int col)
+{
+	return PQftype(r->res, col) == 16;
+}
+
+/* Frees a result; NULL-safe. */
+void
+pg_result_free(struct pg_result *r)
+{
+	if (r == NULL)
+		return;
+	PQclear(r->res);
+	free(r);
+}
+
+/* Appends a double-quoted identifier. */
+void
+pg_quote_ident(struct buf *out, const char *name)
+{
+	buf_putc(out, '"');
+	for (; *name != '\0'; name++) {
+		if (*name == '"')
+			buf_putc(out, '"');
+		buf_putc(out, *name);
+	}
+	buf_putc(out, '"');
+}
+
+/* Appends a string literal that is right under any standard_conforming_strings. */
+void
+pg_quote_literal(struct buf *out, const char *s)
+{
+	if (strchr(s, '\\') != NULL)
+		buf_putc(out, 'E');
+	buf_putc(out, '\'');
+	for (; *s != '\0'; s++) {
+		if (*s == '\'' || *s == '\\')
+			buf_putc(out, *s);
+		buf_putc(out, *s);
+	}
+	buf_putc(out, '\'');
+}
+
+/* Milliseconds of a duration such as "2s", "500ms", "1min", "0"; -1 if invalid. */
+long
+pg_timeout_ms(const char *s)
+{
+	static const struct { const char *unit; double ms; } units[] = {
+		{ "", 1 }, { "us", 0.001 }, { "ms", 1 }, { "s", 1000 },
+		{ "min", 60000 }, { "h", 3600000 }, { "d", 86400000 },
+	};
+	const char *p = s;
+	double v = 0;
+	size_t i;
+
+	if (s == NULL || !isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p)) {
+		v = v * 10 + (*p - '0');
+		if (v > 1e12)
+			return -1;
+		p++;
+	}
+	for (i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(p, units[i].unit) == 0)
+			return (long)(v * units[i].ms);
+	return -1;
+}
+
+/* 1 when s is a duration we accept. */
+int
+pg_timeout_valid(const char *s)
+{
+	return pg_timeout_ms(s) >= 0;
+}
+
+/* Removes user:PASSWORD@ and password= from a postgres:// URI. */
+static char *
+redact_uri(const char *uri)
+{
+	struct buf b = BUF_INIT;
+	const char *rest = strstr(uri, "://") + 3;
+	const char *end = rest + strcspn(rest, "/?");
+	const char *at = NULL, *p, *q;
+
+	for (p = rest; p < end; p++)
+		if (*p == '@')
+			at = p;
+	buf_add(&b, uri, (size_t)(rest - uri));
+	if (at != NULL) {
+		const char *colon = memchr(rest, ':', (size_t)(at - rest));
+
+		buf_add(&b, rest, (size_t)((colon ? colon : at) - rest));
+		p = at;
+	} else
+		p = rest;
+	q = strchr(p, '?');
+	if (q == NULL) {
+		buf_puts(&b, p);
+		return buf_detach(&b);
+	}
+	buf_add(&b, p, (size_t)(q - p));
+	{
+		int first = 1;
+
+		q++;
+		while (*q != '\0') {
+			size_t n = strcspn(q, "&");
+
+			if (!(n >= 9 && strncmp(q, "password=", 9) == 0)) {
+				buf_putc(&b, first ? '?' : '&');
+				buf_add(&b, q, n);
+				first = 0;
+			}
+			q += n;
+			if (*q == '&')
+				q++;
+		}
+	}
+	return buf_detach(&b);
+}
+
+/* A copy of conninfo without its password (key=value or URI form). */
+char *
+pg_conninfo_redact(const char *conninfo)
+{
+	struct buf b = BUF_INIT;
+	const char *p = conninfo;
+
+	if (conninfo == NULL)
+		return xstrdup("");
+	if (strncmp(conninfo, "postgresql://", 13) == 0 ||
+	    strncmp(conninfo, "postgres://", 11) == 0)
+		return redact_uri(conninfo);
+	/* key = value pairs; values may be 'quoted' with \ escapes. */
+	while (*p != '\0') {
+		const char *ks, *ke, *vs;
+		int skip;
+
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			break;
+		ks = p;
+		while (*p != '\0' && *p != '=' && !isspace((unsigned char)*p))
+			p++;
+		ke = p;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '=')
+			p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		vs = p;
+		if (*p == '\'') {
+			p++;
+			while (*p != '\0' && *p != '\'') {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				p++;
+			}
+			if (*p == '\'')
+				p++;
+		} else
+			while (*p != '\0' && !isspace((unsigned char)*p))
+				p++;
+		skip = (size_t)(ke - ks) == 8 && strncmp(ks, "password", 8) == 0;
+		if (!skip) {
+			if (b.len > 0)
+				buf_putc(&b, ' ');
+			buf_add(&b, ks, (size_t)(ke - ks));
+			buf_putc(&b, '=');
+			buf_add(&b, vs, (size_t)(p - vs));
+		}
+	}
+	return buf_detach(&b);
+}
+
+/* A small xorshift generator for jitter; seeded once per process. */
+static uint64_t
+jitter_next(void)
+{
+	static uint64_t s;
+
+	if (s == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		s = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+		    ((uint64_t)getpid() << 40) ^ 0x9e3779b97f4a7c15ULL;
+	}
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	return s;
+}
+
+/* Sleeps ms milliseconds. */
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* Applies the session's lock_timeout and statement_timeout. */
+static int
+pg_apply_timeouts(struct pg *db, const struct pg_retry *r, struct buf *err)
+{
+	const char *lt = r->lock_timeout ? r->lock_timeout : "2s";
+	char sql[96];
+
+	/* Validated durations are digits and a unit: safe inside quotes. */
+	if (!pg_timeout_valid(lt))
+		return error_set(err, "invalid lock_timeout '%s' (expected e.g. 2s or 500ms)", lt);
+	snprintf(sql, sizeof sql, "SET lock_timeout = '%s'", lt);
+	if (pg_exec(db, sql, 0, NULL, NULL, err) == -1)
+		return -1;
+	if (r->statement_timeout == NULL)
+		return 0;
+	if (!pg_timeout_valid(r->statement_timeout))
+		return error_set(err, "invalid statement_timeout '%s' (expected e.g. 0, 30s or 5min)",
+		    r->statement_timeout);
+	snprintf(sql, sizeof sql, "SET statement_timeout = '%s'", r->statement_timeout);
+	return pg_exec(db, sql, 0, NULL, NULL, err);
+}
+
+/*
+ * The retry loop for DDL.
+ *
+ * Why this policy: a DDL statement that waits for its lock queues every
+ * later query on the table behind it, so excon never waits long: a short
+ * lock_timeout makes it give up, let the application's queued queries
+ * through, and try again.  The sleeps grow exponentially so that a long
+ * transaction holding the table gets time to finish instead of being
+ * polled, and they use "decorrelated jitter" (sleep = random between base
+ * and 3 x the previous sleep, capped) so that several waiters — two
+ * excons, or excon and a deploy tool — do not retry in lockstep and
+ * collide again; it spreads retries better than full jitter while keeping
+ * the exponential growth.  The cap bounds one sleep, the retry count
+ * bounds the total.
+ */
+int
+pg_retry_run(struct pg *db, const struct pg_retry *r, pg_unit_fn fn, void *ctx,
+    int *attempts, struct buf *err)
+{
+	long base = r->base_ms > 0 ? r->base_ms : 100;
+	long cap = r->cap_ms > 0 ? r->cap_ms : 10000;
+	long sleep = base;
+	struct buf rb = BUF_INIT;
+	int tries = 0, ret = -1;
+
+	for (;;) {
+		char st[6];
+
+		tries++;
+		if (pg_apply_timeouts(db, r, err) == -1)
+			goto done;
+		if (fn(db, ctx, err) == 0) {
+			ret = 0;
+			goto done;
+		}
+		/* Copied: the ROLLBACK below resets the session's SQLSTATE. */
+		snprintf(st, sizeof st, "%s", pg_sqlstate(db));
+		if (pg_in_transaction(db))
+			(void)pg_exec(db, "ROLLBACK", 0, NULL, NULL, &rb);
+		snprintf(db->sqlstate, sizeof db->sqlstate, "%s", st);
+		if (strcmp(st, "55P03") != 0 && strcmp(st, "40P01") != 0)
+			goto done;
+		if (tries > r->retries) {
+			if (err != NULL)
+				buf_printf(err, " (gave up after %d tries)", tries);
+			goto done;
+		}
+		{
+			long hi = sleep * 3;
+			long span;
+
+			if (hi > cap)
+				hi = cap;
+			span = hi - base;
+			sleep = base + (span > 0 ? (long)(jitter_next() % (uint64_t)(span + 1)) : 0);
+		}
+		if (r->notify != NULL) {
+			struct buf line = BUF_INIT;
+
+			buf_printf(&line, "%s: %s; retry %d of %d in %ld ms",
+			    r->what ? r->what : "statement",
+			    strcmp(st, "40P01") == 0 ? "deadlock" : "lock timeout",
+			    tries, r->retries, sleep);
+			r->notify(r->arg, buf_cstr(&line));
+			buf_free(&line);
+		}
+		sleep_ms(sleep);
+	}
+done:
+	if (attempts != NULL)
+		*attempts = tries;
+	buf_free(&rb);
+	return ret;
+}
+
+/* The second advisory key of a plan: FNV-1a of its name, kept positive. */
+static unsigned
+plan_key(const char *plan)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *plan != '\0'; plan++) {
+		h ^= (unsigned char)*plan;
+		h *= 16777619u;
+	}
+	return h & 0x7fffffffu;
+}
+
+/* Tries the plan's advisory lock; describes the holder when refused. */
+int
+pg_plan_lock(struct pg *db, const char *plan, int *got, struct buf *holder,
+    struct buf *err)
+{
+	struct pg_result *res = NULL;
+	char k1[16], k2[16];
+	const char *params[] = { k1, k2 };
+	int ret = -1;
+
+	*got = 0;
+	snprintf(k1, sizeof k1, "%d", PG_LOCK_CLASS);
+	snprintf(k2, sizeof k2, "%u", plan_key(plan));
+	if (pg_exec(db, "SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4)",
+	    2, params, &res, err) == -1)
+		goto done;
+	if (strcmp(pg_result_get(res, 0, 0), "t") == 0) {
+		*got = 1;
+		ret = 0;
+		goto done;
+	}
+	pg_result_free(res);
+	res = NULL;
+	/* Two-key advisory locks show as classid, objid, objsubid = 2. */
+	if (pg_exec(db,
+	    "SELECT a.pid, coalesce(a.client_hostname, host(a.client_addr), '[local]'),"
+	    " coalesce(a.application_name, '')"
+	    " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
+	    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+	    " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
+	    "  WHERE datname = current_database())"
+	    " AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid LIMIT 1",
+	    2, params, &res, err) == -1)
+		goto done;
+	if (holder != NULL) {
+		buf_reset(holder);
+		if (pg_result_nrows(res) == 0)
+			buf_puts(holder, "a session that has just ended");
+		else
+			buf_printf(holder, "pid %s on host %s, '%s'",
+			    pg_result_get(res, 0, 0), pg_result_get(res, 0, 1),
+			    pg_result_get(res, 0, 2));
+	}
+	ret = 0;
+done:
+	pg_result_free(res);
+	return ret;
+}
+
+/* Releases the plan's advisory lock. */
+int
+pg_plan_unlock(struct pg *db, const char *plan, struct buf *err)
+{
+	char k1[16], k2[16];
+	const char *params[] = { k1, k2 };
+
+	snprintf(k1, sizeof k1, "%d", PG_LOCK_CLASS);
+	snprintf(k2, sizeof k2, "%u", plan_key(plan));
+	return pg_exec(db, "SELECT pg_catalog.pg_advisory_unlock($1::int4, $2::int4)",
+	    2, params, NULL, err);
+}
+
+/* The libpq version as text. */
+const char *
+pg_lib_version(void)
+{
+	static char v[32];
+	int n = PQlibVersion();
+
+	if (n >= 100000)
+		snprintf(v, sizeof v, "%d.%d", n / 10000, n % 10000);
+	else
+		snprintf(v, sizeof v, "%d.%d.%d", n / 10000, n / 100 % 100, n % 100);
+	return v;
+}

@@ -1,0 +1,418 @@
+/*
+ * Tests of the backfill against the real test server: keyset batches with
+ * single and composite keys, the refusal of a table without a primary key,
+ * resuming after kill -9 without redoing a batch, adaptive batch size, and
+ * verify after the last batch.  Every test works in a database of its own.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backfill.h"
+#include "util/pgtest.h"
+
+/* A string literal as the plan model's (char *). */
+#define S(x) ((char *)(x))
+
+/* Progress lines collected by the callback. */
+struct seen {
+	int		 calls;
+	long long	 first_done;
+	int		 first_resumed;
+	struct buf	 cursors;
+	struct backfill_progress last;
+	int		 sizes_changed;
+	int		 prev_size;
+};
+
+/* Progress callback: records what a command would draw. */
+static void
+on_progress(void *arg, const struct backfill_progress *p)
+{
+	struct seen *s = arg;
+
+	if (s->calls++ == 0) {
+		s->first_done = p->rows_done;
+		s->first_resumed = p->resumed;
+	}
+	if (p->cursor != NULL)
+		buf_printf(&s->cursors, "%s ", p->cursor);
+	if (s->prev_size != 0 && p->batch_size != s->prev_size)
+		s->sizes_changed++;
+	s->prev_size = p->batch_size;
+	s->last = *p;
+}
+
+/* Backfill options for plan "p", step "bf" on table. */
+static void
+opts(struct backfill_opts *o, const char *table, const char *set, const char *where,
+    int batch, struct seen *seen)
+{
+	memset(o, 0, sizeof *o);
+	o->plan = "p";
+	o->step = "bf";
+	o->table = table;
+	o->set = set;
+	o->where = where;
+	o->batch_size = batch;
+	o->target_batch_ms = -1;
+	o->retry.lock_timeout = "1s";
+	o->retry.retries = 5;
+	o->progress = on_progress;
+	o->arg = seen;
+}
+
+/* Connects to ci. */
+static struct pg *
+connect_pg(const char *ci)
+{
+	struct pg *db = NULL;
+	struct buf err = BUF_INIT;
+
+	ck_assert_msg(pg_connect(&db, ci, "excon p/bf", &err) == 0, "%s", buf_cstr(&err));
+	buf_free(&err);
+	return db;
+}
+
+START_TEST(test_single_key_batches)
+{
+	char *ci = pt_db("b_single");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct backfill_progress out;
+	struct buf err = BUF_INIT;
+	struct pg *db;
+
+	free(pt_sql(ci, "CREATE TABLE users (id int PRIMARY KEY, name text, full_name text);"
+	    "INSERT INTO users SELECT g, 'n' || g, NULL FROM generate_series(1, 10000) g;"
+	    "UPDATE users SET full_name = name WHERE id % 10 = 0; ANALYZE users"));
+	db = connect_pg(ci);
+	opts(&o, "users", "full_name = name", "full_name IS NULL", 1000, &seen);
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(out.finished, 1);
+	ck_assert_msg(out.rows_done == 10000, "%lld: %s", out.rows_done, buf_cstr(&seen.cursors));
+	ck_assert_int_eq(out.rows_updated, 9000);
+	ck_assert_int_eq(out.batches, 10);
+	ck_assert_int_eq(seen.calls, 11);	/* one per batch, one at the end */
+	ck_assert_str_eq(buf_cstr(&seen.cursors),
+	    "(1000) (2000) (3000) (4000) (5000) (6000) (7000) (8000) (9000) (10000) ");
+	ck_assert_int_eq(seen.first_done, 1000);
+	ck_assert_int_eq(seen.last.rows_total, 10000);
+	pt_sql_eq(ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	pt_sql_eq(ci, "SELECT rows_done || '/' || rows_updated || ' ' || cursor::text || ' ' || finished"
+	    " FROM excon.backfill WHERE plan = 'p' AND step = 'bf'", "10000/9000 {10000} true");
+	pg_close(db);
+	buf_free(&err);
+	buf_free(&seen.cursors);
+	free(ci);
+}
+END_TEST
+
+START_TEST(test_composite_key)
+{
+	char *ci = pt_db("b_composite");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct backfill_progress out;
+	struct buf err = BUF_INIT;
+	struct pg *db;
+	char **cols = NULL, **types = NULL;
+
+	free(pt_sql(ci, "CREATE SCHEMA app; CREATE TABLE app.\"Line Items\" (o text, n int, qty int, qty2 bigint,"
+	    " PRIMARY KEY (o, n));"
+	    "INSERT INTO app.\"Line Items\" SELECT 'o' || (g / 7), g % 7, g, NULL FROM generate_series(0, 2099) g"));
+	db = connect_pg(ci);
+	ck_assert_int_eq(backfill_primary_key(db, "app", "Line Items", &cols, &types, &err), 0);
+	ck_assert_str_eq(cols[0], "o");
+	ck_assert_str_eq(cols[1], "n");
+	ck_assert_str_eq(types[1], "integer");
+	ck_assert_ptr_null(cols[2]);
+	opts(&o, "Line Items", "qty2 = qty", NULL, 250, &seen);
+	o.schema = "app";
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(out.rows_done, 2100);
+	ck_assert_int_eq(out.rows_updated, 2100);
+	ck_assert_int_eq(out.batches, 9);
+	/* The first batch ends at the 250th key in (o, n) order. */
+	{
+		char *k = pt_sql(ci, "SELECT '(' || o || ', ' || n || ') ' FROM app.\"Line Items\""
+		    " ORDER BY o, n OFFSET 249 LIMIT 1");
+
+		ck_assert_msg(strncmp(buf_cstr(&seen.cursors), k, strlen(k)) == 0, "%s / %s",
+		    buf_cstr(&seen.cursors), k);
+		free(k);
+	}
+	pt_sql_eq(ci, "SELECT count(*) FROM app.\"Line Items\" WHERE qty2 IS DISTINCT FROM qty", "0");
+	backfill_strv_free(cols);
+	backfill_strv_free(types);
+	pg_close(db);
+	buf_free(&err);
+	buf_free(&seen.cursors);
+	free(ci);
+}
+END_TEST
+
+START_TEST(test_no_primary_key_refused)
+{
+	char *ci = pt_db("b_nopk");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct buf err = BUF_INIT;
+	struct pg *db;
+
+	free(pt_sql(ci, "CREATE TABLE logs (id int, msg text, msg2 text); INSERT INTO logs VALUES (1, 'a', NULL)"));
+	db = connect_pg(ci);
+	opts(&o, "logs", "msg2 = msg", NULL, 100, &seen);
+	ck_assert_int_eq(backfill_run(db, &o, NULL, &err), -1);
+	ck_assert_msg(tu_has(buf_cstr(&err), "table 'public.logs' has no primary key: backfill walks the table in primary-key order"),
+	    "%s", buf_cstr(&err));
+	ck_assert(tu_has(buf_cstr(&err), "ADD PRIMARY KEY USING INDEX"));
+	/* Refused before any work: nothing updated, no cursor table. */
+	pt_sql_eq(ci, "SELECT count(*) FROM logs WHERE msg2 IS NOT NULL", "0");
+	pt_sql_eq(ci, "SELECT to_regclass('excon.backfill') IS NULL", "t");
+	ck_assert_int_eq(seen.calls, 0);
+	opts(&o, "nope", "x = 1", NULL, 100, &seen);
+	ck_assert_int_eq(backfill_run(db, &o, NULL, &err), -1);
+	ck_assert_str_eq(buf_cstr(&err), "table 'public.nope' does not exist");
+	pg_close(db);
+	buf_free(&err);
+	free(ci);
+}
+END_TEST
+
+START_TEST(test_resume_after_kill)
+{
+	char *ci = pt_db("b_kill");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct backfill_progress out;
+	struct buf err = BUF_INIT;
+	struct pg *db;
+	pid_t child;
+	int i, status;
+	long long saved = 0;
+	char *v;
+
+	/* Every update of a row is counted, even one whose transaction is later lost. */
+	free(pt_sql(ci, "CREATE TABLE t (id bigint PRIMARY KEY, a int, b int);"
+	    "CREATE TABLE hits (id bigint);"
+	    "INSERT INTO t SELECT g, g, NULL FROM generate_series(1, 10000) g;"
+	    "CREATE FUNCTION count_hit() RETURNS trigger LANGUAGE plpgsql AS"
+	    " 'BEGIN INSERT INTO hits VALUES (NEW.id); RETURN NEW; END';"
+	    "CREATE TRIGGER count_hit AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION count_hit()"));
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		struct pg *cdb = NULL;
+
+		if (pg_connect(&cdb, ci, "excon p/bf", &err) == -1)
+			_exit(2);
+		opts(&o, "t", "b = a", NULL, 500, NULL);
+		o.progress = NULL;
+		o.pause_ms = 50;
+		_exit(backfill_run(cdb, &o, NULL, &err) == 0 ? 0 : 1);
+	}
+	for (i = 0; i < 500; i++) {
+		v = pt_sql(ci, "SELECT count(*) FROM hits");
+		saved = atoll(v);
+		free(v);
+		if (saved >= 2000)
+			break;
+		usleep(10000);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	ck_assert(WIFSIGNALED(status));
+	/* The killed session may take a moment to end (and drop its batch). */
+	for (i = 0; i < 200; i++) {
+		v = pt_sql(ci, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'excon p/bf'");
+		status = atoi(v);
+		free(v);
+		if (status == 0)
+			break;
+		usleep(20000);
+	}
+	v = pt_sql(ci, "SELECT rows_done FROM excon.backfill");
+	saved = atoll(v);
+	free(v);
+	ck_assert_msg(saved >= 2000 && saved < 10000, "saved %lld", saved);
+	/* Committed batches = saved rows, each updated once; the lost batch left nothing. */
+	{
+		char want[32];
+
+		snprintf(want, sizeof want, "%lld", saved);
+		pt_sql_eq(ci, "SELECT count(*) FROM hits", want);
+		pt_sql_eq(ci, "SELECT count(*) FROM t WHERE b IS NOT NULL", want);
+		pt_sql_eq(ci, "SELECT cursor[1] FROM excon.backfill", want);
+	}
+
+	db = connect_pg(ci);
+	opts(&o, "t", "b = a", NULL, 500, &seen);
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(seen.first_resumed, 1);
+	ck_assert_int_eq(seen.first_done, saved + 500);
+	ck_assert_int_eq(out.rows_done, 10000);
+	ck_assert_int_eq(out.batches, (10000 - saved) / 500);
+	/* No batch before the cursor was redone: every row was updated exactly once. */
+	pt_sql_eq(ci, "SELECT count(*) || ' ' || count(DISTINCT id) FROM hits", "10000 10000");
+	pt_sql_eq(ci, "SELECT count(*) FROM t WHERE b IS DISTINCT FROM a", "0");
+	pg_close(db);
+	buf_free(&err);
+	buf_free(&seen.cursors);
+	free(ci);
+}
+END_TEST
+
+START_TEST(test_rows_inserted_during_walk_are_covered)
+{
+	char *ci = pt_db("b_grow");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct backfill_progress out;
+	struct buf err = BUF_INIT;
+	struct pg *db;
+
+	free(pt_sql(ci, "CREATE TABLE t (id int PRIMARY KEY, a int, b int);"
+	    "INSERT INTO t SELECT g, g, NULL FROM generate_series(1, 1000) g"));
+	db = connect_pg(ci);
+	opts(&o, "t", "b = a", "b IS NULL", 300, &seen);
+	o.max_batches = 2;
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(out.finished, 0);
+	ck_assert_int_eq(out.rows_done, 600);
+	/* Old code inserts rows past the starting maximum while the backfill pauses. */
+	free(pt_sql(ci, "INSERT INTO t SELECT g, g, NULL FROM generate_series(1001, 1100) g"));
+	o.max_batches = 0;
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(out.finished, 1);
+	ck_assert_int_eq(out.rows_done, 1100);
+	pt_sql_eq(ci, "SELECT count(*) FROM t WHERE b IS NULL", "0");
+	pg_close(db);
+	buf_free(&err);
+	buf_free(&seen.cursors);
+	free(ci);
+}
+END_TEST
+
+START_TEST(test_adaptive_batch_size)
+{
+	char *ci = pt_db("b_adapt");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct backfill_progress out;
+	struct buf err = BUF_INIT;
+	struct pg *db;
+
+	free(pt_sql(ci, "CREATE TABLE t (id int PRIMARY KEY, a int, b int);"
+	    "INSERT INTO t SELECT g, g, NULL FROM generate_series(1, 20000) g"));
+	db = connect_pg(ci);
+	opts(&o, "t", "b = a", NULL, 100, &seen);
+	o.target_batch_ms = 1000;	/* far above what 100 rows take: batches grow */
+	o.max_batch = 3200;
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(out.rows_done, 20000);
+	ck_assert(seen.sizes_changed >= 3);
+	ck_assert_int_le(out.batches, 15);
+	ck_assert_int_eq(seen.prev_size, 3200);	/* capped by max_batch */
+	ck_assert(seen.last.rate > 0);
+	pg_close(db);
+	buf_free(&err);
+	buf_free(&seen.cursors);
+	free(ci);
+}
+END_TEST
+
+START_TEST(test_exec_backfill_verify_and_rollback)
+{
+	char *ci = pt_db("b_exec");
+	struct exec_opts eo;
+	struct pt_log log = { BUF_INIT, 0 };
+	struct seen seen = { 0 };
+	struct exec *x = NULL;
+	struct step s;
+	struct plan p;
+	struct buf err = BUF_INIT, detail = BUF_INIT;
+	enum exec_outcome out;
+	int ok;
+
+	free(pt_sql(ci, "CREATE TABLE users (id int PRIMARY KEY, name text, full_name text);"
+	    "INSERT INTO users SELECT g, CASE WHEN g % 100 = 0 THEN NULL ELSE 'n' || g END, NULL"
+	    " FROM generate_series(1, 3000) g"));
+	pt_opts(&eo, ci, &log);
+	eo.progress = (void (*)(void *, const struct backfill_progress *))NULL;
+	eo.batch_size = 700;
+	pt_step(&s, KIND_BACKFILL, "backfill", "users");
+	s.set.s = S("full_name = upper(name)");
+	s.where.s = S("full_name IS NULL");
+	s.verify.s = S("SELECT count(*) = 0 FROM users WHERE full_name IS NULL");
+	s.down.s = S("UPDATE users SET full_name = NULL");
+	pt_plan(&p, "users-full-name", &s, 1);
+	(void)seen;
+	ck_assert_msg(exec_connect(&x, &eo, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_msg(exec_step(x, &p, &s, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(out, EXEC_APPLIED);
+	pt_sql_eq(ci, "SELECT full_name FROM users WHERE id = 7", "N7");
+	pt_sql_eq(ci, "SELECT count(*) FROM excon.ledger WHERE step = 'backfill'", "1");
+	/* 30 rows have no name: the verify fails and says how many rows are left. */
+	ck_assert_int_eq(exec_verify(x, &p, &s, &ok, &detail, &err), 0);
+	ck_assert_int_eq(ok, 0);
+	ck_assert_str_eq(buf_cstr(&detail),
+	    "verify of step 'backfill' returned false; 30 row(s) still match where 'full_name IS NULL'");
+	/* Rollback runs down, forgets the cursor and the ledger row; advancing again redoes it all. */
+	ck_assert_msg(exec_rollback(x, &p, &s, &err) == 0, "%s", buf_cstr(&err));
+	pt_sql_eq(ci, "SELECT count(*) FROM users WHERE full_name IS NOT NULL", "0");
+	pt_sql_eq(ci, "SELECT count(*) FROM excon.backfill", "0");
+	free(pt_sql(ci, "UPDATE users SET name = 'x' WHERE name IS NULL"));
+	ck_assert_msg(exec_step(x, &p, &s, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(exec_verify(x, &p, &s, &ok, &detail, &err), 0);
+	ck_assert_int_eq(ok, 1);
+	/* The dry run describes the batches. */
+	buf_reset(&detail);
+	ck_assert_int_eq(exec_dry_run(&eo, &p, &s, 0, &detail, &err), 0);
+	ck_assert_msg(tu_has(buf_cstr(&detail), "UPDATE \"public\".\"users\" SET full_name = upper(name) WHERE (<pk>) > (<cursor>) AND (<pk>) <= (<upper>) AND (full_name IS NULL);"),
+	    "%s", buf_cstr(&detail));
+	exec_close(x);
+	buf_free(&err);
+	buf_free(&detail);
+	buf_free(&log.lines);
+	free(ci);
+}
+END_TEST
+
+/* One TCase per behaviour. */
+static Suite *
+backfill_suite(void)
+{
+	Suite *s = suite_create("backfill");
+	struct { const char *name; const TTest *t; } tests[] = {
+		{ "single_key", test_single_key_batches },
+		{ "composite_key", test_composite_key },
+		{ "no_primary_key", test_no_primary_key_refused },
+		{ "resume_after_kill", test_resume_after_kill },
+		{ "rows_inserted_during_walk", test_rows_inserted_during_walk_are_covered },
+		{ "adaptive", test_adaptive_batch_size },
+		{ "exec_verify_rollback", test_exec_backfill_verify_and_rollback },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+		TCase *tc = tcase_create(tests[i].name);
+
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, tests[i].t);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(backfill_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

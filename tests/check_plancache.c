@@ -1,0 +1,141 @@
+/*
+ * The plan cache through the binary: a cached plan is used only while its
+ * file is unchanged; edits, broken files and a garbage cache all fall back
+ * to parsing.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/testutil.h"
+
+static const char plan_v1[] =
+	"plan: p\n"
+	"description: first words\n"
+	"steps:\n"
+	"  - {id: s1, kind: add_column, table: t, column: c, type: text}\n";
+
+/* A project whose plan file is old enough to be cached, with a warm cache. */
+static char *
+warm_project(void)
+{
+	char *d = tu_tmpdir();
+	struct run r;
+
+	tu_write(d, "plans/p.yaml", plan_v1);
+	tu_excon_str(&r, d, "init");
+	tu_run_free(&r);
+	/* Files changed in the last two seconds are never cached. */
+	sleep(3);
+	tu_excon_str(&r, d, "status");
+	ck_assert_int_eq(r.status, 0);
+	tu_run_free(&r);
+	return d;
+}
+
+START_TEST(test_cache_written_and_used)
+{
+	char *d = warm_project();
+	size_t len = 0;
+	char *cache = tu_read(d, "state/excon.db.plans", &len);
+	struct run r;
+
+	ck_assert_ptr_nonnull(cache);
+	ck_assert(len > 16);
+	ck_assert(memcmp(cache, "EXCONPC", 7) == 0);
+	tu_excon_str(&r, d, "status");
+	ck_assert_msg(tu_has(r.out, "first words"), "%s", r.out);
+	tu_run_free(&r);
+	free(cache);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_edit_seen_at_once)
+{
+	char *d = warm_project();
+	struct run r;
+
+	tu_write(d, "plans/p.yaml", "plan: p\ndescription: other words\nsteps:\n"
+	    "  - {id: s1, kind: add_column, table: t, column: c, type: text}\n");
+	tu_excon_str(&r, d, "status");
+	ck_assert_msg(tu_has(r.out, "other words"), "%s", r.out);
+	tu_run_free(&r);
+	/* An edit of the same size, with the old modification time put back. */
+	tu_sh(&r, d, "cp plans/p.yaml x && sed -i 's/other/OTHER/' plans/p.yaml && "
+	    "touch -r x plans/p.yaml");
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "status");
+	ck_assert_msg(tu_has(r.out, "OTHER words"), "%s", r.out);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_broken_file_reported_not_cached)
+{
+	char *d = warm_project();
+	struct run r;
+
+	tu_write(d, "plans/p.yaml", "plan: p\nsteps:\n  - {id: s1, kind: add_colum}\n");
+	tu_excon_str(&r, d, "status");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.err, "plans/p.yaml:3:") &&
+	    tu_has(r.err, "did you mean \"add_column\""), "%s", r.err);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_garbage_cache_ignored)
+{
+	char *d = warm_project();
+	struct run r;
+
+	tu_write(d, "state/excon.db.plans", "EXCONPC\0garbage garbage garbage");
+	tu_excon_str(&r, d, "status");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(tu_has(r.out, "first words"), "%s", r.out);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+/* The plan cache suite. */
+static Suite *
+plancache_suite(void)
+{
+	Suite *s = suite_create("plancache");
+	TCase *tc;
+
+	tc = tcase_create("written_and_used");
+	tcase_add_test(tc, test_cache_written_and_used);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("edit_seen");
+	tcase_add_test(tc, test_edit_seen_at_once);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("broken_file");
+	tcase_add_test(tc, test_broken_file_reported_not_cached);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("garbage_cache");
+	tcase_add_test(tc, test_garbage_cache_ignored);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(plancache_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,813 @@
+/*
+ * Tests of the SQL safety analysis: the rule corpus under tests/sql/
+ * (for every rule a .bad.sql whose marked lines must each carry exactly
+ * one finding of that rule, and a .ok.sql with near misses that must
+ * carry none), location mapping, suppression, contract covers, phase
+ * awareness, plan fields, output formats and speed.
+ *
+ * Corpus format: an optional first line `-- ctx: k=v ...` sets the
+ * context (phase=expand|migrate|contract puts the SQL in a plan step;
+ * stage=pre|code|post; kind=sql|...; tx=0|1); without it the file is a
+ * plain migration file.  A line containing `-- expect` or the C comment `expect`
+ * expects one finding of the file's rule on that line.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "plan.h"
+#include "sqlcheck.h"
+#include "util/testutil.h"
+#include "xalloc.h"
+
+static const struct pos P11 = { 1, 1 };
+
+/* Builds the context named by a corpus file's `-- ctx:` line. */
+static struct sqlctx
+corpus_ctx(const char *text)
+{
+	struct sqlctx c = sqlctx_plain(NULL, 0);
+	const char *p;
+
+	if (strncmp(text, "-- ctx:", 7) != 0)
+		return c;
+	p = text + 7;
+	while (*p != '\0' && *p != '\n') {
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "phase=", 6) == 0) {
+			c.in_plan = 1;
+			c.kind = KIND_SQL;
+			c.transaction = 1;
+			p += 6;
+			c.phase = strncmp(p, "expand", 6) == 0 ? PHASE_EXPAND :
+			    strncmp(p, "migrate", 7) == 0 ? PHASE_MIGRATE :
+			    PHASE_CONTRACT;
+		} else if (strncmp(p, "stage=", 6) == 0) {
+			p += 6;
+			c.stage = strncmp(p, "pre", 3) == 0 ? STAGE_PRE :
+			    strncmp(p, "code", 4) == 0 ? STAGE_CODE : STAGE_POST;
+		} else if (strncmp(p, "tx=", 3) == 0) {
+			p += 3;
+			c.transaction = *p == '1';
+		}
+		while (*p != '\0' && *p != ' ' && *p != '\n')
+			p++;
+	}
+	return c;
+}
+
+/* Reads tests/sql/<rule>.<kind>.sql (owned), failing the test when absent. */
+static char *
+corpus_read(const char *rule, const char *kind, char **name)
+{
+	char *dir = xasprintf("%s/sql", tu_tests_dir());
+	char *file = xasprintf("%s.%s.sql", rule, kind);
+	char *text = tu_read(dir, file, NULL);
+
+	ck_assert_msg(text != NULL, "corpus file tests/sql/%s is missing", file);
+	*name = file;
+	free(dir);
+	return text;
+}
+
+/* Every rule: its bad file is flagged on exactly the marked lines. */
+START_TEST(test_corpus_bad)
+{
+	size_t n;
+	const struct sqlrule *r = &sqlcheck_rules(&n)[_i];
+	struct findings f = FINDINGS_INIT;
+	struct sqlctx ctx;
+	char *name, *text = corpus_read(r->id, "bad", &name);
+	int expect[256], nexpect = 0, lineno = 0, i;
+	size_t j, got = 0;
+
+	ctx = corpus_ctx(text);
+	ck_assert_int_eq(sqlcheck_sql(text, name, P11, 0, &ctx, &f, NULL), 0);
+	/* The marked lines, counted from 1. */
+	for (i = 0, lineno = 1; text[i] != '\0'; lineno++) {
+		const char *eol = strchr(text + i, '\n');
+		size_t len = eol != NULL ? (size_t)(eol - (text + i)) : strlen(text + i);
+		char *l = xstrndup(text + i, len);
+
+		if (strstr(l, "-- expect") != NULL || strstr(l, "/* expect */") != NULL) {
+			ck_assert(nexpect < 256);
+			expect[nexpect++] = lineno;
+		}
+		free(l);
+		i += (int)len + (eol != NULL);
+	}
+	ck_assert_msg(nexpect >= 5, "%s: only %d cases", name, nexpect);
+	for (j = 0; j < f.n; j++) {
+		int k, found = 0;
+
+		if (strcmp(f.v[j].rule, r->id) != 0)
+			continue;
+		got++;
+		for (k = 0; k < nexpect; k++)
+			if (expect[k] == f.v[j].line)
+				found = 1;
+		ck_assert_msg(found, "%s:%d: unexpected %s: %s", name,
+		    f.v[j].line, r->id, f.v[j].msg);
+		ck_assert_int_eq(f.v[j].severity, r->severity);
+		ck_assert_str_eq(f.v[j].fix, r->fix);
+	}
+	for (i = 0; i < nexpect; i++) {
+		int count = 0;
+
+		for (j = 0; j < f.n; j++)
+			if (strcmp(f.v[j].rule, r->id) == 0 && f.v[j].line == expect[i])
+				count++;
+		ck_assert_msg(count == 1, "%s:%d: %d findings of %s, want 1",
+		    name, expect[i], count, r->id);
+	}
+	ck_assert_uint_eq(got, (size_t)nexpect);
+	findings_free(&f);
+	free(text);
+	free(name);
+}
+END_TEST
+
+/* Every rule: its ok file (near misses) gives no finding of that rule. */
+START_TEST(test_corpus_ok)
+{
+	size_t n, j;
+	const struct sqlrule *r = &sqlcheck_rules(&n)[_i];
+	struct findings f = FINDINGS_INIT;
+	struct sqlctx ctx;
+	char *name, *text = corpus_read(r->id, "ok", &name);
+	int stmts = 0;
+	const char *p;
+
+	for (p = text; (p = strchr(p, ';')) != NULL; p++)
+		stmts++;
+	ck_assert_msg(stmts >= 5, "%s: only %d statements", name, stmts);
+	ctx = corpus_ctx(text);
+	ck_assert_int_eq(sqlcheck_sql(text, name, P11, 0, &ctx, &f, NULL), 0);
+	for (j = 0; j < f.n; j++)
+		ck_assert_msg(strcmp(f.v[j].rule, r->id) != 0, "%s:%d: %s: %s",
+		    name, f.v[j].line, r->id, f.v[j].msg);
+	findings_free(&f);
+	free(text);
+	free(name);
+}
+END_TEST
+
+/* Analyzes sql as a plain file (1:1) with ctx; returns the findings. */
+static struct findings
+run(const char *sql, const struct sqlctx *ctx)
+{
+	struct findings f = FINDINGS_INIT;
+
+	ck_assert_int_eq(sqlcheck_sql(sql, "m.sql", P11, 0, ctx, &f, NULL), 0);
+	return f;
+}
+
+/* The first finding of rule, or NULL. */
+static const struct finding *
+find(const struct findings *f, const char *rule)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].rule, rule) == 0)
+			return &f->v[i];
+	return NULL;
+}
+
+/* Number of findings of rule. */
+static int
+count(const struct findings *f, const char *rule)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].rule, rule) == 0)
+			n++;
+	return n;
+}
+
+START_TEST(test_location_block_scalar)
+{
+	struct findings f = FINDINGS_INIT;
+	struct pos base = { 10, 7 };
+	const struct finding *x;
+
+	/* Every line of a YAML block scalar starts at base.col. */
+	sqlcheck_sql("SELECT 1;\nUPDATE users SET a = 1;\n  DELETE FROM t;",
+	    "plans/p.yaml", base, 1, NULL, &f, NULL);
+	x = find(&f, "E-UNBATCHED-UPDATE");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_str_eq(x->file, "plans/p.yaml");
+	ck_assert_int_eq(x->line, 11);
+	ck_assert_int_eq(x->col, 7);
+	x = find(&f, "E-UNBATCHED-DELETE");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->line, 12);
+	ck_assert_int_eq(x->col, 9);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_location_plain_scalar_and_file)
+{
+	struct findings f = FINDINGS_INIT;
+	struct pos base = { 5, 12 };
+	const struct finding *x;
+
+	/* A one-line scalar: column = base.col + offset. */
+	sqlcheck_sql("SELECT 1; UPDATE t SET a = 1", "p.yaml", base, 0, NULL,
+	    &f, NULL);
+	x = find(&f, "E-UNBATCHED-UPDATE");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->line, 5);
+	ck_assert_int_eq(x->col, 22);
+	findings_free(&f);
+
+	/* A file: later lines start at column 1; columns count characters. */
+	f = run("SELECT 'é';\n  /* c */ DELETE FROM t;\nSELECT 'ü'; DELETE FROM u;", NULL);
+	ck_assert_int_eq(count(&f, "E-UNBATCHED-DELETE"), 2);
+	ck_assert_int_eq(f.v[0].line, 2);
+	ck_assert_int_eq(f.v[0].col, 11);
+	ck_assert_int_eq(f.v[1].line, 3);
+	ck_assert_int_eq(f.v[1].col, 13);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_syntax_error_position)
+{
+	struct findings f;
+	const struct finding *x;
+
+	f = run("SELECT 1;\nSELECT * FORM t;\nDELETE FROM u;", NULL);
+	x = find(&f, "E-SYNTAX");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->line, 2);
+	ck_assert_int_eq(x->col, 10);	/* at "FORM" */
+	ck_assert(tu_has(x->msg, "syntax error"));
+	/* The statements around it are still analyzed. */
+	ck_assert_int_eq(count(&f, "E-UNBATCHED-DELETE"), 1);
+	findings_free(&f);
+
+	/* One statement with an error: position of the error itself. */
+	f = run("\n\nALTER TABLE t ADD COLUMN x int NOT NUL;", NULL);
+	x = find(&f, "E-SYNTAX");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->line, 3);
+	ck_assert_int_eq(x->col, 36);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_suppression_with_reason)
+{
+	struct findings f;
+	const struct finding *x;
+
+	f = run("-- excon:allow E-UNBATCHED-UPDATE lookup table of 10 rows\n"
+	    "UPDATE t SET a = 1;\n"
+	    "UPDATE t SET b = 2;\n", NULL);
+	ck_assert_int_eq(count(&f, "E-UNBATCHED-UPDATE"), 2);
+	x = &f.v[0];
+	ck_assert_str_eq(x->rule, "E-UNBATCHED-UPDATE");
+	ck_assert_int_eq(x->suppressed, 1);
+	ck_assert_str_eq(x->reason, "lookup table of 10 rows");
+	/* Only that one statement: the next one is still reported. */
+	ck_assert_int_eq(f.v[1].suppressed, 0);
+	ck_assert_uint_eq(findings_count(&f, SEV_ERROR), 1);
+	findings_free(&f);
+
+	/* End of line, multi-line statement, several ids. */
+	f = run("DELETE\n  FROM t; -- excon:allow E-UNBATCHED-DELETE,E-SYNTAX empty in prod\n", NULL);
+	ck_assert_int_eq(f.n, 1);
+	ck_assert_int_eq(f.v[0].suppressed, 1);
+	findings_free(&f);
+
+	/* A blank line between comment and statement detaches it. */
+	f = run("-- excon:allow E-UNBATCHED-DELETE reason\n\nDELETE FROM t;\n", NULL);
+	ck_assert_int_eq(f.n, 1);
+	ck_assert_int_eq(f.v[0].suppressed, 0);
+	findings_free(&f);
+
+	/* Another rule of the same statement is not suppressed. */
+	f = run("-- excon:allow E-DROP-COLUMN unused\nALTER TABLE t DROP COLUMN c;\n", NULL);
+	ck_assert_int_eq(find(&f, "E-DROP-COLUMN")->suppressed, 1);
+	ck_assert_int_eq(find(&f, "W-NOT-IDEMPOTENT")->suppressed, 0);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_suppression_without_reason)
+{
+	struct findings f;
+	const struct finding *x;
+
+	f = run("SELECT 1;\n-- excon:allow E-UNBATCHED-DELETE\nDELETE FROM t;\n", NULL);
+	x = find(&f, "E-UNBATCHED-DELETE");
+	ck_assert_int_eq(x->suppressed, 0);
+	ck_assert_ptr_null(x->reason);
+	x = find(&f, "E-ALLOW-NO-REASON");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->line, 2);
+	ck_assert_int_eq(x->col, 1);
+	ck_assert(tu_has(x->msg, "E-UNBATCHED-DELETE"));
+	ck_assert_uint_eq(findings_count(&f, SEV_ERROR), 2);
+	findings_free(&f);
+}
+END_TEST
+
+/* Covers used by the --sql tests. */
+static const struct cover covers[] = {
+	{ NULL, "users", "name", NULL, COVER_COLUMN, "users-full-name",
+	  "drop-name", 1 },
+	{ NULL, "users", "email", NULL, COVER_COLUMN, "users-email",
+	  "drop-email", 0 },
+	{ "app", "orders", "total", NULL, COVER_COLUMN, "orders-total",
+	  "drop-total", 1 },
+	{ NULL, "legacy", NULL, NULL, COVER_TABLE, "legacy", "drop-legacy", 1 },
+	{ NULL, NULL, NULL, "users_email_idx", COVER_INDEX, "idx", "drop-idx", 1 },
+	{ NULL, "users", NULL, "users_chk", COVER_CONSTRAINT, "chk", "drop-chk", 1 },
+	{ NULL, "users", "nick", NULL, COVER_NOT_NULL, "nick", "stop-nick", 1 },
+	{ NULL, "users", NULL, "sync_name", COVER_TRIGGER, "users-full-name",
+	  "drop-trigger", 0 },
+};
+
+/* Findings of a --sql check with the covers above. */
+static struct findings
+run_covered(const char *sql)
+{
+	struct sqlctx c = sqlctx_plain(covers, sizeof covers / sizeof covers[0]);
+
+	return run(sql, &c);
+}
+
+START_TEST(test_cover_open_passes)
+{
+	struct findings f;
+
+	f = run_covered(
+	    "ALTER TABLE users DROP COLUMN IF EXISTS name;\n"
+	    "ALTER TABLE public.users DROP COLUMN IF EXISTS name;\n"
+	    "ALTER TABLE Users DROP COLUMN IF EXISTS NAME;\n"
+	    "ALTER TABLE users RENAME COLUMN name TO full_name;\n"
+	    "ALTER TABLE app.orders DROP COLUMN IF EXISTS total;\n"
+	    "DROP TABLE IF EXISTS legacy;\n"
+	    "DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;\n"
+	    "ALTER TABLE users DROP CONSTRAINT IF EXISTS users_chk;\n"
+	    "ALTER TABLE users ALTER COLUMN nick DROP NOT NULL;\n");
+	ck_assert_int_eq(count(&f, "E-DROP-COLUMN"), 0);
+	ck_assert_int_eq(count(&f, "E-RENAME-COLUMN"), 0);
+	ck_assert_int_eq(count(&f, "E-DROP-TABLE"), 0);
+	ck_assert_int_eq(count(&f, "E-DROP-INDEX"), 0);
+	ck_assert_int_eq(count(&f, "E-DROP-CONSTRAINT"), 0);
+	ck_assert_int_eq(count(&f, "E-DROP-NOT-NULL"), 0);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_cover_closed_names_plan_step)
+{
+	struct findings f;
+	const struct finding *x;
+
+	f = run_covered("SELECT 1;\nALTER TABLE users DROP COLUMN IF EXISTS email;\n"
+	    "DROP TRIGGER IF EXISTS sync_name ON users;\n");
+	x = find(&f, "E-DROP-COLUMN");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->line, 2);
+	ck_assert_str_eq(x->msg, "drop of column \"public.users.email\" becomes "
+	    "legal when contract step 'users-email/drop-email' ships (window "
+	    "not open yet)");
+	x = find(&f, "E-DROP-TRIGGER");
+	ck_assert_ptr_nonnull(x);
+	ck_assert(tu_has(x->msg, "'users-full-name/drop-trigger' ships"));
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_cover_none)
+{
+	struct findings f;
+	const struct finding *x;
+
+	f = run_covered("ALTER TABLE users DROP COLUMN IF EXISTS age;\n");
+	x = find(&f, "E-DROP-COLUMN");
+	ck_assert_ptr_nonnull(x);
+	ck_assert(tu_has(x->msg, "\"public.users.age\": no plan covers it"));
+	findings_free(&f);
+	/* A cover of another kind does not count: the table, not the column. */
+	f = run_covered("ALTER TABLE legacy DROP COLUMN IF EXISTS a;\n");
+	ck_assert(tu_has(find(&f, "E-DROP-COLUMN")->msg, "no plan covers"));
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_cover_identifiers)
+{
+	struct findings f;
+
+	/* Quoted names keep their case and do not match the cover. */
+	f = run_covered("ALTER TABLE \"Users\" DROP COLUMN IF EXISTS name;\n"
+	    "ALTER TABLE users DROP COLUMN IF EXISTS \"Name\";\n");
+	ck_assert_int_eq(count(&f, "E-DROP-COLUMN"), 2);
+	ck_assert(tu_has(f.v[0].msg, "no plan covers"));
+	findings_free(&f);
+	/* Unquoted names fold to lower case; "public" is the default schema. */
+	f = run_covered("ALTER TABLE PUBLIC.USERS DROP COLUMN IF EXISTS Name;\n"
+	    "ALTER TABLE \"public\".\"users\" DROP COLUMN IF EXISTS \"name\";\n");
+	ck_assert_int_eq(count(&f, "E-DROP-COLUMN"), 0);
+	findings_free(&f);
+	/* Schema-qualified covers match only their schema. */
+	f = run_covered("ALTER TABLE orders DROP COLUMN IF EXISTS total;\n"
+	    "ALTER TABLE other.users DROP COLUMN IF EXISTS name;\n"
+	    "ALTER TABLE App.Orders DROP COLUMN IF EXISTS total;\n");
+	ck_assert_int_eq(count(&f, "E-DROP-COLUMN"), 2);
+	ck_assert_int_eq(f.v[0].line, 1);
+	findings_free(&f);
+}
+END_TEST
+
+/* A plan-step context. */
+static struct sqlctx
+step_ctx(enum phase ph, enum stage st, enum step_kind k)
+{
+	struct sqlctx c = sqlctx_plain(NULL, 0);
+
+	c.in_plan = 1;
+	c.phase = ph;
+	c.stage = st;
+	c.kind = k;
+	c.transaction = 1;
+	return c;
+}
+
+START_TEST(test_phase_drop_column)
+{
+	struct sqlctx c;
+	struct findings f;
+	const struct finding *x;
+
+	c = step_ctx(PHASE_EXPAND, STAGE_PRE, KIND_SQL);
+	c.stage = STAGE_CODE;
+	f = run("ALTER TABLE users DROP COLUMN IF EXISTS name;", &c);
+	x = find(&f, "E-DROP-COLUMN");
+	ck_assert_ptr_nonnull(x);
+	ck_assert(tu_has(x->msg, "in an expand step"));
+	findings_free(&f);
+
+	c = step_ctx(PHASE_CONTRACT, STAGE_POST, KIND_SQL);
+	f = run("ALTER TABLE users DROP COLUMN IF EXISTS name;", &c);
+	ck_assert_int_eq(count(&f, "E-DROP-COLUMN"), 0);
+	findings_free(&f);
+	/* Other rules still apply in a contract step. */
+	f = run("ALTER TABLE users DROP COLUMN IF EXISTS name;\n"
+	    "ALTER TABLE orders DROP COLUMN IF EXISTS x;\nDELETE FROM t;", &c);
+	ck_assert_int_eq(count(&f, "E-DROP-COLUMN"), 0);
+	ck_assert_int_eq(count(&f, "E-MULTI-TABLE-LOCK"), 1);
+	ck_assert_int_eq(count(&f, "E-UNBATCHED-DELETE"), 1);
+	findings_free(&f);
+
+	/* A contract step at stage pre still destroys too early. */
+	c = step_ctx(PHASE_CONTRACT, STAGE_PRE, KIND_SQL);
+	f = run("DROP TABLE IF EXISTS legacy;", &c);
+	ck_assert(tu_has(find(&f, "E-DROP-TABLE")->msg, "pre step"));
+	findings_free(&f);
+
+	/* A step's `down` undoes it: dropping what it added is expected. */
+	c = step_ctx(PHASE_EXPAND, STAGE_PRE, KIND_SQL);
+	c.rollback = 1;
+	f = run("ALTER TABLE users DROP COLUMN IF EXISTS full_name;", &c);
+	ck_assert_int_eq(count(&f, "E-DROP-COLUMN"), 0);
+	findings_free(&f);
+
+	/* DROP NOT NULL is what stop_old_writes is for. */
+	c = step_ctx(PHASE_MIGRATE, STAGE_CODE, KIND_STOP_OLD_WRITES);
+	f = run("ALTER TABLE users ALTER COLUMN name DROP NOT NULL;", &c);
+	ck_assert_int_eq(count(&f, "E-DROP-NOT-NULL"), 0);
+	findings_free(&f);
+	c.kind = KIND_SQL;
+	f = run("ALTER TABLE users ALTER COLUMN name DROP NOT NULL;", &c);
+	ck_assert(tu_has(find(&f, "E-DROP-NOT-NULL")->msg, "in a migrate step"));
+	findings_free(&f);
+
+	/* SET NOT NULL outside set_not_null and contract is destructive. */
+	c = step_ctx(PHASE_EXPAND, STAGE_PRE, KIND_SQL);
+	f = run("ALTER TABLE t ADD CONSTRAINT c CHECK (a IS NOT NULL) NOT VALID;\n"
+	    "ALTER TABLE t VALIDATE CONSTRAINT c;\n"
+	    "ALTER TABLE t ALTER COLUMN a SET NOT NULL;", &c);
+	ck_assert(tu_has(find(&f, "E-SET-NOT-NULL")->msg, "in an expand step"));
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_transaction_detection)
+{
+	struct sqlctx c = sqlctx_plain(NULL, 0);
+	struct findings f;
+
+	f = run("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);", &c);
+	ck_assert_int_eq(count(&f, "E-CONCURRENT-IN-TX"), 1);
+	findings_free(&f);
+	f = run("-- +goose NO TRANSACTION\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);", &c);
+	ck_assert_int_eq(count(&f, "E-CONCURRENT-IN-TX"), 0);
+	findings_free(&f);
+	f = run("-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);", &c);
+	ck_assert_int_eq(count(&f, "E-CONCURRENT-IN-TX"), 0);
+	findings_free(&f);
+	/* Inside an explicit BEGIN it is flagged even in such a file. */
+	f = run("BEGIN;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);\nCOMMIT;", &c);
+	ck_assert_int_eq(count(&f, "E-CONCURRENT-IN-TX"), 1);
+	ck_assert_int_eq(f.v[0].line, 2);
+	findings_free(&f);
+	/* A plan step says it itself. */
+	c = step_ctx(PHASE_EXPAND, STAGE_PRE, KIND_SQL);
+	c.transaction = 0;
+	f = run("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);", &c);
+	ck_assert_int_eq(count(&f, "E-CONCURRENT-IN-TX"), 0);
+	findings_free(&f);
+}
+END_TEST
+
+/* Sets a pstr. */
+static struct pstr
+ps(const char *s, int line, int col, int block)
+{
+	struct pstr p;
+
+	p.s = (char *)s;
+	p.pos.line = line;
+	p.pos.col = col;
+	p.block = block;
+	return p;
+}
+
+START_TEST(test_plan_fields)
+{
+	struct plan p;
+	struct step st[5];
+	struct findings f = FINDINGS_INIT;
+	const struct finding *x;
+	size_t i;
+
+	memset(&p, 0, sizeof p);
+	memset(st, 0, sizeof st);
+	p.file = (char *)"plans/users.yaml";
+	p.name = ps("users-full-name", 1, 7, 0);
+	p.steps = st;
+	p.nsteps = 5;
+	for (i = 0; i < 5; i++)
+		st[i].transaction = 1;
+	/* 0: an expand sql step (block scalar at 5:7) that drops a column. */
+	st[0].id = ps("prep", 3, 9, 0);
+	st[0].kind = KIND_SQL;
+	st[0].phase = PHASE_EXPAND;
+	st[0].stage = STAGE_PRE;
+	st[0].up = ps("ALTER TABLE users ADD COLUMN IF NOT EXISTS a int;\n"
+	    "ALTER TABLE users DROP COLUMN IF EXISTS name;", 5, 7, 1);
+	st[0].down = ps("ALTER TABLE users DROP COLUMN IF EXISTS a;", 8, 11, 0);
+	/* 1: a backfill with a set (batched by excon) and a bad where. */
+	st[1].id = ps("backfill", 9, 9, 0);
+	st[1].kind = KIND_BACKFILL;
+	st[1].phase = PHASE_EXPAND;
+	st[1].stage = STAGE_POST;
+	st[1].set = ps("full_name = name", 12, 10, 0);
+	st[1].where = ps("full_name IS NUL", 13, 12, 0);
+	st[1].verify = ps("SELECT count(*) = 0 FROM users WHERE full_name IS NULL",
+	    14, 13, 0);
+	/* 2: add_column with a volatile default and a serial type. */
+	st[2].id = ps("add", 15, 9, 0);
+	st[2].kind = KIND_ADD_COLUMN;
+	st[2].phase = PHASE_EXPAND;
+	st[2].stage = STAGE_PRE;
+	st[2].default_ = ps("gen_random_uuid()", 18, 14, 0);
+	st[2].type = ps("bigserial", 19, 11, 0);
+	/* 3: a non-transactional step creating an index concurrently. */
+	st[3].id = ps("idx", 20, 9, 0);
+	st[3].kind = KIND_SQL;
+	st[3].phase = PHASE_EXPAND;
+	st[3].stage = STAGE_PRE;
+	st[3].transaction = 0;
+	st[3].up = ps("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON users (a)", 22, 9, 0);
+	/* 4: the contract step. */
+	st[4].id = ps("drop", 23, 9, 0);
+	st[4].kind = KIND_SQL;
+	st[4].phase = PHASE_CONTRACT;
+	st[4].stage = STAGE_POST;
+	st[4].up = ps("ALTER TABLE users DROP COLUMN IF EXISTS name", 25, 9, 0);
+
+	ck_assert_int_eq(sqlcheck_plan(&p, NULL, &f, NULL), 0);
+	findings_sort(&f);
+	ck_assert_int_eq(count(&f, "E-DROP-COLUMN"), 1);
+	x = find(&f, "E-DROP-COLUMN");
+	ck_assert_str_eq(x->file, "plans/users.yaml");
+	ck_assert_int_eq(x->line, 6);
+	ck_assert_int_eq(x->col, 7);
+	ck_assert(tu_has(x->msg, "in an expand step"));
+	ck_assert_int_eq(count(&f, "E-UNBATCHED-UPDATE"), 0);
+	x = find(&f, "E-SYNTAX");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(x->line, 13);
+	ck_assert_int_eq(x->col, 12 + 13);	/* "NUL" after "full_name IS " */
+	ck_assert_int_eq(count(&f, "E-VOLATILE-DEFAULT"), 2);
+	x = find(&f, "E-VOLATILE-DEFAULT");
+	ck_assert_int_eq(x->line, 18);
+	ck_assert_int_eq(x->col, 14);
+	ck_assert_int_eq(count(&f, "E-CONCURRENT-IN-TX"), 0);
+	ck_assert_uint_eq(f.n, 4);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_format_text)
+{
+	struct findings f = FINDINGS_INIT;
+	struct buf b = BUF_INIT;
+	struct finding *x;
+
+	findings_add(&f, "E-DROP-COLUMN", SEV_ERROR, "m.sql", 3, 1,
+	    "drop of column \"public.t.c\"", "use a contract step");
+	x = findings_add(&f, "E-UNBATCHED-UPDATE", SEV_ERROR, "m.sql", 4, 1,
+	    "update", "batch it");
+	x->suppressed = 1;
+	x->reason = xstrdup("tiny table");
+	findings_add(&f, "W-NOT-IDEMPOTENT", SEV_WARNING, "m.sql", 5, 2, "w", NULL);
+	sqlcheck_format_text(&f, 0, &b);
+	ck_assert_str_eq(buf_cstr(&b),
+	    "m.sql:3:1: error[E-DROP-COLUMN]: drop of column \"public.t.c\"\n"
+	    "  fix: use a contract step\n"
+	    "m.sql:5:2: warning[W-NOT-IDEMPOTENT]: w\n");
+	buf_reset(&b);
+	sqlcheck_format_text(&f, 1, &b);
+	ck_assert(tu_has(buf_cstr(&b), "m.sql:4:1: allowed[E-UNBATCHED-UPDATE]: "
+	    "update\n  fix: batch it\n  allowed: tiny table\n"));
+	buf_free(&b);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_format_json)
+{
+	struct findings f = FINDINGS_INIT;
+	struct buf b = BUF_INIT;
+	struct finding *x;
+
+	sqlcheck_format_json(&f, &b);
+	ck_assert_str_eq(buf_cstr(&b), "[]\n");
+	buf_reset(&b);
+	findings_add(&f, "E-X", SEV_ERROR, "dir\\m.sql", 3, 1,
+	    "a \"quoted\"\tname\nnext\x01", "fix");
+	x = findings_add(&f, "W-Y", SEV_WARNING, "m.sql", 4, 2, "m", NULL);
+	x->suppressed = 1;
+	x->reason = xstrdup("why");
+	sqlcheck_format_json(&f, &b);
+	ck_assert_str_eq(buf_cstr(&b), "[\n"
+	    "  {\"rule\": \"E-X\", \"severity\": \"error\", \"file\": \"dir\\\\m.sql\", "
+	    "\"line\": 3, \"column\": 1, \"message\": \"a \\\"quoted\\\"\\tname\\nnext\\u0001\", "
+	    "\"fix\": \"fix\", \"suppressed\": false, \"reason\": null},\n"
+	    "  {\"rule\": \"W-Y\", \"severity\": \"warning\", \"file\": \"m.sql\", "
+	    "\"line\": 4, \"column\": 2, \"message\": \"m\", \"fix\": null, "
+	    "\"suppressed\": true, \"reason\": \"why\"}\n"
+	    "]\n");
+	buf_free(&b);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_format_github)
+{
+	struct findings f = FINDINGS_INIT;
+	struct buf b = BUF_INIT;
+	struct finding *x;
+
+	findings_add(&f, "E-DROP-COLUMN", SEV_ERROR, "a,b:c.sql", 3, 1,
+	    "50% done: a\nb", "fix");
+	findings_add(&f, "W-NOT-IDEMPOTENT", SEV_WARNING, "m.sql", 4, 7, "w", NULL);
+	x = findings_add(&f, "E-UNBATCHED-UPDATE", SEV_ERROR, "m.sql", 9, 1, "s", NULL);
+	x->suppressed = 1;
+	sqlcheck_format_github(&f, &b);
+	ck_assert_str_eq(buf_cstr(&b),
+	    "::error file=a%2Cb%3Ac.sql,line=3,col=1,title=E-DROP-COLUMN::50%25 done: a%0Ab\n"
+	    "::warning file=m.sql,line=4,col=7,title=W-NOT-IDEMPOTENT::w\n");
+	buf_free(&b);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_file_errors_and_rules)
+{
+	struct findings f = FINDINGS_INIT;
+	struct buf err = BUF_INIT;
+	size_t n, i;
+	const struct sqlrule *r = sqlcheck_rules(&n);
+	char *dir = tu_tmpdir(), *path;
+
+	ck_assert_int_eq(sqlcheck_file("/nonexistent/x.sql", NULL, &f, &err), -1);
+	ck_assert(tu_has(buf_cstr(&err), "cannot open '/nonexistent/x.sql'"));
+	ck_assert_uint_eq(f.n, 0);
+	tu_write(dir, "m.sql", "SELECT 1;\nDELETE FROM t;\n");
+	path = xasprintf("%s/m.sql", dir);
+	ck_assert_int_eq(sqlcheck_file(path, NULL, &f, &err), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_str_eq(f.v[0].file, path);
+	ck_assert_int_eq(f.v[0].line, 2);
+	/* Rule ids are unique and documented with a fix. */
+	for (i = 0; i < n; i++) {
+		ck_assert_ptr_eq(sqlcheck_rule(r[i].id), &r[i]);
+		ck_assert(strlen(r[i].summary) > 0 && strlen(r[i].fix) > 0);
+		ck_assert(r[i].id[0] == (r[i].severity == SEV_ERROR ? 'E' : 'W'));
+	}
+	ck_assert_ptr_null(sqlcheck_rule("E-NOPE"));
+	free(path);
+	tu_rmrf(dir);
+	free(dir);
+	buf_free(&err);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_speed)
+{
+	struct buf sql = BUF_INIT;
+	struct findings f = FINDINGS_INIT;
+	struct timespec t0, t1;
+	double secs, limit = 1.0;
+	int i;
+
+#if defined(__SANITIZE_ADDRESS__)
+	limit = 10.0;	/* sanitizers slow everything down several times */
+#endif
+	for (i = 0; i < 10; i++)
+		buf_printf(&sql, "ALTER TABLE t%d ADD COLUMN IF NOT EXISTS c%d "
+		    "text DEFAULT 'x';\n", i % 3, i);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 1000; i++) {
+		sqlcheck_sql(buf_cstr(&sql), "m.sql", P11, 0, NULL, &f, NULL);
+		findings_free(&f);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(secs < limit, "1000 files of 10 statements took %.3fs", secs);
+	buf_free(&sql);
+}
+END_TEST
+
+/* The sqlcheck suite: one TCase per rule (its corpus), one per behaviour. */
+static Suite *
+sqlcheck_suite(void)
+{
+	Suite *s = suite_create("sqlcheck");
+	size_t n, i;
+	const struct sqlrule *r = sqlcheck_rules(&n);
+	struct { const char *name; const TTest *fn; } cases[] = {
+		{ "location_block_scalar", test_location_block_scalar },
+		{ "location_plain", test_location_plain_scalar_and_file },
+		{ "syntax_error_position", test_syntax_error_position },
+		{ "suppression_with_reason", test_suppression_with_reason },
+		{ "suppression_without_reason", test_suppression_without_reason },
+		{ "cover_open", test_cover_open_passes },
+		{ "cover_closed", test_cover_closed_names_plan_step },
+		{ "cover_none", test_cover_none },
+		{ "cover_identifiers", test_cover_identifiers },
+		{ "phase", test_phase_drop_column },
+		{ "transaction_detection", test_transaction_detection },
+		{ "plan_fields", test_plan_fields },
+		{ "format_text", test_format_text },
+		{ "format_json", test_format_json },
+		{ "format_github", test_format_github },
+		{ "file_and_rules", test_file_errors_and_rules },
+		{ "speed", test_speed },
+	};
+
+	for (i = 0; i < n; i++) {
+		TCase *tc = tcase_create(r[i].id);
+
+		tcase_add_loop_test(tc, test_corpus_bad, (int)i, (int)i + 1);
+		tcase_add_loop_test(tc, test_corpus_ok, (int)i, (int)i + 1);
+		suite_add_tcase(s, tc);
+	}
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		TCase *tc = tcase_create(cases[i].name);
+
+		tcase_set_timeout(tc, 30);
+		tcase_add_test(tc, cases[i].fn);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(sqlcheck_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

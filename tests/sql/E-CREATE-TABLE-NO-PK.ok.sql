@@ -1,0 +1,7 @@
+CREATE TABLE IF NOT EXISTS a (id bigint PRIMARY KEY, name text);
+CREATE TABLE IF NOT EXISTS app.b (id bigint, line int, PRIMARY KEY (id, line));
+create table if not exists "C" (x int, constraint c_pk primary key (x));
+CREATE TEMP TABLE IF NOT EXISTS scratch (x int);
+CREATE TABLE IF NOT EXISTS e (LIKE a INCLUDING ALL);
+CREATE TABLE IF NOT EXISTS m2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE MATERIALIZED VIEW IF NOT EXISTS mv AS SELECT 1;

@@ -1,0 +1,6 @@
+-- ctx: tx=0
+CREATE TABLE IF NOT EXISTS fresh (id bigint PRIMARY KEY);
+DROP TRIGGER IF EXISTS t1 ON fresh;
+ALTER TABLE users DISABLE TRIGGER sync_name;
+ALTER TABLE users ENABLE TRIGGER sync_name;
+DROP FUNCTION IF EXISTS sync_name();

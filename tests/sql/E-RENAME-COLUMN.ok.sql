@@ -1,0 +1,7 @@
+-- ctx: tx=0
+ALTER TABLE users ADD COLUMN IF NOT EXISTS full_name text;
+CREATE TABLE IF NOT EXISTS fresh (id bigint PRIMARY KEY, a int);
+ALTER TABLE fresh RENAME COLUMN a TO b;
+ALTER TABLE users RENAME CONSTRAINT c1 TO c2;
+ALTER INDEX IF EXISTS i1 RENAME TO i2;
+COMMENT ON COLUMN users.name IS 'renamed soon';

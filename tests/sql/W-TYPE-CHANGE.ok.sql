@@ -1,0 +1,8 @@
+-- ctx: tx=0
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS a varchar(10);
+ALTER TABLE orders ALTER COLUMN a TYPE text;
+ALTER TABLE orders ALTER COLUMN b TYPE bigint;
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS c numeric(5,1);
+ALTER TABLE orders ALTER COLUMN c TYPE numeric(9,1);
+CREATE TABLE IF NOT EXISTS fresh (id bigint PRIMARY KEY, d int);
+ALTER TABLE fresh ALTER COLUMN d TYPE text;
