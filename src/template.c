@@ -194,23 +194,28 @@ check_text(const char *what, const char *s, size_t max, struct buf *err)
 
 /*
  * Checks a type name such as bigint, numeric(12,2), text[], timestamp with
- * time zone or app.money: letters, digits, '_', spaces, '.', ',' and
- * balanced brackets, starting with a letter or '_'.
+ * time zone, app.money or app."Money": letters, digits, '_', spaces, '.',
+ * ',', balanced brackets and double-quoted names (as format_type() prints
+ * them), starting with a letter, '_' or '"'.
  */
 static int
 check_type(const char *s, struct buf *err)
 {
 	const char *p;
-	int paren = 0, bracket = 0;
+	int paren = 0, bracket = 0, quote = 0;
 
 	if (*s == '\0')
 		return error_set(err, "the type must not be empty");
 	if (check_text("the type", s, TYPE_MAX, err) != 0)
 		return -1;
-	if (!(isalpha((unsigned char)*s) || *s == '_'))
+	if (!(isalpha((unsigned char)*s) || *s == '_' || *s == '"'))
 		goto bad;
 	for (p = s; *p != '\0'; p++) {
-		if (*p == '(')
+		if (*p == '"')
+			quote = !quote;
+		else if (quote)
+			continue;
+		else if (*p == '(')
 			paren++;
 		else if (*p == ')' && --paren < 0)
 			goto bad;
@@ -222,7 +227,7 @@ check_type(const char *s, struct buf *err)
 		    *p == '.' || *p == ',' || *p == ')' || *p == ']'))
 			goto bad;
 	}
-	if (paren == 0 && bracket == 0 && p[-1] != ' ')
+	if (paren == 0 && bracket == 0 && !quote && p[-1] != ' ')
 		return 0;
 bad:
 	return error_set(err, "'%s' does not look like a type name (expected "

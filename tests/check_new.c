@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "util/pgtest.h"
 #include "util/testutil.h"
 #include "xalloc.h"
 
@@ -126,12 +127,20 @@ assert_lints(void)
 }
 
 /*
- * Ships one step after another with `advance --record-only` until the
- * gates refuse or the plan is done; appends "step@release " to sched.
- * Returns 1 when the plan is complete.
+ * The code of release rel, run against database ci: what the application
+ * of that release reads and writes.  A database walk calls it for the
+ * release being deployed and for the one before it, the rollback target;
+ * both must work at every point.
+ */
+typedef void (*code_fn)(const char *ci, int rel);
+
+/*
+ * Ships one step after another with `advance` until the gates refuse or
+ * the plan is done: on database ci, or --record-only when ci is NULL.
+ * Appends "step@release " to sched.  Returns 1 when the plan is complete.
  */
 static int
-ship_what_gates_allow(const char *plan, struct buf *sched)
+ship_what_gates_allow(const char *plan, const char *ci, struct buf *sched)
 {
 	struct run r;
 	int done = 0;
@@ -141,13 +150,17 @@ ship_what_gates_allow(const char *plan, struct buf *sched)
 		long long seq;
 		const char *p;
 
-		ex(&r, "advance", plan, "--record-only", NULL);
+		if (ci != NULL)
+			ex(&r, "advance", plan, "--db", ci, NULL);
+		else
+			ex(&r, "advance", plan, "--record-only", NULL);
 		if (r.status == 3) {
 			ck_assert_msg(tu_has(r.err, "refused: "), "refusal without "
 			    "reason: %s", r.err);
 			break;
 		}
-		ck_assert_msg(r.status == 0, "advance exit %d: %s", r.status, r.err);
+		ck_assert_msg(r.status == 0, "advance exit %d: %s%s", r.status,
+		    r.out, r.err);
 		if (tu_has(r.out, "nothing to ship")) {
 			done = 1;
 			break;
@@ -168,10 +181,12 @@ ship_what_gates_allow(const char *plan, struct buf *sched)
 /*
  * Walks plan to its end as a release manager would: each release is
  * started (pre and code steps ship), then finished (post steps ship).
+ * With a database ci, the steps run on it, and after each half of each
+ * release the code of that release and of the one before it run (code).
  * Returns the schedule, "step@release ..." (owned).
  */
 static char *
-walk(const char *plan)
+walk_on(const char *plan, const char *ci, code_fn code)
 {
 	struct buf sched = BUF_INIT;
 	struct run r;
@@ -188,18 +203,38 @@ walk(const char *plan)
 		ex(&r, "release", "start", name, NULL);
 		ck_assert_msg(r.status == 0, "release start: %s", r.err);
 		tu_run_free(&r);
-		done = ship_what_gates_allow(plan, &sched);
+		done = ship_what_gates_allow(plan, ci, &sched);
+		if (code != NULL) {
+			code(ci, rel - 1);	/* still running */
+			code(ci, rel);		/* being deployed */
+		}
 		ex(&r, "release", "finish", name, NULL);
 		ck_assert_msg(r.status == 0, "release finish: %s", r.err);
 		tu_run_free(&r);
 		if (!done)
-			done = ship_what_gates_allow(plan, &sched);
+			done = ship_what_gates_allow(plan, ci, &sched);
+		if (code != NULL) {
+			code(ci, rel);		/* running */
+			code(ci, rel - 1);	/* the rollback target */
+		}
 	}
 	ck_assert_msg(done, "%s not done after 12 releases: %s", plan, buf_cstr(&sched));
 	ex(&r, "check", NULL);
 	ck_assert_msg(r.status == 0, "check after the walk: %s%s", r.out, r.err);
 	tu_run_free(&r);
+	if (ci != NULL) {
+		ex(&r, "verify", "--db", ci, NULL);
+		ck_assert_msg(r.status == 0, "verify after the walk: %s%s", r.out, r.err);
+		tu_run_free(&r);
+	}
 	return buf_detach(&sched);
+}
+
+/* walk_on without a database: every step --record-only. */
+static char *
+walk(const char *plan)
+{
+	return walk_on(plan, NULL, NULL);
 }
 
 /* Asserts that plan walks to its end on exactly the schedule want. */
@@ -539,9 +574,18 @@ START_TEST(test_usage_errors)
 	assert_fails(&r, 2, "drop-column takes 2 arguments, not 1: excon new "
 	    "drop-column TABLE COLUMN");
 	tu_run_free(&r);
-	ex(&r, "new", "rename-column", "users", "name", "full_name", NULL);
-	assert_fails(&r, 2, "rename-column needs --type TYPE");
-	tu_run_free(&r);
+	{
+		/* Without a database to read it from, --type is required. */
+		static const char *const nodb[] = { "PGHOST=", "PGHOSTADDR=",
+		    "PGDATABASE=", "PGSERVICE=", "EXCON_DATABASE=", NULL };
+		static const char *const av[] = { "new", "rename-column", "users",
+		    "name", "full_name", NULL };
+
+		tu_excon(&r, dir, nodb, av);
+		assert_fails(&r, 2, "rename-column needs --type TYPE (or a "
+		    "database to read it from");
+		tu_run_free(&r);
+	}
 	ex(&r, "new", "drop-column", "users", "x", "--using", "x::int", NULL);
 	assert_fails(&r, 2, "--using does not apply to drop-column (only to change-type)");
 	tu_run_free(&r);
@@ -706,6 +750,232 @@ START_TEST(test_examples_current)
 }
 END_TEST
 
+/* Runs the application SQL of release rel on ci; fails the test if it fails. */
+static void
+app_sql(const char *ci, int rel, const char *sql)
+{
+	struct pg *db = NULL;
+	struct buf err = BUF_INIT;
+
+	ck_assert_msg(pg_connect(&db, ci, "app", &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_msg(pg_exec_script(db, sql, NULL, &err) == 0, "the code of v%d "
+	    "fails: %s: %s", rel, sql, buf_cstr(&err));
+	pg_close(db);
+	buf_free(&err);
+}
+
+/* Asserts that the code of release rel, reading table.col, sees no NULL. */
+static void
+app_reads(const char *ci, int rel, const char *table, const char *col)
+{
+	char *q = xasprintf("SELECT count(*) FROM %s WHERE %s IS NULL", table, col);
+	char *n = pt_sql(ci, q);
+
+	ck_assert_msg(strcmp(n, "0") == 0, "the code of v%d reads %s.%s, and %s "
+	    "rows hold NULL", rel, table, col, n);
+	free(q);
+	free(n);
+}
+
+/* rename-column: until v2 the code uses name, from v2 full_name. */
+static void
+code_rename_column(const char *ci, int rel)
+{
+	if (rel < 2) {
+		app_sql(ci, rel, "INSERT INTO users (name) VALUES ('old code')");
+		app_reads(ci, rel, "users", "name");
+	} else {
+		app_sql(ci, rel, "INSERT INTO users (full_name) VALUES ('new code')");
+		app_sql(ci, rel, "UPDATE users SET full_name = 'renamed' WHERE id = 1");
+		app_reads(ci, rel, "users", "full_name");
+	}
+}
+
+/* change-type: until v2 the code uses amount, from v2 amount_bigint. */
+static void
+code_change_type(const char *ci, int rel)
+{
+	if (rel < 2) {
+		app_sql(ci, rel, "INSERT INTO orders (amount) VALUES (7)");
+		app_reads(ci, rel, "orders", "amount");
+	} else {
+		app_sql(ci, rel, "INSERT INTO orders (amount_bigint) VALUES (8)");
+		app_reads(ci, rel, "orders", "amount_bigint");
+	}
+}
+
+/* add-not-null: from v1 the code writes and reads status. */
+static void
+code_add_not_null(const char *ci, int rel)
+{
+	if (rel < 1)
+		app_sql(ci, rel, "INSERT INTO accounts (email) VALUES ('old code')");
+	else {
+		app_sql(ci, rel, "INSERT INTO accounts (email, status) VALUES "
+		    "('new code', 'gold')");
+		app_reads(ci, rel, "accounts", "status");
+	}
+}
+
+/* drop-column: v0 reads and writes legacy_flags, v1 only writes it, v2 neither. */
+static void
+code_drop_column(const char *ci, int rel)
+{
+	if (rel < 2)
+		app_sql(ci, rel, "INSERT INTO users (name, legacy_flags) VALUES ('x', 1)");
+	else
+		app_sql(ci, rel, "INSERT INTO users (name) VALUES ('y')");
+	if (rel < 1)
+		app_reads(ci, rel, "users", "legacy_flags");
+}
+
+/* rename-table: v0 says customers, from v1 the code says clients. */
+static void
+code_rename_table(const char *ci, int rel)
+{
+	if (rel < 1) {
+		app_sql(ci, rel, "INSERT INTO customers (email) VALUES "
+		    "(md5(random()::text))");
+		app_reads(ci, rel, "customers", "email");
+	} else {
+		app_sql(ci, rel, "INSERT INTO clients (email) VALUES "
+		    "(md5(random()::text)) ON CONFLICT (email) DO NOTHING RETURNING id");
+		app_sql(ci, rel, "UPDATE clients SET email = email || '' WHERE id = 1");
+		app_reads(ci, rel, "clients", "email");
+	}
+}
+
+/*
+ * Runs the template's plan on a real database through the real binary,
+ * release after release, with the code of each release and of its
+ * rollback target writing and reading at every point; then checks the
+ * schedule and what the database finally holds (final, SQL returning "t").
+ */
+static void
+db_walk(const char *db, const char *setup, const char *plan, code_fn code,
+    const char *want, const char *final)
+{
+	char *ci = pt_db(db), *got, *v;
+
+	v = pt_sql(ci, setup);
+	free(v);
+	got = walk_on(plan, ci, code);
+	ck_assert_str_eq(got, want);
+	pt_sql_eq(ci, final, "t");
+	free(got);
+	free(ci);
+}
+
+/* rename-column on PostgreSQL; --type read from the database. */
+START_TEST(test_db_rename_column)
+{
+	char *ci = pt_db("excon_new_type");
+	struct run r;
+
+	free(pt_sql(ci, "CREATE TABLE users (id bigserial PRIMARY KEY, name "
+	    "varchar(80) NOT NULL)"));
+	ex(&r, "new", "rename-column", "users", "name", "full_name", "--db", ci, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert(tu_has(r.out, "users.name is character varying(80) in the database\n"));
+	tu_run_free(&r);
+	{
+		char *text = read_plan("users-name-to-full-name");
+
+		ck_assert(tu_has(text, "    type: character varying(80)\n"));
+		ck_assert(tu_has(text, " --type 'character varying(80)'\n"));
+		free(text);
+	}
+	ex(&r, "new", "rename-column", "users", "nope", "x", "--db", ci, NULL);
+	assert_fails(&r, 2, "the database has no column users.nope");
+	tu_run_free(&r);
+	free(ci);
+	db_walk("excon_new_rc", "CREATE TABLE users (id bigserial PRIMARY KEY, "
+	    "name varchar(80) NOT NULL); INSERT INTO users (name) SELECT 'u' || g "
+	    "FROM generate_series(1, 3000) g", "users-name-to-full-name",
+	    code_rename_column, "add-column@1 dual-write@1 backfill@1 "
+	    "switch-reads@2 stop-old-writes@2 drop-name@4 ",
+	    /* 16 inserts by the code: 4 calls per release, 4 releases. */
+	    "SELECT count(*) = 3000 + 16 FROM users WHERE full_name IS NOT NULL "
+	    "AND to_regclass('excon_sync_name_full_name') IS NULL AND NOT EXISTS "
+	    "(SELECT 1 FROM pg_attribute WHERE attrelid = 'users'::regclass AND "
+	    "attname = 'name' AND NOT attisdropped)");
+}
+END_TEST
+
+/* change-type on PostgreSQL, through the sync trigger's NEW expressions. */
+START_TEST(test_db_change_type)
+{
+	struct run r;
+
+	ex(&r, "new", "change-type", "orders", "amount", "bigint", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	tu_run_free(&r);
+	db_walk("excon_new_ct", "CREATE TABLE orders (id bigserial PRIMARY KEY, "
+	    "amount integer NOT NULL); INSERT INTO orders (amount) SELECT g FROM "
+	    "generate_series(1, 3000) g", "orders-amount-to-bigint",
+	    code_change_type, "add-column@1 dual-write@1 backfill@1 "
+	    "switch-reads@2 stop-old-writes@2 drop-amount@4 ",
+	    /* 6 inserts of 7 by the code before v2, 10 of 8 after. */
+	    "SELECT sum(amount_bigint) = 3000 * 3001 / 2 + 6 * 7 + 10 * 8 FROM orders");
+}
+END_TEST
+
+/* add-not-null on PostgreSQL. */
+START_TEST(test_db_add_not_null)
+{
+	struct run r;
+
+	ex(&r, "new", "add-not-null", "accounts", "status", "text", "--default",
+	    "active", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	tu_run_free(&r);
+	db_walk("excon_new_nn", "CREATE TABLE accounts (id bigserial PRIMARY KEY, "
+	    "email text); INSERT INTO accounts (email) SELECT 'a' || g FROM "
+	    "generate_series(1, 3000) g", "accounts-status-not-null",
+	    code_add_not_null, "add-column@1 write-status@1 backfill@1 "
+	    "set-not-null@2 ",
+	    "SELECT attnotnull FROM pg_attribute WHERE attrelid = "
+	    "'accounts'::regclass AND attname = 'status'");
+}
+END_TEST
+
+/* drop-column on PostgreSQL: its NOT NULL goes before the code stops writing. */
+START_TEST(test_db_drop_column)
+{
+	struct run r;
+
+	ex(&r, "new", "drop-column", "users", "legacy_flags", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	tu_run_free(&r);
+	db_walk("excon_new_dc", "CREATE TABLE users (id bigserial PRIMARY KEY, "
+	    "name text, legacy_flags integer NOT NULL); INSERT INTO users (name, "
+	    "legacy_flags) SELECT 'u', 0 FROM generate_series(1, 100)",
+	    "users-drop-legacy-flags", code_drop_column, "stop-reads@1 "
+	    "stop-writes@2 drop-legacy-flags@4 ",
+	    "SELECT NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+	    "'users'::regclass AND attname = 'legacy_flags' AND NOT attisdropped)");
+}
+END_TEST
+
+/* rename-table on PostgreSQL: old and new names work at every point. */
+START_TEST(test_db_rename_table)
+{
+	struct run r;
+
+	ex(&r, "new", "rename-table", "customers", "clients", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	tu_run_free(&r);
+	db_walk("excon_new_rt", "CREATE TABLE customers (id bigserial PRIMARY KEY, "
+	    "email text UNIQUE NOT NULL); INSERT INTO customers (email) SELECT "
+	    "'c' || g FROM generate_series(1, 100) g", "customers-to-clients",
+	    code_rename_table, "create-view@1 use-clients@1 swap@3 "
+	    "drop-old-name@4 ",
+	    "SELECT (SELECT relkind FROM pg_class WHERE oid = "
+	    "to_regclass('clients')) = 'r' AND to_regclass('customers') IS NULL "
+	    "AND (SELECT count(*) FROM clients) > 100");
+}
+END_TEST
+
 /* Adds test as its own TCase (one behaviour each) to s. */
 static void
 add(Suite *s, const char *name, const TTest *test)
@@ -741,6 +1011,11 @@ new_suite(void)
 	add(s, "help new", test_help_new);
 	add(s, "version", test_version);
 	add(s, "examples current", test_examples_current);
+	add(s, "db rename-column", test_db_rename_column);
+	add(s, "db change-type", test_db_change_type);
+	add(s, "db add-not-null", test_db_add_not_null);
+	add(s, "db drop-column", test_db_drop_column);
+	add(s, "db rename-table", test_db_rename_table);
 	return s;
 }
 

@@ -18,6 +18,7 @@
 
 #include "cmd.h"
 #include "gate.h"
+#include "pg.h"
 #include "template.h"
 #include "xalloc.h"
 
@@ -25,7 +26,7 @@ static const struct cmd_opt new_opts[] = {
 	{ "name", OPT_STR, "PLAN", "plan name (default: derived from the arguments)" },
 	{ "schema", OPT_STR, "SCHEMA", "schema of the table (default: none, i.e. public)" },
 	{ "owner", OPT_STR, "TEAM", "owner of the plan, shown by 'excon audit'" },
-	{ "type", OPT_STR, "TYPE", "rename-column: the column's type" },
+	{ "type", OPT_STR, "TYPE", "rename-column: the column's type (default: read from --db)" },
 	{ "using", OPT_STR, "EXPR", "change-type: the new value from the old column (default COLUMN::TYPE)" },
 	{ "down", OPT_STR, "EXPR", "change-type: the old value from the new column" },
 	{ "new-column", OPT_STR, "NAME", "change-type: the new column (default COLUMN_TYPE)" },
@@ -108,9 +109,12 @@ shell_arg(struct buf *b, const char *arg)
 	buf_putc(b, '\'');
 }
 
-/* The command line that writes this plan again, for the plan's header. */
+/*
+ * The command line that writes this plan again, for the plan's header;
+ * type, when not NULL, is the --type read from the database.
+ */
 static void
-command_line(struct cmd_ctx *ctx, struct buf *b)
+command_line(struct cmd_ctx *ctx, const char *type, struct buf *b)
 {
 	const struct cmd_opt *o;
 	int i;
@@ -121,6 +125,8 @@ command_line(struct cmd_ctx *ctx, struct buf *b)
 	for (o = new_opts; o->name != NULL; o++) {
 		const char *v = cmd_opt(ctx, o->name);
 
+		if (v == NULL && type != NULL && strcmp(o->name, "type") == 0)
+			v = type;
 		if (v == NULL)
 			continue;
 		buf_printf(b, " --%s", o->name);
@@ -147,11 +153,14 @@ check_options(struct cmd_ctx *ctx, const struct template *t)
 					buf_printf(&who, "%s%s", who.len ? ", " : "", u->name);
 			rc = cmd_fail(EXCON_EXIT_USAGE, "--%s does not apply to %s "
 			    "(only to %s)", topts[i].opt, t->name, buf_cstr(&who));
-		} else if (!given && (t->required & topts[i].bit)) {
+		} else if (!given && (t->required & topts[i].bit) &&
+		    !(topts[i].bit == TOPT_TYPE && cmd_have_db(ctx))) {
 			buf_reset(&who);
 			synopsis(&who, t);
-			rc = cmd_fail(EXCON_EXIT_USAGE, "%s needs --%s %s: excon new %s",
-			    t->name, topts[i].opt, topts[i].arg, buf_cstr(&who));
+			rc = cmd_fail(EXCON_EXIT_USAGE, "%s needs --%s %s%s: excon new %s",
+			    t->name, topts[i].opt, topts[i].arg,
+			    topts[i].bit == TOPT_TYPE ? " (or a database to read it "
+			    "from: --db, EXCON_DATABASE or PGHOST)" : "", buf_cstr(&who));
 		}
 	}
 	buf_free(&who);
@@ -180,6 +189,80 @@ make_dirs(const char *dir)
 	} while (ret == 0);
 	free(p);
 	return ret;
+}
+
+/*
+ * Reads the type of table.column (in schema, or on the search path when
+ * NULL) from the configured database, as format_type() prints it; *out is
+ * owned by the caller.  Returns an exit code after printing a failure.
+ */
+static int
+column_type(struct cmd_ctx *ctx, const char *schema, const char *table,
+    const char *column, char **out)
+{
+	static const char sql[] =
+	    "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) "
+	    "FROM pg_catalog.pg_attribute a "
+	    "WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attname = $2 "
+	    "AND a.attnum > 0 AND NOT a.attisdropped";
+	struct buf err = BUF_INIT, rel = BUF_INIT;
+	struct pg *db = NULL;
+	struct pg_result *res = NULL;
+	const char *params[2];
+	int rc = 0;
+
+	*out = NULL;
+	if (schema != NULL) {
+		pg_quote_ident(&rel, schema);
+		buf_putc(&rel, '.');
+	}
+	pg_quote_ident(&rel, table);
+	params[0] = buf_cstr(&rel);
+	params[1] = column;
+	if (pg_connect(&db, cmd_conninfo(ctx), "excon new", &err) != 0 ||
+	    pg_exec(db, sql, 2, params, &res, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s (to read the type of %s.%s; "
+		    "or give --type)", buf_cstr(&err), table, column);
+		goto done;
+	}
+	if (pg_result_nrows(res) != 1 || pg_result_get(res, 0, 0) == NULL) {
+		rc = cmd_fail(EXCON_EXIT_USAGE, "the database has no column %s%s%s.%s",
+		    schema ? schema : "", schema ? "." : "", table, column);
+		goto done;
+	}
+	*out = xstrdup(pg_result_get(res, 0, 0));
+done:
+	pg_result_free(res);
+	pg_close(db);
+	buf_free(&err);
+	buf_free(&rel);
+	return rc;
+}
+
+/*
+ * The --type of rename-column when it was not given: the type of TABLE.OLD
+ * (ctx->args[1], ctx->args[2]) in the configured database, in *out (owned
+ * by the caller).  Returns an exit code after printing a failure.
+ */
+static int
+type_from_db(struct cmd_ctx *ctx, const char *schema, char **out)
+{
+	struct buf err = BUF_INIT;
+	int rc;
+
+	if (template_check_ident("table", ctx->args[1], &err) != 0 ||
+	    template_check_ident("column", ctx->args[2], &err) != 0 ||
+	    (schema != NULL && template_check_ident("schema", schema, &err) != 0)) {
+		rc = cmd_fail(EXCON_EXIT_USAGE, "%s", buf_cstr(&err));
+		buf_free(&err);
+		return rc;
+	}
+	if ((rc = column_type(ctx, schema, ctx->args[1], ctx->args[2], out)) != 0)
+		return rc;
+	/* On stderr under --dry-run, whose stdout is the plan alone. */
+	fprintf(ctx->dry_run ? stderr : stdout, "%s.%s is %s in the database\n",
+	    ctx->args[1], ctx->args[2], *out);
+	return 0;
 }
 
 /* Writes n bytes to fd, retrying short writes; 0 or -1 with errno. */
@@ -297,7 +380,7 @@ cmd_new_exec(struct cmd_ctx *ctx)
 	struct tmpl_opts o;
 	struct buf yaml = BUF_INIT, err = BUF_INIT, line = BUF_INIT;
 	struct plan *p = NULL;
-	char *name = NULL, *path = NULL;
+	char *name = NULL, *path = NULL, *dbtype = NULL;
 	const char *dir = ctx->cfg.plan_dirs[0];
 	int rc, fd, werr;
 
@@ -321,12 +404,18 @@ cmd_new_exec(struct cmd_ctx *ctx)
 	o.schema = cmd_opt(ctx, "schema");
 	o.owner = cmd_opt(ctx, "owner");
 	o.type = cmd_opt(ctx, "type");
+	if (o.type == NULL && (t->required & TOPT_TYPE)) {
+		/* rename-column: the new column gets the old one's type. */
+		if ((rc = type_from_db(ctx, o.schema, &dbtype)) != 0)
+			goto done;
+		o.type = dbtype;
+	}
 	o.using_ = cmd_opt(ctx, "using");
 	o.down = cmd_opt(ctx, "down");
 	o.new_column = cmd_opt(ctx, "new-column");
 	o.default_ = cmd_opt(ctx, "default");
 	o.not_null = cmd_opt(ctx, "not-null") != NULL;
-	command_line(ctx, &line);
+	command_line(ctx, dbtype, &line);
 	o.command = buf_cstr(&line);
 	if (template_render(t, ctx->args + 1, &o, &yaml, &name, &err) != 0) {
 		rc = cmd_fail(EXCON_EXIT_USAGE, "%s", buf_cstr(&err));
@@ -385,6 +474,7 @@ done:
 	plan_free(p);
 	free(name);
 	free(path);
+	free(dbtype);
 	buf_free(&yaml);
 	buf_free(&err);
 	buf_free(&line);
@@ -396,7 +486,7 @@ const struct cmd_entry cmd_new_entry = {
 	.args = "TEMPLATE ARGS... [--name PLAN] [--schema SCHEMA] [--owner TEAM]",
 	.summary = "write a plan for a common breaking change from a template",
 	.opts = new_opts,
-	.flags = CMD_CHANGES,
+	.flags = CMD_CHANGES | CMD_DB,
 	.min_args = 1,
 	.max_args = -1,
 	.exec = cmd_new_exec,
