@@ -501,6 +501,17 @@ START_TEST(test_refuses_overwrite)
 	ck_assert_str_eq(text, "# mine, keep me\n");
 	free(text);
 
+	/* Nor a plan it wrote itself, when the same command runs again. */
+	ex(&r, "new", "rename-table", "a", "b", "--owner", "first", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	tu_run_free(&r);
+	ex(&r, "new", "rename-table", "a", "b", "--owner", "second", NULL);
+	assert_fails(&r, 2, "'plans/a-to-b.yaml' already exists; not overwriting it");
+	tu_run_free(&r);
+	text = read_plan("a-to-b");
+	ck_assert(tu_has(text, "owner: first\n"));
+	free(text);
+
 	/* Nor a plan name that another file already uses. */
 	ex(&r, "new", "drop-column", "users", "email", "--name", "cleanup", NULL);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);

@@ -423,6 +423,11 @@ cmd_new_exec(struct cmd_ctx *ctx)
 	}
 	path = xasprintf("%s/%s.yaml", dir, name);
 
+	if (access(path, F_OK) == 0) {
+		rc = cmd_fail(EXCON_EXIT_USAGE, "'%s' already exists; not "
+		    "overwriting it (remove it, or choose a name with --name)", path);
+		goto done;
+	}
 	/* Plan names are unique across every plan directory. */
 	if ((rc = cmd_load_plans(ctx, 1)) != 0)
 		goto done;
@@ -430,11 +435,6 @@ cmd_new_exec(struct cmd_ctx *ctx)
 		rc = cmd_fail(EXCON_EXIT_USAGE, "a plan called '%s' already exists "
 		    "in '%s'; not writing another (choose a name with --name)",
 		    name, other->file);
-		goto done;
-	}
-	if (access(path, F_OK) == 0) {
-		rc = cmd_fail(EXCON_EXIT_USAGE, "'%s' already exists; not "
-		    "overwriting it (remove it, or choose a name with --name)", path);
 		goto done;
 	}
 	if ((rc = check_plan(ctx, &yaml, path, &p)) != 0)
