@@ -106,6 +106,10 @@ cmd_usage(FILE *f, const struct cmd_entry *e)
 		usage_opt(f, (e->flags & CMD_GITHUB) ? &format_gh_opt : &format_opt);
 	for (o = global_opts; o->name != NULL; o++)
 		usage_opt(f, o);
+	if (e->more != NULL) {
+		fputc('\n', f);
+		e->more(f);
+	}
 }
 
 /* Looks up an option by name in a command's table; *idx gets its index. */

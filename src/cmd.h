@@ -59,6 +59,8 @@ struct cmd_entry {
 	int			 min_args;
 	int			 max_args;	/* -1 = any */
 	int			 (*exec)(struct cmd_ctx *ctx);
+	/* Prints more usage text after the options (may be NULL). */
+	void			 (*more)(FILE *f);
 };
 
 #define CMD_MAX_OPTS 24
