@@ -27,20 +27,6 @@
 #define ROWS 50000
 #define PLAN "users-full-name"
 
-/* The old release: writes and reads only `name`. */
-static const char old_sql[] =
-    "\\set id random(1, 50000)\n"
-    "WITH n AS (SELECT nextval('users_id_seq') AS id)"
-    " INSERT INTO users (id, name) SELECT id, 'u' || id || ':o' FROM n;\n"
-    "UPDATE users SET name = 'u' || id || ':o' || floor(random() * 1000000)::int"
-    " WHERE id = :id;\n"
-    "SELECT (name IS NULL OR (name <> 'u' || id AND name NOT LIKE 'u' || id || ':%'))::int"
-    " AS bad FROM users WHERE id = :id\n"
-    "\\gset\n"
-    "\\if :bad\n"
-    "SELECT ('old code read a wrong name in row ' || :id)::int;\n"
-    "\\endif\n";
-
 /* The new release: writes only `full_name`. */
 static const char new_sql[] =
     "\\set id random(1, 50000)\n"
@@ -60,68 +46,6 @@ static const char read_sql[] =
     "\\endif\n"
     "UPDATE users SET full_name = 'u' || id || ':r' || floor(random() * 1000000)::int"
     " WHERE id = :id;\n";
-
-/* A client: pgbench runs of one script in a loop until its stop file exists. */
-struct client {
-	const char	*name;
-	struct tu_proc	 p;
-	long long	 tx;		/* transactions, once stopped */
-};
-
-/* Starts client c running script (written to the project) against e's database. */
-static void
-client_start(struct e2e *e, struct client *c, const char *name, const char *script)
-{
-	char *file = xasprintf("%s.sql", name);
-	const char *bin = getenv("PG_BIN");
-
-	c->name = name;
-	tu_write(e->dir, file, script);
-	/* -R keeps the two cores free enough for excon and the server. */
-	ck_assert(tu_proc_sh(&c->p, e->dir,
-	    "while [ ! -e %s.stop ]; do "
-	    "\"%s%spgbench\" -n -c 2 -R 150 -T 1 -f %s %s || exit $?; done",
-	    name, bin ? bin : "", bin ? "/" : "", file, e->db) > 0);
-	free(file);
-}
-
-/* Asserts that client c is still writing (so it ran through what just happened). */
-static void
-client_running(struct client *c, const char *when)
-{
-	struct run r;
-
-	if (tu_proc_running(&c->p))
-		return;
-	tu_proc_wait(&c->p, &r, 0);
-	ck_abort_msg("the %s client stopped before %s (exit %d):\n%s%s", c->name,
-	    when, r.status, r.err, r.out);
-}
-
-/* Stops client c, asserts that none of its statements failed, counts its transactions. */
-static void
-client_stop(struct e2e *e, struct client *c)
-{
-	struct run r;
-	const char *p;
-	char *stop = xasprintf("%s.stop", c->name);
-	int runs = 0;
-
-	tu_write(e->dir, stop, "");
-	free(stop);
-	ck_assert_msg(tu_proc_wait(&c->p, &r, 30000) >= 0, "the %s client did not stop", c->name);
-	ck_assert_msg(r.status == 0 && !tu_has(r.err, "error") && !tu_has(r.err, "abort"),
-	    "the %s client failed (exit %d):\n%s", c->name, r.status, r.err);
-	c->tx = 0;
-	for (p = r.out; (p = strstr(p, "actually processed: ")) != NULL; p++) {
-		c->tx += atoll(p + strlen("actually processed: "));
-		runs++;
-	}
-	ck_assert_int_gt(runs, 0);
-	ck_assert_int_eq(e2e_count(r.out, "number of failed transactions: 0 "), runs);
-	ck_assert_msg(c->tx > 0, "the %s client wrote nothing", c->name);
-	tu_run_free(&r);
-}
 
 /* Asserts that every row has name = full_name. */
 static void
@@ -149,7 +73,7 @@ ship(struct e2e *e, const char *step)
 START_TEST(test_walk_with_writers)
 {
 	struct e2e e;
-	struct client old, nw, rd;
+	struct e2e_client old, nw, rd;
 	struct run r;
 	double t0 = tu_ms();
 	long long rows;
@@ -160,7 +84,7 @@ START_TEST(test_walk_with_writers)
 	e2e_users(e.ci, ROWS);
 
 	/* Release 0's code is running before anything happens. */
-	client_start(&e, &old, "old", old_sql);
+	e2e_client_start(&e, &old, "old", e2e_old_sql());
 	tu_sleep_ms(300);
 
 	/* Release 1, pre: the column and the sync trigger. */
@@ -169,7 +93,7 @@ START_TEST(test_walk_with_writers)
 	ship(&e, "dual-write");
 	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_trigger WHERE tgname = 'excon_sync_name_full_name'", "1");
 	/* Release 1's code (writes full_name) deploys next to release 0's. */
-	client_start(&e, &nw, "new", new_sql);
+	e2e_client_start(&e, &nw, "new", new_sql);
 	tu_sleep_ms(300);
 	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
 
@@ -181,7 +105,7 @@ START_TEST(test_walk_with_writers)
 	/* Release 2: reads switch, old writes stop (the trigger still fills name). */
 	free(e2e_ok(&e, 0, "release", "start", "r2", NULL));
 	ship(&e, "switch-reads");
-	client_start(&e, &rd, "reads", read_sql);
+	e2e_client_start(&e, &rd, "reads", read_sql);
 	ship(&e, "stop-old-writes");
 	free(e2e_ok(&e, 0, "release", "finish", "r2", NULL));
 	/* The drop must wait two releases after stop-old-writes. */
@@ -195,19 +119,19 @@ START_TEST(test_walk_with_writers)
 	tu_sleep_ms(300);
 
 	/* Old code ran through every step so far; now it is gone for good. */
-	client_running(&old, "the contract step");
-	client_running(&nw, "the contract step");
-	client_running(&rd, "the contract step");
-	client_stop(&e, &old);
+	e2e_client_running(&old, "the contract step");
+	e2e_client_running(&nw, "the contract step");
+	e2e_client_running(&rd, "the contract step");
+	e2e_client_stop(&e, &old);
 	columns_equal(&e, "before the drop");
 
 	/* The contract, while new code keeps writing and reading. */
 	ship(&e, "drop-name");
 	tu_sleep_ms(500);
-	client_running(&nw, "the end");
-	client_running(&rd, "the end");
-	client_stop(&e, &nw);
-	client_stop(&e, &rd);
+	e2e_client_running(&nw, "the end");
+	e2e_client_running(&rd, "the end");
+	e2e_client_stop(&e, &nw);
+	e2e_client_stop(&e, &rd);
 
 	/* The data: name gone, every full_name belongs to its row, no write lost. */
 	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"

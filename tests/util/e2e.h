@@ -255,4 +255,95 @@ e2e_num(const char *ci, const char *sql)
 	return n;
 }
 
+/*
+ * The application code of the release before the sample plan, as a pgbench
+ * script: it writes only users.name (an insert and an update of one of
+ * the first 50,000 rows) and checks the name it reads back, turning a
+ * wrong one into an error.
+ */
+static inline const char *
+e2e_old_sql(void)
+{
+	return
+	    "\\set id random(1, 50000)\n"
+	    "WITH n AS (SELECT nextval('users_id_seq') AS id)"
+	    " INSERT INTO users (id, name) SELECT id, 'u' || id || ':o' FROM n;\n"
+	    "UPDATE users SET name = 'u' || id || ':o' || floor(random() * 1000000)::int"
+	    " WHERE id = :id;\n"
+	    "SELECT (name IS NULL OR (name <> 'u' || id AND name NOT LIKE 'u' || id || ':%'))::int"
+	    " AS bad FROM users WHERE id = :id\n"
+	    "\\gset\n"
+	    "\\if :bad\n"
+	    "SELECT ('old code read a wrong name in row ' || :id)::int;\n"
+	    "\\endif\n";
+}
+
+/*
+ * A database client standing for application code: pgbench runs (-c 2,
+ * 1 second each) of one script in a shell loop until its stop file
+ * exists, so that its lifetime follows the test whatever the speed of the
+ * machine.  A statement that fails aborts pgbench, which ends the loop
+ * with a non-zero status.
+ */
+struct e2e_client {
+	const char	*name;
+	struct tu_proc	 p;
+	long long	 tx;		/* transactions, once stopped */
+};
+
+/* Starts client c running script (written to the project) against e's database. */
+static inline void
+e2e_client_start(struct e2e *e, struct e2e_client *c, const char *name, const char *script)
+{
+	char *file = xasprintf("%s.sql", name);
+	const char *bin = getenv("PG_BIN");
+
+	c->name = name;
+	tu_write(e->dir, file, script);
+	/* -R keeps the two cores free enough for excon and the server. */
+	ck_assert(tu_proc_sh(&c->p, e->dir,
+	    "while [ ! -e %s.stop ]; do "
+	    "\"%s%spgbench\" -n -c 2 -R 150 -T 1 -f %s %s || exit $?; done",
+	    name, bin ? bin : "", bin ? "/" : "", file, e->db) > 0);
+	free(file);
+}
+
+/* Asserts that client c is still writing (so it ran through what just happened). */
+static inline void
+e2e_client_running(struct e2e_client *c, const char *when)
+{
+	struct run r;
+
+	if (tu_proc_running(&c->p))
+		return;
+	tu_proc_wait(&c->p, &r, 0);
+	ck_abort_msg("the %s client stopped before %s (exit %d):\n%s%s", c->name,
+	    when, r.status, r.err, r.out);
+}
+
+/* Stops client c, asserts that none of its statements failed, counts its transactions. */
+static inline void
+e2e_client_stop(struct e2e *e, struct e2e_client *c)
+{
+	struct run r;
+	const char *p;
+	char *stop = xasprintf("%s.stop", c->name);
+	int runs = 0;
+
+	tu_write(e->dir, stop, "");
+	free(stop);
+	ck_assert_msg(tu_proc_wait(&c->p, &r, 30000) >= 0, "the %s client did not stop", c->name);
+	ck_assert_msg(r.status == 0 && !tu_has(r.err, "error") && !tu_has(r.err, "abort"),
+	    "the %s client failed (exit %d):\n%s", c->name, r.status, r.err);
+	c->tx = 0;
+	for (p = r.out; (p = strstr(p, "actually processed: ")) != NULL; p++) {
+		c->tx += atoll(p + strlen("actually processed: "));
+		runs++;
+	}
+	ck_assert_int_gt(runs, 0);
+	ck_assert_int_eq(e2e_count(r.out, "number of failed transactions: 0 "), runs);
+	ck_assert_msg(c->tx > 0, "the %s client wrote nothing", c->name);
+	tu_run_free(&r);
+}
+
 #endif
