@@ -1214,6 +1214,66 @@ set_step_appname(struct exec *x, const struct plan *p, const struct step *s,
 	return ret;
 }
 
+/*
+ * Whether a backfill found in the ledger must walk again: *left is 1 when
+ * rows of its table still match its `where` (always 0 without one).  That
+ * happens when its verify failed and the data it reads was fixed since:
+ * the ledger says the walk ran, but rows it is meant to cover are left.
+ * After a crash between the ledger row and the state file nothing matches
+ * (the walk covered every row), so the step is not run twice.
+ */
+static int
+backfill_rows_left(struct exec *x, const struct step *s, int *left, struct buf *err)
+{
+	struct buf q = BUF_INIT;
+	struct pg_result *res = NULL;
+	int ret = -1;
+
+	*left = 0;
+	if (s->kind != KIND_BACKFILL || s->where.s == NULL || s->where.s[0] == '\0')
+		return 0;
+	buf_puts(&q, "SELECT EXISTS (SELECT 1 FROM ");
+	qtable(&q, s);
+	buf_printf(&q, " WHERE %s)", s->where.s);
+	if (pg_exec(x->db, buf_cstr(&q), 0, NULL, &res, err) == -1) {
+		step_error(s, err);
+		goto done;
+	}
+	*left = strcmp(pg_result_get(res, 0, 0), "t") == 0;
+	ret = 0;
+done:
+	pg_result_free(res);
+	buf_free(&q);
+	return ret;
+}
+
+/* Forgets a backfill's ledger row and cursor in one transaction, so that it walks again. */
+static int
+backfill_restart(struct exec *x, const struct plan *p, const struct step *s,
+    struct buf *err)
+{
+	const char *params[] = { p->name.s, s->id.s };
+
+	if (x->o.notify != NULL) {
+		struct buf line = BUF_INIT;
+
+		buf_printf(&line, "step '%s' ran before, but rows still match where '%s': walking the table again",
+		    s->id.s, s->where.s);
+		x->o.notify(x->o.arg, buf_cstr(&line));
+		buf_free(&line);
+	}
+	if (pg_exec(x->db, "BEGIN", 0, NULL, NULL, err) == -1 ||
+	    pg_exec(x->db, "DELETE FROM excon.ledger WHERE plan = $1 AND step = $2",
+	    2, params, NULL, err) == -1 ||
+	    backfill_forget(x->db, p->name.s, s->id.s, err) == -1 ||
+	    pg_exec(x->db, "COMMIT", 0, NULL, NULL, err) == -1) {
+		if (pg_in_transaction(x->db))
+			(void)pg_exec(x->db, "ROLLBACK", 0, NULL, NULL, NULL);
+		return step_error(s, err);
+	}
+	return 0;
+}
+
 /* Runs step s (see exec.h). */
 int
 exec_step(struct exec *x, const struct plan *p, const struct step *s,
@@ -1235,14 +1295,22 @@ exec_step(struct exec *x, const struct plan *p, const struct step *s,
 	if (exec_ledger_get(x, p->name.s, s->id.s, &found, &sum, err) == -1)
 		goto done;
 	if (found) {
+		int left;
+
 		if (strcmp(buf_cstr(&sum), s->checksum) != 0) {
 			error_set(err, "step '%s' is in the database ledger with another checksum (%.12s, now %.12s): it was edited after it ran",
 			    s->id.s, buf_cstr(&sum), s->checksum);
 			goto done;
 		}
-		*out = EXEC_ALREADY_APPLIED;
-		ret = 0;
-		goto done;
+		if (backfill_rows_left(x, s, &left, err) == -1)
+			goto done;
+		if (!left) {
+			*out = EXEC_ALREADY_APPLIED;
+			ret = 0;
+			goto done;
+		}
+		if (backfill_restart(x, p, s, err) == -1)
+			goto done;
 	}
 	if (run_script(x, p, s, &sc, err) == -1)
 		goto done;
@@ -1322,9 +1390,16 @@ exec_verify(struct exec *x, const struct plan *p, const struct step *s, int *ok,
 			buf_puts(&q, "SELECT count(*) FROM ");
 			qtable(&q, s);
 			buf_printf(&q, " WHERE %s", s->where.s);
-			if (pg_exec(x->db, buf_cstr(&q), 0, NULL, &res, &e2) == 0)
-				buf_printf(detail, "; %s row(s) still match where '%s'",
-				    pg_result_get(res, 0, 0), s->where.s);
+			if (pg_exec(x->db, buf_cstr(&q), 0, NULL, &res, &e2) == 0) {
+				if (strcmp(pg_result_get(res, 0, 0), "0") != 0)
+					buf_printf(detail, "; %s row(s) still match where '%s'",
+					    pg_result_get(res, 0, 0), s->where.s);
+				else
+					buf_printf(detail, "; no row matches where '%s' any"
+					    " more, so the values written fail the verify:"
+					    " check the step's set expression and the writes"
+					    " made since", s->where.s);
+			}
 			buf_free(&q);
 		}
 	}

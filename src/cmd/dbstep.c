@@ -29,7 +29,6 @@ struct runner {
 	const struct step	*step;
 	int			 tty;		/* draw a bar on stderr */
 	time_t			 last_line;	/* plain progress lines */
-	time_t			 last_mirror;	/* backfill mirror in the state file */
 	int			 bar_drawn;
 };
 
@@ -89,10 +88,13 @@ on_progress(void *arg, const struct backfill_progress *p)
 	if (frac > 1)
 		frac = 1;
 	fmt_eta(eta, sizeof eta, p->eta_s);
-	if (now - rn->last_mirror >= 2 || p->finished) {
-		mirror(rn, p);
-		rn->last_mirror = now;
-	}
+	/*
+	 * After every batch: after a crash, status then shows the progress
+	 * of the last batch or the one before, close to the cursor the next
+	 * run resumes from.  One small SQLite transaction per batch is cheap
+	 * next to a batch aimed at target_batch_ms.
+	 */
+	mirror(rn, p);
 	if (rn->tty) {
 		char bar[31];
 		int i, fill = (int)(frac * 30);

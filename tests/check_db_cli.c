@@ -1,0 +1,498 @@
+/*
+ * End to end: what `excon advance`, `rollback` and `verify` do on a real
+ * database, through the real binary: lock retries that never queue the
+ * application for long, one executor per plan, the refusal of a backfill
+ * on a table without a primary key, a failing verify, drift, and rollback.
+ * Every test works in a database and a project of its own.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/e2e.h"
+
+#define PLAN "users-full-name"
+
+/* The sample plan's first steps with the backfill's verify kept and a `down` on add-column. */
+static const char small_plan[] =
+    "plan: users-full-name\n"
+    "steps:\n"
+    "  - id: add-column\n"
+    "    kind: add_column\n"
+    "    table: users\n"
+    "    column: full_name\n"
+    "    type: text\n"
+    "    down: ALTER TABLE users DROP COLUMN IF EXISTS full_name\n"
+    "  - id: backfill\n"
+    "    kind: backfill\n"
+    "    table: users\n"
+    "    set: full_name = nullif(name, '')\n"
+    "    where: full_name IS NULL\n"
+    "    verify: SELECT count(*) = 0 FROM users WHERE full_name IS DISTINCT FROM name\n";
+
+/*
+ * A writer standing for the application: one single-row UPDATE every
+ * 20 ms for ms milliseconds.  Reports its worst latency and its error count
+ * through a pipe.
+ */
+struct writer {
+	pid_t	pid;
+	int	fd;
+};
+
+/* Starts the writer. */
+static void
+writer_start(struct writer *w, const char *ci, int ms)
+{
+	int fds[2];
+
+	ck_assert_int_eq(pipe(fds), 0);
+	w->pid = fork();
+	ck_assert_int_ne(w->pid, -1);
+	if (w->pid == 0) {
+		struct pg *db = NULL;
+		struct buf err = BUF_INIT;
+		double end = tu_ms() + ms, res[2] = { 0, 0 };
+
+		close(fds[0]);
+		if (pg_connect(&db, ci, "app", &err) == -1)
+			_exit(2);
+		while (tu_ms() < end) {
+			double t0 = tu_ms();
+
+			if (pg_exec(db, "UPDATE users SET name = name || '' WHERE id = 1",
+			    0, NULL, NULL, &err) == -1)
+				res[1]++;
+			if (tu_ms() - t0 > res[0])
+				res[0] = tu_ms() - t0;
+			tu_sleep_ms(20);
+		}
+		if (write(fds[1], res, sizeof res) != sizeof res)
+			_exit(4);
+		_exit(0);
+	}
+	close(fds[1]);
+	w->fd = fds[0];
+}
+
+/* Waits for the writer; *worst gets its longest statement in ms; asserts it had no error. */
+static void
+writer_wait(struct writer *w, double *worst)
+{
+	double res[2];
+	int st;
+
+	ck_assert_int_eq(read(w->fd, res, sizeof res), (ssize_t)sizeof res);
+	close(w->fd);
+	waitpid(w->pid, &st, 0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_msg(res[1] == 0, "%.0f writes failed", res[1]);
+	*worst = res[0];
+}
+
+/* Starts psql in the background running the statements (each its own -c, one session). */
+static void
+psql_bg(struct tu_proc *p, struct e2e *e, const char *stmts)
+{
+	const char *bin = getenv("PG_BIN");
+
+	ck_assert(tu_proc_sh(p, NULL, "exec \"%s%spsql\" -X -q -v ON_ERROR_STOP=1 -d %s %s",
+	    bin ? bin : "", bin ? "/" : "", e->db, stmts) > 0);
+}
+
+/* Waits until a psql session holds a granted lock of mode on users. */
+static void
+wait_psql_lock(struct e2e *e, const char *mode)
+{
+	char *q = xasprintf("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+	    " WHERE l.relation = 'users'::regclass AND l.mode = '%s' AND l.granted"
+	    " AND a.application_name = 'psql'", mode);
+
+	e2e_wait_sql(e->ci, q, "1", 10000);
+	free(q);
+}
+
+START_TEST(test_lock_retry_does_not_block_writers)
+{
+	struct e2e e;
+	struct tu_proc holder;
+	struct writer w;
+	struct run r, hr;
+	double t0, took, worst;
+
+	e2e_setup(&e, "cli_lock", "lock_timeout: 300ms\nlock_retries: 30\n");
+	e2e_plan(&e, PLAN ".yaml", NULL);
+	e2e_users(e.ci, 1000);
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+
+	/*
+	 * A report holds ACCESS SHARE for 3 s.  ADD COLUMN needs ACCESS
+	 * EXCLUSIVE: while excon waits for it, every writer queues behind
+	 * excon, so excon must give up after lock_timeout and retry.
+	 */
+	psql_bg(&holder, &e, "-c 'BEGIN' -c 'SELECT count(*) FROM users'"
+	    " -c 'SELECT pg_sleep(3)' -c 'COMMIT'");
+	wait_psql_lock(&e, "AccessShareLock");
+	writer_start(&w, e.ci, 3500);
+	tu_sleep_ms(200);
+	t0 = tu_ms();
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 0);
+	took = tu_ms() - t0;
+	ck_assert_msg(tu_has(r.out, "shipped users-full-name/add-column (add_column, pre) in r1 (#1)"),
+	    "%s", r.out);
+	/* It waited for the report to end, retrying with lines the operator sees. */
+	ck_assert_msg(tu_has(r.err, "excon: users-full-name/add-column: step 'add-column': "
+	    "lock timeout; retry 1 of 30 in "), "%s", r.err);
+	ck_assert_int_ge(e2e_lines_with(r.err, "lock timeout; retry"), 3);
+	ck_assert_msg(took > 2000, "excon took %.0f ms: it did not wait for the lock", took);
+	tu_run_free(&r);
+	writer_wait(&w, &worst);
+	/* Without lock_timeout the writer would have waited ~3 s behind the ALTER. */
+	ck_assert_msg(worst < 300 + 400, "a single-row UPDATE waited %.0f ms", worst);
+	ck_assert_int_eq(tu_proc_wait(&holder, &hr, 10000), 0);
+	tu_run_free(&hr);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'full_name'", "1");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger WHERE step = 'add-column'", "1");
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_one_executor_per_plan)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	char *pid, *want, *out, *v;
+
+	e2e_setup(&e, "cli_plan_lock",
+	    "backfill: {batch_size: 1000, target_batch_ms: 1000, pause_ms: 300}\n");
+	e2e_plan(&e, PLAN ".yaml", NULL);
+	e2e_users(e.ci, 20000);
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", PLAN, "--to", "dual-write", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+
+	/* The first excon runs the slow backfill. */
+	{
+		const char *av[] = { "advance", PLAN, "--db", e.ci, NULL };
+
+		ck_assert(tu_proc_excon(&first, e.dir, NULL, av) > 0);
+	}
+	e2e_wait_sql(e.ci, "SELECT count(*) FROM pg_stat_activity"
+	    " WHERE application_name = 'excon users-full-name/backfill'", "1", 10000);
+	pid = pt_sql(e.ci, "SELECT pid FROM pg_stat_activity"
+	    " WHERE application_name = 'excon users-full-name/backfill'");
+
+	/* The second is told who holds the plan, and changes nothing. */
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 3);
+	want = xasprintf("refused: plan 'users-full-name' is being advanced by another excon"
+	    " (pid %s on host [local], 'excon users-full-name/backfill')", pid);
+	ck_assert_msg(tu_has(r.err, want), "want '%s' in: %s", want, r.err);
+	ck_assert_str_eq(r.out, "");
+	tu_run_free(&r);
+	ck_assert_msg(tu_proc_running(&first), "the backfill ended before the second excon ran");
+
+	/* The first finishes; the step is recorded once, and not as failed. */
+	ck_assert_int_eq(tu_proc_wait(&first, &r, 60000), 0);
+	ck_assert_msg(tu_has(r.out, "shipped users-full-name/backfill (backfill, post) in r1 (#1)"),
+	    "%s", r.out);
+	tu_run_free(&r);
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "backfill", "status");
+	ck_assert_str_eq(v, "shipped");
+	free(v);
+	free(out);
+	out = e2e_ok(&e, 0, "log", PLAN, "--format", "json", NULL);
+	ck_assert_int_eq(e2e_count(out, "\"step\":\"backfill\""), 1);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	free(pid);
+	free(want);
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_backfill_without_primary_key_refused)
+{
+	struct e2e e;
+	struct run r;
+	char *out, *v;
+
+	e2e_setup(&e, "cli_no_pk", NULL);
+	e2e_plan(&e, "legacy.yaml",
+	    "plan: legacy-full-name\n"
+	    "steps:\n"
+	    "  - id: add-column\n"
+	    "    kind: add_column\n"
+	    "    table: legacy\n"
+	    "    column: full_name\n"
+	    "    type: text\n"
+	    "  - id: backfill\n"
+	    "    kind: backfill\n"
+	    "    table: legacy\n"
+	    "    set: full_name = name\n"
+	    "    where: full_name IS NULL\n");
+	free(pt_sql(e.ci, "CREATE TABLE legacy (id int NOT NULL, name text NOT NULL);"
+	    "INSERT INTO legacy SELECT g, 'u' || g FROM generate_series(1, 500) g"));
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", "legacy-full-name", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+
+	ck_assert_int_ne(e2e_run(&e, &r, 1, "advance", "legacy-full-name", NULL), 0);
+	/* Why, and what to do. */
+	ck_assert_msg(tu_has(r.err, "table 'public.legacy' has no primary key"), "%s", r.err);
+	ck_assert_msg(tu_has(r.err, "resume exactly where it stopped"), "%s", r.err);
+	ck_assert_msg(tu_has(r.err, "add a primary key first"), "%s", r.err);
+	ck_assert_msg(!tu_has(r.out, "shipped legacy-full-name/backfill") &&
+	    !tu_has(r.out, "nothing to ship"), "%s", r.out);
+	tu_run_free(&r);
+	/* Nothing changed: no row, no cursor, no ledger row. */
+	pt_sql_eq(e.ci, "SELECT count(*) FROM legacy WHERE full_name IS NOT NULL", "0");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger WHERE step = 'backfill'", "0");
+	pt_sql_eq(e.ci, "SELECT to_regclass('excon.backfill') IS NULL", "t");
+	out = e2e_ok(&e, 0, "status", "legacy-full-name", "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "backfill", "status");
+	ck_assert_msg(v != NULL && strcmp(v, "shipped") != 0, "%s", out);
+	free(v);
+	free(out);
+
+	/* Doing what the message says lets the step run. */
+	free(pt_sql(e.ci, "ALTER TABLE legacy ADD PRIMARY KEY (id)"));
+	out = e2e_ok(&e, 1, "advance", "legacy-full-name", NULL);
+	ck_assert_msg(tu_has(out, "shipped legacy-full-name/backfill"), "%s", out);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM legacy WHERE full_name IS DISTINCT FROM name", "0");
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_backfill_verify_fails)
+{
+	struct e2e e;
+	struct run r;
+	char *out, *v;
+
+	e2e_setup(&e, "cli_verify", NULL);
+	e2e_plan(&e, PLAN ".yaml", small_plan);
+	e2e_users(e.ci, 1000);
+	/* Three names the backfill's expression turns into NULL. */
+	free(pt_sql(e.ci, "UPDATE users SET name = '' WHERE id IN (10, 500, 990)"));
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", PLAN, NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 3);
+	ck_assert_msg(tu_has(r.err, "refused: users-full-name/backfill ran, but its verify"
+	    " query returned false"), "%s", r.err);
+	ck_assert_msg(tu_has(r.err, "3 row(s)"), "%s", r.err);
+	ck_assert_msg(tu_has(r.err, "the step is not shipped"), "%s", r.err);
+	tu_run_free(&r);
+	/* The rest of the table was backfilled. */
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "3");
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "backfill", "status");
+	ck_assert_str_eq(v, "pending");
+	free(v);
+	ck_assert_int_eq(e2e_count(out, "\"status\":\"shipped\""), 1);
+	free(out);
+	out = e2e_ok(&e, 0, "log", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "verify.failed"), "%s", out);
+	free(out);
+
+	/* Fixing the data the backfill reads and advancing again walks again and ships it. */
+	free(pt_sql(e.ci, "UPDATE users SET name = 'u' || id WHERE name = ''"));
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 0);
+	ck_assert_msg(tu_has(r.out, "shipped users-full-name/backfill"), "%s", r.out);
+	ck_assert_msg(tu_has(r.err, "rows still match where 'full_name IS NULL': walking the table again"),
+	    "%s", r.err);
+	tu_run_free(&r);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger WHERE step = 'backfill'", "1");
+	e2e_free(&e);
+}
+END_TEST
+
+/* A plan with one checkable effect per table, so that each drift stands alone. */
+static const char drift_plan[] =
+    "plan: drift\n"
+    "steps:\n"
+    "  - id: add-x\n"
+    "    kind: add_column\n"
+    "    table: t1\n"
+    "    column: x\n"
+    "    type: text\n"
+    "  - id: index-y\n"
+    "    kind: create_index\n"
+    "    table: t2\n"
+    "    name: t2_y_idx\n"
+    "    columns: [y]\n"
+    "  - id: sync-ab\n"
+    "    kind: dual_write\n"
+    "    table: t3\n"
+    "    from: a\n"
+    "    to: b\n"
+    "    trigger: true\n"
+    "  - id: drop-z\n"
+    "    kind: drop_column\n"
+    "    table: t4\n"
+    "    column: z\n";
+
+START_TEST(test_verify_reports_drift)
+{
+	struct e2e e;
+	struct run r;
+	char *out;
+
+	e2e_setup(&e, "cli_drift", NULL);
+	e2e_plan(&e, "drift.yaml", drift_plan);
+	free(pt_sql(e.ci, "CREATE TABLE t1 (id serial PRIMARY KEY);"
+	    "CREATE TABLE t2 (id serial PRIMARY KEY, y int);"
+	    "CREATE TABLE t3 (id serial PRIMARY KEY, a text, b text);"
+	    "CREATE TABLE t4 (id serial PRIMARY KEY, z text)"));
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", "drift", "--to", "sync-ab", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+	free(e2e_ok(&e, 0, "release", "start", "r2", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r2", NULL));
+	free(e2e_ok(&e, 0, "release", "start", "r3", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r3", NULL));
+	free(e2e_ok(&e, 1, "advance", "drift", NULL));
+	out = e2e_ok(&e, 1, "verify", NULL);
+	ck_assert_msg(tu_has(out, "verify: the database matches the state (1 plan checked)"), "%s", out);
+	free(out);
+
+	/* Someone changes the database by hand. */
+	free(pt_sql(e.ci, "ALTER TABLE t1 DROP COLUMN x;"
+	    "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 't2_y_idx'::regclass;"
+	    "DROP TRIGGER excon_sync_a_b ON t3;"
+	    "ALTER TABLE t4 ADD COLUMN z text"));
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "verify", NULL), 4);
+	ck_assert_int_eq(e2e_lines_with(r.out, "drift: "), 4);
+	ck_assert_msg(tu_has(r.out, "drift: t1.x: column missing (add-x shipped in r1)\n"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "drift: t2: index 't2_y_idx' index is INVALID (index-y shipped in r1)\n"),
+	    "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "drift: t3: trigger 'excon_sync_a_b' missing (sync-ab shipped in r1)\n"),
+	    "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "drift: t4.z: column still present (drop-z shipped in r3)\n"),
+	    "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "verify: 4 drifts"), "%s", r.out);
+	tu_run_free(&r);
+
+	/* The same as JSON. */
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "verify", "--format", "json", NULL), 4);
+	ck_assert_msg(strncmp(r.out, "{\"ok\":false,\"drift\":[\"t1.x: column missing", 41) == 0,
+	    "%s", r.out);
+	ck_assert_int_eq(e2e_count(r.out, "shipped in r"), 4);
+	tu_run_free(&r);
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_rollback_runs_down)
+{
+	struct e2e e;
+	struct run r;
+	char *out, *v;
+
+	e2e_setup(&e, "cli_rollback", NULL);
+	{
+		/* The sample plan, with a `down` on add-column. */
+		char *path = xasprintf("%s/../plans", tu_tests_dir());
+		char *text = tu_read(path, "users-full-name.yaml", NULL);
+		char *at = strstr(text, "    note: nothing changes in the code yet\n");
+		struct buf b = BUF_INIT;
+
+		ck_assert_ptr_nonnull(at);
+		buf_add(&b, text, (size_t)(at - text));
+		buf_puts(&b, "    down: ALTER TABLE users DROP COLUMN IF EXISTS full_name\n");
+		buf_puts(&b, at);
+		e2e_plan(&e, PLAN ".yaml", buf_cstr(&b));
+		buf_free(&b);
+		free(text);
+		free(path);
+	}
+	e2e_users(e.ci, 100);
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", PLAN, "--to", "dual-write", NULL));
+	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_trigger WHERE tgname = 'excon_sync_name_full_name'", "1");
+
+	/* Rolling back dual-write drops the trigger and its function, and records it. */
+	out = e2e_ok(&e, 1, "rollback", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "rolled back users-full-name/dual-write"), "%s", out);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'excon_sync%'", "0");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'excon_sync%'", "0");
+	pt_sql_eq(e.ci, "SELECT string_agg(step, ',') FROM excon.ledger", "add-column");
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "dual-write", "status");
+	ck_assert_str_eq(v, "pending");
+	free(v);
+	free(out);
+	/* Old code inserting only name no longer gets full_name filled. */
+	free(pt_sql(e.ci, "INSERT INTO users (name) VALUES ('after')"));
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE name = 'after' AND full_name IS NULL", "1");
+
+	/* Rolling back add-column runs its down. */
+	out = e2e_ok(&e, 1, "rollback", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "rolled back users-full-name/add-column"), "%s", out);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'full_name'", "0");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger", "0");
+	out = e2e_ok(&e, 0, "log", PLAN, NULL);
+	ck_assert_int_eq(e2e_lines_with(out, "rollback"), 2);
+	free(out);
+	out = e2e_ok(&e, 1, "verify", NULL);
+	ck_assert_msg(tu_has(out, "matches the state"), "%s", out);
+	free(out);
+	/* Nothing left to roll back. */
+	ck_assert_int_ne(e2e_run(&e, &r, 1, "rollback", PLAN, NULL), 0);
+	ck_assert_msg(tu_has(r.err, "no shipped step"), "%s", r.err);
+	tu_run_free(&r);
+
+	/* Shipping again works from scratch, and the trigger is back. */
+	free(e2e_ok(&e, 1, "advance", PLAN, "--to", "dual-write", NULL));
+	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_trigger WHERE tgname = 'excon_sync_name_full_name'", "1");
+	pt_sql_eq(e.ci, "SELECT string_agg(step, ',' ORDER BY step) FROM excon.ledger",
+	    "add-column,dual-write");
+	e2e_free(&e);
+}
+END_TEST
+
+/* One TCase per behaviour. */
+static Suite *
+db_cli_suite(void)
+{
+	Suite *s = suite_create("db_cli");
+	struct { const char *name; const TTest *t; } tests[] = {
+		{ "lock_retry", test_lock_retry_does_not_block_writers },
+		{ "one_executor_per_plan", test_one_executor_per_plan },
+		{ "no_primary_key", test_backfill_without_primary_key_refused },
+		{ "verify_fails", test_backfill_verify_fails },
+		{ "drift", test_verify_reports_drift },
+		{ "rollback", test_rollback_runs_down },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+		TCase *tc = tcase_create(tests[i].name);
+
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, tests[i].t);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(db_cli_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
