@@ -349,7 +349,7 @@ START_TEST(test_contract_after_from_config)
 	ck_assert_int_eq(ex(&r, NULL, "lint", (const char *)NULL), 4);
 	ck_assert_str_eq(r.out, "rename/rename.yaml:2:17: error[E-PLAN-RULE]: "
 	    "contract_after 2 is below the configured default 3: a plan may "
-	    "raise it, never lower it\n1 error\n");
+	    "raise it, never lower it\n1 error, 0 warnings\n");
 	tu_run_free(&r);
 	ok(NULL, "release", "start", "v1", NULL, NULL);
 	ok(NULL, "advance", "rename", "--record-only", NULL, NULL);

@@ -29,6 +29,9 @@ static const struct cmd_opt advance_opts[] = {
 	{ NULL, 0, NULL, NULL }
 };
 
+/* advance_one's "nothing to ship": distinct from every exit code. */
+#define ADVANCE_NOTHING	(-1)
+
 struct advance {
 	struct cmd_ctx		*ctx;
 	struct buf		 json;		/* shipped entries, JSON */
@@ -132,17 +135,20 @@ record_ship(struct advance *a, const struct plan *p, size_t idx,
 	    "database untouched", NULL, err) != 0)
 		return -1;
 	return cmd_event(a->ctx, "advance", p->name.s, s->id.s, r->name,
-	    step_kind_name(s->kind), NULL, err);
+	    step_kind_name(s->kind), res->forced ? NULL : a->reason, err);
 }
 
 /*
- * Advances plan p by at most one step (the next one).  Returns 0 when a
- * step shipped, 1 when there was nothing to do (complete, other stage),
+ * Advances plan p by at most one step (the next one, and only when it is
+ * not past index `last`, -1 = no limit).  Returns 0 when a step shipped,
+ * ADVANCE_NOTHING when there was nothing to do (complete, past `last`,
+ * another stage),
  * EXCON_EXIT_REFUSED after printing a refusal (quiet when quiet is set),
  * or another exit code.  *done gets the index of the step considered.
  */
 static int
-advance_one(struct advance *a, const struct plan *p, int quiet, int *done)
+advance_one(struct advance *a, const struct plan *p, int last, int quiet,
+    int *done)
 {
 	struct cmd_ctx *ctx = a->ctx;
 	struct state_history h;
@@ -164,13 +170,13 @@ advance_one(struct advance *a, const struct plan *p, int quiet, int *done)
 	gate_progress_load(&g, p, &pr);
 	next = pr.next;
 	*done = next;
-	if (next < 0) {
-		rc = 1;
+	if (next < 0 || (last >= 0 && next > last)) {
+		rc = ADVANCE_NOTHING;
 		goto done;
 	}
 	s = &p->steps[next];
 	if (a->stage_set && s->stage != a->stage) {
-		rc = 1;
+		rc = ADVANCE_NOTHING;
 		goto done;
 	}
 	r = a->release_name ? gate_release_named(&h, a->release_name) : gate_newest(&h);
@@ -250,7 +256,7 @@ done:
  * Ships the steps of p one by one: only the next one, or up to and
  * including `to`.  A dry run shows only the next step, since the ones after
  * it are judged as if it had shipped.  Returns 0 when at least one shipped,
- * 1 when nothing was to do, or an exit code.
+ * ADVANCE_NOTHING when nothing was to do, or an exit code.
  */
 static int
 advance_plan(struct advance *a, const struct plan *p, const char *to)
@@ -261,14 +267,14 @@ advance_plan(struct advance *a, const struct plan *p, const char *to)
 		return cmd_fail(EXCON_EXIT_USAGE, "plan '%s' has no step '%s'",
 		    p->name.s, to);
 	for (;;) {
-		rc = advance_one(a, p, 0, &done);
+		rc = advance_one(a, p, target, 0, &done);
 		if (rc != 0)
 			break;
 		n++;
 		if (target < 0 || done >= target || a->ctx->dry_run)
 			break;
 	}
-	return rc == 1 && n > 0 ? 0 : rc;
+	return rc == ADVANCE_NOTHING && n > 0 ? 0 : rc;
 }
 
 /* Runs advance. */
@@ -303,15 +309,27 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 		return cmd_fail(EXCON_EXIT_USAGE, "--to needs a PLAN, not --all");
 	if ((rc = cmd_load_plans(ctx, 0)) != 0)
 		return rc;
+	if (a.release_name != NULL) {
+		struct state_history h;
+		int known;
+
+		if ((rc = cmd_history(ctx, &h, 0)) != 0)
+			return rc;
+		known = gate_release_named(&h, a.release_name) != NULL;
+		state_history_free(&h);
+		if (!known)
+			return cmd_fail(EXCON_EXIT_USAGE, "unknown release '%s'",
+			    a.release_name);
+	}
 	if (all) {
 		/* Every plan as far as the gates allow; waiting is not an error. */
 		for (i = 0; i < ctx->plans.nplans && rc == 0; i++) {
 			int r, done;
 
 			do {
-				r = advance_one(&a, ctx->plans.plans[i], 1, &done);
+				r = advance_one(&a, ctx->plans.plans[i], -1, 1, &done);
 			} while (r == 0 && !ctx->dry_run);
-			if (r != 0 && r != 1 && r != EXCON_EXIT_REFUSED)
+			if (r != 0 && r != ADVANCE_NOTHING && r != EXCON_EXIT_REFUSED)
 				rc = r;
 		}
 		if (rc == 0 && a.nshipped == 0 && ctx->format != FORMAT_JSON)
@@ -322,7 +340,7 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 		if (p == NULL)
 			return cmd_fail(EXCON_EXIT_USAGE, "unknown plan '%s'", ctx->args[0]);
 		rc = advance_plan(&a, p, cmd_opt(ctx, "to"));
-		if (rc == 1) {
+		if (rc == ADVANCE_NOTHING) {
 			if (ctx->format != FORMAT_JSON)
 				printf("%s: nothing to ship%s%s\n", p->name.s,
 				    st ? " at stage " : "", st ? st : "");

@@ -10,6 +10,8 @@
 #include "cmd.h"
 #include "gate.h"
 #include "out.h"
+#include "xalloc.h"
+#include "ytree.h"
 
 /* Adds one problem line to the text and JSON outputs. */
 static void
@@ -28,6 +30,53 @@ problem(struct buf *text, struct buf *json, int *n, const char *kind,
 	(*n)++;
 }
 
+/* Frees a NULL-terminated list. */
+static void
+strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(v);
+}
+
+/* 1 when name is in the NULL-terminated list v. */
+static int
+name_listed(char **v, const char *name)
+{
+	for (; v != NULL && *v != NULL; v++)
+		if (strcmp(*v, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The plan names declared by files that failed to load: their YAML may
+ * still parse far enough to say `plan: NAME`.  A file that does not even
+ * parse names no plan.
+ */
+static char **
+broken_plan_names(const struct cmd_ctx *ctx)
+{
+	char **v = xcalloc(ctx->diags.n + 1, sizeof *v);
+	size_t i, n = 0;
+
+	for (i = 0; i < ctx->diags.n; i++) {
+		struct ynode *root = NULL;
+		const struct ynode *name;
+
+		if (i > 0 && strcmp(ctx->diags.v[i].file, ctx->diags.v[i - 1].file) == 0)
+			continue;
+		if (ytree_load(&root, ctx->diags.v[i].file, NULL, NULL) == 0 &&
+		    (name = ytree_get(root, "plan")) != NULL &&
+		    name->type == YNODE_SCALAR)
+			v[n++] = xstrdup(name->value);
+		ytree_free(root);
+	}
+	return v;
+}
+
 /* Runs check. */
 static int
 cmd_check_exec(struct cmd_ctx *ctx)
@@ -37,6 +86,8 @@ cmd_check_exec(struct cmd_ctx *ctx)
 	struct buf text = BUF_INIT, json = BUF_INIT, line = BUF_INIT;
 	struct plan_diags lint = { NULL, 0, 0 };
 	size_t i;
+	char **broken;
+	size_t k;
 	int rc, n = 0;
 
 	if ((rc = cmd_load_plans(ctx, 1)) != 0)
@@ -80,27 +131,25 @@ cmd_check_exec(struct cmd_ctx *ctx)
 			s = nl ? nl + 1 : NULL;
 		}
 	}
-	/* Plans the state file knows that no file defines any more. */
+	/*
+	 * Plans the state file knows that no file defines any more.  A plan
+	 * whose file failed to load is reported above, not as missing.
+	 */
+	broken = broken_plan_names(ctx);
 	for (i = 0; i < h.nships; i++) {
 		if (i > 0 && strcmp(h.ships[i].plan, h.ships[i - 1].plan) == 0)
 			continue;
-		if (plan_set_find(&ctx->plans, h.ships[i].plan) == NULL) {
-			int loaded_with_errors = 0;
-			size_t k;
-
-			/* A plan whose file failed to load is reported above. */
-			for (k = 0; k < ctx->diags.n; k++)
-				loaded_with_errors |= strstr(ctx->diags.v[k].file,
-				    h.ships[i].plan) != NULL;
-			if (loaded_with_errors)
-				continue;
-			buf_reset(&line);
-			buf_printf(&line, "plan %s has shipped steps in the state file "
-			    "but no plan file in %s", h.ships[i].plan,
-			    ctx->cfg.plan_dirs[0]);
-			problem(&text, &json, &n, "missing", buf_cstr(&line));
-		}
+		if (plan_set_find(&ctx->plans, h.ships[i].plan) != NULL ||
+		    name_listed(broken, h.ships[i].plan))
+			continue;
+		buf_reset(&line);
+		buf_printf(&line, "plan %s has shipped steps in the state file "
+		    "but no plan file in ", h.ships[i].plan);
+		for (k = 0; ctx->cfg.plan_dirs[k] != NULL; k++)
+			buf_printf(&line, "%s%s", k ? ", " : "", ctx->cfg.plan_dirs[k]);
+		problem(&text, &json, &n, "missing", buf_cstr(&line));
 	}
+	strv_free(broken);
 	if (ctx->format == FORMAT_JSON)
 		printf("{\"ok\":%s,\"plans\":%zu,\"problems\":[%s]}\n",
 		    n ? "false" : "true", ctx->plans.nplans, buf_cstr(&json));

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "out.h"
@@ -21,8 +22,22 @@ cmd_log_exec(struct cmd_ctx *ctx)
 	struct buf out = BUF_INIT, err = BUF_INIT;
 	size_t n = 0, i;
 	int64_t bad = 0;
-	int rc;
+	int rc, known = 0;
 
+	if (ctx->nargs == 1) {
+		/* A plan is known when a file defines it or the log names it. */
+		if ((rc = cmd_load_plans(ctx, 1)) != 0)
+			return rc;
+		known = plan_set_find(&ctx->plans, ctx->args[0]) != NULL;
+	}
+	if (access(ctx->cfg.state_path, F_OK) != 0 && cmd_opt(ctx, "verify") == NULL) {
+		/* No state file yet: an empty log. */
+		if (ctx->nargs == 1 && !known)
+			return cmd_fail(EXCON_EXIT_USAGE, "unknown plan '%s'",
+			    ctx->args[0]);
+		fputs(ctx->format == FORMAT_JSON ? "[]\n" : "", stdout);
+		return EXCON_EXIT_OK;
+	}
 	if ((rc = cmd_open_state(ctx, 0)) != 0)
 		return rc;
 	if (cmd_opt(ctx, "verify") != NULL) {
@@ -47,6 +62,10 @@ cmd_log_exec(struct cmd_ctx *ctx)
 	if (state_events_load(ctx->st, ctx->nargs ? ctx->args[0] : NULL, NULL,
 	    &ev, &n, &err) != 0) {
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
+	if (ctx->nargs == 1 && !known && n == 0) {
+		rc = cmd_fail(EXCON_EXIT_USAGE, "unknown plan '%s'", ctx->args[0]);
 		goto done;
 	}
 	if (ctx->format == FORMAT_JSON)

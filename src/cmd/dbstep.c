@@ -223,7 +223,8 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	opts_fill(ctx, &o, &rn);
 
 	if (exec_connect(&x, &o, &err) != 0) {
-		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s: %s", p->name.s, s->id.s,
+		    buf_cstr(&err));
 		goto done;
 	}
 	if (exec_lock_plan(x, p->name.s, &err) != 0) {
