@@ -3,7 +3,8 @@
  * (for every rule a .bad.sql whose marked lines must each carry exactly
  * one finding of that rule, and a .ok.sql with near misses that must
  * carry none), location mapping, suppression, contract covers, phase
- * awareness, plan fields, output formats and speed.
+ * awareness, plan fields and output formats (speed is measured by make
+ * bench, not here).
  *
  * Corpus format: an optional first line `-- ctx: k=v ...` sets the
  * context (phase=expand|migrate|contract puts the SQL in a plan step;
@@ -730,31 +731,6 @@ START_TEST(test_file_errors_and_rules)
 }
 END_TEST
 
-START_TEST(test_speed)
-{
-	struct buf sql = BUF_INIT;
-	struct findings f = FINDINGS_INIT;
-	struct timespec t0, t1;
-	double secs, limit = 1.0;
-	int i;
-
-#if defined(__SANITIZE_ADDRESS__)
-	limit = 10.0;	/* sanitizers slow everything down several times */
-#endif
-	for (i = 0; i < 10; i++)
-		buf_printf(&sql, "ALTER TABLE t%d ADD COLUMN IF NOT EXISTS c%d "
-		    "text DEFAULT 'x';\n", i % 3, i);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < 1000; i++) {
-		sqlcheck_sql(buf_cstr(&sql), "m.sql", P11, 0, NULL, &f, NULL);
-		findings_free(&f);
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	ck_assert_msg(secs < limit, "1000 files of 10 statements took %.3fs", secs);
-	buf_free(&sql);
-}
-END_TEST
 
 /* The sqlcheck suite: one TCase per rule (its corpus), one per behaviour. */
 static Suite *
@@ -780,7 +756,6 @@ sqlcheck_suite(void)
 		{ "format_json", test_format_json },
 		{ "format_github", test_format_github },
 		{ "file_and_rules", test_file_errors_and_rules },
-		{ "speed", test_speed },
 	};
 
 	for (i = 0; i < n; i++) {

