@@ -1741,7 +1741,6 @@ check_stmt(struct an *a, const PgQuery__Node *n)
 enum an_mode {
 	MODE_STMTS,	/* statements: every rule */
 	MODE_EXPR,	/* "SELECT <expr>": syntax only */
-	MODE_DEFAULT,	/* "SELECT <default>": syntax and volatility */
 	MODE_TYPE,	/* "SELECT NULL::<type>": syntax and serial */
 };
 
@@ -2155,7 +2154,6 @@ check_wrapped(struct an *a, enum an_mode mode, const PgQuery__Node *n)
 {
 	const PgQuery__SelectStmt *sel;
 	const PgQuery__Node *v;
-	const char *fn = NULL;
 	int off = a->shift;
 
 	if (n->node_case != NC(SELECT_STMT))
@@ -2165,22 +2163,7 @@ check_wrapped(struct an *a, enum an_mode mode, const PgQuery__Node *n)
 	    sel->target_list[0]->node_case != NC(RES_TARGET))
 		return;
 	v = sel->target_list[0]->res_target->val;
-	if (mode == MODE_DEFAULT) {
-		switch (expr_volatility(v, &fn)) {
-		case 1:
-			report(a, "E-VOLATILE-DEFAULT", off, "volatile default "
-			    "%s() on a column added to an existing table "
-			    "rewrites the table", fn);
-			break;
-		case 2:
-			report(a, "W-DEFAULT-VOLATILITY", off, "default calls "
-			    "%s(), whose volatility is not known; if it is "
-			    "VOLATILE the table is rewritten", fn);
-			break;
-		default:
-			break;
-		}
-	} else if (mode == MODE_TYPE && v != NULL &&
+	if (mode == MODE_TYPE && v != NULL &&
 	    v->node_case == NC(TYPE_CAST) &&
 	    is_serial(type_base(v->type_cast->type_name)))
 		report(a, "E-VOLATILE-DEFAULT", off, "%s column added to an "
@@ -2410,12 +2393,14 @@ sqlcheck_plan(const struct plan *p, const struct sqlctx *base_ctx,
 		plan_field(p, s, &s->set, "UPDATE t SET ", MODE_STMTS, &c, 1, out);
 		plan_field(p, s, &s->where, "SELECT 1 WHERE ", MODE_EXPR, &c, 0, out);
 		plan_field(p, s, &s->check, "SELECT ", MODE_EXPR, &c, 0, out);
-		if (s->kind == KIND_ADD_COLUMN) {
-			plan_field(p, s, &s->default_, "SELECT ", MODE_DEFAULT,
-			    &c, 0, out);
+		/*
+		 * add_column's `default` is a constant value that the executor
+		 * quotes and casts itself (never SQL, never volatile): only the
+		 * type is SQL here.
+		 */
+		if (s->kind == KIND_ADD_COLUMN)
 			plan_field(p, s, &s->type, "SELECT NULL::", MODE_TYPE,
 			    &c, 0, out);
-		}
 	}
 	return 0;
 }
