@@ -1389,6 +1389,24 @@ START_TEST(test_new_unknown_template)
 }
 END_TEST
 
+/* advance --all ships a plan whose dependency ships earlier in the same run. */
+START_TEST(test_advance_all_follows_dependencies)
+{
+	struct run r;
+
+	/* "a-first" sorts first but waits for "b-later". */
+	tu_write(dir, "plans/a-first.yaml", "plan: a-first\ndepends_on: [b-later]\n"
+	    "steps:\n  - {id: x, kind: code}\n");
+	tu_write(dir, "plans/b-later.yaml", "plan: b-later\n"
+	    "steps:\n  - {id: y, kind: code}\n");
+	step("release start v1", NULL);
+	ck_assert_int_eq(X(&r, "advance --all --stage code"), 0);
+	same(r.out, "shipped b-later/y (code, code) in v1 (#1)\n"
+	    "shipped a-first/x (code, code) in v1 (#1)\n");
+	tu_run_free(&r);
+}
+END_TEST
+
 /* Regression tests of bugs this suite found in the command layer. */
 
 /* advance --to a step that already shipped ships the step after it. */
@@ -1542,6 +1560,7 @@ cli_suite(void)
 	add(s, "lint sample", test_lint_sample_plan);
 	add(s, "verify needs database", test_verify_needs_database);
 	add(s, "new unknown template", test_new_unknown_template);
+	add(s, "advance all dependencies", test_advance_all_follows_dependencies);
 	add(s, "advance to shipped", test_advance_to_shipped_step);
 	add(s, "advance runtime failure", test_advance_runtime_failure_exit_code);
 	add(s, "advance unknown release", test_advance_unknown_release_complete_plan);

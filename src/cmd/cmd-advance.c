@@ -322,15 +322,28 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 			    a.release_name);
 	}
 	if (all) {
-		/* Every plan as far as the gates allow; waiting is not an error. */
-		for (i = 0; i < ctx->plans.nplans && rc == 0; i++) {
-			int r, done;
+		/*
+		 * Every plan as far as the gates allow; waiting is not an error.
+		 * Passes repeat while they ship anything, so that a plan whose
+		 * dependency ships later in the same run follows it.  A dry run
+		 * shows one step per plan: later ones depend on it shipping.
+		 */
+		for (;;) {
+			int before = a.nshipped;
 
-			do {
-				r = advance_one(&a, ctx->plans.plans[i], -1, 1, &done);
-			} while (r == 0 && !ctx->dry_run);
-			if (r != 0 && r != ADVANCE_NOTHING && r != EXCON_EXIT_REFUSED)
-				rc = r;
+			for (i = 0; i < ctx->plans.nplans && rc == 0; i++) {
+				int r, done;
+
+				do {
+					r = advance_one(&a, ctx->plans.plans[i], -1, 1,
+					    &done);
+				} while (r == 0 && !ctx->dry_run);
+				if (r != 0 && r != ADVANCE_NOTHING &&
+				    r != EXCON_EXIT_REFUSED)
+					rc = r;
+			}
+			if (rc != 0 || ctx->dry_run || a.nshipped == before)
+				break;
 		}
 		if (rc == 0 && a.nshipped == 0 && ctx->format != FORMAT_JSON)
 			printf("nothing to ship%s%s\n", st ? " at stage " : "", st ? st : "");
