@@ -222,14 +222,14 @@ gdb_script(const char *dir, int k)
 	buf_free(&s);
 }
 
-/* Runs `excon advance PLAN --db ci` in dir under gdb, killing before event k. */
+/* Runs `excon CMD PLAN --db ci` in dir under gdb, killing before event k. */
 static void
-gdb_advance(const char *dir, const char *ci, int k, struct run *r)
+gdb_excon(const char *dir, const char *cmd, const char *ci, int k, struct run *r)
 {
 	const char *bin = getenv("EXCON_BIN");
 	const char *av[] = {
-		"gdb", "-nx", "-batch", "-readnever", "-iex", "set auto-solib-add off", "-x", "kill.gdb",
-		"--args", bin ? bin : "excon", "advance", PLAN, "--db", ci, NULL,
+		"gdb", "-nx", "-batch", "-readnever", "-iex", "set auto-solib-add off",
+		"-x", "kill.gdb", "--args", bin ? bin : "excon", cmd, PLAN, "--db", ci, NULL,
 	};
 	struct tu_proc p;
 
@@ -240,6 +240,13 @@ gdb_advance(const char *dir, const char *ci, int k, struct run *r)
 		tu_proc_wait(&p, r, -1);
 		ck_abort_msg("excon under gdb did not end:\n%s\n%s", r->out, r->err);
 	}
+}
+
+/* Runs `excon advance PLAN --db ci` in dir under gdb, killing before event k. */
+static void
+gdb_advance(const char *dir, const char *ci, int k, struct run *r)
+{
+	gdb_excon(dir, "advance", ci, k, r);
 }
 
 /* The event lines ("@@ev N text": first line of the text) of a gdb run. */
@@ -745,6 +752,105 @@ START_TEST(test_backfill_resumes_after_kill)
 }
 END_TEST
 
+/*
+ * The number of the event right after the first event starting with
+ * `then` that follows one starting with `first`, in a gdb run's output;
+ * 0 when there is none.
+ */
+static int
+event_after(const char *out, const char *first, const char *then)
+{
+	size_t n, j;
+	char **v = events_of(out, &n);
+	int ev = 0, stage = 0;
+
+	for (j = 0; j < n; j++) {
+		if (ev == 0 && stage == 0 && strncmp(v[j], first, strlen(first)) == 0)
+			stage = 1;
+		else if (ev == 0 && stage == 1 && strncmp(v[j], then, strlen(then)) == 0)
+			ev = (int)j + 2;
+		free(v[j]);
+	}
+	free(v);
+	return ev <= (int)n ? ev : 0;
+}
+
+START_TEST(test_rollback_killed_after_commit)
+{
+	struct e2e e, t;
+	struct run r;
+	char *plan, *out, *v;
+	int ev;
+
+	/* add-column with a `down` as people write it: not idempotent. */
+	e2e_setup(&e, "crash_rb_ref", NULL);
+	plan = plan_without_where("    where: full_name IS NULL\n");
+	{
+		char *at = strstr(plan, "    note: nothing changes in the code yet\n");
+		struct buf b = BUF_INIT;
+
+		ck_assert_ptr_nonnull(at);
+		buf_add(&b, plan, (size_t)(at - plan));
+		buf_puts(&b, "    down: ALTER TABLE users DROP COLUMN full_name\n");
+		buf_puts(&b, at);
+		e2e_plan(&e, PLAN ".yaml", buf_cstr(&b));
+		buf_free(&b);
+	}
+	free(plan);
+	e2e_users(e.ci, 100);
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", PLAN, NULL));
+
+	/* Where the rollback commits on the server, from a run without a kill on a copy. */
+	memset(&t, 0, sizeof t);
+	t.db = xstrdup("crash_rb");
+	t.ci = copy_db(t.db, e.db);
+	t.dir = tu_tmpdir();
+	ck_assert_int_eq(tu_sh(&r, NULL, "cp -a '%s/.' '%s/'", e.dir, t.dir), 0);
+	tu_run_free(&r);
+	gdb_excon(t.dir, "rollback", t.ci, 0, &r);
+	ck_assert_msg(tu_has(r.out, "rolled back " PLAN "/add-column"), "%s\n%s", r.out, r.err);
+	/* Right after the server's COMMIT of the down and the ledger row's deletion. */
+	ev = event_after(r.out, "DELETE FROM excon.ledger", "COMMIT");
+	ck_assert_int_gt(ev, 0);
+	tu_run_free(&r);
+	e2e_free(&t);
+
+	/* Killed after the server committed the down, before the state file heard of it. */
+	gdb_excon(e.dir, "rollback", e.ci, ev, &r);
+	ck_assert_msg(tu_has(r.out, "Program terminated with signal SIGKILL"), "%s", r.out);
+	tu_run_free(&r);
+	e2e_wait_no_excon(&e);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'full_name'", "0");
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "add-column", "status");
+	ck_assert_str_eq(v, "shipped");
+	free(v);
+	free(out);
+
+	/* Rolling back again records it without running the down a second time. */
+	ck_assert_msg(e2e_run(&e, &r, 1, "rollback", PLAN, NULL) == 0, "%s%s", r.out, r.err);
+	ck_assert_msg(tu_has(r.out, "rolled back " PLAN "/add-column (its down SQL had run in an"
+	    " earlier, interrupted rollback)"), "%s", r.out);
+	tu_run_free(&r);
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "add-column", "status");
+	ck_assert_str_eq(v, "pending");
+	free(v);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger", "0");
+	/* And the step ships again. */
+	free(e2e_ok(&e, 1, "advance", PLAN, NULL));
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'full_name'", "1");
+	out = e2e_ok(&e, 1, "verify", NULL);
+	ck_assert_msg(tu_has(out, "matches the state"), "%s", out);
+	free(out);
+	e2e_free(&e);
+}
+END_TEST
+
 /* One TCase per behaviour. */
 static Suite *
 crash_suite(void)
@@ -754,6 +860,7 @@ crash_suite(void)
 		{ "kill_points", test_kill_at_every_point, 240 },
 		{ "kill_waiting_for_lock", test_kill_while_waiting_for_a_lock, 60 },
 		{ "backfill_resume", test_backfill_resumes_after_kill, 120 },
+		{ "rollback_killed", test_rollback_killed_after_commit, 60 },
 	};
 	size_t i;
 

@@ -311,7 +311,63 @@ done:
 	return rc;
 }
 
-/* Runs a step's down SQL and records the rollback. */
+/*
+ * 1 when the newest rollback-related event of plan/step is "rollback.started",
+ * i.e. a rollback began after the step last shipped and was never recorded
+ * as done: it was killed, or its SQL failed.
+ */
+static int
+rollback_was_started(struct cmd_ctx *ctx, const struct plan *p, const struct step *s,
+    int *started, struct buf *err)
+{
+	struct state_event *ev = NULL;
+	size_t n = 0, i;
+
+	*started = 0;
+	if (state_events_load(ctx->st, p->name.s, NULL, &ev, &n, err) != 0)
+		return -1;
+	for (i = n; i > 0; i--) {
+		const struct state_event *e = &ev[i - 1];
+
+		if (e->step == NULL || strcmp(e->step, s->id.s) != 0)
+			continue;
+		if (strcmp(e->kind, "rollback.started") == 0) {
+			*started = 1;
+			break;
+		}
+		if (strcmp(e->kind, "advance") == 0 || strcmp(e->kind, "rollback") == 0)
+			break;
+	}
+	state_events_free(ev, n);
+	return 0;
+}
+
+/* Appends one event in a transaction of its own. */
+static int
+event_now(struct cmd_ctx *ctx, const char *kind, const struct plan *p,
+    const struct step *s, const char *detail, struct buf *err)
+{
+	if (state_begin(ctx->st, err) != 0 ||
+	    cmd_event(ctx, kind, p->name.s, s->id.s, NULL, detail, NULL, err) != 0 ||
+	    state_commit(ctx->st, err) != 0) {
+		state_rollback(ctx->st);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Runs a step's down SQL and records the rollback.
+ *
+ * Crash safety: the down SQL and the deletion of the step's ledger row
+ * commit together on the server, and the state file is written after.  A
+ * crash in between leaves the step shipped in the state file but gone
+ * from the ledger, and running the down again would fail (or do harm) when
+ * it is not idempotent.  So a "rollback.started" event is written before
+ * the SQL runs; a rollback that finds it, and no ledger row, knows the
+ * down already ran and only records it.  A step without a ledger row and
+ * without that event was shipped --record-only: its down runs.
+ */
 int
 dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
 {
@@ -320,7 +376,9 @@ dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
 	struct runner rn;
 	struct exec *x = NULL;
 	struct buf err = BUF_INIT;
-	int rc;
+	const char *done_how = s->kind == KIND_DUAL_WRITE ? "sync trigger was dropped" :
+	    "down SQL ran";
+	int rc, found = 1, started = 0;
 
 	memset(&rn, 0, sizeof rn);
 	rn.ctx = ctx;
@@ -336,21 +394,37 @@ dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
 		rc = EXCON_EXIT_REFUSED;
 		goto done;
 	}
-	if (exec_rollback(x, p, s, &err) != 0) {
-		rc = cmd_fail(EXCON_EXIT_RUNTIME, "rolling back %s/%s failed: %s",
-		    p->name.s, s->id.s, buf_cstr(&err));
+	if (exec_ledger_get(x, p->name.s, s->id.s, &found, NULL, &err) != 0 ||
+	    rollback_was_started(ctx, p, s, &started, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
+	}
+	if (!found && started) {
+		/* An earlier rollback committed its SQL and was killed before recording it. */
+		done_how = s->kind == KIND_DUAL_WRITE ? "sync trigger was dropped by an "
+		    "earlier, interrupted rollback" : "down SQL had run in an earlier, "
+		    "interrupted rollback";
+	} else {
+		if (event_now(ctx, "rollback.started", p, s, NULL, &err) != 0) {
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+			goto done;
+		}
+		if (exec_rollback(x, p, s, &err) != 0) {
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "rolling back %s/%s failed: %s",
+			    p->name.s, s->id.s, buf_cstr(&err));
+			goto done;
+		}
 	}
 	if (state_begin(ctx->st, &err) != 0 ||
 	    state_ship_delete(ctx->st, p->name.s, s->id.s, &err) != 0 ||
 	    state_backfill_delete(ctx->st, p->name.s, s->id.s, &err) != 0 ||
 	    cmd_event(ctx, "rollback", p->name.s, s->id.s, NULL,
-	    "down SQL ran", NULL, &err) != 0 || state_commit(ctx->st, &err) != 0) {
+	    done_how, NULL, &err) != 0 || state_commit(ctx->st, &err) != 0) {
 		state_rollback(ctx->st);
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
 	}
-	printf("rolled back %s/%s (its down SQL ran)\n", p->name.s, s->id.s);
+	printf("rolled back %s/%s (its %s)\n", p->name.s, s->id.s, done_how);
 	rc = EXCON_EXIT_OK;
 done:
 	exec_close(x);
