@@ -442,6 +442,30 @@ trial_setup(struct e2e *t, const struct ref *rf, size_t i, const char *db)
 }
 
 /*
+ * After the crash, before anything else: `excon verify` reports the step
+ * the database applied and the state file does not count, and nothing
+ * else (a half-done backfill is not drift: its step is not shipped).
+ */
+static void
+trial_verify(struct e2e *t, const char *step, enum rerun expect, const char *ctx)
+{
+	struct run r;
+	int rc = e2e_run(t, &r, 1, "verify", NULL);
+
+	if (expect == RERUN_LEDGER) {
+		char *want = xasprintf("drift: %s/%s: applied on the database (excon.ledger) but"
+		    " not shipped in the state file", PLAN, step);
+
+		ck_assert_msg(rc == 4 && tu_has(r.out, want) && e2e_lines_with(r.out, "drift: ") == 1,
+		    "%s: verify exited %d:\n%s%s", ctx, rc, r.out, r.err);
+		free(want);
+	} else
+		ck_assert_msg(rc == 0 && tu_has(r.out, "the database matches the state"),
+		    "%s: verify exited %d:\n%s%s", ctx, rc, r.out, r.err);
+	tu_run_free(&r);
+}
+
+/*
  * Runs the rest of the walk from walk[from], whose advance was killed, and
  * checks that the rerun found what the kill point says.
  */
@@ -576,6 +600,7 @@ START_TEST(test_kill_at_every_point)
 		}
 		tu_run_free(&r);
 		e2e_wait_no_excon(&t);
+		trial_verify(&t, kp->step, kp->rerun, ctx);
 
 		trial_finish(&t, i, kp->rerun, ctx);
 		trial_check(&t, &rf, ctx);
@@ -623,6 +648,7 @@ START_TEST(test_kill_while_waiting_for_a_lock)
 		/* Nothing of the step survived the kill. */
 		pt_sql_eq(t.ci, "SELECT count(*) FROM excon.ledger WHERE step IN ('add-column', 'drop-name')",
 		    k == 0 ? "0" : "1");
+		trial_verify(&t, steps[k], RERUN_FRESH, ctx);
 
 		trial_finish(&t, i, RERUN_FRESH, ctx);
 		trial_check(&t, &rf, ctx);

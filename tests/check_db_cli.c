@@ -244,6 +244,8 @@ START_TEST(test_backfill_without_primary_key_refused)
 	ck_assert_msg(tu_has(r.err, "table 'public.legacy' has no primary key"), "%s", r.err);
 	ck_assert_msg(tu_has(r.err, "resume exactly where it stopped"), "%s", r.err);
 	ck_assert_msg(tu_has(r.err, "add a primary key first"), "%s", r.err);
+	/* A backfill without `down` cannot be rolled back: the message must not offer it. */
+	ck_assert_msg(!tu_has(r.err, "excon rollback"), "%s", r.err);
 	ck_assert_msg(!tu_has(r.out, "shipped legacy-full-name/backfill") &&
 	    !tu_has(r.out, "nothing to ship"), "%s", r.out);
 	tu_run_free(&r);
@@ -299,6 +301,12 @@ START_TEST(test_backfill_verify_fails)
 	out = e2e_ok(&e, 0, "log", PLAN, NULL);
 	ck_assert_msg(tu_has(out, "verify.failed"), "%s", out);
 	free(out);
+	/* verify sees that the database ran a step the state file does not count. */
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "verify", NULL), 4);
+	ck_assert_msg(tu_has(r.out, "drift: users-full-name/backfill: applied on the database"
+	    " (excon.ledger) but not shipped in the state file"), "%s", r.out);
+	ck_assert_int_eq(e2e_lines_with(r.out, "drift: "), 1);
+	tu_run_free(&r);
 
 	/* Fixing the data the backfill reads and advancing again walks again and ships it. */
 	free(pt_sql(e.ci, "UPDATE users SET name = 'u' || id WHERE name = ''"));
