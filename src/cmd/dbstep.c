@@ -277,6 +277,22 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	r = gate_release_named(&h, rname);
 	{
 		struct state_ship sh;
+		size_t k;
+
+		/*
+		 * `advance --record-only` takes no database lock: another excon
+		 * may have recorded the step while its SQL ran here.  Exactly
+		 * one of them records it.
+		 */
+		for (k = 0; k < h.nships; k++)
+			if (strcmp(h.ships[k].plan, p->name.s) == 0 &&
+			    strcmp(h.ships[k].step, s->id.s) == 0 &&
+			    h.ships[k].status == SHIP_DONE) {
+				printf("%s/%s was recorded by another excon while its SQL "
+				    "ran here\n", p->name.s, s->id.s);
+				rc = EXCON_EXIT_OK;
+				goto done;
+			}
 
 		memset(&sh, 0, sizeof sh);
 		sh.plan = p->name.s;
