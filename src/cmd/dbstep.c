@@ -334,10 +334,14 @@ done:
 	return rc;
 }
 
+/* The detail of "rollback.started" when the step's ledger row was there. */
+#define IN_LEDGER "the step is in the excon.ledger table"
+
 /*
- * 1 when the newest rollback-related event of plan/step is "rollback.started",
- * i.e. a rollback began after the step last shipped and was never recorded
- * as done: it was killed, or its SQL failed.
+ * *started is 1 when the newest rollback-related event of plan/step is a
+ * "rollback.started" that found the step's ledger row: a rollback began
+ * after the step last shipped and was never recorded as done (it was
+ * killed, or its SQL failed).
  */
 static int
 rollback_was_started(struct cmd_ctx *ctx, const struct plan *p, const struct step *s,
@@ -355,7 +359,7 @@ rollback_was_started(struct cmd_ctx *ctx, const struct plan *p, const struct ste
 		if (e->step == NULL || strcmp(e->step, s->id.s) != 0)
 			continue;
 		if (strcmp(e->kind, "rollback.started") == 0) {
-			*started = 1;
+			*started = e->detail != NULL && strcmp(e->detail, IN_LEDGER) == 0;
 			break;
 		}
 		if (strcmp(e->kind, "advance") == 0 || strcmp(e->kind, "rollback") == 0)
@@ -387,9 +391,10 @@ event_now(struct cmd_ctx *ctx, const char *kind, const struct plan *p,
  * crash in between leaves the step shipped in the state file but gone
  * from the ledger, and running the down again would fail (or do harm) when
  * it is not idempotent.  So a "rollback.started" event is written before
- * the SQL runs; a rollback that finds it, and no ledger row, knows the
- * down already ran and only records it.  A step without a ledger row and
- * without that event was shipped --record-only: its down runs.
+ * the SQL runs, saying that the ledger row was there; a rollback that
+ * finds that event, and no ledger row, knows the down already ran and only
+ * records it.  A step that never had a ledger row was shipped
+ * --record-only: its down runs, on every attempt.
  */
 int
 dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
@@ -428,7 +433,8 @@ dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
 		    "earlier, interrupted rollback" : "down SQL had run in an earlier, "
 		    "interrupted rollback";
 	} else {
-		if (event_now(ctx, "rollback.started", p, s, NULL, &err) != 0) {
+		if (event_now(ctx, "rollback.started", p, s, found ? IN_LEDGER : NULL,
+		    &err) != 0) {
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 			goto done;
 		}
