@@ -1055,7 +1055,11 @@ done:
 	return ret;
 }
 
-/* Looks plan/step up in the ledger. */
+/*
+ * Looks plan/step up in the ledger.  Read-only: a database without the
+ * ledger (excon never ran a step there) has no row, and `excon verify`
+ * must not create the excon schema.
+ */
 int
 exec_ledger_get(struct exec *x, const char *plan, const char *step, int *found,
     struct buf *sum, struct buf *err)
@@ -1065,8 +1069,17 @@ exec_ledger_get(struct exec *x, const char *plan, const char *step, int *found,
 	int ret = -1;
 
 	*found = 0;
-	if (ledger_ensure(x, err) == -1)
-		goto done;
+	if (!x->ledger_ok) {
+		if (pg_exec(x->db, "SELECT to_regclass('excon.ledger') IS NOT NULL",
+		    0, NULL, &res, err) == -1)
+			goto done;
+		if (strcmp(pg_result_get(res, 0, 0), "t") != 0) {
+			ret = 0;
+			goto done;
+		}
+		pg_result_free(res);
+		res = NULL;
+	}
 	if (pg_exec(x->db, "SELECT checksum FROM excon.ledger WHERE plan = $1 AND step = $2",
 	    2, params, &res, err) == -1)
 		goto done;
@@ -1292,7 +1305,8 @@ exec_step(struct exec *x, const struct plan *p, const struct step *s,
 		goto done;
 	if (set_step_appname(x, p, s, err) == -1)
 		goto done;
-	if (exec_ledger_get(x, p->name.s, s->id.s, &found, &sum, err) == -1)
+	if (ledger_ensure(x, err) == -1 ||
+	    exec_ledger_get(x, p->name.s, s->id.s, &found, &sum, err) == -1)
 		goto done;
 	if (found) {
 		int left;

@@ -20,8 +20,9 @@
  * event by its SQL text and occurrence, so that the table below reads as
  * the crash scenarios it covers, and the test checks that the killed run
  * stopped at that very statement.  Two more points kill excon while the
- * server holds it inside a step (waiting for a lock the test holds), and a
- * third suite kills the walk of a 100,000-row backfill by its progress.
+ * server holds it inside a step (waiting for a lock the test holds); the
+ * backfill_resume case kills the walk of a 100,000-row backfill by its
+ * progress, and rollback_killed a rollback after the server committed it.
  *
  * How "applied exactly once" is observed: the database has event triggers
  * logging every committed DDL command on the application's objects (an
@@ -153,7 +154,7 @@ plan_without_where(const char *extra)
 	return buf_detach(&b);
 }
 
-/* The users table, the DDL log and the backfill's update counter. */
+/* On the users table: the log of committed DDL and the counter of the backfill's updates. */
 static const char schema_sql[] =
     "CREATE TABLE ddl_log (tag text, obj text);"
     "CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$"
@@ -192,6 +193,15 @@ struct ref {
 	char		*ddl;		/* ddl_summary_sql after the walk */
 };
 
+/* The register holding a function's second argument at its first instruction. */
+#if defined(__x86_64__)
+#define ARG2_REG "$rsi"
+#elif defined(__aarch64__)
+#define ARG2_REG "$x1"
+#else
+#define ARG2_REG NULL
+#endif
+
 /* The gdb script: counts events, prints each, kills before event k (0 = never). */
 static void
 gdb_script(const char *dir, int k)
@@ -212,24 +222,25 @@ gdb_script(const char *dir, int k)
 	    "  continue\n"
 	    "end\n", k);
 	/* On excon's PLT entries: the second argument is the SQL text. */
+	ck_assert_msg(ARG2_REG != NULL, "the crash points need x86-64 or aarch64");
 	for (i = 0; i < sizeof fns / sizeof fns[0]; i++)
 		buf_printf(&s, "break *%s\ncommands\n  silent\n"
-		    "  printf \"@@ev %%d %%s\\n\", $n + 1, (char *) $rsi\n"
-		    "  excon_event\nend\n", fns[i]);
+		    "  printf \"@@ev %%d %%s\\n\", $n + 1, (char *) %s\n"
+		    "  excon_event\nend\n", fns[i], ARG2_REG);
 	buf_puts(&s, "break *PQfinish\ncommands\n  silent\n"
 	    "  printf \"@@ev %d PQfinish\\n\", $n + 1\n  excon_event\nend\nrun\n");
 	tu_write(dir, "kill.gdb", buf_cstr(&s));
 	buf_free(&s);
 }
 
-/* Runs `excon advance PLAN --db ci` in dir under gdb, killing before event k. */
+/* Runs `excon CMD PLAN --db ci` in dir under gdb, killing before event k. */
 static void
-gdb_advance(const char *dir, const char *ci, int k, struct run *r)
+gdb_excon(const char *dir, const char *cmd, const char *ci, int k, struct run *r)
 {
 	const char *bin = getenv("EXCON_BIN");
 	const char *av[] = {
-		"gdb", "-nx", "-batch", "-readnever", "-iex", "set auto-solib-add off", "-x", "kill.gdb",
-		"--args", bin ? bin : "excon", "advance", PLAN, "--db", ci, NULL,
+		"gdb", "-nx", "-batch", "-readnever", "-iex", "set auto-solib-add off",
+		"-x", "kill.gdb", "--args", bin ? bin : "excon", cmd, PLAN, "--db", ci, NULL,
 	};
 	struct tu_proc p;
 
@@ -240,6 +251,13 @@ gdb_advance(const char *dir, const char *ci, int k, struct run *r)
 		tu_proc_wait(&p, r, -1);
 		ck_abort_msg("excon under gdb did not end:\n%s\n%s", r->out, r->err);
 	}
+}
+
+/* Runs `excon advance PLAN --db ci` in dir under gdb, killing before event k. */
+static void
+gdb_advance(const char *dir, const char *ci, int k, struct run *r)
+{
+	gdb_excon(dir, "advance", ci, k, r);
 }
 
 /* The event lines ("@@ev N text": first line of the text) of a gdb run. */
@@ -435,6 +453,30 @@ trial_setup(struct e2e *t, const struct ref *rf, size_t i, const char *db)
 }
 
 /*
+ * After the crash, before anything else: `excon verify` reports the step
+ * the database applied and the state file does not count, and nothing
+ * else (a half-done backfill is not drift: its step is not shipped).
+ */
+static void
+trial_verify(struct e2e *t, const char *step, enum rerun expect, const char *ctx)
+{
+	struct run r;
+	int rc = e2e_run(t, &r, 1, "verify", NULL);
+
+	if (expect == RERUN_LEDGER) {
+		char *want = xasprintf("drift: %s/%s: applied on the database (excon.ledger) but"
+		    " not shipped in the state file", PLAN, step);
+
+		ck_assert_msg(rc == 4 && tu_has(r.out, want) && e2e_lines_with(r.out, "drift: ") == 1,
+		    "%s: verify exited %d:\n%s%s", ctx, rc, r.out, r.err);
+		free(want);
+	} else
+		ck_assert_msg(rc == 0 && tu_has(r.out, "the database matches the state"),
+		    "%s: verify exited %d:\n%s%s", ctx, rc, r.out, r.err);
+	tu_run_free(&r);
+}
+
+/*
  * Runs the rest of the walk from walk[from], whose advance was killed, and
  * checks that the rerun found what the kill point says.
  */
@@ -528,7 +570,6 @@ START_TEST(test_kill_at_every_point)
 	struct ref rf;
 	struct run r;
 	size_t k;
-	double t0 = tu_ms();
 
 	ck_assert_msg(tu_sh(&r, NULL, "command -v gdb") == 0,
 	    "gdb is needed to stop excon at exact points (apt-get install gdb)");
@@ -569,6 +610,7 @@ START_TEST(test_kill_at_every_point)
 		}
 		tu_run_free(&r);
 		e2e_wait_no_excon(&t);
+		trial_verify(&t, kp->step, kp->rerun, ctx);
 
 		trial_finish(&t, i, kp->rerun, ctx);
 		trial_check(&t, &rf, ctx);
@@ -577,7 +619,6 @@ START_TEST(test_kill_at_every_point)
 	}
 	ck_assert_int_ge(NPOINTS, 20);
 	ref_free(&rf);
-	(void)t0;
 }
 END_TEST
 
@@ -616,6 +657,7 @@ START_TEST(test_kill_while_waiting_for_a_lock)
 		/* Nothing of the step survived the kill. */
 		pt_sql_eq(t.ci, "SELECT count(*) FROM excon.ledger WHERE step IN ('add-column', 'drop-name')",
 		    k == 0 ? "0" : "1");
+		trial_verify(&t, steps[k], RERUN_FRESH, ctx);
 
 		trial_finish(&t, i, RERUN_FRESH, ctx);
 		trial_check(&t, &rf, ctx);
@@ -745,6 +787,105 @@ START_TEST(test_backfill_resumes_after_kill)
 }
 END_TEST
 
+/*
+ * The number of the event right after the first event starting with
+ * `then` that follows one starting with `first`, in a gdb run's output;
+ * 0 when there is none.
+ */
+static int
+event_after(const char *out, const char *first, const char *then)
+{
+	size_t n, j;
+	char **v = events_of(out, &n);
+	int ev = 0, stage = 0;
+
+	for (j = 0; j < n; j++) {
+		if (ev == 0 && stage == 0 && strncmp(v[j], first, strlen(first)) == 0)
+			stage = 1;
+		else if (ev == 0 && stage == 1 && strncmp(v[j], then, strlen(then)) == 0)
+			ev = (int)j + 2;
+		free(v[j]);
+	}
+	free(v);
+	return ev <= (int)n ? ev : 0;
+}
+
+START_TEST(test_rollback_killed_after_commit)
+{
+	struct e2e e, t;
+	struct run r;
+	char *plan, *out, *v;
+	int ev;
+
+	/* add-column with a `down` as people write it: not idempotent. */
+	e2e_setup(&e, "crash_rb_ref", NULL);
+	plan = plan_without_where("    where: full_name IS NULL\n");
+	{
+		char *at = strstr(plan, "    note: nothing changes in the code yet\n");
+		struct buf b = BUF_INIT;
+
+		ck_assert_ptr_nonnull(at);
+		buf_add(&b, plan, (size_t)(at - plan));
+		buf_puts(&b, "    down: ALTER TABLE users DROP COLUMN full_name\n");
+		buf_puts(&b, at);
+		e2e_plan(&e, PLAN ".yaml", buf_cstr(&b));
+		buf_free(&b);
+	}
+	free(plan);
+	e2e_users(e.ci, 100);
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", PLAN, NULL));
+
+	/* Where the rollback commits on the server, from a run without a kill on a copy. */
+	memset(&t, 0, sizeof t);
+	t.db = xstrdup("crash_rb");
+	t.ci = copy_db(t.db, e.db);
+	t.dir = tu_tmpdir();
+	ck_assert_int_eq(tu_sh(&r, NULL, "cp -a '%s/.' '%s/'", e.dir, t.dir), 0);
+	tu_run_free(&r);
+	gdb_excon(t.dir, "rollback", t.ci, 0, &r);
+	ck_assert_msg(tu_has(r.out, "rolled back " PLAN "/add-column"), "%s\n%s", r.out, r.err);
+	/* Right after the server's COMMIT of the down and the ledger row's deletion. */
+	ev = event_after(r.out, "DELETE FROM excon.ledger", "COMMIT");
+	ck_assert_int_gt(ev, 0);
+	tu_run_free(&r);
+	e2e_free(&t);
+
+	/* Killed after the server committed the down, before the state file heard of it. */
+	gdb_excon(e.dir, "rollback", e.ci, ev, &r);
+	ck_assert_msg(tu_has(r.out, "Program terminated with signal SIGKILL"), "%s", r.out);
+	tu_run_free(&r);
+	e2e_wait_no_excon(&e);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'full_name'", "0");
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "add-column", "status");
+	ck_assert_str_eq(v, "shipped");
+	free(v);
+	free(out);
+
+	/* Rolling back again records it without running the down a second time. */
+	ck_assert_msg(e2e_run(&e, &r, 1, "rollback", PLAN, NULL) == 0, "%s%s", r.out, r.err);
+	ck_assert_msg(tu_has(r.out, "rolled back " PLAN "/add-column (its down SQL had run in an"
+	    " earlier, interrupted rollback)"), "%s", r.out);
+	tu_run_free(&r);
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "add-column", "status");
+	ck_assert_str_eq(v, "pending");
+	free(v);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger", "0");
+	/* And the step ships again. */
+	free(e2e_ok(&e, 1, "advance", PLAN, NULL));
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'full_name'", "1");
+	out = e2e_ok(&e, 1, "verify", NULL);
+	ck_assert_msg(tu_has(out, "matches the state"), "%s", out);
+	free(out);
+	e2e_free(&e);
+}
+END_TEST
+
 /* One TCase per behaviour. */
 static Suite *
 crash_suite(void)
@@ -754,6 +895,7 @@ crash_suite(void)
 		{ "kill_points", test_kill_at_every_point, 240 },
 		{ "kill_waiting_for_lock", test_kill_while_waiting_for_a_lock, 60 },
 		{ "backfill_resume", test_backfill_resumes_after_kill, 120 },
+		{ "rollback_killed", test_rollback_killed_after_commit, 60 },
 	};
 	size_t i;
 

@@ -158,6 +158,30 @@ START_TEST(test_lock_retry_does_not_block_writers)
 }
 END_TEST
 
+/*
+ * Sets up the sample plan up to its backfill on 20,000 rows and starts
+ * `excon advance` running the backfill slowly (1.5 s) in the background;
+ * returns the pid of its server session (owned).
+ */
+static char *
+slow_backfill(struct e2e *e, const char *db, struct tu_proc *first)
+{
+	const char *av[] = { "advance", PLAN, "--db", NULL, NULL };
+
+	e2e_setup(e, db, "backfill: {batch_size: 1000, target_batch_ms: 1000, pause_ms: 300}\n");
+	e2e_plan(e, PLAN ".yaml", NULL);
+	e2e_users(e->ci, 20000);
+	free(e2e_ok(e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(e, 1, "advance", PLAN, "--to", "dual-write", NULL));
+	free(e2e_ok(e, 0, "release", "finish", "r1", NULL));
+	av[3] = e->ci;
+	ck_assert(tu_proc_excon(first, e->dir, NULL, av) > 0);
+	e2e_wait_sql(e->ci, "SELECT count(*) FROM pg_stat_activity"
+	    " WHERE application_name = 'excon users-full-name/backfill'", "1", 10000);
+	return pt_sql(e->ci, "SELECT pid FROM pg_stat_activity"
+	    " WHERE application_name = 'excon users-full-name/backfill'");
+}
+
 START_TEST(test_one_executor_per_plan)
 {
 	struct e2e e;
@@ -165,24 +189,8 @@ START_TEST(test_one_executor_per_plan)
 	struct run r;
 	char *pid, *want, *out, *v;
 
-	e2e_setup(&e, "cli_plan_lock",
-	    "backfill: {batch_size: 1000, target_batch_ms: 1000, pause_ms: 300}\n");
-	e2e_plan(&e, PLAN ".yaml", NULL);
-	e2e_users(e.ci, 20000);
-	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
-	free(e2e_ok(&e, 1, "advance", PLAN, "--to", "dual-write", NULL));
-	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
-
 	/* The first excon runs the slow backfill. */
-	{
-		const char *av[] = { "advance", PLAN, "--db", e.ci, NULL };
-
-		ck_assert(tu_proc_excon(&first, e.dir, NULL, av) > 0);
-	}
-	e2e_wait_sql(e.ci, "SELECT count(*) FROM pg_stat_activity"
-	    " WHERE application_name = 'excon users-full-name/backfill'", "1", 10000);
-	pid = pt_sql(e.ci, "SELECT pid FROM pg_stat_activity"
-	    " WHERE application_name = 'excon users-full-name/backfill'");
+	pid = slow_backfill(&e, "cli_plan_lock", &first);
 
 	/* The second is told who holds the plan, and changes nothing. */
 	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 3);
@@ -209,6 +217,34 @@ START_TEST(test_one_executor_per_plan)
 	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
 	free(pid);
 	free(want);
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_recorded_once_with_record_only_meanwhile)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	char *pid, *out;
+
+	pid = slow_backfill(&e, "cli_record_only", &first);
+	/* Someone records the step by hand while excon runs its SQL. */
+	out = e2e_ok(&e, 0, "advance", PLAN, "--record-only", NULL);
+	ck_assert_msg(tu_has(out, "shipped users-full-name/backfill"), "%s", out);
+	free(out);
+	ck_assert_msg(tu_proc_running(&first), "the backfill ended before the record-only advance");
+
+	/* The executor finishes the SQL and does not record the step a second time. */
+	ck_assert_int_eq(tu_proc_wait(&first, &r, 60000), 0);
+	ck_assert_msg(tu_has(r.out, "users-full-name/backfill was recorded by another excon"),
+	    "%s", r.out);
+	tu_run_free(&r);
+	out = e2e_ok(&e, 0, "log", PLAN, "--format", "json", NULL);
+	ck_assert_int_eq(e2e_count(out, "\"kind\":\"advance\",\"plan\":\"" PLAN "\",\"step\":\"backfill\""), 1);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	free(pid);
 	e2e_free(&e);
 }
 END_TEST
@@ -244,6 +280,8 @@ START_TEST(test_backfill_without_primary_key_refused)
 	ck_assert_msg(tu_has(r.err, "table 'public.legacy' has no primary key"), "%s", r.err);
 	ck_assert_msg(tu_has(r.err, "resume exactly where it stopped"), "%s", r.err);
 	ck_assert_msg(tu_has(r.err, "add a primary key first"), "%s", r.err);
+	/* A backfill without `down` cannot be rolled back: the message must not offer it. */
+	ck_assert_msg(!tu_has(r.err, "excon rollback"), "%s", r.err);
 	ck_assert_msg(!tu_has(r.out, "shipped legacy-full-name/backfill") &&
 	    !tu_has(r.out, "nothing to ship"), "%s", r.out);
 	tu_run_free(&r);
@@ -299,6 +337,12 @@ START_TEST(test_backfill_verify_fails)
 	out = e2e_ok(&e, 0, "log", PLAN, NULL);
 	ck_assert_msg(tu_has(out, "verify.failed"), "%s", out);
 	free(out);
+	/* verify sees that the database ran a step the state file does not count. */
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "verify", NULL), 4);
+	ck_assert_msg(tu_has(r.out, "drift: users-full-name/backfill: applied on the database"
+	    " (excon.ledger) but not shipped in the state file"), "%s", r.out);
+	ck_assert_int_eq(e2e_lines_with(r.out, "drift: "), 1);
+	tu_run_free(&r);
 
 	/* Fixing the data the backfill reads and advancing again walks again and ships it. */
 	free(pt_sql(e.ci, "UPDATE users SET name = 'u' || id WHERE name = ''"));
@@ -419,7 +463,8 @@ START_TEST(test_rollback_runs_down)
 
 	/* Rolling back dual-write drops the trigger and its function, and records it. */
 	out = e2e_ok(&e, 1, "rollback", PLAN, NULL);
-	ck_assert_msg(tu_has(out, "rolled back users-full-name/dual-write"), "%s", out);
+	ck_assert_msg(tu_has(out, "rolled back users-full-name/dual-write (its sync trigger was dropped)"),
+	    "%s", out);
 	free(out);
 	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'excon_sync%'", "0");
 	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'excon_sync%'", "0");
@@ -435,13 +480,14 @@ START_TEST(test_rollback_runs_down)
 
 	/* Rolling back add-column runs its down. */
 	out = e2e_ok(&e, 1, "rollback", PLAN, NULL);
-	ck_assert_msg(tu_has(out, "rolled back users-full-name/add-column"), "%s", out);
+	ck_assert_msg(tu_has(out, "rolled back users-full-name/add-column (its down SQL ran)"), "%s", out);
 	free(out);
 	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
 	    " WHERE table_name = 'users' AND column_name = 'full_name'", "0");
 	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger", "0");
-	out = e2e_ok(&e, 0, "log", PLAN, NULL);
-	ck_assert_int_eq(e2e_lines_with(out, "rollback"), 2);
+	out = e2e_ok(&e, 0, "log", PLAN, "--format", "json", NULL);
+	ck_assert_int_eq(e2e_count(out, "\"kind\":\"rollback\",\"plan\":\"" PLAN "\",\"step\":\"dual-write\""), 1);
+	ck_assert_int_eq(e2e_count(out, "\"kind\":\"rollback\",\"plan\":\"" PLAN "\",\"step\":\"add-column\""), 1);
 	free(out);
 	out = e2e_ok(&e, 1, "verify", NULL);
 	ck_assert_msg(tu_has(out, "matches the state"), "%s", out);
@@ -468,6 +514,7 @@ db_cli_suite(void)
 	struct { const char *name; const TTest *t; } tests[] = {
 		{ "lock_retry", test_lock_retry_does_not_block_writers },
 		{ "one_executor_per_plan", test_one_executor_per_plan },
+		{ "recorded_once", test_recorded_once_with_record_only_meanwhile },
 		{ "no_primary_key", test_backfill_without_primary_key_refused },
 		{ "verify_fails", test_backfill_verify_fails },
 		{ "drift", test_verify_reports_drift },

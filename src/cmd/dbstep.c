@@ -250,10 +250,17 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 		if (rn.bar_drawn)
 			fputc('\n', stderr);
 		record_failure(ctx, p, idx, r, buf_cstr(&err));
-		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s failed: %s\nexcon: the plan "
-		    "is blocked until 'excon advance %s' resumes the step or "
-		    "'excon rollback %s' undoes it", p->name.s, s->id.s,
-		    buf_cstr(&err), p->name.s, p->name.s);
+		/* Offer rollback only where it can work (see cmd-rollback.c). */
+		if (s->down.s != NULL || s->kind == KIND_DUAL_WRITE)
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s failed: %s\nexcon: the "
+			    "plan is blocked until 'excon advance %s' resumes the step or "
+			    "'excon rollback %s' undoes it", p->name.s, s->id.s,
+			    buf_cstr(&err), p->name.s, p->name.s);
+		else
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s failed: %s\nexcon: the "
+			    "plan is blocked until 'excon advance %s' resumes the step "
+			    "(it has no 'down', so it cannot be rolled back)", p->name.s,
+			    s->id.s, buf_cstr(&err), p->name.s);
 		goto done;
 	}
 	if (outcome == EXEC_ALREADY_APPLIED)
@@ -284,6 +291,22 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	r = gate_release_named(&h, rname);
 	{
 		struct state_ship sh;
+		size_t k;
+
+		/*
+		 * `advance --record-only` takes no database lock: another excon
+		 * may have recorded the step while its SQL ran here.  Exactly
+		 * one of them records it.
+		 */
+		for (k = 0; k < h.nships; k++)
+			if (strcmp(h.ships[k].plan, p->name.s) == 0 &&
+			    strcmp(h.ships[k].step, s->id.s) == 0 &&
+			    h.ships[k].status == SHIP_DONE) {
+				printf("%s/%s was recorded by another excon while its SQL "
+				    "ran here\n", p->name.s, s->id.s);
+				rc = EXCON_EXIT_OK;
+				goto done;
+			}
 
 		memset(&sh, 0, sizeof sh);
 		sh.plan = p->name.s;
@@ -325,7 +348,68 @@ done:
 	return rc;
 }
 
-/* Runs a step's down SQL and records the rollback. */
+/* The detail of "rollback.started" when the step's ledger row was there. */
+#define IN_LEDGER "the step is in the excon.ledger table"
+
+/*
+ * *started is 1 when the newest rollback-related event of plan/step is a
+ * "rollback.started" that found the step's ledger row: a rollback began
+ * after the step last shipped and was never recorded as done (it was
+ * killed, or its SQL failed).
+ */
+static int
+rollback_was_started(struct cmd_ctx *ctx, const struct plan *p, const struct step *s,
+    int *started, struct buf *err)
+{
+	struct state_event *ev = NULL;
+	size_t n = 0, i;
+
+	*started = 0;
+	if (state_events_load(ctx->st, p->name.s, NULL, &ev, &n, err) != 0)
+		return -1;
+	for (i = n; i > 0; i--) {
+		const struct state_event *e = &ev[i - 1];
+
+		if (e->step == NULL || strcmp(e->step, s->id.s) != 0)
+			continue;
+		if (strcmp(e->kind, "rollback.started") == 0) {
+			*started = e->detail != NULL && strcmp(e->detail, IN_LEDGER) == 0;
+			break;
+		}
+		if (strcmp(e->kind, "advance") == 0 || strcmp(e->kind, "rollback") == 0)
+			break;
+	}
+	state_events_free(ev, n);
+	return 0;
+}
+
+/* Appends one event in a transaction of its own. */
+static int
+event_now(struct cmd_ctx *ctx, const char *kind, const struct plan *p,
+    const struct step *s, const char *detail, struct buf *err)
+{
+	if (state_begin(ctx->st, err) != 0 ||
+	    cmd_event(ctx, kind, p->name.s, s->id.s, NULL, detail, NULL, err) != 0 ||
+	    state_commit(ctx->st, err) != 0) {
+		state_rollback(ctx->st);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Runs a step's down SQL and records the rollback.
+ *
+ * Crash safety: the down SQL and the deletion of the step's ledger row
+ * commit together on the server, and the state file is written after.  A
+ * crash in between leaves the step shipped in the state file but gone
+ * from the ledger, and running the down again would fail (or do harm) when
+ * it is not idempotent.  So a "rollback.started" event is written before
+ * the SQL runs, saying that the ledger row was there; a rollback that
+ * finds that event, and no ledger row, knows the down already ran and only
+ * records it.  A step that never had a ledger row was shipped
+ * --record-only: its down runs, on every attempt.
+ */
 int
 dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
 {
@@ -334,7 +418,9 @@ dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
 	struct runner rn;
 	struct exec *x = NULL;
 	struct buf err = BUF_INIT;
-	int rc;
+	const char *done_how = s->kind == KIND_DUAL_WRITE ? "sync trigger was dropped" :
+	    "down SQL ran";
+	int rc, found = 1, started = 0;
 
 	memset(&rn, 0, sizeof rn);
 	rn.ctx = ctx;
@@ -350,21 +436,38 @@ dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
 		rc = EXCON_EXIT_REFUSED;
 		goto done;
 	}
-	if (exec_rollback(x, p, s, &err) != 0) {
-		rc = cmd_fail(EXCON_EXIT_RUNTIME, "rolling back %s/%s failed: %s",
-		    p->name.s, s->id.s, buf_cstr(&err));
+	if (exec_ledger_get(x, p->name.s, s->id.s, &found, NULL, &err) != 0 ||
+	    rollback_was_started(ctx, p, s, &started, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
+	}
+	if (!found && started) {
+		/* An earlier rollback committed its SQL and was killed before recording it. */
+		done_how = s->kind == KIND_DUAL_WRITE ? "sync trigger was dropped by an "
+		    "earlier, interrupted rollback" : "down SQL had run in an earlier, "
+		    "interrupted rollback";
+	} else {
+		if (event_now(ctx, "rollback.started", p, s, found ? IN_LEDGER : NULL,
+		    &err) != 0) {
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+			goto done;
+		}
+		if (exec_rollback(x, p, s, &err) != 0) {
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "rolling back %s/%s failed: %s",
+			    p->name.s, s->id.s, buf_cstr(&err));
+			goto done;
+		}
 	}
 	if (state_begin(ctx->st, &err) != 0 ||
 	    state_ship_delete(ctx->st, p->name.s, s->id.s, &err) != 0 ||
 	    state_backfill_delete(ctx->st, p->name.s, s->id.s, &err) != 0 ||
 	    cmd_event(ctx, "rollback", p->name.s, s->id.s, NULL,
-	    "down SQL ran", NULL, &err) != 0 || state_commit(ctx->st, &err) != 0) {
+	    done_how, NULL, &err) != 0 || state_commit(ctx->st, &err) != 0) {
 		state_rollback(ctx->st);
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
 	}
-	printf("rolled back %s/%s (its down SQL ran)\n", p->name.s, s->id.s);
+	printf("rolled back %s/%s (its %s)\n", p->name.s, s->id.s, done_how);
 	rc = EXCON_EXIT_OK;
 done:
 	exec_close(x);
@@ -379,10 +482,10 @@ dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 	struct exec_opts o;
 	struct runner rn;
 	struct exec *x = NULL;
-	struct exec_drift d = { NULL, 0, 0 };
+	struct exec_drift d = { NULL, 0, 0 }, unrec = { NULL, 0, 0 };
 	struct gate_ctx g;
 	struct buf err = BUF_INIT, out = BUF_INIT;
-	size_t i, j;
+	size_t i, j, m;
 	int rc = EXCON_EXIT_OK, nchecked = 0;
 
 	memset(&rn, 0, sizeof rn);
@@ -412,14 +515,49 @@ dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 			n++;
 		}
 		gate_progress_free(&pr);
-		if (n > 0 && exec_drift(x, p, n, rel, &d, &err) != 0) {
+		/*
+		 * Steps the database applied (they are in its ledger) that the
+		 * state file does not count, as after an advance killed between
+		 * the two: one line each.  The ones right after the shipped
+		 * steps are checked as applied, so that what they removed (a
+		 * sync trigger dropped with its column) is not reported too.
+		 */
+		m = n;
+		for (j = n; j < p->nsteps; j++) {
+			int found = 0;
+
+			if (!exec_step_runs_sql(&p->steps[j]))
+				continue;
+			if (exec_ledger_get(x, p->name.s, p->steps[j].id.s, &found, NULL,
+			    &err) != 0) {
+				free(rel);
+				rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s: %s", p->name.s,
+				    buf_cstr(&err));
+				goto done;
+			}
+			if (!found)
+				continue;
+			if (j == m)
+				m++;
+			XGROW(unrec.v, unrec.cap, unrec.n + 1);
+			unrec.v[unrec.n++] = xasprintf("%s/%s: applied on the database "
+			    "(excon.ledger) but not shipped in the state file, as after an "
+			    "interrupted advance: 'excon advance %s' finishes it", p->name.s,
+			    p->steps[j].id.s, p->name.s);
+		}
+		if (m > 0 && exec_drift(x, p, m, rel, &d, &err) != 0) {
 			free(rel);
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s: %s", p->name.s,
 			    buf_cstr(&err));
 			goto done;
 		}
-		nchecked += n > 0;
 		free(rel);
+		nchecked += m > 0 || unrec.n > 0;
+		for (j = 0; j < unrec.n; j++) {
+			XGROW(d.v, d.cap, d.n + 1);
+			d.v[d.n++] = unrec.v[j];
+		}
+		unrec.n = 0;
 	}
 	if (ctx->format == FORMAT_JSON) {
 		buf_puts(&out, "{\"ok\":");
@@ -444,6 +582,7 @@ dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 	rc = d.n ? EXCON_EXIT_PROBLEMS : EXCON_EXIT_OK;
 done:
 	exec_drift_free(&d);
+	exec_drift_free(&unrec);
 	exec_close(x);
 	buf_free(&err);
 	buf_free(&out);

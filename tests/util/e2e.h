@@ -2,9 +2,9 @@
  * Helpers for the end-to-end suites, which drive the real excon binary
  * against a database of their own: a project directory (excon.yaml,
  * plans/, state/), the users table of the sample plan, excon runs with
- * --db, waiting for database conditions, and picking values out of
- * excon's JSON.  Everything is static so that each suite has its own copy,
- * as with pgtest.h.
+ * --db, waiting for database conditions, picking values out of excon's
+ * JSON, and pgbench clients standing for the application code.  Everything
+ * is static so that each suite has its own copy, as with pgtest.h.
  */
 #ifndef EXCON_E2E_H
 #define EXCON_E2E_H
