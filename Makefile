@@ -20,7 +20,7 @@ SANFLAGS :=
 endif
 
 DEB_PKGS := libpq-dev libsqlite3-dev libyaml-dev check libpg-query-dev \
-	libprotobuf-c-dev postgresql postgresql-contrib pkg-config sqlite3
+	libprotobuf-c-dev postgresql postgresql-contrib pkg-config sqlite3 gdb
 
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wwrite-strings -Wshadow -Wpointer-arith -Wformat=2 \
