@@ -90,7 +90,9 @@ int exec_step_runs_sql(const struct step *s);
  * Runs step s of plan p: takes the plan lock, checks the ledger (a step
  * found there with the same checksum is EXEC_ALREADY_APPLIED and does not
  * run again; a different checksum is an error), then runs its SQL and
- * records it.  A backfill step runs the whole backfill, reporting progress.
+ * records it.  A backfill step runs the whole backfill, reporting progress;
+ * a backfill already in the ledger walks the table again when rows still
+ * match its `where` (after a failed verify and a fix of the data).
  */
 int exec_step(struct exec *x, const struct plan *p, const struct step *s,
     enum exec_outcome *out, struct buf *err);
@@ -113,7 +115,10 @@ int exec_rollback(struct exec *x, const struct plan *p, const struct step *s,
 int exec_verify(struct exec *x, const struct plan *p, const struct step *s,
     int *ok, struct buf *detail, struct buf *err);
 
-/* 1 and the ledger checksum in sum (may be NULL) when plan/step is in the ledger. */
+/*
+ * 1 and the ledger checksum in sum (may be NULL) when plan/step is in the
+ * ledger.  Read-only: it creates nothing, not even the excon schema.
+ */
 int exec_ledger_get(struct exec *x, const char *plan, const char *step,
     int *found, struct buf *sum, struct buf *err);
 
