@@ -100,7 +100,7 @@ rate() {
 
 # One line of SQL on the bench server, quietly.
 sql() {
-	psql -qAtX -v ON_ERROR_STOP=1 "$@"
+	"$PG_BIN/psql" -qAtX -v ON_ERROR_STOP=1 "$@"
 }
 
 mem=$(awk '/^MemTotal:/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -257,7 +257,7 @@ writer_loop() {
 	while [ ! -e "$tmp/stop-writer" ]; do
 		n=$((n + 1))
 		rc=0
-		pgbench -n -c "$WRITER_CLIENTS" -j 2 -T "$WRITER_CHUNK" -f "$tmp/writer-$1.sql" \
+		"$PG_BIN/pgbench" -n -c "$WRITER_CLIENTS" -j 2 -T "$WRITER_CHUNK" -f "$tmp/writer-$1.sql" \
 		    -l --log-prefix="$tmp/wlog/$2.$n" >"$tmp/wout/$2.$n" 2>&1 || rc=$?
 		echo "$rc" >"$tmp/wout/$2.$n.rc"
 	done
