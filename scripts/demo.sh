@@ -81,7 +81,7 @@ excon_refused() {
 
 # One row of SQL output.
 sql() {
-	psql -qAtX -v ON_ERROR_STOP=1 -c "$1"
+	"$PG_BIN/psql" -qAtX -v ON_ERROR_STOP=1 -c "$1"
 }
 
 # Runs one simulated application version (old or new) until $work/stop-ROLE
@@ -92,7 +92,7 @@ writer() {
 	while [ ! -e "$work/stop-$role" ]; do
 		n=$((n + 1))
 		rc=0
-		pgbench -n -c 2 -T "$CHUNK" -R "$RATE" \
+		"$PG_BIN/pgbench" -n -c 2 -T "$CHUNK" -R "$RATE" \
 		    -f "$work/app/$role-insert.sql@1" -f "$work/app/$role-update.sql@3" \
 		    >"$work/app/$role.$n.out" 2>&1 || rc=$?
 		echo "$rc" >"$work/app/$role.$n.rc"

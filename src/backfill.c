@@ -356,11 +356,16 @@ bf_batch(struct pg *db, void *arg, struct buf *err)
 	for (i = 0; i < np; i++)
 		params[i] = f->cursor[i];
 
-	/* The n-th key after the cursor. */
+	/*
+	 * The n-th key after the cursor.  The cast to text sits outside the
+	 * subquery: in the scan's own target list it would run for each of the
+	 * n keys that OFFSET skips, which doubles the cost of this walk.
+	 */
 	buf_printf(&nbuf, "%lld", f->n - 1);
 	params[np] = buf_cstr(&nbuf);
-	buf_printf(&q, "SELECT %s FROM %s WHERE %s ORDER BY %s OFFSET $%d::bigint LIMIT 1",
-	    f->keytext, f->table, buf_cstr(&lo), f->keylist, np + 1);
+	buf_printf(&q, "SELECT %s FROM (SELECT %s FROM %s WHERE %s ORDER BY %s"
+	    " OFFSET $%d::bigint LIMIT 1) AS excon_s",
+	    f->keytext, f->keylist, f->table, buf_cstr(&lo), f->keylist, np + 1);
 	if (pg_exec(db, buf_cstr(&q), np + 1, params, &res, err) == -1)
 		goto done;
 	if (pg_result_nrows(res) == 1)

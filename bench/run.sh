@@ -1,0 +1,430 @@
+#!/bin/sh
+# excon benchmarks.  Every figure is printed next to a baseline measured in
+# the same run on the same machine, since absolute figures vary by machine:
+#
+#   a. status/audit: `excon status` and `excon audit` on a project of 1,000
+#      plans x 6 steps and ~1,000 releases (bench/gen-state.sh), against
+#      sqlite3 counting the ships of the same state file;
+#   b. backfill: rows/s of excon's batched backfill against one plain
+#      `UPDATE t SET b = a` of a 1,000,000-row table, then the latency of a
+#      concurrent writer (pgbench, random single-row updates) with no
+#      backfill, during the plain UPDATE and during excon's backfill;
+#   c. lint: `excon lint --sql` on 1,000 files x 10 statements against `cat`
+#      of the same files (skipped while lint --sql does not analyse SQL);
+#   d. the figures go to bench/RESULTS.md as well.
+#
+#   make bench            (or: EXCON_BIN=./excon sh bench/run.sh)
+#
+# Knobs (environment): BENCH_PLANS (1000), BENCH_ROWS (1000000), BENCH_RUNS
+# (7, runs per timing; the median is kept), BENCH_BATCH_SIZE and
+# BENCH_TARGET_MS (the backfill settings of the bench's excon.yaml),
+# BENCH_RESULTS (the results file; empty = do not write one).
+set -eu
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+PG_BINDIR=${PG_BINDIR:-}
+PG_DIR=
+. "$here/tests/pg.sh"
+
+EXCON_BIN=${EXCON_BIN:-$here/excon}
+PLANS=${BENCH_PLANS:-1000}
+ROWS=${BENCH_ROWS:-1000000}
+RUNS=${BENCH_RUNS:-7}
+BATCH_SIZE=${BENCH_BATCH_SIZE:-1000}
+TARGET_MS=${BENCH_TARGET_MS:-25}
+RESULTS=${BENCH_RESULTS-$here/bench/RESULTS.md}
+WRITER_CLIENTS=4
+WRITER_CHUNK=2			# seconds per pgbench run of the writer
+BASELINE_S=5			# seconds of writer alone
+LINT_FILES=1000
+LINT_STMTS=10
+
+tmp=
+writer_pid=
+
+# Stops the writer and the server, and removes the temporary files.
+cleanup() {
+	set +e
+	if [ -n "$writer_pid" ]; then
+		touch "$tmp/stop-writer"
+		wait "$writer_pid"
+	fi
+	pg_stop
+	[ -n "$tmp" ] && rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'echo; echo "bench: interrupted"; exit 130' INT TERM
+
+tmp=$(mktemp -d /tmp/excon-bench.XXXXXX)
+report="$tmp/report"
+: >"$report"
+bench_t0=$(date +%s)
+
+# Prints a line and keeps it for RESULTS.md.
+out() {
+	printf '%s\n' "$*" | tee -a "$report"
+}
+
+# Microseconds since the epoch.
+now_us() {
+	date +%s%6N
+}
+
+# Runs "$@" RUNS times (after one warm-up run); prints the median wall
+# time in ms.  A failing run fails the bench.
+median_ms() {
+	"$@" >/dev/null 2>&1 || { echo "bench: '$*' failed" >&2; exit 1; }
+	: >"$tmp/times"
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		s=$(now_us)
+		"$@" >/dev/null 2>&1 || { echo "bench: '$*' failed" >&2; exit 1; }
+		e=$(now_us)
+		echo $((e - s)) >>"$tmp/times"
+		i=$((i + 1))
+	done
+	sort -n "$tmp/times" | awk '{ v[NR] = $1 }
+	    END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+	          printf "%.1f", m / 1000 }'
+}
+
+# a / b with two decimals.
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+
+# Rows per second for ROWS rows in $1 microseconds.
+rate() {
+	awk -v n="$ROWS" -v us="$1" 'BEGIN { printf "%.0f", n * 1e6 / us }'
+}
+
+# One line of SQL on the bench server, quietly.
+sql() {
+	"$PG_BIN/psql" -qAtX -v ON_ERROR_STOP=1 "$@"
+}
+
+mem=$(awk '/^MemTotal:/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+out "excon bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
+out "machine: $(nproc) cores${cpu:+ ($cpu)}, $mem memory"
+
+# The 1-minute load average, with a warning when other work competes.
+load() {
+	l=$(cut -d' ' -f1 /proc/loadavg)
+	busy=$(awk -v l="$l" -v n="$(nproc)" 'BEGIN { print (l > n * 0.75) ? 1 : 0 }')
+	if [ "$busy" = 1 ]; then
+		echo "load average $l (busy: other work competes; wall-clock figures are noisy)"
+	else
+		echo "load average $l"
+	fi
+}
+out "at start: $(load)"
+
+# ---------------------------------------------------------------------------
+# a. status and audit on a large state file
+# ---------------------------------------------------------------------------
+out ""
+out "a. status/audit: $PLANS plans x 6 steps, ~$PLANS releases (median of $RUNS runs)"
+EXCON_BIN=$EXCON_BIN sh "$here/bench/gen-state.sh" "$tmp/state" "$PLANS" >/dev/null
+cd "$tmp/state"
+base=$(median_ms sqlite3 state/excon.db 'SELECT count(*) FROM ships')
+st=$(median_ms "$EXCON_BIN" status)
+au=$(median_ms "$EXCON_BIN" audit)
+row() {
+	printf '   %-36s %9s ms%s\n' "$1" "$2" "${3:+  $3}" | tee -a "$report"
+}
+row "sqlite3 count(*) of ships (baseline)" "$base"
+row "excon status" "$st" "$(ratio "$st" "$base")x baseline"
+row "excon audit" "$au" "$(ratio "$au" "$base")x baseline"
+
+# ---------------------------------------------------------------------------
+# b. backfill against a plain UPDATE, with and without a concurrent writer
+# ---------------------------------------------------------------------------
+cd /
+pg_start
+pgver=$(sql -c 'SHOW server_version' | cut -d' ' -f1)
+
+# Server CPU time in ms: the postmaster, its live children and the children
+# it has reaped (backends that have exited).  Less sensitive than wall time
+# to other work on the machine.
+server_cpu_ms() {
+	pm=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+	{
+		awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat"
+		for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do
+			awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || true
+		done
+	} | awk -v hz="$(getconf CLK_TCK)" '{ s += $1 } END { printf "%.0f", s * 1000 / hz }'
+}
+
+# Times "$@" once: prints "wall_us server_cpu_ms".
+time_us() {
+	sql -c CHECKPOINT
+	c0=$(server_cpu_ms)
+	s=$(now_us)
+	"$@" >"$tmp/last.out" 2>&1 || { cat "$tmp/last.out" >&2; echo "bench: '$*' failed" >&2; exit 1; }
+	e=$(now_us)
+	sleep 0.3	# let the postmaster reap the backend
+	echo "$((e - s)) $(($(server_cpu_ms) - c0))"
+}
+
+# The smaller of two "wall cpu" pairs, by wall time.
+best() {
+	if [ "${1%% *}" -le "${2%% *}" ]; then echo "$1"; else echo "$2"; fi
+}
+
+# Autovacuum would start on a table just updated and run into the next
+# measurement: the bench vacuums explicitly instead.
+sql -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
+
+# The data: a template table, copied for each measurement so that every
+# run starts from the same fresh, vacuumed table.
+sql -c "CREATE TABLE template AS SELECT g::bigint AS id, g::int AS a FROM generate_series(1, $ROWS) g"
+
+# Creates table $1 (id bigint primary key, a int) as a copy of the template.
+make_table() {
+	sql -c "CREATE TABLE $1 AS SELECT * FROM template" \
+	    -c "ALTER TABLE $1 ADD PRIMARY KEY (id), ALTER COLUMN a SET NOT NULL" \
+	    -c "VACUUM ANALYZE $1"
+}
+for t in t_plain1 t_plain2 t_plain_w t_excon1 t_excon2 t_excon_w; do
+	make_table "$t"
+done
+# The plain UPDATE's tables get the column the way excon's add_column adds it.
+sql -c "ALTER TABLE t_plain1 ADD COLUMN b int" -c "ALTER TABLE t_plain2 ADD COLUMN b int" \
+    -c "ALTER TABLE t_plain_w ADD COLUMN b int"
+
+mkdir "$tmp/proj" "$tmp/wlog" "$tmp/wout"
+cd "$tmp/proj"
+"$EXCON_BIN" init >/dev/null
+cat >excon.yaml <<YAML
+plans: plans
+state: state/excon.db
+database: "$EXCON_TEST_PG"
+backfill: {batch_size: $BATCH_SIZE, target_batch_ms: $TARGET_MS, pause_ms: 0}
+YAML
+for t in t_excon1 t_excon2 t_excon_w; do
+	cat >"plans/fill-$t.yaml" <<YAML
+plan: fill-$t
+description: bench backfill of $t.b
+steps:
+  - id: add-b
+    kind: add_column
+    table: $t
+    column: b
+    type: int
+  - id: fill-b
+    kind: backfill
+    table: $t
+    set: b = a
+YAML
+done
+"$EXCON_BIN" release start r1 >/dev/null
+"$EXCON_BIN" advance --all --stage pre >/dev/null
+"$EXCON_BIN" release finish r1 >/dev/null
+
+out ""
+out "b. backfill: $ROWS rows, PostgreSQL $pgver (excon backfill: batch_size $BATCH_SIZE, target_batch_ms $TARGET_MS)"
+out "   best of 2 runs each, alternated; server CPU = CPU time of every server process"
+p1=$(time_us sql -c "UPDATE t_plain1 SET b = a")
+e1=$(time_us "$EXCON_BIN" advance fill-t_excon1)
+p2=$(time_us sql -c "UPDATE t_plain2 SET b = a")
+e2=$(time_us "$EXCON_BIN" advance fill-t_excon2)
+for t in t_excon1 t_excon2; do
+	[ "$(sql -c "SELECT count(*) FROM $t WHERE b IS DISTINCT FROM a")" = 0 ] ||
+		{ echo "bench: excon's backfill left rows of $t unfilled" >&2; exit 1; }
+done
+set -- $(best "$p1" "$p2")
+plain_us=$1 plain_cpu=$2
+set -- $(best "$e1" "$e2")
+excon_us=$1 excon_cpu=$2
+plain_rate=$(rate "$plain_us")
+excon_rate=$(rate "$excon_us")
+printf '   %-36s %9s %9s %9s\n' "" "rows/s" "wall s" "cpu s" | tee -a "$report"
+printf '   %-36s %9s %9.1f %9.1f\n' "plain UPDATE t SET b = a (baseline)" "$plain_rate" \
+    "$(awk -v u="$plain_us" 'BEGIN { print u / 1e6 }')" \
+    "$(awk -v c="$plain_cpu" 'BEGIN { print c / 1e3 }')" | tee -a "$report"
+printf '   %-36s %9s %9.1f %9.1f\n' "excon backfill" "$excon_rate" \
+    "$(awk -v u="$excon_us" 'BEGIN { print u / 1e6 }')" \
+    "$(awk -v c="$excon_cpu" 'BEGIN { print c / 1e3 }')" | tee -a "$report"
+out "   ratio excon/plain: $(ratio "$excon_rate" "$plain_rate") by rows/s (goal >= 0.9), $(ratio "$plain_cpu" "$excon_cpu") by server CPU"
+
+# The writer: WRITER_CLIENTS pgbench clients doing random single-row
+# updates of table $1, as back-to-back runs of WRITER_CHUNK seconds until
+# $tmp/stop-writer exists, with per-transaction logs tagged $2.
+writer_loop() {
+	n=0
+	while [ ! -e "$tmp/stop-writer" ]; do
+		n=$((n + 1))
+		rc=0
+		"$PG_BIN/pgbench" -n -c "$WRITER_CLIENTS" -j 2 -T "$WRITER_CHUNK" -f "$tmp/writer-$1.sql" \
+		    -l --log-prefix="$tmp/wlog/$2.$n" >"$tmp/wout/$2.$n" 2>&1 || rc=$?
+		echo "$rc" >"$tmp/wout/$2.$n.rc"
+	done
+}
+
+# Starts the writer on table $1, tagged $2, and lets it warm up.
+writer_start() {
+	cat >"$tmp/writer-$1.sql" <<SQL
+\set id random(1, $ROWS)
+UPDATE $1 SET a = a + 1 WHERE id = :id;
+SQL
+	rm -f "$tmp/stop-writer"
+	writer_loop "$1" "$2" &
+	writer_pid=$!
+	sleep 1
+}
+
+# Stops the writer and waits for its last run.
+writer_stop() {
+	touch "$tmp/stop-writer"
+	wait "$writer_pid"
+	writer_pid=
+}
+
+# The writer's transactions tagged $1 that started in [$2, $3) (µs):
+# prints "tps p99_ms max_ms slow failed", slow = how many took over 50 ms.
+writer_figures() {
+	failed=0
+	for f in "$tmp"/wout/"$1".*; do
+		case $f in *.rc) continue ;; esac
+		ft=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$f")
+		ab=$(grep -c 'aborted in command' "$f" || true)
+		failed=$((failed + ${ft:-0} + ab))
+		if [ "$(cat "$f.rc")" != 0 ] && [ "${ft:-0}" = 0 ] && [ "$ab" = 0 ]; then
+			failed=$((failed + 1))
+		fi
+	done
+	# Log lines: client, transaction, latency (µs), script, end (s, µs).
+	cat "$tmp"/wlog/"$1".* | awk -v s="$2" -v e="$3" '
+	    $3 ~ /^[0-9]+$/ { st = $5 * 1000000 + $6 - $3; if (st >= s && st < e) print $3 }' |
+	    sort -n | awk -v s="$2" -v e="$3" -v f="$failed" '
+	    { v[NR] = $1; if ($1 > 50000) slow++ }
+	    END {
+		if (NR == 0) { printf "0 - - 0 %d\n", f; exit }
+		i = int(NR * 0.99 + 0.999999); if (i > NR) i = NR
+		printf "%.0f %.1f %.1f %d %d\n", NR * 1e6 / (e - s), v[i] / 1000,
+		    v[NR] / 1000, slow, f
+	    }'
+}
+
+# Prints one row of the writer table.
+writer_row() {
+	set -- "$1" $2
+	printf '   %-36s %9s %9s %9s %9s %7s\n' "$1" "$2" "$3" "$4" "$5" "$6" | tee -a "$report"
+}
+
+out ""
+out "   writer: $WRITER_CLIENTS pgbench clients, random single-row updates of the table"
+printf '   %-36s %9s %9s %9s %9s %7s\n' "" "tps" "p99 ms" "max ms" ">50 ms" "failed" | tee -a "$report"
+
+writer_start t_plain_w base
+s=$(now_us)
+sleep "$BASELINE_S"
+e=$(now_us)
+writer_stop
+base_fig=$(writer_figures base "$s" "$e")
+writer_row "no backfill (baseline)" "$base_fig"
+sql -c "VACUUM t_plain_w"
+
+writer_start t_plain_w plain
+s=$(now_us)
+sql -c "UPDATE t_plain_w SET b = a"
+e=$(now_us)
+sleep 1
+writer_stop
+plain_fig=$(writer_figures plain "$s" "$e")
+writer_row "during plain UPDATE" "$plain_fig"
+plain_w_us=$((e - s))
+
+writer_start t_excon_w excon
+s=$(now_us)
+"$EXCON_BIN" advance fill-t_excon_w >"$tmp/last.out" 2>&1 ||
+	{ cat "$tmp/last.out" >&2; echo "bench: excon advance failed" >&2; exit 1; }
+e=$(now_us)
+sleep 1
+writer_stop
+excon_fig=$(writer_figures excon "$s" "$e")
+writer_row "during excon backfill" "$excon_fig"
+excon_w_us=$((e - s))
+out "   with the writer: plain UPDATE $(rate "$plain_w_us") rows/s, excon backfill $(rate "$excon_w_us") rows/s (ratio $(ratio "$plain_w_us" "$excon_w_us"))"
+set -- $excon_fig
+excon_max=$3
+failed_total=$(( $(echo "$base_fig" | cut -d' ' -f5) + $(echo "$plain_fig" | cut -d' ' -f5) + $5 ))
+out "   goal: writer max latency <= 50 ms during excon's backfill: $excon_max ms"
+pg_stop
+
+# ---------------------------------------------------------------------------
+# c. lint --sql on many files
+# ---------------------------------------------------------------------------
+out ""
+mkdir -p "$tmp/lint/sql"
+cd "$tmp/lint"
+"$EXCON_BIN" init >/dev/null
+# LINT_FILES files of LINT_STMTS statements that are safe for an expand step.
+awk -v nf="$LINT_FILES" -v ns="$LINT_STMTS" -v dir="$tmp/lint/sql" 'BEGIN {
+	for (f = 1; f <= nf; f++) {
+		path = sprintf("%s/%04d_migration.sql", dir, f)
+		for (s = 1; s <= ns; s++) {
+			t = sprintf("t%04d", f)
+			if (s % 3 == 1)
+				printf "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s_c%d_idx ON %s (c%d);\n", t, s, t, s > path
+			else if (s % 3 == 2)
+				printf "ALTER TABLE %s ADD COLUMN IF NOT EXISTS c%d text;\n", t, s > path
+			else
+				printf "CREATE TABLE IF NOT EXISTS %s_%d (id bigint PRIMARY KEY, note text);\n", t, s > path
+		}
+		close(path)
+	}
+}'
+# lint --sql counts as available once it flags a non-concurrent index build.
+printf 'CREATE INDEX probe_idx ON probe (a);\n' >"$tmp/lint/probe.sql"
+probe=0
+"$EXCON_BIN" lint --sql "$tmp/lint/probe.sql" >/dev/null 2>&1 || probe=$?
+if [ "$probe" = 4 ]; then
+	out "c. lint: $LINT_FILES files x $LINT_STMTS statements (median of $RUNS runs)"
+	# Findings (exit 4) do not fail the timing; they are shown below.
+	lint_sql() {
+		rc=0
+		"$EXCON_BIN" lint --sql sql/*.sql >"$tmp/lint.out" 2>&1 || rc=$?
+		[ "$rc" = 0 ] || [ "$rc" = 4 ]
+	}
+	base=$(median_ms sh -c 'cat sql/*.sql')
+	li=$(median_ms lint_sql)
+	row "cat of the files (baseline)" "$base"
+	row "excon lint --sql" "$li" "$(ratio "$li" "$base")x baseline"
+	out "   lint said: $(tail -n 1 "$tmp/lint.out")"
+else
+	out "c. lint: skipped (not available)"
+fi
+
+out ""
+out "at end: $(load)"
+out "bench finished in $(($(date +%s) - bench_t0)) s"
+
+# ---------------------------------------------------------------------------
+# d. RESULTS.md
+# ---------------------------------------------------------------------------
+if [ -n "$RESULTS" ]; then
+	{
+		echo "# Benchmark results"
+		echo
+		echo "Latest \`make bench\` run ($(date -u '+%Y-%m-%d')), on $(nproc) cores and $mem"
+		echo "of memory, PostgreSQL $pgver.  Absolute figures vary by machine (and"
+		echo "by what else runs on it); the ratios against the baselines measured in"
+		echo "the same run are the figures to compare.  See bench/run.sh for what"
+		echo "each line measures.  The server is the throwaway one of tests/pg.sh"
+		echo "(fsync off), with autovacuum off so that it cannot run into the next"
+		echo "measurement."
+		echo
+		echo '```'
+		cat "$report"
+		echo '```'
+	} >"$RESULTS"
+	echo "results written to $RESULTS"
+fi
+
+if [ "$failed_total" != 0 ]; then
+	echo "bench: the writer saw $failed_total failed transactions" >&2
+	exit 1
+fi
