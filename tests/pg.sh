@@ -22,7 +22,7 @@ pg_as_user() {
 }
 
 pg_bindir() {
-	if [ -n "$PG_BINDIR" ]; then echo "$PG_BINDIR"; return; fi
+	if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
 	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
 		[ -x "$d/initdb" ] && { echo "$d"; return; }
 	done
@@ -55,7 +55,7 @@ pg_start() {
 }
 
 pg_stop() {
-	[ -n "$PG_DIR" ] || return 0
+	[ -n "${PG_DIR:-}" ] || return 0
 	if [ -f "$PG_DIR/data/postmaster.pid" ]; then
 		pg_as_user "$(pg_bindir)/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop \
 			>/dev/null 2>&1
