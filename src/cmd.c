@@ -538,6 +538,16 @@ fail:
 	return rc;
 }
 
+/* Fills a gate context for the plans and history. */
+void
+cmd_gate(const struct cmd_ctx *ctx, const struct state_history *h,
+    struct gate_ctx *g)
+{
+	g->plans = &ctx->plans;
+	g->hist = h;
+	g->default_contract_after = ctx->cfg.contract_after;
+}
+
 /* Appends an event. */
 int
 cmd_event(struct cmd_ctx *ctx, const char *kind, const char *plan,

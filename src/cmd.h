@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "gate.h"
 #include "plan.h"
 #include "state.h"
 
@@ -121,6 +122,9 @@ void cmd_out(const struct buf *b);
  * exit code.
  */
 int cmd_history(struct cmd_ctx *ctx, struct state_history *h, int write);
+/* Fills g to ask the gate rules about ctx's plans and the history h. */
+void cmd_gate(const struct cmd_ctx *ctx, const struct state_history *h,
+    struct gate_ctx *g);
 /* Appends an event with the current actor; returns 0 or -1 with err. */
 int cmd_event(struct cmd_ctx *ctx, const char *kind, const char *plan,
     const char *step, const char *release, const char *detail,

@@ -13,17 +13,6 @@
 #include "xalloc.h"
 #include "ytree.h"
 
-/* Frees a NULL-terminated list. */
-static void
-strv_free(char **v)
-{
-	char **p;
-
-	for (p = v; p != NULL && *p != NULL; p++)
-		free(*p);
-	free(v);
-}
-
 /* Built-in defaults. */
 void
 config_init(struct config *c)

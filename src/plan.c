@@ -402,17 +402,6 @@ pstr_set(struct pstr *p, const struct ynode *n)
 	p->block = n->block;
 }
 
-/* Frees a NULL-terminated string list. */
-static void
-strv_free(char **v)
-{
-	char **p;
-
-	for (p = v; p != NULL && *p != NULL; p++)
-		free(*p);
-	free(v);
-}
-
 /* Reads a list of scalars (or one scalar) into a NULL-terminated list. */
 static int
 load_strv(char ***out, const struct ynode *n, const char *file,

@@ -97,3 +97,14 @@ xgrow(void **arr, size_t *cap, size_t want, size_t sz)
 	*arr = xrealloc(*arr, n * sz);
 	*cap = n;
 }
+
+/* Frees a NULL-terminated list of strings. */
+void
+strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(v);
+}

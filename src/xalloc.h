@@ -20,6 +20,9 @@ char *xstrndup(const char *s, size_t n);
 /* printf into a fresh string owned by the caller. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Frees a NULL-terminated list of strings and the list (NULL-safe). */
+void strv_free(char **v);
+
 /* Grows *arr (of *cap elements of size sz) to hold at least want elements. */
 void xgrow(void **arr, size_t *cap, size_t want, size_t sz);
 #define XGROW(arr, cap, want) xgrow((void **)&(arr), &(cap), (want), sizeof *(arr))

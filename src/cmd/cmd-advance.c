@@ -164,9 +164,7 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	memset(&pr, 0, sizeof pr);
 	if ((rc = cmd_history(ctx, &h, in_tx)) != 0)
 		return rc;
-	g.plans = &ctx->plans;
-	g.hist = &h;
-	g.default_contract_after = ctx->cfg.contract_after;
+	cmd_gate(ctx, &h, &g);
 	gate_progress_load(&g, p, &pr);
 	next = pr.next;
 	*done = next;

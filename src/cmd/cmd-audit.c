@@ -49,9 +49,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 		return rc;
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		return rc;
-	g.plans = &ctx->plans;
-	g.hist = &h;
-	g.default_contract_after = ctx->cfg.contract_after;
+	cmd_gate(ctx, &h, &g);
 	newest = gate_newest(&h);
 	today(day);
 	if (ctx->st != NULL && state_events_load(ctx->st, NULL, "override", &ev,

@@ -30,17 +30,6 @@ problem(struct buf *text, struct buf *json, int *n, const char *kind,
 	(*n)++;
 }
 
-/* Frees a NULL-terminated list. */
-static void
-strv_free(char **v)
-{
-	char **p;
-
-	for (p = v; p != NULL && *p != NULL; p++)
-		free(*p);
-	free(v);
-}
-
 /* 1 when name is in the NULL-terminated list v. */
 static int
 name_listed(char **v, const char *name)
@@ -94,9 +83,7 @@ cmd_check_exec(struct cmd_ctx *ctx)
 		return rc;
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		return rc;
-	g.plans = &ctx->plans;
-	g.hist = &h;
-	g.default_contract_after = ctx->cfg.contract_after;
+	cmd_gate(ctx, &h, &g);
 	for (i = 0; i < ctx->diags.n; i++) {
 		const struct plan_diag *d = &ctx->diags.v[i];
 

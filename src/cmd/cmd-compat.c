@@ -24,9 +24,7 @@ cmd_compat_exec(struct cmd_ctx *ctx)
 		return rc;
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		return rc;
-	g.plans = &ctx->plans;
-	g.hist = &h;
-	g.default_contract_after = ctx->cfg.contract_after;
+	cmd_gate(ctx, &h, &g);
 	if ((r = gate_release_named(&h, ctx->args[0])) == NULL) {
 		rc = cmd_fail(EXCON_EXIT_USAGE, "unknown release '%s'", ctx->args[0]);
 		goto done;

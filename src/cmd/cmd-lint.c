@@ -203,9 +203,7 @@ cmd_lint_exec(struct cmd_ctx *ctx)
 	}
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		goto done;
-	g.plans = &ctx->plans;
-	g.hist = &h;
-	g.default_contract_after = ctx->cfg.contract_after;
+	cmd_gate(ctx, &h, &g);
 
 	/* Plans: load errors, plan-level rules, SQL of every step. */
 	if (nsql == 0 || nplanfiles > 0) {

@@ -44,9 +44,7 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 		return cmd_fail(EXCON_EXIT_USAGE, "unknown plan '%s'", ctx->args[0]);
 	if ((rc = cmd_history(ctx, &h, in_tx)) != 0)
 		return rc;
-	g.plans = &ctx->plans;
-	g.hist = &h;
-	g.default_contract_after = ctx->cfg.contract_after;
+	cmd_gate(ctx, &h, &g);
 	gate_progress_load(&g, p, &pr);
 	for (i = (int)p->nsteps - 1; i >= 0; i--)
 		if (pr.ships[i] != NULL) {

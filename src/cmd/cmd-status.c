@@ -170,9 +170,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		return rc;
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		return rc;
-	g.plans = &ctx->plans;
-	g.hist = &h;
-	g.default_contract_after = ctx->cfg.contract_after;
+	cmd_gate(ctx, &h, &g);
 	if (ctx->nargs == 1 && plan_set_find(&ctx->plans, ctx->args[0]) == NULL) {
 		rc = cmd_fail(EXCON_EXIT_USAGE, "unknown plan '%s'", ctx->args[0]);
 		goto done;

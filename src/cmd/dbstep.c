@@ -235,9 +235,7 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	/* 2. Decide again, now that no other excon can run this plan. */
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		goto done;
-	g.plans = &ctx->plans;
-	g.hist = &h;
-	g.default_contract_after = ctx->cfg.contract_after;
+	cmd_gate(ctx, &h, &g);
 	r = gate_release_named(&h, rname);
 	gate_step(&g, p, idx, r ? r->seq : 0, reason != NULL, &res);
 	if (!res.allowed) {
@@ -496,9 +494,7 @@ dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
 	}
-	g.plans = &ctx->plans;
-	g.hist = h;
-	g.default_contract_after = ctx->cfg.contract_after;
+	cmd_gate(ctx, h, &g);
 	for (i = 0; i < ctx->plans.nplans; i++) {
 		const struct plan *p = ctx->plans.plans[i];
 		struct gate_progress pr;
