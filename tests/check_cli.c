@@ -1066,14 +1066,29 @@ END_TEST
  * Sixteen processes advance at once.
  */
 
-START_TEST(test_concurrent_advance)
+/* What one of the parallel processes did. */
+struct proc {
+	int	 status;
+	char	*out;
+	char	*err;
+};
+
+/*
+ * Starts NPROC processes of excon with the NULL-terminated args in dir,
+ * all released at the same moment, and waits for every one.
+ */
+static void
+parallel(struct proc *p, const char *const *args)
 {
 	pid_t pids[NPROC];
-	int gate[2], i, status, shipped = 0, refused = 0;
 	const char *bin = getenv("EXCON_BIN");
-	char *out;
+	char *argv[16];
+	int gate[2], i, n, status;
 
-	step("release start v1", NULL);
+	argv[0] = (char *)"excon";
+	for (n = 1; n < 15 && args[n - 1] != NULL; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
 	ck_assert_int_eq(pipe(gate), 0);
 	for (i = 0; i < NPROC; i++) {
 		pids[i] = fork();
@@ -1091,39 +1106,65 @@ START_TEST(test_concurrent_advance)
 			/* Wait until every child is ready, then go together. */
 			while (read(gate[0], &c, 1) < 0)
 				;
-			execl(bin ? bin : "excon", "excon", "advance", PLAN,
-			    "--record-only", (char *)NULL);
+			execv(bin ? bin : "excon", argv);
 			_exit(127);
 		}
 	}
 	close(gate[0]);
 	close(gate[1]);
 	for (i = 0; i < NPROC; i++) {
-		char *o, *e, *name;
+		char *name;
 
 		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
 		ck_assert(WIFEXITED(status));
+		p[i].status = WEXITSTATUS(status);
 		name = xasprintf("out.%d", i);
-		o = tu_read(dir, name, NULL);
+		p[i].out = tu_read(dir, name, NULL);
 		free(name);
 		name = xasprintf("err.%d", i);
-		e = tu_read(dir, name, NULL);
+		p[i].err = tu_read(dir, name, NULL);
 		free(name);
-		ck_assert_msg(!tu_has(e, "locked") && !tu_has(e, "busy"),
-		    "process %d: %s", i, e);
-		if (WEXITSTATUS(status) == 0) {
-			ck_assert_msg(starts(o, "shipped " PLAN "/"), "%s", o);
+		/* Waiting for the lock is the store's job, never the user's. */
+		ck_assert_msg(!tu_has(p[i].err, "locked") && !tu_has(p[i].err, "busy"),
+		    "process %d: %s", i, p[i].err);
+	}
+}
+
+/* Frees what parallel() collected. */
+static void
+parallel_free(struct proc *p)
+{
+	int i;
+
+	for (i = 0; i < NPROC; i++) {
+		free(p[i].out);
+		free(p[i].err);
+	}
+}
+
+START_TEST(test_concurrent_advance)
+{
+	static const char *const args[] = { "advance", PLAN, "--record-only", NULL };
+	struct proc p[NPROC];
+	int i, shipped = 0, refused = 0;
+	char *out;
+
+	step("release start v1", NULL);
+	parallel(p, args);
+	for (i = 0; i < NPROC; i++) {
+		if (p[i].status == 0) {
+			ck_assert_msg(starts(p[i].out, "shipped " PLAN "/"), "%s", p[i].out);
 			shipped++;
 		} else {
 			/* The others find the next step is a post step. */
-			ck_assert_msg(WEXITSTATUS(status) == 3, "process %d exited %d: %s",
-			    i, WEXITSTATUS(status), e);
-			ck_assert_msg(tu_has(e, "refused: backfill (stage post)"), "%s", e);
+			ck_assert_msg(p[i].status == 3, "process %d exited %d: %s",
+			    i, p[i].status, p[i].err);
+			ck_assert_msg(tu_has(p[i].err, "refused: backfill (stage post)"),
+			    "%s", p[i].err);
 			refused++;
 		}
-		free(o);
-		free(e);
 	}
+	parallel_free(p);
 	/* add-column and dual-write each shipped exactly once. */
 	ck_assert_int_eq(shipped, 2);
 	ck_assert_int_eq(refused, NPROC - 2);
@@ -1139,6 +1180,67 @@ START_TEST(test_concurrent_advance)
 	free(out);
 	step("log --verify", "event log intact");
 	step("status", "  next: backfill waiting (rule 2)");
+}
+END_TEST
+
+START_TEST(test_concurrent_release_start)
+{
+	static const char *const args[] = { "release", "start", "v1", NULL };
+	struct proc p[NPROC];
+	int i, started = 0;
+	char *out;
+
+	/* No state file yet: they also race to create it. */
+	parallel(p, args);
+	for (i = 0; i < NPROC; i++) {
+		if (p[i].status == 0) {
+			same(p[i].out, "release v1 started (#1)\n");
+			started++;
+		} else {
+			ck_assert_msg(p[i].status == 2, "process %d exited %d: %s", i,
+			    p[i].status, p[i].err);
+			same(p[i].err, "excon: release 'v1' already exists (#1)\n");
+		}
+	}
+	parallel_free(p);
+	ck_assert_int_eq(started, 1);
+	out = sqlite("SELECT count(*) FROM releases; SELECT count(*) FROM events; "
+	    "PRAGMA integrity_check");
+	same(out, "1\n1\nok\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_concurrent_advance_all)
+{
+	static const char *const args[] = { "advance", "--all", "--stage", "pre",
+	    "--record-only", NULL };
+	struct proc p[NPROC];
+	int i, lines = 0;
+	char *out, *l;
+
+	tu_write(dir, "plans/audit-log.yaml", "plan: audit-log\nsteps:\n"
+	    "  - {id: a, kind: create_table, table: t, primary_key: [id], "
+	    "columns: [{name: id, type: int}]}\n"
+	    "  - {id: b, kind: create_index, table: t, name: t_i, columns: [id]}\n");
+	step("release start v1", NULL);
+	parallel(p, args);
+	for (i = 0; i < NPROC; i++) {
+		ck_assert_msg(p[i].status == 0, "process %d exited %d: %s", i,
+		    p[i].status, p[i].err);
+		for (l = p[i].out; (l = strstr(l, "shipped ")) != NULL; l++)
+			lines++;
+	}
+	parallel_free(p);
+	/* Four pre steps in two plans, each shipped by exactly one process. */
+	ck_assert_int_eq(lines, 4);
+	out = sqlite("SELECT plan || '/' || step FROM ships ORDER BY plan, idx");
+	same(out, "audit-log/a\naudit-log/b\n" PLAN "/add-column\n" PLAN
+	    "/dual-write\n");
+	free(out);
+	out = sqlite("SELECT count(*) FROM events WHERE kind = 'advance'");
+	same(out, "4\n");
+	free(out);
 }
 END_TEST
 
@@ -1551,6 +1653,8 @@ cli_suite(void)
 	add(s, "newer state", test_newer_state_file);
 	add(s, "state mode", test_new_state_file_mode);
 	add(s, "concurrent advance", test_concurrent_advance);
+	add(s, "concurrent release start", test_concurrent_release_start);
+	add(s, "concurrent advance all", test_concurrent_advance_all);
 	add(s, "dry run", test_dry_run);
 	add(s, "advance all", test_advance_all_stages);
 	add(s, "advance to", test_advance_to);
