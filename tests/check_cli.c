@@ -289,7 +289,7 @@ START_TEST(test_status_text)
 	    "  * backfill             backfill            expand   post shipped in v1 (#1)\n"
 	    "  * switch-reads         switch_reads        migrate  code shipped in v2 (#2)\n"
 	    "  * stop-old-writes      stop_old_writes     migrate  code shipped in v2 (#2)\n"
-	    "  > drop-name            drop_column         contract post \n"
+	    "  > drop-name            drop_column         contract post\n"
 	    "  next: drop-name waiting (rule 4): drop-name (contract) needs 2 "
 	    "releases after stop-old-writes (shipped in v2, #2); 1 has passed "
 	    "(v3, #3); allowed from release #4\n");

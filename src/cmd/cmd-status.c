@@ -133,6 +133,8 @@ status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
 			    "shipped in" : "FAILED part way in", r ? r->name : "?",
 			    (long long)sh->release_seq, sh->forced ? " (forced)" : "");
 		}
+		while (out->len > 0 && out->ptr[out->len - 1] == ' ')
+			buf_truncate(out, out->len - 1);
 		buf_putc(out, '\n');
 	}
 	if (pr.next < 0)
