@@ -10,6 +10,7 @@
 
 #include "backfill.h"
 #include "util/pgtest.h"
+#include "util/testutil.h"
 
 /* A string literal as the plan model's (char *). */
 #define S(x) ((char *)(x))
@@ -408,11 +409,5 @@ backfill_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(backfill_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(backfill_suite());
 }

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "sha256.h"
+#include "util/testutil.h"
 
 START_TEST(test_buf_grows_and_detaches)
 {
@@ -57,11 +58,5 @@ buf_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(buf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(buf_suite());
 }

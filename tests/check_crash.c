@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "util/e2e.h"
+#include "util/testutil.h"
 
 #define PLAN "users-full-name"
 #define ROWS 3000
@@ -912,11 +913,5 @@ crash_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(crash_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(crash_suite());
 }

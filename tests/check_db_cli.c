@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/e2e.h"
+#include "util/testutil.h"
 
 #define PLAN "users-full-name"
 
@@ -535,11 +536,5 @@ db_cli_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(db_cli_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(db_cli_suite());
 }

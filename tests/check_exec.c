@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/pgtest.h"
+#include "util/testutil.h"
 
 /* A string literal as the plan model's (char *). */
 #define S(x) ((char *)(x))
@@ -821,11 +822,5 @@ exec_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(exec_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(exec_suite());
 }

@@ -1034,11 +1034,5 @@ new_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(new_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(new_suite());
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "util/e2e.h"
+#include "util/testutil.h"
 
 #define ROWS 50000
 #define PLAN "users-full-name"
@@ -181,11 +182,5 @@ zero_downtime_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(zero_downtime_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(zero_downtime_suite());
 }

@@ -5,6 +5,7 @@
 #ifndef EXCON_TESTUTIL_H
 #define EXCON_TESTUTIL_H
 
+#include <check.h>
 #include <stddef.h>
 
 struct run {
@@ -41,5 +42,8 @@ const char *tu_pg(void);
 const char *tu_tests_dir(void);
 /* 1 when haystack contains needle. */
 int tu_has(const char *haystack, const char *needle);
+
+/* Runs a suite in Check's normal mode; the exit status main() returns. */
+int tu_run_suite(Suite *s);
 
 #endif
