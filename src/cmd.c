@@ -356,26 +356,25 @@ cmd_print_diag(FILE *f, const struct plan_diag *d)
 }
 
 /*
- * Where the plan cache lives: beside the state file, when its directory
- * exists; $EXCON_PLAN_CACHE=0 turns it off.  The path is built once.
+ * Where the plan cache lives: beside the state file, when its directory is
+ * writable; NULL when it is not or $EXCON_PLAN_CACHE=0 turns the cache off.
+ * The caller owns the result.
  */
-static const char *
-cmd_plan_cache_path(struct cmd_ctx *ctx)
+static char *
+cmd_plan_cache_path(const struct cmd_ctx *ctx)
 {
-	static char *path;
 	const char *off = getenv("EXCON_PLAN_CACHE");
-	char *slash;
+	char *path, *slash;
 
 	if (off != NULL && strcmp(off, "0") == 0)
 		return NULL;
-	free(path);
 	path = xasprintf("%s.plans", ctx->cfg.state_path);
 	slash = strrchr(path, '/');
 	if (slash != NULL) {
 		*slash = '\0';
 		if (access(path, W_OK) != 0) {
 			free(path);
-			return path = NULL;
+			return NULL;
 		}
 		*slash = '/';
 	}
@@ -386,14 +385,17 @@ cmd_plan_cache_path(struct cmd_ctx *ctx)
 int
 cmd_load_plans(struct cmd_ctx *ctx, int lax)
 {
+	char *cache;
 	size_t i;
 	int rc;
 
 	if (ctx->plans_loaded)
 		return 0;
 	ctx->plans_loaded = 1;
-	rc = plan_set_load_cached(&ctx->plans, ctx->cfg.plan_dirs,
-	    cmd_plan_cache_path(ctx), &ctx->diags);
+	cache = cmd_plan_cache_path(ctx);
+	rc = plan_set_load_cached(&ctx->plans, ctx->cfg.plan_dirs, cache,
+	    &ctx->diags);
+	free(cache);
 	if (rc == 0 || lax)
 		return 0;
 	for (i = 0; i < ctx->diags.n; i++)
