@@ -97,7 +97,7 @@ enum cover_kind {
 /*
  * An object that a contract step of a plan may destroy.  Strings are
  * borrowed from the caller (usually from the loaded plans).  `open` is
- * 1 when the gate rules say that step's window is open now; the lead's
+ * 1 when the gate rules say that step's window is open now; the command's
  * gate code computes it, this module only reads it.
  *
  * A plain SQL file may drop, rename or DROP NOT NULL an object only when
