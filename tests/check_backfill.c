@@ -397,11 +397,7 @@ backfill_suite(void)
 	size_t i;
 
 	for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-		TCase *tc = tcase_create(tests[i].name);
-
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, tests[i].t);
-		suite_add_tcase(s, tc);
+		tu_add(s, tests[i].name, tests[i].t, NULL, NULL, 60);
 	}
 	return s;
 }

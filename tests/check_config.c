@@ -580,12 +580,7 @@ END_TEST
 static void
 add(Suite *s, const char *name, const TTest *test)
 {
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test);
-	suite_add_tcase(s, tc);
+	tu_add(s, name, test, setup, teardown, 60);
 }
 
 /* The config suite. */

@@ -190,12 +190,8 @@ lint_cli_suite(void)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		tu_add(s, cases[i].name, cases[i].t, NULL, NULL, 60);
 	return s;
 }
 

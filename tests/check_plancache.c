@@ -111,20 +111,11 @@ static Suite *
 plancache_suite(void)
 {
 	Suite *s = suite_create("plancache");
-	TCase *tc;
 
-	tc = tcase_create("written_and_used");
-	tcase_add_test(tc, test_cache_written_and_used);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("edit_seen");
-	tcase_add_test(tc, test_edit_seen_at_once);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("broken_file");
-	tcase_add_test(tc, test_broken_file_reported_not_cached);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("garbage_cache");
-	tcase_add_test(tc, test_garbage_cache_ignored);
-	suite_add_tcase(s, tc);
+	tu_add(s, "written_and_used", test_cache_written_and_used, NULL, NULL, 60);
+	tu_add(s, "edit_seen", test_edit_seen_at_once, NULL, NULL, 60);
+	tu_add(s, "broken_file", test_broken_file_reported_not_cached, NULL, NULL, 60);
+	tu_add(s, "garbage_cache", test_garbage_cache_ignored, NULL, NULL, 60);
 	return s;
 }
 

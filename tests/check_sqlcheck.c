@@ -767,11 +767,7 @@ sqlcheck_suite(void)
 		suite_add_tcase(s, tc);
 	}
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_set_timeout(tc, 30);
-		tcase_add_test(tc, cases[i].fn);
-		suite_add_tcase(s, tc);
+		tu_add(s, cases[i].name, cases[i].fn, NULL, NULL, 30);
 	}
 	return s;
 }

@@ -251,3 +251,17 @@ tu_run_suite(Suite *s)
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+/* Adds one test as its own TCase. */
+void
+tu_add(Suite *s, const char *name, const TTest *test, SFun setup,
+    SFun teardown, int timeout_s)
+{
+	TCase *tc = tcase_create(name);
+
+	if (setup != NULL || teardown != NULL)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, timeout_s);
+	tcase_add_test(tc, test);
+	suite_add_tcase(s, tc);
+}

@@ -43,6 +43,12 @@ const char *tu_tests_dir(void);
 /* 1 when haystack contains needle. */
 int tu_has(const char *haystack, const char *needle);
 
+/*
+ * Adds test to s as its own TCase called name (one behaviour each), with
+ * the checked fixture setup/teardown (either may be NULL) and a timeout.
+ */
+void tu_add(Suite *s, const char *name, const TTest *test, SFun setup,
+    SFun teardown, int timeout_s);
 /* Runs a suite in Check's normal mode; the exit status main() returns. */
 int tu_run_suite(Suite *s);
 
