@@ -27,10 +27,8 @@ struct bf {
 	char		**types;
 	int		  nkeys;
 	char		 *table;	/* "schema"."table" */
-	char		 *keylist;	/* "a", "b" */
-	char		 *keyrow;	/* ("a", "b") */
-	char		 *keytext;	/* "a"::text AS excon_k0, ... */
 	char		 *keyarr;	/* {a,b} array literal of the column names */
+	char		 *sql[2];	/* the batch: from the start, after a cursor */
 	char		**cursor;	/* last key done, nkeys strings, or NULL */
 	char		**upper;	/* this batch's upper key */
 	long long	  n;		/* this batch's size */
@@ -220,18 +218,6 @@ done:
 	return ret;
 }
 
-/* Appends "($k::type1, $k+1::type2)" with parameters numbered from first. */
-static void
-param_row(struct buf *b, const struct bf *f, int first)
-{
-	int i;
-
-	buf_putc(b, '(');
-	for (i = 0; i < f->nkeys; i++)
-		buf_printf(b, "%s$%d::%s", i ? ", " : "", first + i, f->types[i]);
-	buf_putc(b, ')');
-}
-
 /* Reads the saved cursor, if any; refuses one saved for other key columns. */
 static int
 bf_load(struct pg *db, struct bf *f, int *resumed, struct buf *err)
@@ -322,152 +308,162 @@ key_from(const struct pg_result *res, int nkeys)
 	return k;
 }
 
+/* Parameters of the batch statement before the cursor's. */
+enum {
+	P_N = 1, P_PLAN, P_STEP, P_KEYS, P_DONE, P_UPDATED, P_TOTAL, P_CURSOR
+};
+
 /*
- * One batch, in one transaction (a pg_unit_fn): find the upper key, update
- * (cursor, upper] where `where` holds, save the cursor.  Sets f->last when
- * no key is left after the cursor.
+ * The statement of one batch, from the start (with_cursor 0) or after the
+ * cursor in parameters $P_CURSOR...: find the upper key, update the rows
+ * in (cursor, upper] that match `where`, save the new cursor; return the
+ * upper key as text, the keys walked and the rows updated, or no row when
+ * no key is left.
+ *
+ * Why one statement: it is its own transaction, so the batch and its
+ * cursor commit together by construction, and a batch costs one round
+ * trip instead of five.  excon_b is the n-th key after the cursor (an
+ * index-only walk of the primary key) or, when fewer than n are left, the
+ * last key and how many there are; the second branch of the UNION ALL runs
+ * only then.  The UPDATE compares the key with excon_b through a sub-select,
+ * which PostgreSQL evaluates once and uses as the upper bound of an index
+ * range scan.  Every part sees one snapshot: a row inserted after it is
+ * not updated by this batch, exactly as with separate statements in READ
+ * COMMITTED, and the sync trigger (or the insert itself) has it right.
+ */
+static char *
+bf_sql(const struct bf *f, int with_cursor)
+{
+	struct buf q = BUF_INIT, lo = BUF_INIT, keys = BUF_INIT, desc = BUF_INIT;
+	int i;
+
+	for (i = 0; i < f->nkeys; i++) {
+		if (i > 0) {
+			buf_puts(&keys, ", ");
+			buf_puts(&desc, ", ");
+		}
+		pg_quote_ident(&keys, f->cols[i]);
+		pg_quote_ident(&desc, f->cols[i]);
+		buf_puts(&desc, " DESC");
+	}
+	if (with_cursor) {
+		buf_printf(&lo, "(%s) > (", buf_cstr(&keys));
+		for (i = 0; i < f->nkeys; i++)
+			buf_printf(&lo, "%s$%d::%s", i ? ", " : "", P_CURSOR + i, f->types[i]);
+		buf_putc(&lo, ')');
+	} else
+		buf_puts(&lo, "true");
+
+	buf_puts(&q, "WITH excon_b AS (SELECT * FROM ((SELECT ");
+	for (i = 0; i < f->nkeys; i++) {
+		pg_quote_ident(&q, f->cols[i]);
+		buf_printf(&q, " AS excon_k%d, ", i);
+	}
+	buf_printf(&q, "$%d::bigint AS excon_n FROM %s WHERE %s ORDER BY %s"
+	    " OFFSET $%d::bigint - 1 LIMIT 1)",
+	    P_N, f->table, buf_cstr(&lo), buf_cstr(&keys), P_N);
+	buf_printf(&q, " UNION ALL (SELECT %s, (SELECT count(*) FROM %s WHERE %s)"
+	    " FROM %s WHERE %s ORDER BY %s LIMIT 1)) AS excon_s LIMIT 1)",
+	    buf_cstr(&keys), f->table, buf_cstr(&lo), f->table, buf_cstr(&lo),
+	    buf_cstr(&desc));
+
+	buf_printf(&q, ", excon_u AS (UPDATE %s SET %s WHERE %s AND (%s) <= (SELECT ",
+	    f->table, f->o->set, buf_cstr(&lo), buf_cstr(&keys));
+	for (i = 0; i < f->nkeys; i++)
+		buf_printf(&q, "%sexcon_k%d", i ? ", " : "", i);
+	buf_puts(&q, " FROM excon_b)");
+	if (f->o->where != NULL && f->o->where[0] != '\0')
+		buf_printf(&q, " AND (%s)", f->o->where);
+	buf_puts(&q, " RETURNING 1)");
+
+	buf_printf(&q, ", excon_c AS (INSERT INTO excon.backfill (plan, step, key_columns,"
+	    " cursor, rows_done, rows_updated, rows_total)"
+	    " SELECT $%d, $%d, $%d::text[], ARRAY[", P_PLAN, P_STEP, P_KEYS);
+	for (i = 0; i < f->nkeys; i++)
+		buf_printf(&q, "%sexcon_k%d::text", i ? ", " : "", i);
+	buf_printf(&q, "], $%d::bigint + excon_n, $%d::bigint + (SELECT count(*) FROM excon_u),"
+	    " $%d::bigint FROM excon_b"
+	    " ON CONFLICT (plan, step) DO UPDATE SET cursor = EXCLUDED.cursor,"
+	    " rows_done = EXCLUDED.rows_done, rows_updated = EXCLUDED.rows_updated,"
+	    " rows_total = EXCLUDED.rows_total, updated_at = now())",
+	    P_DONE, P_UPDATED, P_TOTAL);
+
+	buf_puts(&q, " SELECT ");
+	for (i = 0; i < f->nkeys; i++)
+		buf_printf(&q, "excon_k%d::text, ", i);
+	buf_puts(&q, "excon_n, (SELECT count(*) FROM excon_u) FROM excon_b");
+
+	buf_free(&lo);
+	buf_free(&keys);
+	buf_free(&desc);
+	return buf_detach(&q);
+}
+
+/*
+ * One batch (a pg_unit_fn): one statement, its own transaction.  Sets
+ * f->upper and the batch's counts, or f->last when no key is left after
+ * the cursor.
  */
 static int
 bf_batch(struct pg *db, void *arg, struct buf *err)
 {
 	struct bf *f = arg;
-	const struct backfill_opts *o = f->o;
-	struct buf q = BUF_INIT, lo = BUF_INIT, nbuf = BUF_INIT;
 	struct pg_result *res = NULL;
-	const char *params[64];
-	char *curlit = NULL;
-	char done_s[32], upd_s[32], tot_s[32];
-	int i, np, ret = -1;
+	const char *params[P_CURSOR - 1 + 32];
+	char n_s[32], done_s[32], upd_s[32], tot_s[32];
+	int i, np = P_CURSOR - 1;
 
 	backfill_strv_free(f->upper);
 	f->upper = NULL;
 	f->last = 0;
 	f->batch_keys = f->batch_updated = 0;
-	if (pg_exec(db, "BEGIN", 0, NULL, NULL, err) == -1)
-		goto done;
 
-	/* Lower bound: the cursor, parameters $1..$k. */
-	if (f->cursor != NULL) {
-		buf_printf(&lo, "%s > ", f->keyrow);
-		param_row(&lo, f, 1);
-	} else
-		buf_puts(&lo, "true");
-	np = f->cursor ? f->nkeys : 0;
-	for (i = 0; i < np; i++)
-		params[i] = f->cursor[i];
-
-	/*
-	 * The n-th key after the cursor.  The cast to text sits outside the
-	 * subquery: in the scan's own target list it would run for each of the
-	 * n keys that OFFSET skips, which doubles the cost of this walk.
-	 */
-	buf_printf(&nbuf, "%lld", f->n - 1);
-	params[np] = buf_cstr(&nbuf);
-	buf_printf(&q, "SELECT %s FROM (SELECT %s FROM %s WHERE %s ORDER BY %s"
-	    " OFFSET $%d::bigint LIMIT 1) AS excon_s",
-	    f->keytext, f->keylist, f->table, buf_cstr(&lo), f->keylist, np + 1);
-	if (pg_exec(db, buf_cstr(&q), np + 1, params, &res, err) == -1)
-		goto done;
-	if (pg_result_nrows(res) == 1)
-		f->batch_keys = f->n;
-	else {
-		/* Fewer than n keys left: the last one is the bound. */
-		struct buf desc = BUF_INIT;
-
-		for (i = 0; i < f->nkeys; i++) {
-			if (i > 0)
-				buf_puts(&desc, ", ");
-			pg_quote_ident(&desc, f->cols[i]);
-			buf_puts(&desc, " DESC");
-		}
-		pg_result_free(res);
-		res = NULL;
-		buf_reset(&q);
-		buf_printf(&q, "SELECT %s, (SELECT count(*) FROM %s WHERE %s) FROM %s WHERE %s ORDER BY %s LIMIT 1",
-		    f->keytext, f->table, buf_cstr(&lo), f->table, buf_cstr(&lo), buf_cstr(&desc));
-		buf_free(&desc);
-		if (pg_exec(db, buf_cstr(&q), np, params, &res, err) == -1)
-			goto done;
-		if (pg_result_nrows(res) == 0) {
-			f->last = 1;
-			if (pg_exec(db, "COMMIT", 0, NULL, NULL, err) == -1)
-				goto done;
-			ret = 0;
-			goto done;
-		}
-		f->batch_keys = atoll(pg_result_get(res, 0, f->nkeys));
-	}
-	f->upper = key_from(res, f->nkeys);
-	pg_result_free(res);
-	res = NULL;
-
-	/* The batch: (cursor, upper] where `where` holds. */
-	for (i = 0; i < f->nkeys; i++)
-		params[np + i] = f->upper[i];
-	buf_reset(&q);
-	buf_printf(&q, "WITH u AS (UPDATE %s SET %s WHERE %s AND %s <= ",
-	    f->table, o->set, buf_cstr(&lo), f->keyrow);
-	param_row(&q, f, np + 1);
-	if (o->where != NULL && o->where[0] != '\0')
-		buf_printf(&q, " AND (%s)", o->where);
-	buf_puts(&q, " RETURNING 1) SELECT count(*) FROM u");
-	if (pg_exec(db, buf_cstr(&q), np + f->nkeys, params, &res, err) == -1)
-		goto done;
-	f->batch_updated = atoll(pg_result_get(res, 0, 0));
-
-	/* The cursor, committed with the batch. */
-	curlit = array_literal(f->upper, f->nkeys);
-	snprintf(done_s, sizeof done_s, "%lld", f->done + f->batch_keys);
-	snprintf(upd_s, sizeof upd_s, "%lld", f->updated + f->batch_updated);
+	snprintf(n_s, sizeof n_s, "%lld", f->n);
+	snprintf(done_s, sizeof done_s, "%lld", f->done);
+	snprintf(upd_s, sizeof upd_s, "%lld", f->updated);
 	snprintf(tot_s, sizeof tot_s, "%lld", f->total);
-	{
-		const char *p2[] = { o->plan, o->step, f->keyarr, curlit, done_s, upd_s, tot_s };
-
-		if (pg_exec(db,
-		    "INSERT INTO excon.backfill (plan, step, key_columns, cursor, rows_done,"
-		    " rows_updated, rows_total) VALUES ($1, $2, $3::text[], $4::text[], $5, $6, $7)"
-		    " ON CONFLICT (plan, step) DO UPDATE SET cursor = EXCLUDED.cursor,"
-		    " rows_done = EXCLUDED.rows_done, rows_updated = EXCLUDED.rows_updated,"
-		    " rows_total = EXCLUDED.rows_total, updated_at = now()",
-		    7, p2, NULL, err) == -1)
-			goto done;
+	params[P_N - 1] = n_s;
+	params[P_PLAN - 1] = f->o->plan;
+	params[P_STEP - 1] = f->o->step;
+	params[P_KEYS - 1] = f->keyarr;
+	params[P_DONE - 1] = done_s;
+	params[P_UPDATED - 1] = upd_s;
+	params[P_TOTAL - 1] = tot_s;
+	if (f->cursor != NULL)
+		for (i = 0; i < f->nkeys; i++)
+			params[np++] = f->cursor[i];
+	if (pg_exec(db, f->sql[f->cursor != NULL], np, params, &res, err) == -1)
+		return -1;
+	if (pg_result_nrows(res) == 0)
+		f->last = 1;
+	else {
+		f->upper = key_from(res, f->nkeys);
+		f->batch_keys = atoll(pg_result_get(res, 0, f->nkeys));
+		f->batch_updated = atoll(pg_result_get(res, 0, f->nkeys + 1));
 	}
-	if (pg_exec(db, "COMMIT", 0, NULL, NULL, err) == -1)
-		goto done;
-	ret = 0;
-done:
 	pg_result_free(res);
-	buf_free(&q);
-	buf_free(&lo);
-	buf_free(&nbuf);
-	free(curlit);
-	return ret;
+	return 0;
 }
 
-/* Builds the SQL fragments of a run from the primary key. */
-static void
-bf_prepare(struct bf *f)
+/* Builds the statements of a run from the primary key. */
+static int
+bf_prepare(struct bf *f, struct buf *err)
 {
-	struct buf t = BUF_INIT, kl = BUF_INIT, kt = BUF_INIT;
+	struct buf t = BUF_INIT;
 
 	pg_quote_ident(&t, f->o->schema ? f->o->schema : "public");
 	buf_putc(&t, '.');
 	pg_quote_ident(&t, f->o->table);
 	f->table = buf_detach(&t);
-	for (f->nkeys = 0; f->cols[f->nkeys] != NULL; f->nkeys++) {
-		if (f->nkeys > 0) {
-			buf_puts(&kl, ", ");
-			buf_puts(&kt, ", ");
-		}
-		pg_quote_ident(&kl, f->cols[f->nkeys]);
-		pg_quote_ident(&kt, f->cols[f->nkeys]);
-		/* Aliased: ORDER BY "id" would otherwise sort by the text output column. */
-		buf_printf(&kt, "::text AS excon_k%d", f->nkeys);
-	}
-	f->keylist = buf_detach(&kl);
-	f->keytext = buf_detach(&kt);
-	f->keyrow = xasprintf("(%s)", f->keylist);
+	for (f->nkeys = 0; f->cols[f->nkeys] != NULL; f->nkeys++)
+		;
+	if (f->nkeys > 32)
+		return error_set(err, "the primary key of %s has %d columns; backfill handles up to 32",
+		    f->table, f->nkeys);
 	f->keyarr = array_literal(f->cols, f->nkeys);
+	f->sql[0] = bf_sql(f, 0);
+	f->sql[1] = bf_sql(f, 1);
+	return 0;
 }
 
 /* Runs or resumes the backfill (see backfill.h). */
@@ -477,6 +473,7 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 {
 	struct bf f;
 	struct backfill_progress pr;
+	struct pg_retry retry = o->retry;
 	struct buf cur = BUF_INIT;
 	const char *schema = o->schema ? o->schema : "public";
 	int minb = o->min_batch > 0 ? o->min_batch : 10;
@@ -501,11 +498,15 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 		    schema, o->table);
 		goto done;
 	}
-	bf_prepare(&f);
-	if (bf_ensure_table(db, err) == -1 || bf_load(db, &f, &resumed, err) == -1)
+	if (bf_prepare(&f, err) == -1 || bf_ensure_table(db, err) == -1 ||
+	    bf_load(db, &f, &resumed, err) == -1)
 		goto done;
 	if (f.total == 0 && bf_estimate(db, &f, err) == -1)
 		goto done;
+	/* Nothing else runs on the session between batches: set them once. */
+	if (pg_set_timeouts(db, &retry, err) == -1)
+		goto done;
+	retry.timeouts_set = 1;
 	done0 = f.done;
 	pr.resumed = resumed;
 	t0 = now_ms();
@@ -515,7 +516,7 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 
 		if (o->max_batches > 0 && pr.batches >= o->max_batches)
 			break;
-		if (pg_retry_run(db, &o->retry, bf_batch, &f, NULL, err) == -1) {
+		if (pg_retry_run(db, &retry, bf_batch, &f, NULL, err) == -1) {
 			struct buf m = BUF_INIT;
 
 			buf_printf(&m, "backfill of '%s.%s' stopped at ", schema, o->table);
@@ -594,9 +595,8 @@ done:
 	backfill_strv_free(f.cursor);
 	backfill_strv_free(f.upper);
 	free(f.table);
-	free(f.keylist);
-	free(f.keyrow);
-	free(f.keytext);
+	free(f.sql[0]);
+	free(f.sql[1]);
 	free(f.keyarr);
 	buf_free(&cur);
 	return ret;
@@ -613,22 +613,22 @@ backfill_describe(const struct backfill_opts *o, struct buf *out)
 	pg_quote_ident(&t, o->table);
 	buf_printf(out,
 	    "-- backfill in primary-key order (<pk> is found at run time; a table without one is refused),\n"
-	    "-- batches of %d rows adapting to %d ms, pause %d ms, resumable from excon.backfill; per batch:\n"
-	    "BEGIN;\n"
-	    "SELECT <pk> FROM %s WHERE (<pk>) > (<cursor>) ORDER BY <pk> OFFSET <n - 1> LIMIT 1;\n"
-	    "UPDATE %s SET %s WHERE (<pk>) > (<cursor>) AND (<pk>) <= (<upper>)%s%s%s;\n"
-	    "INSERT INTO excon.backfill (plan, step, key_columns, cursor, rows_done, rows_updated, rows_total)"
-	    " VALUES (",
+	    "-- batches of %d rows adapting to %d ms, pause %d ms, resumable from excon.backfill;\n"
+	    "-- per batch, one statement (its own transaction):\n"
+	    "WITH excon_b AS (<the n-th key after <cursor>, or the last one and how many are left>),\n"
+	    "  excon_u AS (UPDATE %s SET %s WHERE (<pk>) > (<cursor>) AND (<pk>) <= (SELECT <key> FROM excon_b)%s%s%s RETURNING 1),\n"
+	    "  excon_c AS (INSERT INTO excon.backfill (plan, step, key_columns, cursor, rows_done, rows_updated, rows_total)"
+	    " SELECT ",
 	    o->batch_size > 0 ? o->batch_size : 1000,
 	    o->target_batch_ms > 0 ? o->target_batch_ms : 200,
 	    o->pause_ms > 0 ? o->pause_ms : 0,
-	    buf_cstr(&t), buf_cstr(&t), o->set ? o->set : "<set>",
+	    buf_cstr(&t), o->set ? o->set : "<set>",
 	    o->where ? " AND (" : "", o->where ? o->where : "", o->where ? ")" : "");
 	pg_quote_literal(out, o->plan ? o->plan : "");
 	buf_puts(out, ", ");
 	pg_quote_literal(out, o->step ? o->step : "");
-	buf_puts(out, ", <pk columns>, <upper>, ...) ON CONFLICT (plan, step) DO UPDATE ...;\n"
-	    "COMMIT;\n"
+	buf_puts(out, ", <pk columns>, <key>, ... FROM excon_b ON CONFLICT (plan, step) DO UPDATE ...)\n"
+	    "SELECT <key>, <keys walked>, (SELECT count(*) FROM excon_u) FROM excon_b;\n"
 	    "-- repeated until no key is left after the cursor\n");
 	buf_free(&t);
 }

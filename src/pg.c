@@ -442,9 +442,9 @@ sleep_ms(long ms)
 		;
 }
 
-/* Applies the session's lock_timeout and statement_timeout. */
-static int
-pg_apply_timeouts(struct pg *db, const struct pg_retry *r, struct buf *err)
+/* Applies the session's lock_timeout and statement_timeout (see pg.h). */
+int
+pg_set_timeouts(struct pg *db, const struct pg_retry *r, struct buf *err)
 {
 	const char *lt = r->lock_timeout ? r->lock_timeout : "2s";
 	char sql[96];
@@ -493,7 +493,7 @@ pg_retry_run(struct pg *db, const struct pg_retry *r, pg_unit_fn fn, void *ctx,
 		char st[6];
 
 		tries++;
-		if (pg_apply_timeouts(db, r, err) == -1)
+		if (!r->timeouts_set && pg_set_timeouts(db, r, err) == -1)
 			goto done;
 		if (fn(db, ctx, err) == 0) {
 			ret = 0;

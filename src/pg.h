@@ -104,13 +104,23 @@ struct pg_retry {
 	const char	*what;			/* named in notices, e.g. "step 'x'" */
 	pg_notify_fn	 notify;		/* retry notices; may be NULL */
 	void		*arg;
+	int		 timeouts_set;		/* pg_set_timeouts ran on the session */
 };
+
+/*
+ * Sets r's lock_timeout (and statement_timeout) on the session, outside
+ * any transaction so that they stay.  A caller that runs many short units
+ * with nothing else on the session in between sets them once and marks
+ * its copy of r with timeouts_set, sparing a round trip per unit.
+ */
+int pg_set_timeouts(struct pg *db, const struct pg_retry *r, struct buf *err);
 
 /* One unit of work to retry as a whole; returns 0 or -1 with err set. */
 typedef int (*pg_unit_fn)(struct pg *db, void *ctx, struct buf *err);
 
 /*
- * Sets lock_timeout (and statement_timeout) on the session, then runs fn;
+ * Sets lock_timeout (and statement_timeout) on the session unless
+ * r->timeouts_set, then runs fn;
  * when fn fails with SQLSTATE 55P03 (lock_not_available) or 40P01
  * (deadlock_detected) it rolls back an open transaction, sleeps and tries
  * again, up to r->retries more times.  *attempts (may be NULL) receives the
