@@ -16,7 +16,8 @@
 #   make bench            (or: EXCON_BIN=./excon sh bench/run.sh)
 #
 # Knobs (environment): BENCH_PLANS (1000), BENCH_ROWS (1000000), BENCH_RUNS
-# (7, runs per timing; the median is kept), BENCH_BATCH_SIZE and
+# (7, runs per timing; the median is kept), BENCH_BACKFILL_RUNS (3, runs
+# each of the plain UPDATE and of excon's backfill), BENCH_BATCH_SIZE and
 # BENCH_TARGET_MS (the backfill settings of the bench's excon.yaml),
 # BENCH_RESULTS (the results file; empty = do not write one).
 set -eu
@@ -30,6 +31,10 @@ EXCON_BIN=${EXCON_BIN:-$here/excon}
 PLANS=${BENCH_PLANS:-1000}
 ROWS=${BENCH_ROWS:-1000000}
 RUNS=${BENCH_RUNS:-7}
+BF_RUNS=${BENCH_BACKFILL_RUNS:-3}
+case $BF_RUNS in
+''|*[!0-9]*|0) echo "bench: BENCH_BACKFILL_RUNS must be a positive number" >&2; exit 2 ;;
+esac
 BATCH_SIZE=${BENCH_BATCH_SIZE:-1000}
 TARGET_MS=${BENCH_TARGET_MS:-25}
 RESULTS=${BENCH_RESULTS-$here/bench/RESULTS.md}
@@ -168,11 +173,6 @@ time_us() {
 	echo "$((e - s)) $(($(server_cpu_ms) - c0))"
 }
 
-# The smaller of two "wall cpu" pairs, by wall time.
-best() {
-	if [ "${1%% *}" -le "${2%% *}" ]; then echo "$1"; else echo "$2"; fi
-}
-
 # Autovacuum would start on a table just updated and run into the next
 # measurement: the bench vacuums explicitly instead.
 sql -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
@@ -187,12 +187,20 @@ make_table() {
 	    -c "ALTER TABLE $1 ADD PRIMARY KEY (id), ALTER COLUMN a SET NOT NULL" \
 	    -c "VACUUM ANALYZE $1"
 }
-for t in t_plain1 t_plain2 t_plain_w t_excon1 t_excon2 t_excon_w; do
-	make_table "$t"
+excon_tables=t_excon_w
+i=1
+while [ "$i" -le "$BF_RUNS" ]; do
+	excon_tables="$excon_tables t_excon$i"
+	make_table "t_plain$i"
+	make_table "t_excon$i"
+	i=$((i + 1))
 done
+make_table t_plain_w
+make_table t_excon_w
 # The plain UPDATE's tables get the column the way excon's add_column adds it.
-sql -c "ALTER TABLE t_plain1 ADD COLUMN b int" -c "ALTER TABLE t_plain2 ADD COLUMN b int" \
-    -c "ALTER TABLE t_plain_w ADD COLUMN b int"
+for t in $(sql -c "SELECT relname FROM pg_class WHERE relname LIKE 't_plain%' AND relkind = 'r'"); do
+	sql -c "ALTER TABLE $t ADD COLUMN b int"
+done
 
 mkdir "$tmp/proj" "$tmp/wlog" "$tmp/wout"
 cd "$tmp/proj"
@@ -203,7 +211,7 @@ state: state/excon.db
 database: "$EXCON_TEST_PG"
 backfill: {batch_size: $BATCH_SIZE, target_batch_ms: $TARGET_MS, pause_ms: 0}
 YAML
-for t in t_excon1 t_excon2 t_excon_w; do
+for t in $excon_tables; do
 	cat >"plans/fill-$t.yaml" <<YAML
 plan: fill-$t
 description: bench backfill of $t.b
@@ -225,19 +233,24 @@ done
 
 out ""
 out "b. backfill: $ROWS rows, PostgreSQL $pgver (excon backfill: batch_size $BATCH_SIZE, target_batch_ms $TARGET_MS)"
-out "   best of 2 runs each, alternated; server CPU = CPU time of every server process"
-p1=$(time_us sql -c "UPDATE t_plain1 SET b = a")
-e1=$(time_us "$EXCON_BIN" advance fill-t_excon1)
-p2=$(time_us sql -c "UPDATE t_plain2 SET b = a")
-e2=$(time_us "$EXCON_BIN" advance fill-t_excon2)
-for t in t_excon1 t_excon2; do
-	[ "$(sql -c "SELECT count(*) FROM $t WHERE b IS DISTINCT FROM a")" = 0 ] ||
-		{ echo "bench: excon's backfill left rows of $t unfilled" >&2; exit 1; }
+out "   $BF_RUNS runs each, alternated, the fastest of each kept; server CPU = CPU time of every"
+out "   server process (noise on a shared machine only adds time, so the fastest run is the"
+out "   closest to the work itself; the ratio of every pair is shown too)"
+: >"$tmp/pairs"
+i=1
+while [ "$i" -le "$BF_RUNS" ]; do
+	p=$(time_us sql -c "UPDATE t_plain$i SET b = a")
+	e=$(time_us "$EXCON_BIN" advance "fill-t_excon$i")
+	[ "$(sql -c "SELECT count(*) FROM t_excon$i WHERE b IS DISTINCT FROM a")" = 0 ] ||
+		{ echo "bench: excon's backfill left rows of t_excon$i unfilled" >&2; exit 1; }
+	echo "$p $e" >>"$tmp/pairs"
+	i=$((i + 1))
 done
-set -- $(best "$p1" "$p2")
-plain_us=$1 plain_cpu=$2
-set -- $(best "$e1" "$e2")
-excon_us=$1 excon_cpu=$2
+# Fastest of each by wall time, then every pair's ratio (plain wall / excon wall).
+set -- $(awk 'NR == 1 || $1 < pw { pw = $1; pc = $2 } NR == 1 || $3 < ew { ew = $3; ec = $4 }
+    END { print pw, pc, ew, ec }' "$tmp/pairs")
+plain_us=$1 plain_cpu=$2 excon_us=$3 excon_cpu=$4
+pairs=$(awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 / $3 }' "$tmp/pairs")
 plain_rate=$(rate "$plain_us")
 excon_rate=$(rate "$excon_us")
 printf '   %-36s %9s %9s %9s\n' "" "rows/s" "wall s" "cpu s" | tee -a "$report"
@@ -248,6 +261,7 @@ printf '   %-36s %9s %9.1f %9.1f\n' "excon backfill" "$excon_rate" \
     "$(awk -v u="$excon_us" 'BEGIN { print u / 1e6 }')" \
     "$(awk -v c="$excon_cpu" 'BEGIN { print c / 1e3 }')" | tee -a "$report"
 out "   ratio excon/plain: $(ratio "$excon_rate" "$plain_rate") by rows/s (goal >= 0.9), $(ratio "$plain_cpu" "$excon_cpu") by server CPU"
+out "   ratio of each pair, in run order: $pairs"
 
 # The writer: WRITER_CLIENTS pgbench clients doing random single-row
 # updates of table $1, as back-to-back runs of WRITER_CHUNK seconds until

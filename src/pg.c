@@ -183,6 +183,39 @@ pg_exec(struct pg *db, const char *sql, int nparams, const char *const *params,
 	    NULL, NULL, 0), res, err);
 }
 
+/* Prepares a named statement. */
+int
+pg_prepare(struct pg *db, const char *name, const char *sql, int nparams,
+    struct buf *err)
+{
+	return pg_finish(db, PQprepare(db->conn, name, sql, nparams, NULL), NULL, err);
+}
+
+/* Runs a named statement with text parameters. */
+int
+pg_exec_prepared(struct pg *db, const char *name, int nparams,
+    const char *const *params, struct pg_result **res, struct buf *err)
+{
+	if (res != NULL)
+		*res = NULL;
+	return pg_finish(db, PQexecPrepared(db->conn, name, nparams, params,
+	    NULL, NULL, 0), res, err);
+}
+
+/* Frees a named statement. */
+int
+pg_deallocate(struct pg *db, const char *name, struct buf *err)
+{
+	struct buf q = BUF_INIT;
+	int ret;
+
+	buf_puts(&q, "DEALLOCATE ");
+	pg_quote_ident(&q, name);
+	ret = pg_exec(db, buf_cstr(&q), 0, NULL, NULL, err);
+	buf_free(&q);
+	return ret;
+}
+
 /* Runs a multi-statement script with the simple query protocol. */
 int
 pg_exec_script(struct pg *db, const char *sql, struct pg_result **res,
@@ -238,6 +271,13 @@ int
 pg_result_is_bool(const struct pg_result *r, int col)
 {
 	return PQftype(r->res, col) == 16;
+}
+
+/* Rows changed, from the command tag ("" for other statements). */
+long long
+pg_result_affected(const struct pg_result *r)
+{
+	return strtoll(PQcmdTuples(r->res), NULL, 10);
 }
 
 /* Frees a result; NULL-safe. */

@@ -47,6 +47,18 @@ int pg_backend_pid(const struct pg *db);
 int pg_exec(struct pg *db, const char *sql, int nparams,
     const char *const *params, struct pg_result **res, struct buf *err);
 /*
+ * Prepares sql as the session's statement name, for pg_exec_prepared: a
+ * statement run many times is then parsed once, and PostgreSQL may keep
+ * its plan.  The name stays taken until pg_deallocate or the session ends.
+ */
+int pg_prepare(struct pg *db, const char *name, const char *sql, int nparams,
+    struct buf *err);
+/* Runs the prepared statement name, as pg_exec runs sql. */
+int pg_exec_prepared(struct pg *db, const char *name, int nparams,
+    const char *const *params, struct pg_result **res, struct buf *err);
+/* Frees the prepared statement name (NULL-safe on a closed session). */
+int pg_deallocate(struct pg *db, const char *name, struct buf *err);
+/*
  * Runs a script of one or more statements verbatim with the simple query
  * protocol (no parameters).  Several statements outside an explicit
  * transaction run as one implicit transaction, as in PostgreSQL.
@@ -64,6 +76,8 @@ int pg_result_ncols(const struct pg_result *r);
 const char *pg_result_get(const struct pg_result *r, int row, int col);
 /* 1 when column col is of type boolean. */
 int pg_result_is_bool(const struct pg_result *r, int col);
+/* Rows an INSERT, UPDATE or DELETE changed (its command tag), else 0. */
+long long pg_result_affected(const struct pg_result *r);
 /* Frees a result (NULL-safe). */
 void pg_result_free(struct pg_result *r);
 

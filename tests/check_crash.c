@@ -9,8 +9,9 @@
  * different points on every machine and could not say which one it hit.
  * Instead `excon advance` runs under gdb with breakpoints on the calls
  * through which it changes anything outside its own memory: PQexecParams
- * and PQexec (every SQL statement sent to PostgreSQL), sqlite3_exec (BEGIN
- * IMMEDIATE, COMMIT and ROLLBACK of the state file) and PQfinish.  Each
+ * and PQexec (every SQL statement sent to PostgreSQL), PQprepare and
+ * PQexecPrepared (named "PREPARE name" and "EXECUTE name"), sqlite3_exec
+ * (BEGIN IMMEDIATE, COMMIT and ROLLBACK of the state file) and PQfinish.  Each
  * call is an event; gdb counts them and sends SIGKILL before event k, so
  * killing before event k is exactly "everything up to event k-1 happened,
  * nothing after it did", including "the server committed but excon never
@@ -105,19 +106,22 @@ static const struct kill_point {
 	{ "dual-write", "COMMIT", 1, RERUN_FRESH },
 	{ "dual-write", "BEGIN IMMEDIATE", 2, RERUN_LEDGER },
 	/*
-	 * backfill: batches of 500, 1000, 1500 rows, each one statement with
-	 * its cursor, a fourth that finds no key left, then the ledger and
-	 * verify.  Killed after a batch committed on the server but before
-	 * the state file mirrored it, the rerun must resume after that batch.
+	 * backfill: batches of 500, 1000, 1500 rows, each a transaction of
+	 * the batch statement (cursor and update) and its count, a fourth that
+	 * finds no key left, then the ledger and verify.  Killed inside a
+	 * batch, the rerun redoes it; killed after the server committed it but
+	 * before the state file mirrored it, the rerun resumes after it.
 	 */
 	{ "backfill", "SELECT to_regclass($1)", 1, RERUN_FRESH },
 	{ "backfill", "BEGIN;SELECT pg_catalog.pg_advisory_xact_lock", 1, RERUN_FRESH },
-	{ "backfill", "WITH excon_b AS", 1, RERUN_FRESH },
+	{ "backfill", "PREPARE excon_backfill_first", 1, RERUN_FRESH },
+	{ "backfill", "EXECUTE excon_backfill_first", 1, RERUN_FRESH },
+	{ "backfill", "EXECUTE excon_backfill_count", 1, RERUN_FRESH },
 	{ "backfill", "BEGIN IMMEDIATE", 2, RERUN_FRESH },
-	{ "backfill", "COMMIT", 2, RERUN_FRESH },
-	{ "backfill", "WITH excon_b AS", 2, RERUN_FRESH },
-	{ "backfill", "WITH excon_b AS", 3, RERUN_FRESH },
-	{ "backfill", "WITH excon_b AS", 4, RERUN_FRESH },
+	{ "backfill", "EXECUTE excon_backfill_next", 1, RERUN_FRESH },
+	{ "backfill", "EXECUTE excon_backfill_count", 2, RERUN_FRESH },
+	{ "backfill", "EXECUTE excon_backfill_next", 2, RERUN_FRESH },
+	{ "backfill", "EXECUTE excon_backfill_next", 3, RERUN_FRESH },
 	{ "backfill", "UPDATE excon.backfill SET finished", 1, RERUN_FRESH },
 	{ "backfill", "INSERT INTO excon.ledger", 1, RERUN_FRESH },
 	{ "backfill", "BEGIN READ ONLY", 1, RERUN_LEDGER },
@@ -212,7 +216,11 @@ struct ref {
 static void
 gdb_script(const char *dir, int k)
 {
-	static const char *const fns[] = { "PQexecParams", "PQexec", "sqlite3_exec" };
+	/* Each call and what its event is named by: the SQL, or the statement name. */
+	static const struct { const char *fn, *prefix; } fns[] = {
+		{ "PQexecParams", "" }, { "PQexec", "" }, { "sqlite3_exec", "" },
+		{ "PQprepare", "PREPARE " }, { "PQexecPrepared", "EXECUTE " },
+	};
 	struct buf s = BUF_INIT;
 	size_t i;
 
@@ -231,8 +239,8 @@ gdb_script(const char *dir, int k)
 	ck_assert_msg(ARG2_REG != NULL, "the crash points need x86-64 or aarch64");
 	for (i = 0; i < sizeof fns / sizeof fns[0]; i++)
 		buf_printf(&s, "break *%s\ncommands\n  silent\n"
-		    "  printf \"@@ev %%d %%s\\n\", $n + 1, (char *) %s\n"
-		    "  excon_event\nend\n", fns[i], ARG2_REG);
+		    "  printf \"@@ev %%d %s%%s\\n\", $n + 1, (char *) %s\n"
+		    "  excon_event\nend\n", fns[i].fn, fns[i].prefix, ARG2_REG);
 	buf_puts(&s, "break *PQfinish\ncommands\n  silent\n"
 	    "  printf \"@@ev %d PQfinish\\n\", $n + 1\n  excon_event\nend\nrun\n");
 	tu_write(dir, "kill.gdb", buf_cstr(&s));
