@@ -515,7 +515,7 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 	int target = o->target_batch_ms == 0 ? 200 : o->target_batch_ms;
 	double t0, t1;
 	long long done0;
-	int resumed = 0, prepared = 0, i, ret = -1;
+	int resumed = 0, prepared = 0, marked = 0, i, ret = -1;
 
 	memset(&f, 0, sizeof f);
 	memset(&pr, 0, sizeof pr);
@@ -540,6 +540,11 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 	/* Nothing else runs on the session between batches: set them once. */
 	if (pg_set_timeouts(db, &retry, err) == -1)
 		goto done;
+	/* Tells the sync trigger that this session is the backfill (see exec.c). */
+	if (pg_exec(db, "SELECT pg_catalog.set_config('excon.writer', 'backfill', false)",
+	    0, NULL, NULL, err) == -1)
+		goto done;
+	marked = 1;
 	if (pg_prepare(db, stmt_name[0], f.sql[0], P_CURSOR - 1, err) == -1)
 		goto done;
 	prepared = 1;
@@ -633,11 +638,17 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 		*out = pr;
 	ret = 0;
 done:
+	/* The session may be gone, or run other steps next: best effort. */
 	for (i = 0; i < prepared; i++) {
 		struct buf e2 = BUF_INIT;
 
-		/* The session may be gone, or need the names again: best effort. */
 		(void)pg_deallocate(db, stmt_name[i], &e2);
+		buf_free(&e2);
+	}
+	if (marked) {
+		struct buf e2 = BUF_INIT;
+
+		(void)pg_exec(db, "RESET excon.writer", 0, NULL, NULL, &e2);
 		buf_free(&e2);
 	}
 	backfill_strv_free(f.cols);

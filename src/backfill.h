@@ -9,7 +9,9 @@
  * committed batch and never redoes one.  Batch size adapts towards
  * target_batch_ms.  The walk ends when no key is left after the cursor, so
  * rows inserted while it ran are covered too (with a sync trigger in place
- * they are right already).
+ * they are right already).  While it runs, its session sets excon.writer
+ * to 'backfill', so that a sync trigger does not copy the values it writes
+ * back into the old column.
  */
 #ifndef EXCON_BACKFILL_H
 #define EXCON_BACKFILL_H

@@ -426,7 +426,10 @@ gen_dual_write(const struct step *s, struct unit *u, struct buf *err)
 	 * BEFORE triggers run before NOT NULL is checked, so an INSERT by new
 	 * code that writes only `to` still fills a NOT NULL `from`.  On UPDATE
 	 * the column that changed wins; when both changed, the writer wrote
-	 * both and nothing is touched.
+	 * both and nothing is touched.  A backfill (its session sets
+	 * excon.writer, see backfill.h) writes `to` from `from`: copying it
+	 * back through `down` would at best redo work and, with a lossy `down`,
+	 * change the value the running code reads.
 	 */
 	buf_printf(&b,
 	    "CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $excon$\n"
@@ -436,7 +439,8 @@ gen_dual_write(const struct step *s, struct unit *u, struct buf *err)
 	    "    ELSIF NEW.%s IS NULL THEN\n      NEW.%s := %s;\n    END IF;\n"
 	    "  ELSIF NEW.%s IS DISTINCT FROM OLD.%s AND NEW.%s IS NOT DISTINCT FROM OLD.%s THEN\n"
 	    "    NEW.%s := %s;\n"
-	    "  ELSIF NEW.%s IS DISTINCT FROM OLD.%s AND NEW.%s IS NOT DISTINCT FROM OLD.%s THEN\n"
+	    "  ELSIF NEW.%s IS DISTINCT FROM OLD.%s AND NEW.%s IS NOT DISTINCT FROM OLD.%s\n"
+	    "      AND current_setting('excon.writer', true) IS DISTINCT FROM 'backfill' THEN\n"
 	    "    NEW.%s := %s;\n"
 	    "  END IF;\n"
 	    "  RETURN NEW;\n"

@@ -507,6 +507,52 @@ START_TEST(test_rollback_runs_down)
 }
 END_TEST
 
+/* A type change whose `down` loses precision: cents back to a price. */
+static const char cents_plan[] =
+    "plan: price-cents\n"
+    "steps:\n"
+    "  - id: add-cents\n"
+    "    kind: add_column\n"
+    "    table: items\n"
+    "    column: price_cents\n"
+    "    type: bigint\n"
+    "  - id: sync\n"
+    "    kind: dual_write\n"
+    "    table: items\n"
+    "    from: price\n"
+    "    to: price_cents\n"
+    "    trigger: true\n"
+    "    up: round(NEW.price * 100)::bigint\n"
+    "    down: NEW.price_cents / 100.0\n"
+    "  - id: fill\n"
+    "    kind: backfill\n"
+    "    table: items\n"
+    "    set: price_cents = round(price * 100)::bigint\n"
+    "    where: price_cents IS NULL\n";
+
+START_TEST(test_backfill_leaves_old_column_alone)
+{
+	struct e2e e;
+
+	e2e_setup(&e, "cli_cents", NULL);
+	e2e_plan(&e, "price-cents.yaml", cents_plan);
+	/* Prices with a tenth of a cent, which cents cannot hold. */
+	free(pt_sql(e.ci, "CREATE TABLE items (id int PRIMARY KEY, price numeric NOT NULL);"
+	    "INSERT INTO items SELECT g, g + 0.125 FROM generate_series(1, 2000) g"));
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", "price-cents", "--to", "sync", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", "price-cents", NULL));
+	pt_sql_eq(e.ci, "SELECT count(*) FROM items WHERE price_cents = round(price * 100)", "2000");
+	/* The backfill's writes did not come back through `down` into the column old code reads. */
+	pt_sql_eq(e.ci, "SELECT count(*) FROM items WHERE price <> id + 0.125", "0");
+	/* The application's writes of the new column still reach the old one. */
+	free(pt_sql(e.ci, "UPDATE items SET price_cents = 700 WHERE id = 1"));
+	pt_sql_eq(e.ci, "SELECT price = 7 FROM items WHERE id = 1", "t");
+	e2e_free(&e);
+}
+END_TEST
+
 /* One TCase per behaviour. */
 static Suite *
 db_cli_suite(void)
@@ -518,6 +564,7 @@ db_cli_suite(void)
 		{ "recorded_once", test_recorded_once_with_record_only_meanwhile },
 		{ "no_primary_key", test_backfill_without_primary_key_refused },
 		{ "verify_fails", test_backfill_verify_fails },
+		{ "backfill_under_sync_trigger", test_backfill_leaves_old_column_alone },
 		{ "drift", test_verify_reports_drift },
 		{ "rollback", test_rollback_runs_down },
 	};
