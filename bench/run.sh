@@ -16,7 +16,7 @@
 #   make bench            (or: EXCON_BIN=./excon sh bench/run.sh)
 #
 # Knobs (environment): BENCH_PLANS (1000), BENCH_ROWS (1000000), BENCH_RUNS
-# (7, runs per timing; the median is kept), BENCH_BACKFILL_RUNS (3, runs
+# (7, runs per timing; the median is kept), BENCH_BACKFILL_RUNS (5, runs
 # each of the plain UPDATE and of excon's backfill), BENCH_BATCH_SIZE and
 # BENCH_TARGET_MS (the backfill settings of the bench's excon.yaml),
 # BENCH_RESULTS (the results file; empty = do not write one).
@@ -31,7 +31,7 @@ EXCON_BIN=${EXCON_BIN:-$here/excon}
 PLANS=${BENCH_PLANS:-1000}
 ROWS=${BENCH_ROWS:-1000000}
 RUNS=${BENCH_RUNS:-7}
-BF_RUNS=${BENCH_BACKFILL_RUNS:-3}
+BF_RUNS=${BENCH_BACKFILL_RUNS:-5}
 case $BF_RUNS in
 ''|*[!0-9]*|0) echo "bench: BENCH_BACKFILL_RUNS must be a positive number" >&2; exit 2 ;;
 esac

@@ -515,7 +515,8 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 	int target = o->target_batch_ms == 0 ? 200 : o->target_batch_ms;
 	double t0, t1;
 	long long done0;
-	int resumed = 0, prepared = 0, marked = 0, i, ret = -1;
+	char *sync_prev = NULL;	/* the caller's synchronous_commit, once changed */
+	int resumed = 0, prepared = 0, i, ret = -1;
 
 	memset(&f, 0, sizeof f);
 	memset(&pr, 0, sizeof pr);
@@ -540,11 +541,26 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 	/* Nothing else runs on the session between batches: set them once. */
 	if (pg_set_timeouts(db, &retry, err) == -1)
 		goto done;
-	/* Tells the sync trigger that this session is the backfill (see exec.c). */
-	if (pg_exec(db, "SELECT pg_catalog.set_config('excon.writer', 'backfill', false)",
-	    0, NULL, NULL, err) == -1)
-		goto done;
-	marked = 1;
+	/*
+	 * excon.writer tells the sync trigger that this session is the
+	 * backfill (see exec.c).  Batches commit without waiting for their WAL
+	 * to be flushed: a batch that a server crash loses is lost together
+	 * with its cursor, which commits in the same transaction, so the next
+	 * run redoes it; and the step's ledger row, committed after the walk
+	 * with the session's own setting, flushes every batch before it.  On a
+	 * server with fsync on this spares a flush per batch.
+	 */
+	{
+		struct pg_result *res = NULL;
+
+		if (pg_exec(db, "SELECT s.prev, pg_catalog.set_config('excon.writer', 'backfill', false),"
+		    " pg_catalog.set_config('synchronous_commit', 'off', false) FROM (SELECT"
+		    " pg_catalog.current_setting('synchronous_commit') AS prev OFFSET 0) AS s",
+		    0, NULL, &res, err) == -1)
+			goto done;
+		sync_prev = xstrdup(pg_result_get(res, 0, 0));
+		pg_result_free(res);
+	}
 	if (pg_prepare(db, stmt_name[0], f.sql[0], P_CURSOR - 1, err) == -1)
 		goto done;
 	prepared = 1;
@@ -645,11 +661,15 @@ done:
 		(void)pg_deallocate(db, stmt_name[i], &e2);
 		buf_free(&e2);
 	}
-	if (marked) {
+	if (sync_prev != NULL) {
 		struct buf e2 = BUF_INIT;
+		const char *params[] = { sync_prev };
 
+		(void)pg_exec(db, "SELECT pg_catalog.set_config('synchronous_commit', $1, false)",
+		    1, params, NULL, &e2);
 		(void)pg_exec(db, "RESET excon.writer", 0, NULL, NULL, &e2);
 		buf_free(&e2);
+		free(sync_prev);
 	}
 	backfill_strv_free(f.cols);
 	backfill_strv_free(f.types);

@@ -88,8 +88,18 @@ START_TEST(test_single_key_batches)
 	    "INSERT INTO users SELECT g, 'n' || g, NULL FROM generate_series(1, 10000) g;"
 	    "UPDATE users SET full_name = name WHERE id % 10 = 0; ANALYZE users"));
 	db = connect_pg(ci);
+	/* The session as the caller left it, to compare with after the run. */
+	ck_assert_int_eq(pg_exec(db, "SET synchronous_commit = remote_write", 0, NULL, NULL, &err), 0);
 	opts(&o, "users", "full_name = name", "full_name IS NULL", 1000, &seen);
 	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	{
+		struct pg_result *res = NULL;
+
+		ck_assert_int_eq(pg_exec(db, "SELECT current_setting('synchronous_commit') || '|'"
+		    " || coalesce(current_setting('excon.writer', true), '')", 0, NULL, &res, &err), 0);
+		ck_assert_str_eq(pg_result_get(res, 0, 0), "remote_write|");
+		pg_result_free(res);
+	}
 	ck_assert_int_eq(out.finished, 1);
 	ck_assert_msg(out.rows_done == 10000, "%lld: %s", out.rows_done, buf_cstr(&seen.cursors));
 	ck_assert_int_eq(out.rows_updated, 9000);
