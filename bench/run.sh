@@ -262,6 +262,9 @@ printf '   %-36s %9s %9.1f %9.1f\n' "excon backfill" "$excon_rate" \
     "$(awk -v c="$excon_cpu" 'BEGIN { print c / 1e3 }')" | tee -a "$report"
 out "   ratio excon/plain: $(ratio "$excon_rate" "$plain_rate") by rows/s (goal >= 0.9), $(ratio "$plain_cpu" "$excon_cpu") by server CPU"
 out "   ratio of each pair, in run order: $pairs"
+plain_runs=$(awk '{ printf " %.1f", $1 / 1e6 }' "$tmp/pairs")
+excon_runs=$(awk '{ printf " %.1f", $3 / 1e6 }' "$tmp/pairs")
+out "   wall s of each run: plain$plain_runs, excon$excon_runs"
 
 # The writer: WRITER_CLIENTS pgbench clients doing random single-row
 # updates of table $1, as back-to-back runs of WRITER_CHUNK seconds until
