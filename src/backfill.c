@@ -439,19 +439,33 @@ bf_batch(struct pg *db, void *arg, struct buf *err)
 	if (f->cursor != NULL)
 		for (i = 0; i < f->nkeys; i++)
 			params[np++] = f->cursor[i];
-	if (pg_exec(db, "BEGIN", 0, NULL, NULL, err) == -1 ||
-	    pg_exec_prepared(db, stmt_name[f->cursor != NULL], np, params, &res, err) == -1)
-		goto done;
-	f->batch_updated = pg_result_affected(res);
-	pg_result_free(res);
-	res = NULL;
+	/* Two round trips: BEGIN and the batch, then its count and COMMIT. */
+	{
+		struct pg_stmt st[] = {
+			{ "BEGIN", NULL, 0, NULL },
+			{ NULL, stmt_name[f->cursor != NULL], np, params },
+		};
+		struct pg_result *r[2];
 
+		if (pg_exec_pipeline(db, 2, st, r, err) == -1)
+			goto done;
+		f->batch_updated = pg_result_affected(r[1]);
+		pg_result_free(r[0]);
+		pg_result_free(r[1]);
+	}
 	snprintf(upd_s, sizeof upd_s, "%lld", f->batch_updated);
 	{
 		const char *p2[] = { f->o->plan, f->o->step, upd_s };
+		struct pg_stmt st[] = {
+			{ NULL, stmt_name[2], 3, p2 },
+			{ "COMMIT", NULL, 0, NULL },
+		};
+		struct pg_result *r[2];
 
-		if (pg_exec_prepared(db, stmt_name[2], 3, p2, &res, err) == -1)
+		if (pg_exec_pipeline(db, 2, st, r, err) == -1)
 			goto done;
+		res = r[0];
+		pg_result_free(r[1]);
 	}
 	if (pg_result_nrows(res) == 0 ||
 	    atoll(pg_result_get(res, 0, 0)) == f->done)
@@ -470,8 +484,6 @@ bf_batch(struct pg *db, void *arg, struct buf *err)
 			f->upper[i] = xstrdup(v);
 		}
 	}
-	if (pg_exec(db, "COMMIT", 0, NULL, NULL, err) == -1)
-		goto done;
 	ret = 0;
 done:
 	pg_result_free(res);

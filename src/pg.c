@@ -202,6 +202,81 @@ pg_exec_prepared(struct pg *db, const char *name, int nparams,
 	    NULL, NULL, 0), res, err);
 }
 
+/*
+ * Pipeline mode, in blocking mode: every statement is queued, one Sync
+ * sends them, then the results come in order, each followed by a NULL,
+ * and the Sync's own result last.  A statement after a failed one comes
+ * back PGRES_PIPELINE_ABORTED.  On a broken connection PQgetResult
+ * returns NULL early; the loop stops there.
+ */
+int
+pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *st,
+    struct pg_result **res, struct buf *err)
+{
+	PGresult *r;
+	int i, ret = 0, sent;
+
+	for (i = 0; res != NULL && i < n; i++)
+		res[i] = NULL;
+	if (PQenterPipelineMode(db->conn) != 1)
+		return pg_fail(db, NULL, err);
+	for (i = 0; i < n; i++) {
+		if (st[i].sql != NULL)
+			sent = PQsendQueryParams(db->conn, st[i].sql, st[i].nparams, NULL,
+			    st[i].params, NULL, NULL, 0);
+		else
+			sent = PQsendQueryPrepared(db->conn, st[i].name, st[i].nparams,
+			    st[i].params, NULL, NULL, 0);
+		if (sent != 1)
+			break;
+	}
+	if (i < n || PQpipelineSync(db->conn) != 1) {
+		ret = pg_fail(db, NULL, err);
+		/* Nothing was sent: leaving pipeline mode discards the queue. */
+		(void)PQexitPipelineMode(db->conn);
+		return ret;
+	}
+	for (i = 0; i < n; i++) {
+		ExecStatusType rs;
+
+		if ((r = PQgetResult(db->conn)) == NULL)
+			break;
+		rs = PQresultStatus(r);
+		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
+			if (ret == 0 && res != NULL) {
+				res[i] = xcalloc(1, sizeof *res[i]);
+				res[i]->res = r;
+			} else
+				PQclear(r);
+		} else if (ret == 0)
+			ret = pg_fail(db, r, err);
+		else
+			PQclear(r);
+		/* The NULL that ends statement i's results. */
+		while ((r = PQgetResult(db->conn)) != NULL)
+			PQclear(r);
+	}
+	if (i < n && ret == 0)
+		ret = pg_fail(db, NULL, err);
+	/* The Sync's result, then out of pipeline mode. */
+	while ((r = PQgetResult(db->conn)) != NULL) {
+		int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+		PQclear(r);
+		if (sync)
+			break;
+	}
+	(void)PQexitPipelineMode(db->conn);
+	if (ret == 0)
+		db->sqlstate[0] = '\0';
+	else
+		for (i = 0; res != NULL && i < n; i++) {
+			pg_result_free(res[i]);
+			res[i] = NULL;
+		}
+	return ret;
+}
+
 /* Frees a named statement. */
 int
 pg_deallocate(struct pg *db, const char *name, struct buf *err)

@@ -56,6 +56,24 @@ int pg_prepare(struct pg *db, const char *name, const char *sql, int nparams,
 /* Runs the prepared statement name, as pg_exec runs sql. */
 int pg_exec_prepared(struct pg *db, const char *name, int nparams,
     const char *const *params, struct pg_result **res, struct buf *err);
+/* One statement of pg_exec_pipeline: sql, or a prepared statement's name. */
+struct pg_stmt {
+	const char		*sql;
+	const char		*name;		/* used when sql is NULL */
+	int			 nparams;
+	const char *const	*params;
+};
+/*
+ * Sends n statements in one round trip (libpq's pipeline mode) and reads
+ * their results; res (may be NULL) receives the n results, all NULL when
+ * one failed.  Without an explicit BEGIN they run as
+ * one implicit transaction, like a script of several statements; with
+ * one, the transaction stays open after the last unless it commits.
+ * Returns -1 with err set from the first statement that failed (the
+ * server skips the rest).
+ */
+int pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *stmts,
+    struct pg_result **res, struct buf *err);
 /* Frees the prepared statement name (NULL-safe on a closed session). */
 int pg_deallocate(struct pg *db, const char *name, struct buf *err);
 /*

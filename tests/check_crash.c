@@ -10,8 +10,10 @@
  * Instead `excon advance` runs under gdb with breakpoints on the calls
  * through which it changes anything outside its own memory: PQexecParams
  * and PQexec (every SQL statement sent to PostgreSQL), PQprepare and
- * PQexecPrepared (named "PREPARE name" and "EXECUTE name"), sqlite3_exec
- * (BEGIN IMMEDIATE, COMMIT and ROLLBACK of the state file) and PQfinish.  Each
+ * PQexecPrepared (named "PREPARE name" and "EXECUTE name"), the same two
+ * queued in a pipeline (PQsendQueryParams, PQsendQueryPrepared: a kill
+ * there loses what the pipeline queued before it), sqlite3_exec (BEGIN
+ * IMMEDIATE, COMMIT and ROLLBACK of the state file) and PQfinish.  Each
  * call is an event; gdb counts them and sends SIGKILL before event k, so
  * killing before event k is exactly "everything up to event k-1 happened,
  * nothing after it did", including "the server committed but excon never
@@ -220,6 +222,7 @@ gdb_script(const char *dir, int k)
 	static const struct { const char *fn, *prefix; } fns[] = {
 		{ "PQexecParams", "" }, { "PQexec", "" }, { "sqlite3_exec", "" },
 		{ "PQprepare", "PREPARE " }, { "PQexecPrepared", "EXECUTE " },
+		{ "PQsendQueryParams", "" }, { "PQsendQueryPrepared", "EXECUTE " },
 	};
 	struct buf s = BUF_INIT;
 	size_t i;

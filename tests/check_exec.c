@@ -685,6 +685,63 @@ START_TEST(test_plan_lock_names_holder)
 }
 END_TEST
 
+/*
+ * A pipeline: results in order, the command tag's row count, prepared
+ * statements; a failing statement reports its error and SQLSTATE, the
+ * rest is skipped and rolled back with it, and the session is usable after.
+ */
+START_TEST(test_pipeline)
+{
+	char *ci = pt_db("x_pipeline");
+	struct pg *db = NULL;
+	struct buf err = BUF_INIT;
+	struct pg_result *r[3];
+	const char *one[] = { "2" };
+
+	free(pt_sql(ci, "CREATE TABLE t (id int PRIMARY KEY, v int);"
+	    "INSERT INTO t SELECT g, 0 FROM generate_series(1, 5) g"));
+	ck_assert_msg(pg_connect(&db, ci, "pipeline", &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(pg_prepare(db, "bump", "UPDATE t SET v = v + 1 WHERE id > $1", 1, &err), 0);
+	{
+		struct pg_stmt st[] = {
+			{ NULL, "bump", 1, one },
+			{ "SELECT sum(v) FROM t", NULL, 0, NULL },
+			{ "UPDATE t SET v = v + 10 WHERE id = $1", NULL, 1, one },
+		};
+
+		ck_assert_msg(pg_exec_pipeline(db, 3, st, r, &err) == 0, "%s", buf_cstr(&err));
+		ck_assert_int_eq(pg_result_affected(r[0]), 3);
+		ck_assert_str_eq(pg_result_get(r[1], 0, 0), "3");
+		ck_assert_int_eq(pg_result_affected(r[2]), 1);
+		pg_result_free(r[0]);
+		pg_result_free(r[1]);
+		pg_result_free(r[2]);
+	}
+	pt_sql_eq(ci, "SELECT sum(v) FROM t", "13");
+	{
+		struct pg_stmt st[] = {
+			{ NULL, "bump", 1, one },
+			{ "SELECT 1 / 0", NULL, 0, NULL },
+			{ "UPDATE t SET v = 100", NULL, 0, NULL },
+		};
+
+		ck_assert_int_eq(pg_exec_pipeline(db, 3, st, r, &err), -1);
+		ck_assert_str_eq(buf_cstr(&err), "division by zero");
+		ck_assert_str_eq(pg_sqlstate(db), "22012");
+		ck_assert(r[0] == NULL && r[1] == NULL && r[2] == NULL);
+	}
+	/* One implicit transaction: the first UPDATE went with the failure. */
+	pt_sql_eq(ci, "SELECT sum(v) FROM t", "13");
+	ck_assert_int_eq(pg_in_transaction(db), 0);
+	ck_assert_int_eq(pg_exec_prepared(db, "bump", 1, one, NULL, &err), 0);
+	ck_assert_int_eq(pg_deallocate(db, "bump", &err), 0);
+	pt_sql_eq(ci, "SELECT sum(v) FROM t", "16");
+	pg_close(db);
+	buf_free(&err);
+	free(ci);
+}
+END_TEST
+
 START_TEST(test_verify_boolean)
 {
 	char *ci = pt_db("x_verify");
@@ -803,6 +860,7 @@ exec_suite(void)
 		{ "dual_write_type", test_dual_write_type_change_expressions },
 		{ "drop_column", test_drop_column_drops_sync_trigger },
 		{ "plan_lock", test_plan_lock_names_holder },
+		{ "pipeline", test_pipeline },
 		{ "verify", test_verify_boolean },
 		{ "drift", test_drift_lines },
 		{ "no_transaction", test_non_transactional_sql_step },
