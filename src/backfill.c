@@ -29,7 +29,7 @@ struct bf {
 	char		 *table;	/* "schema"."table" */
 	char		 *keyarr;	/* {a,b} array literal of the column names */
 	char		 *sql[2];	/* the batch: from the start, after a cursor */
-	char		 *sql_count;	/* its count and cursor (bf_sql_count) */
+	char		 *sql_cursor;	/* the cursor it saved (bf_sql_cursor) */
 	char		**cursor;	/* last key done, nkeys strings, or NULL */
 	char		**upper;	/* this batch's upper key */
 	long long	  n;		/* this batch's size */
@@ -302,7 +302,7 @@ done:
  * statement each time cost about 4% of a batch.
  */
 static const char *const stmt_name[] = {
-	"excon_backfill_first", "excon_backfill_next", "excon_backfill_count"
+	"excon_backfill_first", "excon_backfill_next", "excon_backfill_cursor"
 };
 
 /* Parameters of the batch statement before the cursor's. */
@@ -388,26 +388,23 @@ bf_sql(const struct bf *f, int with_cursor)
 	return buf_detach(&q);
 }
 
-/*
- * The second statement of a batch: adds the rows the batch changed to the
- * saved count and reads back the cursor the batch saved, as text.
- */
+/* The second statement of a batch: reads back the cursor it saved, as text. */
 static char *
-bf_sql_count(const struct bf *f)
+bf_sql_cursor(const struct bf *f)
 {
 	struct buf q = BUF_INIT;
 	int i;
 
-	buf_puts(&q, "UPDATE excon.backfill SET rows_updated = rows_updated + $3::bigint"
-	    " WHERE plan = $1 AND step = $2 RETURNING rows_done");
+	buf_puts(&q, "SELECT rows_done");
 	for (i = 0; i < f->nkeys; i++)
 		buf_printf(&q, ", cursor[%d]", i + 1);
+	buf_puts(&q, " FROM excon.backfill WHERE plan = $1 AND step = $2");
 	return buf_detach(&q);
 }
 
 /*
  * One batch (a pg_unit_fn), in one transaction: the batch statement, then
- * the count and the cursor it saved.  Sets f->upper and the batch's counts,
+ * the cursor it saved.  Sets f->upper and the batch's counts,
  * or f->last when no key is left after the cursor (the batch saved no new
  * cursor, so rows_done did not move).
  */
@@ -439,33 +436,26 @@ bf_batch(struct pg *db, void *arg, struct buf *err)
 	if (f->cursor != NULL)
 		for (i = 0; i < f->nkeys; i++)
 			params[np++] = f->cursor[i];
-	/* Two round trips: BEGIN and the batch, then its count and COMMIT. */
+	/*
+	 * One round trip, one transaction: the batch statement, then the
+	 * cursor it saved.  The rows it changed come from its command tag and
+	 * are saved by the next batch (and at the end), so after a crash the
+	 * saved count can miss the last batch's; keys walked and the cursor
+	 * are always exact.
+	 */
 	{
+		const char *p2[] = { f->o->plan, f->o->step };
 		struct pg_stmt st[] = {
-			{ "BEGIN", NULL, 0, NULL },
 			{ NULL, stmt_name[f->cursor != NULL], np, params },
+			{ NULL, stmt_name[2], 2, p2 },
 		};
 		struct pg_result *r[2];
 
 		if (pg_exec_pipeline(db, 2, st, r, err) == -1)
 			goto done;
-		f->batch_updated = pg_result_affected(r[1]);
+		f->batch_updated = pg_result_affected(r[0]);
 		pg_result_free(r[0]);
-		pg_result_free(r[1]);
-	}
-	snprintf(upd_s, sizeof upd_s, "%lld", f->batch_updated);
-	{
-		const char *p2[] = { f->o->plan, f->o->step, upd_s };
-		struct pg_stmt st[] = {
-			{ NULL, stmt_name[2], 3, p2 },
-			{ "COMMIT", NULL, 0, NULL },
-		};
-		struct pg_result *r[2];
-
-		if (pg_exec_pipeline(db, 2, st, r, err) == -1)
-			goto done;
-		res = r[0];
-		pg_result_free(r[1]);
+		res = r[1];
 	}
 	if (pg_result_nrows(res) == 0 ||
 	    atoll(pg_result_get(res, 0, 0)) == f->done)
@@ -508,7 +498,7 @@ bf_prepare(struct bf *f, struct buf *err)
 	f->keyarr = array_literal(f->cols, f->nkeys);
 	f->sql[0] = bf_sql(f, 0);
 	f->sql[1] = bf_sql(f, 1);
-	f->sql_count = bf_sql_count(f);
+	f->sql_cursor = bf_sql_cursor(f);
 	return 0;
 }
 
@@ -579,7 +569,7 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 	if (pg_prepare(db, stmt_name[1], f.sql[1], P_CURSOR - 1 + f.nkeys, err) == -1)
 		goto done;
 	prepared = 2;
-	if (pg_prepare(db, stmt_name[2], f.sql_count, 3, err) == -1)
+	if (pg_prepare(db, stmt_name[2], f.sql_cursor, 2, err) == -1)
 		goto done;
 	prepared = 3;
 	retry.timeouts_set = 1;
@@ -647,10 +637,12 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 			pause_ms(o->pause_ms);
 	}
 	if (f.last) {
-		const char *params[] = { o->plan, o->step };
+		char upd[32];
+		const char *params[] = { o->plan, o->step, upd };
 
-		if (pg_exec(db, "UPDATE excon.backfill SET finished = true, updated_at = now()"
-		    " WHERE plan = $1 AND step = $2", 2, params, NULL, err) == -1)
+		snprintf(upd, sizeof upd, "%lld", f.updated);
+		if (pg_exec(db, "UPDATE excon.backfill SET finished = true, rows_updated = $3,"
+		    " updated_at = now() WHERE plan = $1 AND step = $2", 3, params, NULL, err) == -1)
 			goto done;
 		pr.finished = 1;
 		pr.rows_total = f.total = f.done;
@@ -690,7 +682,7 @@ done:
 	free(f.table);
 	free(f.sql[0]);
 	free(f.sql[1]);
-	free(f.sql_count);
+	free(f.sql_cursor);
 	free(f.keyarr);
 	buf_free(&cur);
 	return ret;
@@ -708,8 +700,7 @@ backfill_describe(const struct backfill_opts *o, struct buf *out)
 	buf_printf(out,
 	    "-- backfill in primary-key order (<pk> is found at run time; a table without one is refused),\n"
 	    "-- batches of %d rows adapting to %d ms, pause %d ms, resumable from excon.backfill;\n"
-	    "-- per batch, one transaction:\n"
-	    "BEGIN;\n"
+	    "-- per batch, one transaction sent in one round trip:\n"
 	    "WITH excon_b AS (<the n-th key after <cursor>, or the last one and how many are left>),\n"
 	    "  excon_c AS (INSERT INTO excon.backfill (plan, step, key_columns, cursor, rows_done, rows_updated, rows_total)"
 	    " SELECT ",
@@ -721,14 +712,13 @@ backfill_describe(const struct backfill_opts *o, struct buf *out)
 	pg_quote_literal(out, o->step ? o->step : "");
 	buf_printf(out, ", <pk columns>, <key>, ... FROM excon_b ON CONFLICT (plan, step) DO UPDATE ...)\n"
 	    "UPDATE %s SET %s WHERE (<pk>) > (<cursor>) AND (<pk>) <= (SELECT <key> FROM excon_b)%s%s%s;\n"
-	    "UPDATE excon.backfill SET rows_updated = rows_updated + <rows updated> WHERE plan = ",
+	    "SELECT rows_done, <cursor> FROM excon.backfill WHERE plan = ",
 	    buf_cstr(&t), o->set ? o->set : "<set>",
 	    o->where ? " AND (" : "", o->where ? o->where : "", o->where ? ")" : "");
 	pg_quote_literal(out, o->plan ? o->plan : "");
 	buf_puts(out, " AND step = ");
 	pg_quote_literal(out, o->step ? o->step : "");
-	buf_puts(out, " RETURNING rows_done, <cursor>;\n"
-	    "COMMIT;\n"
+	buf_puts(out, ";\n"
 	    "-- repeated until no key is left after the cursor\n");
 	buf_free(&t);
 }

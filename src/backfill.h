@@ -22,7 +22,9 @@
 /* Progress after each batch (and once at the end, with finished set). */
 struct backfill_progress {
 	long long	 rows_done;	/* keys walked, including earlier runs */
-	long long	 rows_updated;	/* rows changed, including earlier runs */
+	long long	 rows_updated;	/* rows changed, including earlier runs
+					   (whose count can miss the batch
+					   committed last before a crash) */
 	long long	 rows_total;	/* estimated rows in the table, 0 unknown */
 	long long	 batches;	/* batches committed by this run */
 	int		 batch_size;	/* size of the next batch */

@@ -108,20 +108,21 @@ static const struct kill_point {
 	{ "dual-write", "COMMIT", 1, RERUN_FRESH },
 	{ "dual-write", "BEGIN IMMEDIATE", 2, RERUN_LEDGER },
 	/*
-	 * backfill: batches of 500, 1000, 1500 rows, each a transaction of
-	 * the batch statement (cursor and update) and its count, a fourth that
-	 * finds no key left, then the ledger and verify.  Killed inside a
-	 * batch, the rerun redoes it; killed after the server committed it but
-	 * before the state file mirrored it, the rerun resumes after it.
+	 * backfill: batches of 500, 1000, 1500 rows, each one transaction
+	 * sent in one pipeline (the batch statement, which saves the cursor
+	 * and updates, then the read-back of the cursor), a fourth that finds
+	 * no key left, then the ledger and verify.  Killed while a batch is
+	 * queued, the rerun redoes it; killed after the server committed it
+	 * but before the state file mirrored it, the rerun resumes after it.
 	 */
 	{ "backfill", "SELECT to_regclass($1)", 1, RERUN_FRESH },
 	{ "backfill", "BEGIN;SELECT pg_catalog.pg_advisory_xact_lock", 1, RERUN_FRESH },
 	{ "backfill", "PREPARE excon_backfill_first", 1, RERUN_FRESH },
 	{ "backfill", "EXECUTE excon_backfill_first", 1, RERUN_FRESH },
-	{ "backfill", "EXECUTE excon_backfill_count", 1, RERUN_FRESH },
+	{ "backfill", "EXECUTE excon_backfill_cursor", 1, RERUN_FRESH },
 	{ "backfill", "BEGIN IMMEDIATE", 2, RERUN_FRESH },
 	{ "backfill", "EXECUTE excon_backfill_next", 1, RERUN_FRESH },
-	{ "backfill", "EXECUTE excon_backfill_count", 2, RERUN_FRESH },
+	{ "backfill", "EXECUTE excon_backfill_cursor", 2, RERUN_FRESH },
 	{ "backfill", "EXECUTE excon_backfill_next", 2, RERUN_FRESH },
 	{ "backfill", "EXECUTE excon_backfill_next", 3, RERUN_FRESH },
 	{ "backfill", "UPDATE excon.backfill SET finished", 1, RERUN_FRESH },
