@@ -1645,7 +1645,9 @@ done:
 /* Compares the database with the shipped steps (see exec.h). */
 int
 exec_drift(struct exec *x, const struct plan *p, size_t nshipped,
-    const char *const *releases, struct exec_drift *d, struct buf *err)
+    const char *const *releases, const struct exec_when *when,
+    const struct exec_shipped *all, size_t nall, struct exec_drift *d,
+    struct buf *err)
 {
 	static const char *const what[] = {
 		"", "table", "column", "index", "constraint", "constraint",
@@ -1672,6 +1674,19 @@ exec_drift(struct exec *x, const struct plan *p, size_t nshipped,
 
 			step_effect(&p->steps[j], &l);
 			skip = superseded(&e, s, &l, &p->steps[j]);
+		}
+		/* Other plans' ships at the same time or later; a tie counts as later. */
+		for (j = 0; when != NULL && j < nall && !skip; j++) {
+			const struct step *o = all[j].step;
+			struct effect l;
+
+			if ((o >= p->steps && o < p->steps + p->nsteps) ||
+			    all[j].when.release_seq < when[i].release_seq ||
+			    (all[j].when.release_seq == when[i].release_seq &&
+			    all[j].when.at < when[i].at))
+				continue;
+			step_effect(o, &l);
+			skip = superseded(&e, s, &l, o);
 		}
 		if (skip)
 			continue;

@@ -36,6 +36,7 @@
 #define EXCON_EXEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backfill.h"
 #include "buf.h"
@@ -139,15 +140,33 @@ struct exec_drift {
 	size_t	  cap;
 };
 
+/* When a step shipped, to order the ships of different plans. */
+struct exec_when {
+	int64_t		 release_seq;
+	int64_t		 at;		/* unix seconds */
+};
+
+/* A shipped step, of any plan, that may supersede another's effect. */
+struct exec_shipped {
+	const struct step	*step;
+	struct exec_when	 when;
+};
+
 /*
  * Compares the database with the first nshipped steps of p (the shipped
  * ones; releases[i], may be NULL, names the release step i shipped in):
  * each expand/migrate effect must be present unless a later shipped step
- * removes it, each contract's object must be gone.  Appends lines such as
- * "users.full_name: column missing (add-column shipped in v2)" to d.
+ * removes it, each contract's object must be gone.  A later step is one of
+ * p after it, or one in all[] (the shipped steps of every plan; p's own
+ * are skipped) that shipped no earlier than it by when[i]: a column plan
+ * A added and plan B dropped since is not drift.  when and all may be
+ * NULL.  Appends lines such as "users.full_name: column missing
+ * (add-column shipped in v2)" to d.
  */
 int exec_drift(struct exec *x, const struct plan *p, size_t nshipped,
-    const char *const *releases, struct exec_drift *d, struct buf *err);
+    const char *const *releases, const struct exec_when *when,
+    const struct exec_shipped *all, size_t nall, struct exec_drift *d,
+    struct buf *err);
 void exec_drift_free(struct exec_drift *d);
 
 #endif

@@ -434,6 +434,59 @@ START_TEST(test_verify_reports_drift)
 }
 END_TEST
 
+/* Plan A adds t.x; plan B, later, drops it again. */
+static const char add_x_plan[] =
+    "plan: add-x\n"
+    "steps:\n"
+    "  - id: add-x\n"
+    "    kind: add_column\n"
+    "    table: t\n"
+    "    column: x\n"
+    "    type: text\n";
+static const char drop_x_plan[] =
+    "plan: drop-x\n"
+    "steps:\n"
+    "  - id: drop-x\n"
+    "    kind: drop_column\n"
+    "    table: t\n"
+    "    column: x\n";
+
+START_TEST(test_verify_across_plans)
+{
+	struct e2e e;
+	struct run r;
+	char *out;
+
+	e2e_setup(&e, "cli_drift_plans", NULL);
+	e2e_plan(&e, "add-x.yaml", add_x_plan);
+	free(pt_sql(e.ci, "CREATE TABLE t (id serial PRIMARY KEY)"));
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", "add-x", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+	free(e2e_ok(&e, 0, "release", "start", "r2", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r2", NULL));
+	free(e2e_ok(&e, 0, "release", "start", "r3", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r3", NULL));
+	e2e_plan(&e, "drop-x.yaml", drop_x_plan);
+	free(e2e_ok(&e, 1, "advance", "drop-x", NULL));
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 't' AND column_name = 'x'", "0");
+	/* add-x's column is gone because drop-x shipped since: not drift. */
+	out = e2e_ok(&e, 1, "verify", NULL);
+	ck_assert_msg(tu_has(out, "verify: the database matches the state (2 plans checked)"),
+	    "%s", out);
+	free(out);
+	/* Re-added by hand, it is drift of drop-x, and only of drop-x. */
+	free(pt_sql(e.ci, "ALTER TABLE t ADD COLUMN x text"));
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "verify", NULL), 4);
+	ck_assert_msg(tu_has(r.out, "drift: t.x: column still present (drop-x shipped in r3)\n"),
+	    "%s", r.out);
+	ck_assert_int_eq(e2e_lines_with(r.out, "drift: "), 1);
+	tu_run_free(&r);
+	e2e_free(&e);
+}
+END_TEST
+
 START_TEST(test_rollback_runs_down)
 {
 	struct e2e e;
@@ -566,6 +619,7 @@ db_cli_suite(void)
 		{ "verify_fails", test_backfill_verify_fails },
 		{ "backfill_under_sync_trigger", test_backfill_leaves_old_column_alone },
 		{ "drift", test_verify_reports_drift },
+		{ "drift_across_plans", test_verify_across_plans },
 		{ "rollback", test_rollback_runs_down },
 	};
 	size_t i;

@@ -796,16 +796,16 @@ START_TEST(test_drift_lines)
 	const char *rel[] = { S("v2"), S("v2"), S("v9") };
 
 	x = dual_write_setup(ci, s, &p, &log, &o);
-	ck_assert_int_eq(exec_drift(x, &p, 2, rel, &d, &err), 0);
+	ck_assert_int_eq(exec_drift(x, &p, 2, rel, NULL, NULL, 0, &d, &err), 0);
 	ck_assert_int_eq(d.n, 0);
 	free(pt_sql(ci, "DROP TRIGGER excon_sync_name_full_name ON users; ALTER TABLE users DROP COLUMN full_name"));
-	ck_assert_int_eq(exec_drift(x, &p, 2, rel, &d, &err), 0);
+	ck_assert_int_eq(exec_drift(x, &p, 2, rel, NULL, NULL, 0, &d, &err), 0);
 	ck_assert_int_eq(d.n, 2);
 	ck_assert_str_eq(d.v[0], "users.full_name: column missing (add-column shipped in v2)");
 	ck_assert_str_eq(d.v[1], "users: trigger 'excon_sync_name_full_name' missing (dual-write shipped in v2)");
 	exec_drift_free(&d);
 	/* The contract shipped but its column is still there; the trigger's absence is expected now. */
-	ck_assert_int_eq(exec_drift(x, &p, 3, rel, &d, &err), 0);
+	ck_assert_int_eq(exec_drift(x, &p, 3, rel, NULL, NULL, 0, &d, &err), 0);
 	ck_assert_int_eq(d.n, 2);
 	ck_assert_str_eq(d.v[1], "users.name: column still present (drop-name shipped in v9)");
 	exec_drift_free(&d);

@@ -473,6 +473,15 @@ done:
 	return rc;
 }
 
+/* What verify knows of one plan. */
+struct verify_plan {
+	const char		**rel;		/* release of each shipped step */
+	struct exec_when	 *when;		/* when each shipped */
+	size_t			  n;		/* steps shipped */
+	size_t			  m;		/* and applied right after them */
+	struct exec_drift	  unrec;	/* applied, not recorded */
+};
+
 /* Compares database and state: one line per drift. */
 int
 dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
@@ -480,10 +489,12 @@ dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 	struct exec_opts o;
 	struct runner rn;
 	struct exec *x = NULL;
-	struct exec_drift d = { NULL, 0, 0 }, unrec = { NULL, 0, 0 };
+	struct exec_drift d = { NULL, 0, 0 };
+	struct verify_plan *vp = NULL;
+	struct exec_shipped *all = NULL;
 	struct gate_ctx g;
 	struct buf err = BUF_INIT, out = BUF_INIT;
-	size_t i, j, m;
+	size_t i, np = 0, nall = 0, nall_cap = 0;
 	int rc = EXCON_EXIT_OK, nchecked = 0;
 
 	memset(&rn, 0, sizeof rn);
@@ -495,65 +506,89 @@ dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 		goto done;
 	}
 	cmd_gate(ctx, h, &g);
-	for (i = 0; i < ctx->plans.nplans; i++) {
+	np = ctx->plans.nplans;
+	vp = xcalloc(np + 1, sizeof *vp);
+	/*
+	 * First every plan's shipped steps, with when each shipped, so that
+	 * a plan's effect undone by another plan since is not drift.
+	 */
+	for (i = 0; i < np; i++) {
 		const struct plan *p = ctx->plans.plans[i];
+		struct verify_plan *v = &vp[i];
 		struct gate_progress pr;
-		const char **rel;
-		size_t n = 0;
+		size_t j;
 
 		gate_progress_load(&g, p, &pr);
-		rel = xcalloc(p->nsteps + 1, sizeof *rel);
+		v->rel = xcalloc(p->nsteps + 1, sizeof *v->rel);
+		v->when = xcalloc(p->nsteps + 1, sizeof *v->when);
 		for (j = 0; j < p->nsteps; j++) {
+			const struct state_release *r;
+
 			if (pr.ships[j] == NULL || pr.ships[j]->status != SHIP_DONE)
 				break;
-			rel[j] = gate_release(h, pr.ships[j]->release_seq) ?
-			    gate_release(h, pr.ships[j]->release_seq)->name : NULL;
-			n++;
+			r = gate_release(h, pr.ships[j]->release_seq);
+			v->rel[j] = r ? r->name : NULL;
+			v->when[j].release_seq = pr.ships[j]->release_seq;
+			v->when[j].at = pr.ships[j]->at;
+			v->n++;
 		}
 		gate_progress_free(&pr);
 		/*
 		 * Steps the database applied (they are in its ledger) that the
 		 * state file does not count, as after an advance killed between
 		 * the two: one line each.  The ones right after the shipped
-		 * steps are checked as applied, so that what they removed (a
-		 * sync trigger dropped with its column) is not reported too.
+		 * steps are checked as applied (as shipped last of all), so that
+		 * what they removed (a sync trigger dropped with its column) is
+		 * not reported too.
 		 */
-		m = n;
-		for (j = n; j < p->nsteps; j++) {
+		v->m = v->n;
+		for (j = v->n; j < p->nsteps; j++) {
 			int found = 0;
 
 			if (!exec_step_runs_sql(&p->steps[j]))
 				continue;
 			if (exec_ledger_get(x, p->name.s, p->steps[j].id.s, &found, NULL,
 			    &err) != 0) {
-				free(rel);
 				rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s: %s", p->name.s,
 				    buf_cstr(&err));
 				goto done;
 			}
 			if (!found)
 				continue;
-			if (j == m)
-				m++;
-			XGROW(unrec.v, unrec.cap, unrec.n + 1);
-			unrec.v[unrec.n++] = xasprintf("%s/%s: applied on the database "
+			if (j == v->m) {
+				v->when[j].release_seq = INT64_MAX;
+				v->when[j].at = INT64_MAX;
+				v->m++;
+			}
+			XGROW(v->unrec.v, v->unrec.cap, v->unrec.n + 1);
+			v->unrec.v[v->unrec.n++] = xasprintf("%s/%s: applied on the database "
 			    "(excon.ledger) but not shipped in the state file, as after an "
 			    "interrupted advance: 'excon advance %s' finishes it", p->name.s,
 			    p->steps[j].id.s, p->name.s);
 		}
-		if (m > 0 && exec_drift(x, p, m, rel, &d, &err) != 0) {
-			free(rel);
+		for (j = 0; j < v->m; j++) {
+			XGROW(all, nall_cap, nall + 1);
+			all[nall].step = &p->steps[j];
+			all[nall++].when = v->when[j];
+		}
+	}
+	for (i = 0; i < np; i++) {
+		const struct plan *p = ctx->plans.plans[i];
+		struct verify_plan *v = &vp[i];
+		size_t j;
+
+		if (v->m > 0 && exec_drift(x, p, v->m, v->rel, v->when, all, nall,
+		    &d, &err) != 0) {
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s: %s", p->name.s,
 			    buf_cstr(&err));
 			goto done;
 		}
-		free(rel);
-		nchecked += m > 0 || unrec.n > 0;
-		for (j = 0; j < unrec.n; j++) {
+		nchecked += v->m > 0 || v->unrec.n > 0;
+		for (j = 0; j < v->unrec.n; j++) {
 			XGROW(d.v, d.cap, d.n + 1);
-			d.v[d.n++] = unrec.v[j];
+			d.v[d.n++] = v->unrec.v[j];
 		}
-		unrec.n = 0;
+		v->unrec.n = 0;
 	}
 	if (ctx->format == FORMAT_JSON) {
 		buf_puts(&out, "{\"ok\":");
@@ -578,7 +613,13 @@ dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 	rc = d.n ? EXCON_EXIT_PROBLEMS : EXCON_EXIT_OK;
 done:
 	exec_drift_free(&d);
-	exec_drift_free(&unrec);
+	for (i = 0; vp != NULL && i < np; i++) {
+		free(vp[i].rel);
+		free(vp[i].when);
+		exec_drift_free(&vp[i].unrec);
+	}
+	free(vp);
+	free(all);
 	exec_close(x);
 	buf_free(&err);
 	buf_free(&out);
