@@ -231,8 +231,11 @@ pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *st,
 			break;
 	}
 	if (i < n || PQpipelineSync(db->conn) != 1) {
+		/*
+		 * libpq refused to queue or send (a broken connection): nothing
+		 * ran, and the session is not usable for more than the error.
+		 */
 		ret = pg_fail(db, NULL, err);
-		/* Nothing was sent: leaving pipeline mode discards the queue. */
 		(void)PQexitPipelineMode(db->conn);
 		return ret;
 	}

@@ -10,6 +10,7 @@
 
 #include "backfill.h"
 #include "util/pgtest.h"
+#include "util/proc.h"
 #include "util/testutil.h"
 
 /* A string literal as the plan model's (char *). */
@@ -305,6 +306,77 @@ START_TEST(test_rows_inserted_during_walk_are_covered)
 }
 END_TEST
 
+/* Retry notices collected by the callback. */
+static void
+on_notice(void *arg, const char *line)
+{
+	buf_printf(arg, "%s\n", line);
+}
+
+/*
+ * A batch that meets a row lock times out, is rolled back whole and tried
+ * again once the lock is gone: no row is updated twice.
+ */
+START_TEST(test_batch_lock_timeout_retried)
+{
+	char *ci = pt_db("b_locked");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct backfill_progress out;
+	struct buf err = BUF_INIT, notices = BUF_INIT;
+	struct pg *db;
+	int fds[2], st;
+	char c;
+	pid_t pid;
+
+	free(pt_sql(ci, "CREATE TABLE t (id int PRIMARY KEY, b int NOT NULL DEFAULT 0);"
+	    "INSERT INTO t (id) SELECT g FROM generate_series(1, 1000) g"));
+	/* Another session holds row 500 for 800 ms. */
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		struct pg *h = NULL;
+		struct buf e = BUF_INIT;
+
+		close(fds[0]);
+		if (pg_connect(&h, ci, "holder", &e) == -1 ||
+		    pg_exec(h, "BEGIN", 0, NULL, NULL, &e) == -1 ||
+		    pg_exec(h, "UPDATE t SET b = b WHERE id = 500", 0, NULL, NULL, &e) == -1 ||
+		    write(fds[1], "x", 1) != 1)
+			_exit(2);
+		tu_sleep_ms(800);
+		_exit(pg_exec(h, "COMMIT", 0, NULL, NULL, &e) == -1 ? 3 : 0);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+
+	db = connect_pg(ci);
+	opts(&o, "t", "b = b + 1", NULL, 300, &seen);
+	o.retry.lock_timeout = "100ms";
+	o.retry.retries = 30;
+	o.retry.base_ms = 50;
+	o.retry.cap_ms = 100;
+	o.retry.notify = on_notice;
+	o.retry.arg = &notices;
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	waitpid(pid, &st, 0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_msg(tu_has(buf_cstr(&notices), "lock timeout; retry 1 of 30"), "%s",
+	    buf_cstr(&notices));
+	ck_assert_int_eq(out.finished, 1);
+	ck_assert_int_eq(out.rows_done, 1000);
+	ck_assert_int_eq(out.rows_updated, 1000);
+	pt_sql_eq(ci, "SELECT count(*) FROM t WHERE b = 1", "1000");
+	pg_close(db);
+	buf_free(&err);
+	buf_free(&notices);
+	buf_free(&seen.cursors);
+	free(ci);
+}
+END_TEST
+
 START_TEST(test_adaptive_batch_size)
 {
 	char *ci = pt_db("b_adapt");
@@ -402,6 +474,7 @@ backfill_suite(void)
 		{ "resume_after_kill", test_resume_after_kill },
 		{ "rows_inserted_during_walk", test_rows_inserted_during_walk_are_covered },
 		{ "adaptive", test_adaptive_batch_size },
+		{ "lock_timeout_retried", test_batch_lock_timeout_retried },
 		{ "exec_verify_rollback", test_exec_backfill_verify_and_rollback },
 	};
 	size_t i;
