@@ -191,17 +191,6 @@ pg_prepare(struct pg *db, const char *name, const char *sql, int nparams,
 	return pg_finish(db, PQprepare(db->conn, name, sql, nparams, NULL), NULL, err);
 }
 
-/* Runs a named statement with text parameters. */
-int
-pg_exec_prepared(struct pg *db, const char *name, int nparams,
-    const char *const *params, struct pg_result **res, struct buf *err)
-{
-	if (res != NULL)
-		*res = NULL;
-	return pg_finish(db, PQexecPrepared(db->conn, name, nparams, params,
-	    NULL, NULL, 0), res, err);
-}
-
 /*
  * Pipeline mode, in blocking mode: every statement is queued, one Sync
  * sends them, then the results come in order, each followed by a NULL,

@@ -47,15 +47,12 @@ int pg_backend_pid(const struct pg *db);
 int pg_exec(struct pg *db, const char *sql, int nparams,
     const char *const *params, struct pg_result **res, struct buf *err);
 /*
- * Prepares sql as the session's statement name, for pg_exec_prepared: a
+ * Prepares sql as the session's statement name, for pg_exec_pipeline: a
  * statement run many times is then parsed once, and PostgreSQL may keep
  * its plan.  The name stays taken until pg_deallocate or the session ends.
  */
 int pg_prepare(struct pg *db, const char *name, const char *sql, int nparams,
     struct buf *err);
-/* Runs the prepared statement name, as pg_exec runs sql. */
-int pg_exec_prepared(struct pg *db, const char *name, int nparams,
-    const char *const *params, struct pg_result **res, struct buf *err);
 /* One statement of pg_exec_pipeline: sql, or a prepared statement's name. */
 struct pg_stmt {
 	const char		*sql;

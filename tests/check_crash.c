@@ -9,11 +9,11 @@
  * different points on every machine and could not say which one it hit.
  * Instead `excon advance` runs under gdb with breakpoints on the calls
  * through which it changes anything outside its own memory: PQexecParams
- * and PQexec (every SQL statement sent to PostgreSQL), PQprepare and
- * PQexecPrepared (named "PREPARE name" and "EXECUTE name"), the same two
- * queued in a pipeline (PQsendQueryParams, PQsendQueryPrepared: a kill
- * there loses what the pipeline queued before it), sqlite3_exec (BEGIN
- * IMMEDIATE, COMMIT and ROLLBACK of the state file) and PQfinish.  Each
+ * and PQexec (every SQL statement sent to PostgreSQL), PQprepare (named
+ * "PREPARE name"), statements queued in a pipeline (PQsendQueryParams, and
+ * PQsendQueryPrepared named "EXECUTE name": a kill there loses what the
+ * pipeline queued before it), sqlite3_exec (BEGIN IMMEDIATE, COMMIT and
+ * ROLLBACK of the state file) and PQfinish.  Each
  * call is an event; gdb counts them and sends SIGKILL before event k, so
  * killing before event k is exactly "everything up to event k-1 happened,
  * nothing after it did", including "the server committed but excon never
@@ -222,7 +222,7 @@ gdb_script(const char *dir, int k)
 	/* Each call and what its event is named by: the SQL, or the statement name. */
 	static const struct { const char *fn, *prefix; } fns[] = {
 		{ "PQexecParams", "" }, { "PQexec", "" }, { "sqlite3_exec", "" },
-		{ "PQprepare", "PREPARE " }, { "PQexecPrepared", "EXECUTE " },
+		{ "PQprepare", "PREPARE " },
 		{ "PQsendQueryParams", "" }, { "PQsendQueryPrepared", "EXECUTE " },
 	};
 	struct buf s = BUF_INIT;

@@ -744,7 +744,11 @@ START_TEST(test_pipeline)
 	/* One implicit transaction: the first UPDATE went with the failure. */
 	pt_sql_eq(ci, "SELECT sum(v) FROM t", "13");
 	ck_assert_int_eq(pg_in_transaction(db), 0);
-	ck_assert_int_eq(pg_exec_prepared(db, "bump", 1, one, NULL, &err), 0);
+	{
+		struct pg_stmt st[] = { { NULL, "bump", 1, one } };
+
+		ck_assert_msg(pg_exec_pipeline(db, 1, st, NULL, &err) == 0, "%s", buf_cstr(&err));
+	}
 	ck_assert_int_eq(pg_deallocate(db, "bump", &err), 0);
 	pt_sql_eq(ci, "SELECT sum(v) FROM t", "16");
 	pg_close(db);

@@ -477,8 +477,7 @@ done:
 struct verify_plan {
 	const char		**rel;		/* release of each shipped step */
 	struct exec_when	 *when;		/* when each shipped */
-	size_t			  n;		/* steps shipped */
-	size_t			  m;		/* and applied right after them */
+	size_t			  m;		/* steps shipped, and applied right after them */
 	struct exec_drift	  unrec;	/* applied, not recorded */
 };
 
@@ -519,6 +518,7 @@ dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 		size_t j;
 
 		gate_progress_load(&g, p, &pr);
+		v->m = 0;
 		v->rel = xcalloc(p->nsteps + 1, sizeof *v->rel);
 		v->when = xcalloc(p->nsteps + 1, sizeof *v->when);
 		for (j = 0; j < p->nsteps; j++) {
@@ -530,7 +530,7 @@ dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 			v->rel[j] = r ? r->name : NULL;
 			v->when[j].release_seq = pr.ships[j]->release_seq;
 			v->when[j].at = pr.ships[j]->at;
-			v->n++;
+			v->m++;
 		}
 		gate_progress_free(&pr);
 		/*
@@ -541,8 +541,7 @@ dbstep_verify(struct cmd_ctx *ctx, const struct state_history *h)
 		 * what they removed (a sync trigger dropped with its column) is
 		 * not reported too.
 		 */
-		v->m = v->n;
-		for (j = v->n; j < p->nsteps; j++) {
+		for (j = v->m; j < p->nsteps; j++) {
 			int found = 0;
 
 			if (!exec_step_runs_sql(&p->steps[j]))
