@@ -20,7 +20,13 @@
 #include "backfill.h"
 #include "xalloc.h"
 
-/* The statements of one run, built once. */
+/* A batch sent and not yet heard back. */
+struct bf_sent {
+	long long	  n;		/* its size */
+	double		  at;		/* when it was sent, ms */
+};
+
+/* The statements of one run, built once, and where the walk stands. */
 struct bf {
 	const struct backfill_opts *o;
 	char		**cols;
@@ -28,17 +34,22 @@ struct bf {
 	int		  nkeys;
 	char		 *table;	/* "schema"."table" */
 	char		 *keyarr;	/* {a,b} array literal of the column names */
-	char		 *sql[2];	/* the batch: from the start, after a cursor */
+	char		 *sql[2];	/* the batch: from the start, after the saved cursor */
 	char		 *sql_cursor;	/* the cursor it saved (bf_sql_cursor) */
 	char		**cursor;	/* last key done, nkeys strings, or NULL */
-	char		**upper;	/* this batch's upper key */
-	long long	  n;		/* this batch's size */
+	long long	  n;		/* the next batch's size */
 	long long	  done;		/* keys walked, all runs */
 	long long	  updated;	/* rows updated, all runs */
 	long long	  total;	/* estimate */
-	long long	  batch_keys;	/* keys in the batch just run */
-	long long	  batch_updated;
-	int		  last;		/* no key after the cursor */
+	struct bf_sent	  q[2];		/* batches in flight, oldest first */
+	int		  nq;
+	double		  last_recv;	/* when the last result came, ms, or 0 */
+	int		  empty;	/* the last batch heard found no key left */
+	int		  again;	/* a stretch stopped at a failure after progress */
+	double		  t0;		/* when this run's walk started, ms */
+	long long	  done0;	/* rows_done when it started */
+	struct backfill_progress pr;
+	struct buf	  cur;		/* pr.cursor's text */
 };
 
 /* Frees a NULL-terminated vector; NULL-safe. */
@@ -305,14 +316,14 @@ static const char *const stmt_name[] = {
 	"excon_backfill_first", "excon_backfill_next", "excon_backfill_cursor"
 };
 
-/* Parameters of the batch statement before the cursor's. */
+/* Parameters of the batch statements (P_DONE: the first one only). */
 enum {
-	P_N = 1, P_PLAN, P_STEP, P_KEYS, P_DONE, P_UPDATED, P_TOTAL, P_CURSOR
+	P_N = 1, P_PLAN, P_STEP, P_KEYS, P_UPDATED, P_TOTAL, P_DONE
 };
 
 /*
- * The batch statement, from the start (with_cursor 0) or after the cursor
- * in parameters $P_CURSOR...: find the upper key, save it as the new
+ * The batch statement, from the start (next 0) or after the cursor saved
+ * in excon.backfill (next 1): find the upper key, save it as the new
  * cursor, and update the rows in (cursor, upper] that match `where`.
  *
  * Why this shape: excon_b is the n-th key after the cursor (an index-only
@@ -320,15 +331,19 @@ enum {
  * and how many there are; the second branch of the UNION ALL runs only
  * then.  The UPDATE compares the key with excon_b through a sub-select,
  * which PostgreSQL evaluates once and uses as the upper bound of an index
- * range scan.  The UPDATE is the statement itself, not a CTE with
- * RETURNING, so the rows it changed come from its command tag: counting a
- * RETURNING list cost about 6% of the batch.  Every part sees one
- * snapshot: a row inserted after it is not updated by this batch, exactly
- * as with separate statements in READ COMMITTED, and the sync trigger (or
- * the insert itself) has it right.
+ * range scan; the lower bound, the cursor, comes the same way from
+ * excon_a, the row the batch before committed.  Reading the cursor from
+ * the table rather than from a parameter is what lets excon send a batch
+ * before the previous one has answered (see bf_stretch): whatever
+ * committed last, the next batch starts right after it.  The UPDATE is
+ * the statement itself, not a CTE with RETURNING, so the rows it changed
+ * come from its command tag: counting a RETURNING list cost about 6% of
+ * the batch.  Every part sees one snapshot: a row inserted after it is
+ * not updated by this batch, exactly as with separate statements in READ
+ * COMMITTED, and the sync trigger (or the insert itself) has it right.
  */
 static char *
-bf_sql(const struct bf *f, int with_cursor)
+bf_sql(const struct bf *f, int next)
 {
 	struct buf q = BUF_INIT, lo = BUF_INIT, keys = BUF_INIT, desc = BUF_INIT;
 	int i;
@@ -342,15 +357,21 @@ bf_sql(const struct bf *f, int with_cursor)
 		pg_quote_ident(&desc, f->cols[i]);
 		buf_puts(&desc, " DESC");
 	}
-	if (with_cursor) {
-		buf_printf(&lo, "(%s) > (", buf_cstr(&keys));
+	buf_puts(&q, "WITH ");
+	if (next) {
+		buf_puts(&q, "excon_a AS (SELECT ");
 		for (i = 0; i < f->nkeys; i++)
-			buf_printf(&lo, "%s$%d::%s", i ? ", " : "", P_CURSOR + i, f->types[i]);
-		buf_putc(&lo, ')');
+			buf_printf(&q, "cursor[%d]::%s AS excon_c%d, ", i + 1, f->types[i], i);
+		buf_printf(&q, "rows_done AS excon_d FROM excon.backfill"
+		    " WHERE plan = $%d AND step = $%d), ", P_PLAN, P_STEP);
+		buf_printf(&lo, "(%s) > (SELECT ", buf_cstr(&keys));
+		for (i = 0; i < f->nkeys; i++)
+			buf_printf(&lo, "%sexcon_c%d", i ? ", " : "", i);
+		buf_puts(&lo, " FROM excon_a)");
 	} else
 		buf_puts(&lo, "true");
 
-	buf_puts(&q, "WITH excon_b AS (SELECT * FROM ((SELECT ");
+	buf_puts(&q, "excon_b AS (SELECT * FROM ((SELECT ");
 	for (i = 0; i < f->nkeys; i++) {
 		pg_quote_ident(&q, f->cols[i]);
 		buf_printf(&q, " AS excon_k%d, ", i);
@@ -368,11 +389,15 @@ bf_sql(const struct bf *f, int with_cursor)
 	    " SELECT $%d, $%d, $%d::text[], ARRAY[", P_PLAN, P_STEP, P_KEYS);
 	for (i = 0; i < f->nkeys; i++)
 		buf_printf(&q, "%sexcon_k%d::text", i ? ", " : "", i);
-	buf_printf(&q, "], $%d::bigint + excon_n, $%d::bigint, $%d::bigint FROM excon_b"
+	if (next)
+		buf_puts(&q, "], (SELECT excon_d FROM excon_a) + excon_n");
+	else
+		buf_printf(&q, "], $%d::bigint + excon_n", P_DONE);
+	buf_printf(&q, ", $%d::bigint, $%d::bigint FROM excon_b"
 	    " ON CONFLICT (plan, step) DO UPDATE SET cursor = EXCLUDED.cursor,"
 	    " rows_done = EXCLUDED.rows_done, rows_updated = EXCLUDED.rows_updated,"
 	    " rows_total = EXCLUDED.rows_total, updated_at = now())",
-	    P_DONE, P_UPDATED, P_TOTAL);
+	    P_UPDATED, P_TOTAL);
 
 	buf_printf(&q, " UPDATE %s SET %s WHERE %s AND (%s) <= (SELECT ",
 	    f->table, f->o->set, buf_cstr(&lo), buf_cstr(&keys));
@@ -403,24 +428,18 @@ bf_sql_cursor(const struct bf *f)
 }
 
 /*
- * One batch (a pg_unit_fn), in one transaction: the batch statement, then
- * the cursor it saved.  Sets f->upper and the batch's counts,
- * or f->last when no key is left after the cursor (the batch saved no new
- * cursor, so rows_done did not move).
+ * Sends one batch without waiting for it: the batch statement, then the
+ * read-back of the cursor, as one implicit transaction.  Without a saved
+ * cursor it is the first batch; otherwise the batch starts after whatever
+ * cursor committed last.
  */
 static int
-bf_batch(struct pg *db, void *arg, struct buf *err)
+bf_send(struct pg *db, struct bf *f, struct buf *err)
 {
-	struct bf *f = arg;
-	struct pg_result *res = NULL;
-	const char *params[P_CURSOR - 1 + 32];
+	const char *params[P_DONE], *p2[] = { f->o->plan, f->o->step };
 	char n_s[32], done_s[32], upd_s[32], tot_s[32];
-	int i, np = P_CURSOR - 1, ret = -1;
-
-	backfill_strv_free(f->upper);
-	f->upper = NULL;
-	f->last = 0;
-	f->batch_keys = f->batch_updated = 0;
+	int first = f->cursor == NULL;
+	struct pg_stmt st[2];
 
 	snprintf(n_s, sizeof n_s, "%lld", f->n);
 	snprintf(done_s, sizeof done_s, "%lld", f->done);
@@ -430,53 +449,203 @@ bf_batch(struct pg *db, void *arg, struct buf *err)
 	params[P_PLAN - 1] = f->o->plan;
 	params[P_STEP - 1] = f->o->step;
 	params[P_KEYS - 1] = f->keyarr;
-	params[P_DONE - 1] = done_s;
 	params[P_UPDATED - 1] = upd_s;
 	params[P_TOTAL - 1] = tot_s;
-	if (f->cursor != NULL)
-		for (i = 0; i < f->nkeys; i++)
-			params[np++] = f->cursor[i];
-	/*
-	 * One round trip, one transaction: the batch statement, then the
-	 * cursor it saved.  The rows it changed come from its command tag and
-	 * are saved by the next batch (and at the end), so after a crash the
-	 * saved count can miss the last batch's; keys walked and the cursor
-	 * are always exact.
-	 */
-	{
-		const char *p2[] = { f->o->plan, f->o->step };
-		struct pg_stmt st[] = {
-			{ NULL, stmt_name[f->cursor != NULL], np, params },
-			{ NULL, stmt_name[2], 2, p2 },
-		};
-		struct pg_result *r[2];
+	params[P_DONE - 1] = done_s;
+	st[0].sql = st[1].sql = NULL;
+	st[0].name = stmt_name[!first];
+	st[0].nparams = first ? P_DONE : P_DONE - 1;
+	st[0].params = params;
+	st[1].name = stmt_name[2];
+	st[1].nparams = 2;
+	st[1].params = p2;
+	if (pg_pipeline_send(db, 2, st, err) == -1)
+		return -1;
+	f->q[f->nq].n = f->n;
+	f->q[f->nq].at = now_ms();
+	f->nq++;
+	return 0;
+}
 
-		if (pg_exec_pipeline(db, 2, st, r, err) == -1)
-			goto done;
-		f->batch_updated = pg_result_affected(r[0]);
-		pg_result_free(r[0]);
-		res = r[1];
+/* Aims the next batch at target_batch_ms from one of n rows that took ms. */
+static void
+bf_adapt(struct bf *f, long long n, double ms)
+{
+	int minb = f->o->min_batch > 0 ? f->o->min_batch : 10;
+	int maxb = f->o->max_batch > 0 ? f->o->max_batch : 100000;
+	int target = f->o->target_batch_ms == 0 ? 200 : f->o->target_batch_ms;
+	double want;
+
+	if (target <= 0)
+		return;
+	/* Changing at most 2x per batch. */
+	want = (double)n * target / (ms >= 1 ? ms : 1);
+	if (want > n * 2.0)
+		want = n * 2.0;
+	if (want < n / 2.0)
+		want = n / 2.0;
+	f->n = (long long)want;
+	if (f->n < minb)
+		f->n = minb;
+	if (f->n > maxb)
+		f->n = maxb;
+}
+
+/* Tells the caller where the walk stands after a batch committed. */
+static void
+bf_report(struct bf *f, long ms)
+{
+	const struct backfill_opts *o = f->o;
+	struct backfill_progress *pr = &f->pr;
+	double t = now_ms();
+
+	buf_reset(&f->cur);
+	key_display(&f->cur, f->cursor, f->nkeys);
+	pr->rows_done = f->done;
+	pr->rows_updated = f->updated;
+	pr->rows_total = f->total;
+	pr->batch_size = (int)f->n;
+	pr->last_batch_ms = ms;
+	pr->rate = t > f->t0 ? (double)(f->done - f->done0) * 1000.0 / (t - f->t0) : 0;
+	pr->eta_s = pr->rate > 0 ? (long)((double)(f->total - f->done) / pr->rate) : -1;
+	pr->cursor = buf_cstr(&f->cur);
+	if (o->progress != NULL)
+		o->progress(o->arg, pr);
+}
+
+/*
+ * Reads the oldest batch in flight.  *moved is 1 when it committed keys
+ * after the cursor (which then moves to its upper key), 0 when it found
+ * none left (it saved no new cursor, so rows_done did not move).
+ */
+static int
+bf_recv(struct pg *db, struct bf *f, int *moved, struct buf *err)
+{
+	struct pg_result *r[2];
+	struct bf_sent s = f->q[0];
+	long long done, changed;
+	double t, ms;
+	char **cur = NULL;
+	int i, ret = -1;
+
+	*moved = 0;
+	f->q[0] = f->q[1];
+	f->nq--;
+	if (pg_pipeline_recv(db, 2, r, err) == -1)
+		return -1;
+	/* Its own time on the server: since it was sent or the one before answered. */
+	t = now_ms();
+	ms = t - (f->last_recv > s.at ? f->last_recv : s.at);
+	f->last_recv = t;
+	changed = pg_result_affected(r[0]);
+	if (pg_result_nrows(r[1]) == 0 ||
+	    (done = atoll(pg_result_get(r[1], 0, 0))) == f->done) {
+		ret = 0;
+		goto out;
 	}
-	if (pg_result_nrows(res) == 0 ||
-	    atoll(pg_result_get(res, 0, 0)) == f->done)
-		f->last = 1;
-	else {
-		f->batch_keys = atoll(pg_result_get(res, 0, 0)) - f->done;
-		f->upper = xcalloc((size_t)f->nkeys + 1, sizeof *f->upper);
-		for (i = 0; i < f->nkeys; i++) {
-			const char *v = pg_result_get(res, 0, i + 1);
+	cur = xcalloc((size_t)f->nkeys + 1, sizeof *cur);
+	for (i = 0; i < f->nkeys; i++) {
+		const char *v = pg_result_get(r[1], 0, i + 1);
 
-			if (v == NULL) {
-				error_set(err, "the saved backfill cursor of '%s/%s' is damaged",
-				    f->o->plan, f->o->step);
+		if (v == NULL) {
+			error_set(err, "the saved backfill cursor of '%s/%s' is damaged",
+			    f->o->plan, f->o->step);
+			backfill_strv_free(cur);
+			goto out;
+		}
+		cur[i] = xstrdup(v);
+	}
+	backfill_strv_free(f->cursor);
+	f->cursor = cur;
+	f->done = done;
+	f->updated += changed;
+	if (f->total < f->done)
+		f->total = f->done;
+	f->pr.batches++;
+	bf_adapt(f, s.n, ms);
+	*moved = 1;
+	bf_report(f, (long)ms);
+	ret = 0;
+out:
+	pg_result_free(r[0]);
+	pg_result_free(r[1]);
+	return ret;
+}
+
+/*
+ * A stretch of batches (a pg_unit_fn): runs batches until no key is left
+ * after the cursor, max_batches, or a failure.
+ *
+ * Why a batch in flight: a batch waits for nothing but the server, so
+ * while one runs the next is already sent, and the server starts it the
+ * moment the first commits instead of idling a round trip while excon
+ * reads the answer, mirrors the progress in the state file and draws the
+ * bar.  Each batch is still its own transaction (its own Sync) and starts
+ * after the cursor committed before it, read from excon.backfill, so:
+ *   - a failed batch is rolled back whole, and the one sent after it
+ *     starts from the same cursor: it is that batch's immediate retry;
+ *   - the outcome heard last decides: a failure followed by a batch that
+ *     committed is no failure, and a batch that found no key left is the
+ *     end only if the one in flight behind it (which started later and may
+ *     see rows inserted since) found none either.
+ * The first batch, with no cursor saved, goes alone.  With pause_ms
+ * there is no point in queueing: batches go one at a time.
+ *
+ * A failure with no batch of the stretch committed returns -1, so that
+ * pg_retry_run sleeps and retries; after progress the stretch returns 0
+ * with f->again set and the caller starts a new one, so that the retries
+ * count per batch, not per backfill.
+ */
+static int
+bf_stretch(struct pg *db, void *arg, struct buf *err)
+{
+	struct bf *f = arg;
+	struct buf berr = BUF_INIT;
+	long long max = f->o->max_batches;
+	int moved, progressed = 0, failed = 0, ret = -1;
+
+	f->empty = f->again = 0;
+	f->last_recv = 0;
+	if (pg_pipeline_enter(db, err) == -1)
+		return -1;
+	for (;;) {
+		int depth = f->cursor == NULL || f->o->pause_ms > 0 ? 1 : 2;
+
+		while (!failed && !f->empty && f->nq < depth &&
+		    (max <= 0 || f->pr.batches + f->nq < max)) {
+			if (bf_send(db, f, err) == -1) {
+				/* libpq could not send: the session is gone. */
+				f->nq = 0;
+				pg_pipeline_exit(db);
 				goto done;
 			}
-			f->upper[i] = xstrdup(v);
 		}
+		if (f->nq == 0)
+			break;
+		if (bf_recv(db, f, &moved, &berr) == -1) {
+			failed = 1;
+			continue;
+		}
+		failed = 0;
+		if (!moved) {
+			f->empty = 1;
+			continue;
+		}
+		progressed = 1;
+		f->empty = 0;
+		if (f->o->pause_ms > 0 && (max <= 0 || f->pr.batches < max))
+			pause_ms(f->o->pause_ms);
+	}
+	pg_pipeline_exit(db);
+	if (failed) {
+		error_set(err, "%s", buf_cstr(&berr));
+		if (!progressed)
+			goto done;
+		f->again = 1;
 	}
 	ret = 0;
 done:
-	pg_result_free(res);
+	buf_free(&berr);
 	return ret;
 }
 
@@ -508,20 +677,14 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
     struct backfill_progress *out, struct buf *err)
 {
 	struct bf f;
-	struct backfill_progress pr;
+	struct backfill_progress *pr = &f.pr;
 	struct pg_retry retry = o->retry;
-	struct buf cur = BUF_INIT;
 	const char *schema = o->schema ? o->schema : "public";
-	int minb = o->min_batch > 0 ? o->min_batch : 10;
-	int maxb = o->max_batch > 0 ? o->max_batch : 100000;
-	int target = o->target_batch_ms == 0 ? 200 : o->target_batch_ms;
-	double t0, t1;
-	long long done0;
 	char *sync_prev = NULL;	/* the caller's synchronous_commit, once changed */
 	int resumed = 0, prepared = 0, i, ret = -1;
 
 	memset(&f, 0, sizeof f);
-	memset(&pr, 0, sizeof pr);
+	buf_init(&f.cur);
 	f.o = o;
 	f.n = o->batch_size > 0 ? o->batch_size : 1000;
 	if (o->set == NULL || o->set[0] == '\0') {
@@ -563,26 +726,21 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 		sync_prev = xstrdup(pg_result_get(res, 0, 0));
 		pg_result_free(res);
 	}
-	if (pg_prepare(db, stmt_name[0], f.sql[0], P_CURSOR - 1, err) == -1)
+	if (pg_prepare(db, stmt_name[0], f.sql[0], P_DONE, err) == -1)
 		goto done;
 	prepared = 1;
-	if (pg_prepare(db, stmt_name[1], f.sql[1], P_CURSOR - 1 + f.nkeys, err) == -1)
+	if (pg_prepare(db, stmt_name[1], f.sql[1], P_DONE - 1, err) == -1)
 		goto done;
 	prepared = 2;
 	if (pg_prepare(db, stmt_name[2], f.sql_cursor, 2, err) == -1)
 		goto done;
 	prepared = 3;
 	retry.timeouts_set = 1;
-	done0 = f.done;
-	pr.resumed = resumed;
-	t0 = now_ms();
-	for (;;) {
-		double b0 = now_ms();
-		long ms;
-
-		if (o->max_batches > 0 && pr.batches >= o->max_batches)
-			break;
-		if (pg_retry_run(db, &retry, bf_batch, &f, NULL, err) == -1) {
+	f.done0 = f.done;
+	pr->resumed = resumed;
+	f.t0 = now_ms();
+	do {
+		if (pg_retry_run(db, &retry, bf_stretch, &f, NULL, err) == -1) {
 			struct buf m = BUF_INIT;
 
 			buf_printf(&m, "backfill of '%s.%s' stopped at ", schema, o->table);
@@ -595,48 +753,8 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 			buf_free(&m);
 			goto done;
 		}
-		if (f.last)
-			break;
-		ms = (long)(now_ms() - b0);
-		backfill_strv_free(f.cursor);
-		f.cursor = f.upper;
-		f.upper = NULL;
-		f.done += f.batch_keys;
-		f.updated += f.batch_updated;
-		if (f.total < f.done)
-			f.total = f.done;
-		pr.batches++;
-		/* Aim the next batch at target_batch_ms, changing at most 2x per batch. */
-		if (target > 0) {
-			double want = (double)f.n * target / (ms > 0 ? ms : 1);
-
-			if (want > f.n * 2.0)
-				want = f.n * 2.0;
-			if (want < f.n / 2.0)
-				want = f.n / 2.0;
-			f.n = (long long)want;
-			if (f.n < minb)
-				f.n = minb;
-			if (f.n > maxb)
-				f.n = maxb;
-		}
-		t1 = now_ms();
-		buf_reset(&cur);
-		key_display(&cur, f.cursor, f.nkeys);
-		pr.rows_done = f.done;
-		pr.rows_updated = f.updated;
-		pr.rows_total = f.total;
-		pr.batch_size = (int)f.n;
-		pr.last_batch_ms = ms;
-		pr.rate = t1 > t0 ? (double)(f.done - done0) * 1000.0 / (t1 - t0) : 0;
-		pr.eta_s = pr.rate > 0 ? (long)((double)(f.total - f.done) / pr.rate) : -1;
-		pr.cursor = buf_cstr(&cur);
-		if (o->progress != NULL)
-			o->progress(o->arg, &pr);
-		if (o->pause_ms > 0)
-			pause_ms(o->pause_ms);
-	}
-	if (f.last) {
+	} while (f.again);
+	if (f.empty) {
 		char upd[32];
 		const char *params[] = { o->plan, o->step, upd };
 
@@ -644,18 +762,18 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 		if (pg_exec(db, "UPDATE excon.backfill SET finished = true, rows_updated = $3,"
 		    " updated_at = now() WHERE plan = $1 AND step = $2", 3, params, NULL, err) == -1)
 			goto done;
-		pr.finished = 1;
-		pr.rows_total = f.total = f.done;
-		pr.rows_done = f.done;
-		pr.rows_updated = f.updated;
-		pr.eta_s = 0;
-		pr.cursor = NULL;
+		pr->finished = 1;
+		pr->rows_total = f.total = f.done;
+		pr->rows_done = f.done;
+		pr->rows_updated = f.updated;
+		pr->eta_s = 0;
+		pr->cursor = NULL;
 		if (o->progress != NULL)
-			o->progress(o->arg, &pr);
+			o->progress(o->arg, pr);
 	}
-	pr.cursor = NULL;
+	pr->cursor = NULL;
 	if (out != NULL)
-		*out = pr;
+		*out = *pr;
 	ret = 0;
 done:
 	/* The session may be gone, or run other steps next: best effort. */
@@ -678,13 +796,12 @@ done:
 	backfill_strv_free(f.cols);
 	backfill_strv_free(f.types);
 	backfill_strv_free(f.cursor);
-	backfill_strv_free(f.upper);
 	free(f.table);
 	free(f.sql[0]);
 	free(f.sql[1]);
 	free(f.sql_cursor);
 	free(f.keyarr);
-	buf_free(&cur);
+	buf_free(&f.cur);
 	return ret;
 }
 
@@ -700,7 +817,8 @@ backfill_describe(const struct backfill_opts *o, struct buf *out)
 	buf_printf(out,
 	    "-- backfill in primary-key order (<pk> is found at run time; a table without one is refused),\n"
 	    "-- batches of %d rows adapting to %d ms, pause %d ms, resumable from excon.backfill;\n"
-	    "-- per batch, one transaction sent in one round trip:\n"
+	    "-- per batch, one transaction; the next batch is sent before this one answers\n"
+	    "-- and starts after whatever cursor committed last:\n"
 	    "WITH excon_b AS (<the n-th key after <cursor>, or the last one and how many are left>),\n"
 	    "  excon_c AS (INSERT INTO excon.backfill (plan, step, key_columns, cursor, rows_done, rows_updated, rows_total)"
 	    " SELECT ",
@@ -719,6 +837,6 @@ backfill_describe(const struct backfill_opts *o, struct buf *out)
 	buf_puts(out, " AND step = ");
 	pg_quote_literal(out, o->step ? o->step : "");
 	buf_puts(out, ";\n"
-	    "-- repeated until no key is left after the cursor\n");
+	    "-- repeated until no key is left after the cursor (<cursor> is the one saved in excon.backfill)\n");
 	buf_free(&t);
 }

@@ -192,23 +192,26 @@ pg_prepare(struct pg *db, const char *name, const char *sql, int nparams,
 }
 
 /*
- * Pipeline mode, in blocking mode: every statement is queued, one Sync
- * sends them, then the results come in order, each followed by a NULL,
- * and the Sync's own result last.  A statement after a failed one comes
- * back PGRES_PIPELINE_ABORTED.  On a broken connection PQgetResult
- * returns NULL early; the loop stops there.
+ * Pipeline mode, in blocking mode: each group of statements is queued and
+ * sent by its Sync; the results come back in order, each followed by a
+ * NULL, and the Sync's own result last.  A statement after a failed one
+ * in its group comes back PGRES_PIPELINE_ABORTED; the next group runs
+ * normally.  On a broken connection PQgetResult returns NULL early.
  */
 int
-pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *st,
-    struct pg_result **res, struct buf *err)
+pg_pipeline_enter(struct pg *db, struct buf *err)
 {
-	PGresult *r;
-	int i, ret = 0, sent;
-
-	for (i = 0; res != NULL && i < n; i++)
-		res[i] = NULL;
 	if (PQenterPipelineMode(db->conn) != 1)
 		return pg_fail(db, NULL, err);
+	return 0;
+}
+
+/* Queues a group of statements and its Sync, and sends them. */
+int
+pg_pipeline_send(struct pg *db, int n, const struct pg_stmt *st, struct buf *err)
+{
+	int i, sent;
+
 	for (i = 0; i < n; i++) {
 		if (st[i].sql != NULL)
 			sent = PQsendQueryParams(db->conn, st[i].sql, st[i].nparams, NULL,
@@ -217,17 +220,22 @@ pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *st,
 			sent = PQsendQueryPrepared(db->conn, st[i].name, st[i].nparams,
 			    st[i].params, NULL, NULL, 0);
 		if (sent != 1)
-			break;
+			return pg_fail(db, NULL, err);
 	}
-	if (i < n || PQpipelineSync(db->conn) != 1) {
-		/*
-		 * libpq refused to queue or send (a broken connection): nothing
-		 * ran, and the session is not usable for more than the error.
-		 */
-		ret = pg_fail(db, NULL, err);
-		(void)PQexitPipelineMode(db->conn);
-		return ret;
-	}
+	if (PQpipelineSync(db->conn) != 1)
+		return pg_fail(db, NULL, err);
+	return 0;
+}
+
+/* Reads the results of the oldest group sent, up to and with its Sync. */
+int
+pg_pipeline_recv(struct pg *db, int n, struct pg_result **res, struct buf *err)
+{
+	PGresult *r;
+	int i, ret = 0;
+
+	for (i = 0; res != NULL && i < n; i++)
+		res[i] = NULL;
 	for (i = 0; i < n; i++) {
 		ExecStatusType rs;
 
@@ -250,7 +258,7 @@ pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *st,
 	}
 	if (i < n && ret == 0)
 		ret = pg_fail(db, NULL, err);
-	/* The Sync's result, then out of pipeline mode. */
+	/* The Sync's result. */
 	while ((r = PQgetResult(db->conn)) != NULL) {
 		int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
 
@@ -258,7 +266,6 @@ pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *st,
 		if (sync)
 			break;
 	}
-	(void)PQexitPipelineMode(db->conn);
 	if (ret == 0)
 		db->sqlstate[0] = '\0';
 	else
@@ -266,6 +273,35 @@ pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *st,
 			pg_result_free(res[i]);
 			res[i] = NULL;
 		}
+	return ret;
+}
+
+/* Leaves pipeline mode; every group sent must have been received. */
+void
+pg_pipeline_exit(struct pg *db)
+{
+	(void)PQexitPipelineMode(db->conn);
+}
+
+/* One group in one round trip. */
+int
+pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *st,
+    struct pg_result **res, struct buf *err)
+{
+	int ret;
+
+	for (ret = 0; res != NULL && ret < n; ret++)
+		res[ret] = NULL;
+	if (pg_pipeline_enter(db, err) == -1)
+		return -1;
+	/*
+	 * When libpq refuses to queue or send (a broken connection), nothing
+	 * ran, and the session is not usable for more than the error.
+	 */
+	ret = pg_pipeline_send(db, n, st, err);
+	if (ret == 0)
+		ret = pg_pipeline_recv(db, n, res, err);
+	pg_pipeline_exit(db);
 	return ret;
 }
 

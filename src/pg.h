@@ -71,6 +71,22 @@ struct pg_stmt {
  */
 int pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *stmts,
     struct pg_result **res, struct buf *err);
+/*
+ * Pipeline mode piece by piece, for a caller that keeps a group of
+ * statements in flight while it reads the results of the one before:
+ * pg_pipeline_enter; then pg_pipeline_send of each group (its statements
+ * and a Sync, so one implicit transaction unless it opens one) and
+ * pg_pipeline_recv of each, in the order sent; then pg_pipeline_exit once
+ * every group sent was received.  Nothing else may run on the session in
+ * between.  A failed group does not stop the ones sent after it.
+ */
+int pg_pipeline_enter(struct pg *db, struct buf *err);
+int pg_pipeline_send(struct pg *db, int n, const struct pg_stmt *stmts,
+    struct buf *err);
+/* res as in pg_exec_pipeline; -1 with err set when a statement failed. */
+int pg_pipeline_recv(struct pg *db, int n, struct pg_result **res,
+    struct buf *err);
+void pg_pipeline_exit(struct pg *db);
 /* Frees the prepared statement name (NULL-safe on a closed session). */
 int pg_deallocate(struct pg *db, const char *name, struct buf *err);
 /*

@@ -192,9 +192,16 @@ START_TEST(test_no_primary_key_refused)
 }
 END_TEST
 
-START_TEST(test_resume_after_kill)
+/*
+ * Kills a backfill of rows rows in batches of 500 once `at` rows were
+ * updated, then resumes it: committed batches are exactly the saved
+ * cursor, and no row is updated twice.  With pause_ms 0 a batch is in
+ * flight behind the one running when the kill lands.
+ */
+static void
+resume_after_kill(const char *name, int rows, int pause, int at)
 {
-	char *ci = pt_db("b_kill");
+	char *ci = pt_db(name);
 	struct backfill_opts o;
 	struct seen seen = { 0 };
 	struct backfill_progress out;
@@ -203,15 +210,17 @@ START_TEST(test_resume_after_kill)
 	pid_t child;
 	int i, status;
 	long long saved = 0;
-	char *v;
+	char *v, *q;
 
 	/* Every update of a row is counted, even one whose transaction is later lost. */
-	free(pt_sql(ci, "CREATE TABLE t (id bigint PRIMARY KEY, a int, b int);"
+	q = xasprintf("CREATE TABLE t (id bigint PRIMARY KEY, a int, b int);"
 	    "CREATE TABLE hits (id bigint);"
-	    "INSERT INTO t SELECT g, g, NULL FROM generate_series(1, 10000) g;"
+	    "INSERT INTO t SELECT g, g, NULL FROM generate_series(1, %d) g;"
 	    "CREATE FUNCTION count_hit() RETURNS trigger LANGUAGE plpgsql AS"
 	    " 'BEGIN INSERT INTO hits VALUES (NEW.id); RETURN NEW; END';"
-	    "CREATE TRIGGER count_hit AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION count_hit()"));
+	    "CREATE TRIGGER count_hit AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION count_hit()", rows);
+	free(pt_sql(ci, q));
+	free(q);
 	child = fork();
 	ck_assert_int_ne(child, -1);
 	if (child == 0) {
@@ -221,14 +230,14 @@ START_TEST(test_resume_after_kill)
 			_exit(2);
 		opts(&o, "t", "b = a", NULL, 500, NULL);
 		o.progress = NULL;
-		o.pause_ms = 50;
+		o.pause_ms = pause;
 		_exit(backfill_run(cdb, &o, NULL, &err) == 0 ? 0 : 1);
 	}
 	for (i = 0; i < 500; i++) {
 		v = pt_sql(ci, "SELECT count(*) FROM hits");
 		saved = atoll(v);
 		free(v);
-		if (saved >= 2000)
+		if (saved >= at)
 			break;
 		usleep(10000);
 	}
@@ -247,7 +256,7 @@ START_TEST(test_resume_after_kill)
 	v = pt_sql(ci, "SELECT rows_done FROM excon.backfill");
 	saved = atoll(v);
 	free(v);
-	ck_assert_msg(saved >= 2000 && saved < 10000, "saved %lld", saved);
+	ck_assert_msg(saved >= at && saved < rows, "saved %lld", saved);
 	/* Committed batches = saved rows, each updated once; the lost batch left nothing. */
 	{
 		char want[32];
@@ -263,15 +272,28 @@ START_TEST(test_resume_after_kill)
 	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
 	ck_assert_int_eq(seen.first_resumed, 1);
 	ck_assert_int_eq(seen.first_done, saved + 500);
-	ck_assert_int_eq(out.rows_done, 10000);
-	ck_assert_int_eq(out.batches, (10000 - saved) / 500);
+	ck_assert_int_eq(out.rows_done, rows);
+	ck_assert_int_eq(out.batches, (rows - saved) / 500);
 	/* No batch before the cursor was redone: every row was updated exactly once. */
-	pt_sql_eq(ci, "SELECT count(*) || ' ' || count(DISTINCT id) FROM hits", "10000 10000");
+	q = xasprintf("%d %d", rows, rows);
+	pt_sql_eq(ci, "SELECT count(*) || ' ' || count(DISTINCT id) FROM hits", q);
+	free(q);
 	pt_sql_eq(ci, "SELECT count(*) FROM t WHERE b IS DISTINCT FROM a", "0");
 	pg_close(db);
 	buf_free(&err);
 	buf_free(&seen.cursors);
 	free(ci);
+}
+
+START_TEST(test_resume_after_kill)
+{
+	resume_after_kill("b_kill", 10000, 50, 2000);
+}
+END_TEST
+
+START_TEST(test_resume_after_kill_in_flight)
+{
+	resume_after_kill("b_kill_flight", 200000, 0, 20000);
 }
 END_TEST
 
@@ -377,6 +399,119 @@ START_TEST(test_batch_lock_timeout_retried)
 }
 END_TEST
 
+/* What the callback of the in-flight test saw at its second call. */
+struct flight {
+	const char	*ci;
+	const char	*step;
+	int		 wait_ms;	/* how long it waits for the server to move */
+	int		 calls;
+	long long	 reported;	/* rows_done it was told */
+	long long	 server;	/* rows_done committed meanwhile */
+};
+
+/* Progress callback: at the second batch, watches the saved cursor from another session. */
+static void
+on_progress_flight(void *arg, const struct backfill_progress *p)
+{
+	struct flight *fl = arg;
+	char *q, *v;
+	int waited;
+
+	if (++fl->calls != 2)
+		return;
+	fl->reported = p->rows_done;
+	q = xasprintf("SELECT rows_done FROM excon.backfill WHERE plan = 'p' AND step = '%s'",
+	    fl->step);
+	for (waited = 0; waited <= fl->wait_ms; waited += 20) {
+		v = pt_sql(fl->ci, q);
+		fl->server = atoll(v);
+		free(v);
+		if (fl->server > fl->reported)
+			break;
+		tu_sleep_ms(20);
+	}
+	free(q);
+}
+
+/*
+ * The next batch is sent before the previous one answers: while excon
+ * handles a batch's answer (here, a slow callback), the server already
+ * commits the next.  With pause_ms, batches go one at a time.
+ */
+START_TEST(test_next_batch_in_flight)
+{
+	char *ci = pt_db("b_flight");
+	struct backfill_opts o;
+	struct backfill_progress out;
+	struct flight fl = { 0 };
+	struct buf err = BUF_INIT;
+	struct pg *db;
+
+	free(pt_sql(ci, "CREATE TABLE t (id int PRIMARY KEY, a int, b int);"
+	    "INSERT INTO t SELECT g, g, NULL FROM generate_series(1, 10000) g"));
+	db = connect_pg(ci);
+	opts(&o, "t", "b = a", NULL, 1000, NULL);
+	o.progress = on_progress_flight;
+	o.arg = &fl;
+	fl.ci = ci;
+	fl.step = "bf";
+	fl.wait_ms = 10000;
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(fl.reported, 2000);
+	ck_assert_int_eq(fl.server, 3000);
+	ck_assert_int_eq(out.finished, 1);
+	ck_assert_int_eq(out.rows_done, 10000);
+	ck_assert_int_eq(out.rows_updated, 10000);
+	ck_assert_int_eq(out.batches, 10);
+	pt_sql_eq(ci, "SELECT count(*) FROM t WHERE b IS DISTINCT FROM a", "0");
+
+	memset(&fl, 0, sizeof fl);
+	fl.ci = ci;
+	fl.step = "bf-paused";
+	fl.wait_ms = 300;
+	o.step = "bf-paused";
+	o.pause_ms = 10;
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(fl.reported, 2000);
+	ck_assert_int_eq(fl.server, 2000);
+	ck_assert_int_eq(out.rows_done, 10000);
+	pg_close(db);
+	buf_free(&err);
+	free(ci);
+}
+END_TEST
+
+/*
+ * A batch that fails for good after others committed: the backfill stops
+ * there, names the cursor, and keeps every committed batch; the batch
+ * that was in flight behind the failed one changed nothing.
+ */
+START_TEST(test_failed_batch_after_progress)
+{
+	char *ci = pt_db("b_fail");
+	struct backfill_opts o;
+	struct buf err = BUF_INIT;
+	struct pg *db;
+
+	free(pt_sql(ci, "CREATE TABLE t (id int PRIMARY KEY, b int);"
+	    "INSERT INTO t SELECT g, NULL FROM generate_series(1, 5000) g"));
+	db = connect_pg(ci);
+	opts(&o, "t", "b = 10000 / (id - 2500)", NULL, 500, NULL);
+	o.progress = NULL;
+	ck_assert_int_eq(backfill_run(db, &o, NULL, &err), -1);
+	ck_assert_str_eq(buf_cstr(&err), "backfill of 'public.t' stopped at (2000): division by zero");
+	pt_sql_eq(ci, "SELECT rows_done || ' ' || cursor::text || ' ' || finished FROM excon.backfill",
+	    "2000 {2000} false");
+	pt_sql_eq(ci, "SELECT count(*) || ' ' || max(id) FROM t WHERE b IS NOT NULL", "2000 2000");
+	/* The session is usable afterwards. */
+	pt_sql_eq(ci, "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'", "0");
+	ck_assert_int_eq(pg_exec(db, "SELECT 1", 0, NULL, NULL, &err), 0);
+	pg_close(db);
+	buf_free(&err);
+	free(ci);
+}
+END_TEST
+
 START_TEST(test_adaptive_batch_size)
 {
 	char *ci = pt_db("b_adapt");
@@ -472,8 +607,11 @@ backfill_suite(void)
 		{ "composite_key", test_composite_key },
 		{ "no_primary_key", test_no_primary_key_refused },
 		{ "resume_after_kill", test_resume_after_kill },
+		{ "resume_after_kill_in_flight", test_resume_after_kill_in_flight },
 		{ "rows_inserted_during_walk", test_rows_inserted_during_walk_are_covered },
 		{ "adaptive", test_adaptive_batch_size },
+		{ "next_batch_in_flight", test_next_batch_in_flight },
+		{ "failed_batch_after_progress", test_failed_batch_after_progress },
 		{ "lock_timeout_retried", test_batch_lock_timeout_retried },
 		{ "exec_verify_rollback", test_exec_backfill_verify_and_rollback },
 	};
