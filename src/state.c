@@ -9,8 +9,8 @@
  * by SQLite, so it stays byte-for-byte untouched and grows no -wal/-shm/
  * -journal side files.  Only then is it opened read-write, and the same
  * facts are checked again through SQLite (in WAL mode the newest page 1 may
- * live in the -wal file) together with PRAGMA quick_check, all before the
- * first write.
+ * live in the -wal file), and PRAGMA quick_check runs before the first
+ * write (see integrity_check).
  *
  * A new file is created by us with open(O_CREAT | O_EXCL, 0600), so its
  * mode never depends on the umask, and SQLite's side files inherit that
@@ -63,6 +63,7 @@
 struct state {
 	sqlite3	*db;
 	char	*path;
+	int	 unchecked;	/* quick_check still owed before a write */
 };
 
 /*
@@ -163,6 +164,11 @@ state_now(void)
 static int
 db_error(struct state *st, struct buf *err, const char *what)
 {
+	int code = sqlite3_extended_errcode(st->db) & 0xff;
+
+	if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+		return error_set(err, "'%s' is corrupt: %s", st->path,
+		    sqlite3_errmsg(st->db));
 	return error_set(err, "%s '%s': %s", what, st->path,
 	    sqlite3_errmsg(st->db));
 }
@@ -402,9 +408,8 @@ schema_check(struct state *st, int64_t *version, struct buf *err)
 {
 	sqlite3_stmt *s = NULL;
 	int64_t appid = 0;
-	const char *msg;
 	size_t i;
-	int rc, ret = -1;
+	int ret = -1;
 
 	if (pragma_int(st, "application_id", &appid, err) == -1 ||
 	    pragma_int(st, "user_version", version, err) == -1)
@@ -424,23 +429,6 @@ schema_check(struct state *st, int64_t *version, struct buf *err)
 		    st->path);
 		goto done;
 	}
-	if (db_prepare(st, &s, "PRAGMA quick_check", err) == -1)
-		goto done;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		msg = (const char *)sqlite3_column_text(s, 0);
-		if (msg == NULL || strcmp(msg, "ok") != 0) {
-			error_set(err, "'%s' is corrupt: %s", st->path,
-			    msg != NULL ? msg : "unreadable");
-			goto done;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		error_set(err, "'%s' is corrupt: %s", st->path,
-		    sqlite3_errmsg(st->db));
-		goto done;
-	}
-	sqlite3_finalize(s);
-	s = NULL;
 	if (db_prepare(st, &s, "SELECT 1 FROM sqlite_schema "
 	    "WHERE type = 'table' AND name = ?", err) == -1)
 		goto done;
@@ -457,6 +445,55 @@ schema_check(struct state *st, int64_t *version, struct buf *err)
 done:
 	sqlite3_finalize(s);
 	return ret;
+}
+
+/*
+ * PRAGMA quick_check, once per open and before the first write.
+ *
+ * Why not at every open: it reads every page, which made it the largest
+ * single cost of a read-only command such as status on a big state file.
+ * A command that only reads needs no more than what SQLite checks on the
+ * pages it reads (a damaged one fails with SQLITE_CORRUPT, reported as
+ * "is corrupt" by db_error); a command that writes must not build on a
+ * damaged b-tree, so the full check runs before its first write.
+ */
+static int
+integrity_check(struct state *st, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	const char *msg;
+	int rc, ret = -1;
+
+	if (!st->unchecked)
+		return 0;
+	if (db_prepare(st, &s, "PRAGMA quick_check", err) == -1)
+		goto done;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		msg = (const char *)sqlite3_column_text(s, 0);
+		if (msg == NULL || strcmp(msg, "ok") != 0) {
+			error_set(err, "'%s' is corrupt: %s", st->path,
+			    msg != NULL ? msg : "unreadable");
+			goto done;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		error_set(err, "'%s' is corrupt: %s", st->path,
+		    sqlite3_errmsg(st->db));
+		goto done;
+	}
+	st->unchecked = 0;
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Checks the whole file now (see state.h). */
+int
+state_check(struct state *st, struct buf *err)
+{
+	st->unchecked = 1;
+	return integrity_check(st, err);
 }
 
 /* Puts the file in WAL mode unless it already is (the mode persists). */
@@ -480,6 +517,9 @@ wal_enable(struct state *st, struct buf *err)
 	}
 	sqlite3_finalize(s);
 	s = NULL;
+	/* The switch writes the file header. */
+	if (integrity_check(st, err) == -1)
+		goto done;
 	if (db_prepare(st, &s, "PRAGMA journal_mode = WAL", err) == -1)
 		goto done;
 	/*
@@ -637,6 +677,10 @@ state_open(struct state **out, const char *path, int create, struct buf *err)
 		goto done;
 	if (schema_check(st, &version, err) == -1)
 		goto done;
+	/* A command that opens to write checks the whole file now. */
+	st->unchecked = 1;
+	if (create && integrity_check(st, err) == -1)
+		goto done;
 	/* Nothing was written before this point. */
 	if (wal_enable(st, err) == -1)
 		goto done;
@@ -674,6 +718,8 @@ state_begin(struct state *st, struct buf *err)
 	if (!sqlite3_get_autocommit(st->db))
 		return error_set(err, "a transaction on '%s' is already open",
 		    st->path);
+	if (integrity_check(st, err) == -1)
+		return -1;
 	return db_exec(st, "BEGIN IMMEDIATE", "cannot lock", err);
 }
 

@@ -90,12 +90,18 @@ struct state;
 /*
  * Opens the state file at path.  With create set, a missing file is created
  * (mode 0600, parent directory must exist).  A file that is not an excon
- * state file, is corrupt, or has a newer schema version is refused with a
- * message in err and left byte-for-byte untouched; an older version is
- * copied aside (path + ".v<N>.bak") and upgraded.  *out is owned by the
- * caller (state_close).
+ * state file, is corrupt (see state_check), or has a newer schema version
+ * is refused with a message in err and left byte-for-byte untouched; an
+ * older version is copied aside (path + ".v<N>.bak") and upgraded.  *out
+ * is owned by the caller (state_close).
  */
 int state_open(struct state **out, const char *path, int create, struct buf *err);
+/*
+ * Checks the structure of the whole file (PRAGMA quick_check).  state_open
+ * does so only with create set; otherwise the check is deferred to the
+ * first write, and reads rely on SQLite noticing a damaged page it reads.
+ */
+int state_check(struct state *st, struct buf *err);
 /* Closes the store, rolling back an open transaction (NULL-safe). */
 void state_close(struct state *st);
 

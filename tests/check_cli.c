@@ -1015,6 +1015,46 @@ START_TEST(test_garbage_state_file)
 }
 END_TEST
 
+/* A damaged state file: every command refuses it and nothing is written. */
+START_TEST(test_corrupt_state_file)
+{
+	struct snap s;
+	struct run r;
+	size_t len;
+	char *data;
+
+	walk(2);
+	data = tu_read(dir, "state/excon.db", &len);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_gt(len, 8192);
+	memset(data + 4096, 0xab, len - 4096);
+	{
+		char *path = xasprintf("%s/state/excon.db", dir);
+		FILE *f = fopen(path, "wb");
+
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+		fclose(f);
+		free(path);
+	}
+	free(data);
+	snap_take(&s);
+	ck_assert_int_eq(X(&r, "status"), 1);
+	ck_assert_msg(tu_has(r.err, "excon: 'state/excon.db' is corrupt: "), "%s", r.err);
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "audit"), 1);
+	ck_assert_msg(tu_has(r.err, "is corrupt"), "%s", r.err);
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "release start v9"), 1);
+	ck_assert_msg(tu_has(r.err, "excon: 'state/excon.db' is corrupt: "), "%s", r.err);
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "log --verify"), 1);
+	ck_assert_msg(tu_has(r.err, "excon: 'state/excon.db' is corrupt: "), "%s", r.err);
+	tu_run_free(&r);
+	snap_same(&s);
+}
+END_TEST
+
 START_TEST(test_newer_state_file)
 {
 	struct snap s;
@@ -1646,6 +1686,7 @@ cli_suite(void)
 	add(s, "log verify", test_log_verify_detects_edit);
 	add(s, "garbage state", test_garbage_state_file);
 	add(s, "newer state", test_newer_state_file);
+	add(s, "corrupt state", test_corrupt_state_file);
 	add(s, "state mode", test_new_state_file_mode);
 	add(s, "concurrent advance", test_concurrent_advance);
 	add(s, "concurrent release start", test_concurrent_release_start);

@@ -599,7 +599,24 @@ START_TEST(test_refuse_corrupt)
 	free(data);
 
 	snap_take(&s);
-	assert_refused("is corrupt");
+	/* Opened to write, it is checked whole and refused at once. */
+	ck_assert_int_eq(state_open(&st, path, 1, &err), -1);
+	ck_assert_ptr_null(st);
+	ck_assert_msg(tu_has(buf_cstr(&err), "is corrupt") && tu_has(buf_cstr(&err), path),
+	    "%s", buf_cstr(&err));
+	/* Opened to read, it fails on the first damaged page, and refuses a write. */
+	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
+	{
+		struct state_history h;
+
+		ck_assert_int_eq(state_history_load(st, &h, &err), -1);
+		ck_assert_msg(tu_has(buf_cstr(&err), "is corrupt") &&
+		    tu_has(buf_cstr(&err), path), "%s", buf_cstr(&err));
+	}
+	buf_reset(&err);
+	ck_assert_int_eq(state_begin(st, &err), -1);
+	ck_assert_msg(tu_has(buf_cstr(&err), "is corrupt"), "%s", buf_cstr(&err));
+	state_close(st);
 	snap_same(&s, 0);
 	buf_free(&err);
 }

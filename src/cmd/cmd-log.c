@@ -41,7 +41,8 @@ cmd_log_exec(struct cmd_ctx *ctx)
 	if ((rc = cmd_open_state(ctx, 0)) != 0)
 		return rc;
 	if (cmd_opt(ctx, "verify") != NULL) {
-		int v = state_log_verify(ctx->st, &bad, &err);
+		int v = state_check(ctx->st, &err) == -1 ? -1 :
+		    state_log_verify(ctx->st, &bad, &err);
 
 		if (v < 0)
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
