@@ -306,6 +306,59 @@ START_TEST(test_backfill_without_primary_key_refused)
 }
 END_TEST
 
+/* A step that failed part way is what rollback undoes, and says so. */
+START_TEST(test_rollback_of_failed_step)
+{
+	struct e2e e;
+	struct run r;
+	char *out, *v;
+
+	e2e_setup(&e, "cli_rollback_failed", NULL);
+	e2e_plan(&e, "boom.yaml",
+	    "plan: boom\n"
+	    "steps:\n"
+	    "  - id: add-column\n"
+	    "    kind: add_column\n"
+	    "    table: things\n"
+	    "    column: extra\n"
+	    "    type: int\n"
+	    "  - id: fill\n"
+	    "    kind: sql\n"
+	    "    phase: expand\n"
+	    "    stage: pre\n"
+	    "    up: UPDATE things SET extra = 1 / (id - id)\n"
+	    "    down: UPDATE things SET extra = NULL\n");
+	free(pt_sql(e.ci, "CREATE TABLE things (id int PRIMARY KEY);"
+	    "INSERT INTO things SELECT g FROM generate_series(1, 10) g"));
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	ck_assert_int_ne(e2e_run(&e, &r, 1, "advance", "boom", "--to", "fill", NULL), 0);
+	ck_assert_msg(tu_has(r.err, "boom/fill failed: step 'fill': division by zero"), "%s", r.err);
+	ck_assert_msg(tu_has(r.err, "'excon rollback boom' undoes it"), "%s", r.err);
+	tu_run_free(&r);
+
+	out = e2e_ok(&e, 1, "rollback", "boom", "--dry-run", NULL);
+	ck_assert_msg(tu_has(out, "would roll back boom/fill (failed part way in r1, #1) running its down SQL"),
+	    "%s", out);
+	free(out);
+	out = e2e_ok(&e, 0, "rollback", "boom", "--record-only", NULL);
+	ck_assert_str_eq(out, "rolled back boom/fill (had failed part way in r1, #1)\n");
+	free(out);
+	/* The step before it is untouched, and the plan is no longer blocked. */
+	out = e2e_ok(&e, 0, "status", "boom", "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "add-column", "status");
+	ck_assert_str_eq(v, "shipped");
+	free(v);
+	v = e2e_json_get(out, "id", "fill", "status");
+	ck_assert_msg(v != NULL && strcmp(v, "shipped") != 0 && strcmp(v, "failed") != 0,
+	    "%s", out);
+	free(v);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'things' AND column_name = 'extra'", "1");
+	e2e_free(&e);
+}
+END_TEST
+
 START_TEST(test_backfill_verify_fails)
 {
 	struct e2e e;
@@ -621,6 +674,7 @@ db_cli_suite(void)
 		{ "drift", test_verify_reports_drift },
 		{ "drift_across_plans", test_verify_across_plans },
 		{ "rollback", test_rollback_runs_down },
+		{ "rollback_of_failed_step", test_rollback_of_failed_step },
 	};
 	size_t i;
 

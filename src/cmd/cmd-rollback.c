@@ -1,7 +1,8 @@
 /*
- * excon rollback PLAN: undoes the newest shipped step of a plan when it is
- * not a contract step and can be undone (it has `down`, is a code step, or
- * is a dual-write whose trigger excon drops), and records it.
+ * excon rollback PLAN: undoes the newest shipped step of a plan, or the
+ * step that failed part way after it, when it is not a contract step and
+ * can be undone (it has `down`, is a code step, or is a dual-write whose
+ * trigger excon drops), and records it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -91,8 +92,9 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 			fputs(buf_cstr(&sql), stdout);
 			buf_free(&sql);
 		}
-		printf("would roll back %s/%s (shipped in %s, #%lld)%s\n", p->name.s,
-		    s->id.s, gate_release(&h, sh->release_seq)->name,
+		printf("would roll back %s/%s (%s in %s, #%lld)%s\n", p->name.s,
+		    s->id.s, sh->status == SHIP_FAILED ? "failed part way" : "shipped",
+		    gate_release(&h, sh->release_seq)->name,
 		    (long long)sh->release_seq, needs_sql(s) && !record_only ?
 		    " running its down SQL" : "");
 		goto done;
@@ -112,7 +114,8 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 		goto done;
 	}
 	in_tx = 0;
-	printf("rolled back %s/%s (had shipped in %s, #%lld)\n", p->name.s, s->id.s,
+	printf("rolled back %s/%s (had %s in %s, #%lld)\n", p->name.s, s->id.s,
+	    sh->status == SHIP_FAILED ? "failed part way" : "shipped",
 	    gate_release(&h, sh->release_seq)->name, (long long)sh->release_seq);
 done:
 	if (in_tx && ctx->st != NULL)
