@@ -526,19 +526,18 @@ bf_recv(struct pg *db, struct bf *f, int *moved, struct buf *err)
 	long long done, changed;
 	double t, ms;
 	char **cur = NULL;
-	int i, ret = -1;
+	int i, got, ret = -1;
 
 	*moved = 0;
 	f->q[0] = f->q[1];
 	f->nq--;
-	ret = pg_pipeline_recv(db, 2, r, err);
+	got = pg_pipeline_recv(db, 2, r, err);
 	/* Its own time on the server: since it was sent or the one before answered. */
 	t = now_ms();
 	ms = t - (f->last_recv > s.at ? f->last_recv : s.at);
 	f->last_recv = t;
-	if (ret == -1)
+	if (got == -1)
 		return -1;
-	ret = -1;
 	changed = pg_result_affected(r[0]);
 	if (pg_result_nrows(r[1]) == 0 ||
 	    (done = atoll(pg_result_get(r[1], 0, 0))) == f->done) {

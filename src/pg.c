@@ -288,10 +288,10 @@ int
 pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *st,
     struct pg_result **res, struct buf *err)
 {
-	int ret;
+	int i, ret;
 
-	for (ret = 0; res != NULL && ret < n; ret++)
-		res[ret] = NULL;
+	for (i = 0; res != NULL && i < n; i++)
+		res[i] = NULL;
 	if (pg_pipeline_enter(db, err) == -1)
 		return -1;
 	/*
