@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages given as arguments when any is missing.
 # Runs apt-get only as root; otherwise names what to install and fails.
+# Recommends are left out: the server's would pull in a mail transport
+# whose set-up fails on a minimal system, and nothing here needs them.
 missing=""
 for p in "$@"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -14,7 +16,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null || {
+apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $missing >/dev/null || {
 	echo "excon: apt-get install failed for:$missing" >&2
 	exit 1
 }
