@@ -44,8 +44,17 @@ START_TEST(test_cache_written_and_used)
 	ck_assert_ptr_nonnull(cache);
 	ck_assert(len > 16);
 	ck_assert(memcmp(cache, "EXCONPC", 7) == 0);
+	ck_assert_ptr_nonnull(memmem(cache, len, "first words", 11));
+	/*
+	 * Rewrite the cached description behind the file's back (same length,
+	 * the plan file untouched): status must show the cache's words, which
+	 * it can only do when it reads the cache instead of the file.
+	 */
+	tu_sh(&r, d, "LC_ALL=C sed -i 's/first words/CACHE words/' state/excon.db.plans");
+	ck_assert_int_eq(r.status, 0);
+	tu_run_free(&r);
 	tu_excon_str(&r, d, "status");
-	ck_assert_msg(tu_has(r.out, "first words"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "CACHE words"), "%s", r.out);
 	tu_run_free(&r);
 	free(cache);
 	tu_rmrf(d);
@@ -96,7 +105,11 @@ START_TEST(test_garbage_cache_ignored)
 	char *d = warm_project();
 	struct run r;
 
-	tu_write(d, "state/excon.db.plans", "EXCONPC\0garbage garbage garbage");
+	/* tu_write stops at the NUL: printf writes all 31 bytes. */
+	tu_sh(&r, d, "printf 'EXCONPC\\000garbage garbage garbage' > state/excon.db.plans"
+	    " && test $(wc -c < state/excon.db.plans) = 31");
+	ck_assert_int_eq(r.status, 0);
+	tu_run_free(&r);
 	tu_excon_str(&r, d, "status");
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_msg(tu_has(r.out, "first words"), "%s", r.out);
