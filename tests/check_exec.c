@@ -785,11 +785,19 @@ START_TEST(test_verify_boolean)
 	ck_assert_str_eq(buf_cstr(&err), "step 'v': verify must return exactly one boolean (got 1 row(s) of 1 column(s), not boolean)");
 	s.verify.s = S("SELECT true FROM t WHERE false");
 	ck_assert_int_eq(exec_verify(x, &p, &s, &ok, &detail, &err), -1);
-	/* verify runs read-only. */
+	/* verify is one SELECT: nothing else is even sent. */
 	s.verify.s = S("DELETE FROM t RETURNING true");
 	ck_assert_int_eq(exec_verify(x, &p, &s, &ok, &detail, &err), -1);
-	ck_assert_msg(tu_has(buf_cstr(&err), "read-only transaction"), "%s", buf_cstr(&err));
+	ck_assert_str_eq(buf_cstr(&err), "step 'v': 'verify' must be one SELECT query and nothing else");
+	s.verify.s = S("SELECT true; DELETE FROM t");
+	ck_assert_int_eq(exec_verify(x, &p, &s, &ok, &detail, &err), -1);
+	ck_assert_str_eq(buf_cstr(&err), "step 'v': 'verify' must be one SELECT query, not 2 statements");
 	pt_sql_eq(ci, "SELECT count(*) FROM t", "1");
+	/* And it runs read-only. */
+	free(pt_sql(ci, "CREATE SEQUENCE seq"));
+	s.verify.s = S("SELECT nextval('seq') > 0");
+	ck_assert_int_eq(exec_verify(x, &p, &s, &ok, &detail, &err), -1);
+	ck_assert_msg(tu_has(buf_cstr(&err), "read-only transaction"), "%s", buf_cstr(&err));
 	exec_close(x);
 	buf_free(&err);
 	buf_free(&detail);
