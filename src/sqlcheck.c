@@ -256,28 +256,64 @@ struct strset {
 	char	**v;
 	size_t	  n;
 	size_t	  cap;
+	size_t	 *slots;	/* hash table of index + 1 into v; 0 = empty */
+	size_t	  nslots;	/* a power of two, at least 2 * n */
 };
+
+/* FNV-1a hash of s. */
+static size_t
+str_hash(const char *s)
+{
+	size_t h = (size_t)14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
+	return h;
+}
+
+/* The slot of s in set: where it is, or the empty one where it would go. */
+static size_t
+strset_slot(const struct strset *set, const char *s)
+{
+	size_t i = str_hash(s) & (set->nslots - 1);
+
+	while (set->slots[i] != 0 && strcmp(set->v[set->slots[i] - 1], s) != 0)
+		i = (i + 1) & (set->nslots - 1);
+	return i;
+}
 
 /* 1 when s is in set. */
 static int
 strset_has(const struct strset *set, const char *s)
 {
-	size_t i;
+	return set->n > 0 && set->slots[strset_slot(set, s)] != 0;
+}
 
-	for (i = 0; i < set->n; i++)
-		if (strcmp(set->v[i], s) == 0)
-			return 1;
-	return 0;
+/* The index of s in set->v (the order of adding), or -1. */
+static long
+strset_index(const struct strset *set, const char *s)
+{
+	return set->n > 0 ? (long)set->slots[strset_slot(set, s)] - 1 : -1;
 }
 
 /* Adds a copy of s unless present. */
 static void
 strset_add(struct strset *set, const char *s)
 {
+	size_t i;
+
 	if (strset_has(set, s))
 		return;
+	if (2 * (set->n + 1) > set->nslots) {
+		free(set->slots);
+		set->nslots = set->nslots ? 2 * set->nslots : 16;
+		set->slots = xcalloc(set->nslots, sizeof *set->slots);
+		for (i = 0; i < set->n; i++)
+			set->slots[strset_slot(set, set->v[i])] = i + 1;
+	}
 	XGROW(set->v, set->cap, set->n + 1);
 	set->v[set->n++] = xstrdup(s);
+	set->slots[strset_slot(set, s)] = set->n;
 }
 
 /* Empties set, keeping nothing. */
@@ -289,6 +325,8 @@ strset_clear(struct strset *set)
 	for (i = 0; i < set->n; i++)
 		free(set->v[i]);
 	set->n = 0;
+	if (set->slots != NULL)
+		memset(set->slots, 0, set->nslots * sizeof *set->slots);
 }
 
 /* Frees set. */
@@ -297,8 +335,11 @@ strset_free(struct strset *set)
 {
 	strset_clear(set);
 	free(set->v);
+	free(set->slots);
 	set->v = NULL;
+	set->slots = NULL;
 	set->cap = 0;
+	set->nslots = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -368,14 +409,23 @@ struct an {
 	size_t		 nchecks, capchecks;
 	struct coltype	*types;
 	size_t		 ntypes, captypes;
+	struct strset	 typekeys;	/* the keys of types, in the same order */
+
+	/* Allows by statement: allow_by[allow_at[i] .. allow_at[i + 1]). */
+	size_t		*allow_by;
+	size_t		*allow_at;
+
+	/* Offsets where each line of the user's text starts (an_pos). */
+	int		*lines;
+	size_t		 nlines;
 };
 
 /* Maps a byte offset of the parsed text to a position in the file. */
 static struct pos
-an_pos(const struct an *a, int off)
+an_pos(struct an *a, int off)
 {
 	const unsigned char *t = (const unsigned char *)a->sql + a->shift;
-	int n = off - a->shift, i, line = 0, col = 0;
+	int n = off - a->shift, i = 0, line = 0, col = 0;
 	int tlen = a->len - a->shift;
 	struct pos p;
 
@@ -383,13 +433,39 @@ an_pos(const struct an *a, int off)
 		n = 0;
 	if (n > tlen)
 		n = tlen;
-	for (i = 0; i < n; i++) {
-		if (t[i] == '\n') {
-			line++;
-			col = 0;
-		} else if ((t[i] & 0xC0) != 0x80)
-			col++;
+	/*
+	 * The line from a table of line starts built once: scanning from
+	 * the top for every finding would make a long file with many
+	 * findings cost time quadratic in its length.
+	 */
+	if (a->lines == NULL) {
+		size_t cap = 0;
+
+		XGROW(a->lines, cap, 1);
+		a->lines[a->nlines++] = 0;
+		for (i = 0; i < tlen; i++)
+			if (t[i] == '\n') {
+				XGROW(a->lines, cap, a->nlines + 1);
+				a->lines[a->nlines++] = i + 1;
+			}
 	}
+	{
+		size_t lo = 0, hi = a->nlines;	/* last start <= n */
+
+		while (hi - lo > 1) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (a->lines[mid] <= n)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		line = (int)lo;
+		i = a->lines[lo];
+	}
+	for (; i < n; i++)
+		if ((t[i] & 0xC0) != 0x80)
+			col++;
 	p.line = (a->base.line > 0 ? a->base.line : 1) + line;
 	if (a->block || line == 0)
 		p.col = (a->base.col > 0 ? a->base.col : 1) + col;
@@ -864,21 +940,19 @@ remember_type(struct an *a, const char *tkey, const char *col,
 {
 	char *key = xasprintf("%s.%s", tkey, col);
 	struct coltype *ct = NULL;
-	size_t i;
+	long i;
 	int n;
 
-	for (i = 0; i < a->ntypes; i++)
-		if (strcmp(a->types[i].key, key) == 0) {
-			ct = &a->types[i];
-			free(ct->type);
-			free(key);
-			key = NULL;
-			break;
-		}
-	if (ct == NULL) {
+	if ((i = strset_index(&a->typekeys, key)) >= 0) {
+		ct = &a->types[i];
+		free(ct->type);
+		free(key);
+		key = NULL;
+	} else {
 		XGROW(a->types, a->captypes, a->ntypes + 1);
 		ct = &a->types[a->ntypes++];
 		ct->key = key;
+		strset_add(&a->typekeys, key);
 	}
 	ct->type = xstrdup(type_base(t));
 	n = type_mods(t, ct->typmods);
@@ -889,16 +963,11 @@ remember_type(struct an *a, const char *tkey, const char *col,
 static const struct coltype *
 find_type(const struct an *a, const char *tkey, const char *col)
 {
-	size_t i, tl = strlen(tkey);
+	char *key = xasprintf("%s.%s", tkey, col);
+	long i = strset_index(&a->typekeys, key);
 
-	for (i = 0; i < a->ntypes; i++) {
-		const char *k = a->types[i].key;
-
-		if (strncmp(k, tkey, tl) == 0 && k[tl] == '.' &&
-		    strcmp(k + tl + 1, col) == 0)
-			return &a->types[i];
-	}
-	return NULL;
+	free(key);
+	return i >= 0 ? &a->types[i] : NULL;
 }
 
 /* 1 when changing old to new is one of the rewrite-free widenings. */
@@ -1850,7 +1919,7 @@ add_error(struct an *a, int loc0, int end, int errpos, const char *msg)
  * (`a->'x'` repeated, nested subselects) overflow the stack.  Real SQL
  * stays far below this.
  */
-#define SQL_MAX_DEPTH	500
+#define SQL_MAX_DEPTH	1000
 
 /*
  * 1 when the parse tree of sql (whose protobuf form is pblen bytes) is
@@ -2040,16 +2109,12 @@ parse_comment(struct an *a, int off, int end)
 	al->reason = q < e ? xstrndup(q, (size_t)(e - q)) : NULL;
 }
 
-/* Line index (from 0) of byte offset off. */
+/* Line index (from 0) of byte offset off of a->sql. */
 static int
-line_of(const struct an *a, int off)
+line_of(struct an *a, int off)
 {
-	int i, n = 0;
-
-	for (i = 0; i < off && i < a->len; i++)
-		if (a->sql[i] == '\n')
-			n++;
-	return n;
+	/* an_pos keeps a table of the lines of the user's text. */
+	return an_pos(a, off).line - (a->base.line > 0 ? a->base.line : 1);
 }
 
 /* 1 when [from, to) holds a blank line (two newlines with only blanks between). */
@@ -2077,18 +2142,17 @@ has_blank_line(const char *s, int from, int to)
 static void
 assign_allows(struct an *a)
 {
-	size_t i, j;
+	size_t i, j = 0;
 
+	/* Both lists are in text order: one pass over each. */
 	for (i = 0; i < a->nallows; i++) {
 		struct allow *al = &a->allows[i];
 		int prev = -1, next = -1;
 
-		for (j = 0; j < a->nstmts; j++) {
-			if (a->stmts[j].start <= al->off)
-				prev = (int)j;
-			else if (next < 0)
-				next = (int)j;
-		}
+		while (j < a->nstmts && a->stmts[j].start <= al->off)
+			j++;
+		prev = (int)j - 1;
+		next = j < a->nstmts ? (int)j : -1;
 		if (prev >= 0 && (al->off < a->stmts[prev].end ||
 		    line_of(a, al->off) == line_of(a, a->stmts[prev].end))) {
 			al->stmt = prev;
@@ -2098,6 +2162,17 @@ assign_allows(struct an *a)
 		    a->stmts[next].start))
 			al->stmt = next;
 	}
+	/* Index them by statement (a counting sort), for apply_allows. */
+	a->allow_at = xcalloc(a->nstmts + 2, sizeof *a->allow_at);
+	a->allow_by = xcalloc(a->nallows + 1, sizeof *a->allow_by);
+	for (i = 0; i < a->nallows; i++)
+		if (a->allows[i].stmt >= 0)
+			a->allow_at[a->allows[i].stmt + 2]++;
+	for (i = 2; i < a->nstmts + 2; i++)
+		a->allow_at[i] += a->allow_at[i - 1];
+	for (i = 0; i < a->nallows; i++)
+		if (a->allows[i].stmt >= 0)
+			a->allow_by[a->allow_at[a->allows[i].stmt + 1]++] = i;
 }
 
 /* 1 when the allow's rule list (comma separated) names id. */
@@ -2125,10 +2200,10 @@ apply_allows(struct an *a, size_t i, size_t from)
 {
 	size_t k, j;
 
-	for (k = 0; k < a->nallows; k++) {
-		const struct allow *al = &a->allows[k];
+	for (k = a->allow_at[i]; k < a->allow_at[i + 1]; k++) {
+		const struct allow *al = &a->allows[a->allow_by[k]];
 
-		if (al->stmt != (int)i || al->reason == NULL)
+		if (al->reason == NULL)
 			continue;
 		for (j = from; j < a->out->n; j++) {
 			struct finding *f = &a->out->v[j];
@@ -2306,6 +2381,10 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 		free(a.types[i].type);
 	}
 	free(a.types);
+	free(a.lines);
+	free(a.allow_at);
+	free(a.allow_by);
+	strset_free(&a.typekeys);
 	strset_free(&a.created);
 	strset_free(&a.locked);
 }
@@ -2656,6 +2735,7 @@ plan_field(const struct plan *p, const struct step *s, const struct pstr *v,
 	a.out = out;
 	report(&a, "E-SQL-FRAGMENT", off, "step \"%s\": \"%s\" %s",
 	    s->id.s != NULL ? s->id.s : "?", field, buf_cstr(&why));
+	free(a.lines);
 done:
 	buf_free(&why);
 }
