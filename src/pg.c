@@ -439,7 +439,7 @@ pg_timeout_ms(const char *s)
 		{ "min", 60000 }, { "h", 3600000 }, { "d", 86400000 },
 	};
 	const char *p = s;
-	double v = 0;
+	double v = 0, scale = 1;
 	size_t i;
 
 	if (s == NULL || !isdigit((unsigned char)*p))
@@ -450,6 +450,15 @@ pg_timeout_ms(const char *s)
 			return -1;
 		p++;
 	}
+	/* The grammar plan_duration_valid accepts (and PostgreSQL reads): 1.5s, "30 s". */
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return -1;
+		for (p++; isdigit((unsigned char)*p); p++)
+			v += (*p - '0') * (scale /= 10);
+	}
+	if (*p == ' ' && p[1] != '\0')
+		p++;
 	for (i = 0; i < sizeof units / sizeof units[0]; i++)
 		if (strcmp(p, units[i].unit) == 0)
 			return (long)(v * units[i].ms);

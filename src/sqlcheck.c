@@ -2839,8 +2839,14 @@ json_str(struct buf *out, const char *s)
 		default:
 			if (*p < 0x20)
 				buf_printf(out, "\\u%04x", *p);
-			else
+			else if (*p < 0x80)
 				buf_putc(out, *p);
+			else if (utf8_len(p) > 0) {
+				/* Valid UTF-8 as is; anything else would make invalid JSON. */
+				buf_add(out, p, utf8_len(p));
+				p += utf8_len(p) - 1;
+			} else
+				buf_puts(out, "\\ufffd");
 		}
 	}
 	buf_putc(out, '"');

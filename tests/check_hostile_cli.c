@@ -258,6 +258,79 @@ START_TEST(test_password_never_printed)
 }
 END_TEST
 
+/* A plan whose contract step fails, with a `down`, and a fractional lock_timeout. */
+static const char contract_plan[] =
+    "plan: things\n"
+    "steps:\n"
+    "  - id: add\n"
+    "    kind: add_column\n"
+    "    table: things\n"
+    "    column: extra\n"
+    "    type: int\n"
+    "    lock_timeout: 1.5s\n"
+    "  - id: purge\n"
+    "    kind: sql\n"
+    "    phase: contract\n"
+    "    stage: post\n"
+    "    up: UPDATE things SET extra = 1 / (id - id) WHERE id > 0\n"
+    "    down: SELECT 1\n";
+
+/*
+ * A duration lint accepts (1.5s) is one advance can use; --force
+ * --reason on the database path records the reason; a failed contract
+ * step is not offered a rollback that would then be refused.
+ */
+START_TEST(test_careless_settings)
+{
+	struct e2e e;
+	struct run r;
+	char *out;
+
+	e2e_setup(&e, "hostile_settings", "lock_timeout: 2.5s\n");
+	e2e_plan(&e, "things.yaml", contract_plan);
+	free(pt_sql(e.ci, "CREATE TABLE things (id int PRIMARY KEY);"
+	    "INSERT INTO things SELECT g FROM generate_series(1, 10) g"));
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	out = e2e_ok(&e, 1, "advance", "things", "--force", "--reason",
+	    "hotfix 42", NULL);
+	ck_assert_msg(tu_has(out, "shipped things/add"), "%s", out);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'things' AND column_name = 'extra'", "1");
+	out = e2e_ok(&e, 0, "log", NULL);
+	ck_assert_msg(tu_has(out, "(reason: hotfix 42)"), "%s", out);
+	free(out);
+
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", "things", "--force",
+	    "--reason", "window", NULL), 1);
+	ck_assert_msg(tu_has(r.err, "things/purge failed"), "%s", r.err);
+	ck_assert_msg(tu_has(r.err, "(a contract step, so it cannot be rolled back)"),
+	    "%s", r.err);
+	ck_assert_msg(!tu_has(r.err, "excon rollback"), "%s", r.err);
+	tu_run_free(&r);
+	e2e_free(&e);
+}
+END_TEST
+
+/* Bytes that are not UTF-8 never make --format json invalid. */
+START_TEST(test_json_stays_utf8)
+{
+	struct run r;
+	char *d = tu_tmpdir();
+	const char *lint[] = { "lint", "--sql", "bad.sql", "--format", "json", NULL };
+
+	tu_write(d, "bad.sql", "DROP TABLE \"t\xff\xfe\";\nDROP TABLE \"ok\xc3\xa9\";\n");
+	ck_assert_int_eq(tu_excon(&r, d, NULL, lint), 4);
+	ck_assert_msg(tu_has(r.out, "public.t\\ufffd\\ufffd"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "public.ok\xc3\xa9"), "%s", r.out);
+	ck_assert_msg(strchr(r.out, '\xff') == NULL, "%s", r.out);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
 /* One TCase per behaviour. */
 static Suite *
 hostile_cli_suite(void)
@@ -269,6 +342,8 @@ hostile_cli_suite(void)
 		{ "check_runs_sql_analysis", test_check_runs_sql_analysis },
 		{ "unusable_names_rejected", test_unusable_names_rejected },
 		{ "password_never_printed", test_password_never_printed },
+		{ "careless_settings", test_careless_settings },
+		{ "json_stays_utf8", test_json_stays_utf8 },
 	};
 	size_t i;
 
