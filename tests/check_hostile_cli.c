@@ -309,6 +309,20 @@ START_TEST(test_careless_settings)
 	    "%s", r.err);
 	ck_assert_msg(!tu_has(r.err, "excon rollback"), "%s", r.err);
 	tu_run_free(&r);
+
+	/* The failed step removed from the file: check and status say so. */
+	e2e_plan(&e, "things.yaml", "plan: things\nsteps:\n  - id: add\n"
+	    "    kind: add_column\n    table: things\n    column: extra\n"
+	    "    type: int\n    lock_timeout: 1.5s\n");
+	ck_assert_int_eq(e2e_run(&e, &r, 0, "check", NULL), 4);
+	ck_assert_msg(tu_has(r.out, "things: step purge failed part way in r1 (#1) "
+	    "but is no longer in plans/things.yaml"), "%s", r.out);
+	tu_run_free(&r);
+	out = e2e_ok(&e, 0, "status", "things", NULL);
+	ck_assert_msg(!tu_has(out, "complete: every step shipped"), "%s", out);
+	ck_assert_msg(tu_has(out, "not complete: step purge failed part way in r1 (#1)"),
+	    "%s", out);
+	free(out);
 	e2e_free(&e);
 }
 END_TEST
@@ -331,6 +345,27 @@ START_TEST(test_json_stays_utf8)
 }
 END_TEST
 
+/* A state file whose schema version is negative is corrupt, not newer. */
+START_TEST(test_negative_schema_version)
+{
+	struct run r;
+	char *d = tu_tmpdir();
+	const char *init[] = { "init", NULL }, *status[] = { "status", NULL };
+
+	ck_assert_int_eq(tu_excon(&r, d, NULL, init), 0);
+	tu_run_free(&r);
+	ck_assert_int_eq(tu_sh(&r, d, "sqlite3 state/excon.db 'PRAGMA user_version = -1'"), 0);
+	tu_run_free(&r);
+	ck_assert_int_eq(tu_excon(&r, d, NULL, status), 1);
+	ck_assert_msg(tu_has(r.err, "'state/excon.db' is corrupt: it carries no "
+	    "schema version"), "%s", r.err);
+	ck_assert_msg(!tu_has(r.err, "newer"), "%s", r.err);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
 /* One TCase per behaviour. */
 static Suite *
 hostile_cli_suite(void)
@@ -344,6 +379,7 @@ hostile_cli_suite(void)
 		{ "password_never_printed", test_password_never_printed },
 		{ "careless_settings", test_careless_settings },
 		{ "json_stays_utf8", test_json_stays_utf8 },
+		{ "negative_schema_version", test_negative_schema_version },
 	};
 	size_t i;
 
