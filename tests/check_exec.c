@@ -121,8 +121,13 @@ START_TEST(test_quote)
 	pg_quote_literal(&b, "a\\b");
 	ck_assert_str_eq(buf_cstr(&b), "\"we\"\"ird\"'it''s'E'a\\\\b'");
 	ck_assert(pg_timeout_valid("2s") && pg_timeout_valid("500ms") && pg_timeout_valid("0"));
-	ck_assert(!pg_timeout_valid("2 s") && !pg_timeout_valid("1s'; DROP") && !pg_timeout_valid(""));
+	ck_assert(!pg_timeout_valid("2 seconds") && !pg_timeout_valid("1s'; DROP") && !pg_timeout_valid(""));
 	ck_assert_int_eq(pg_timeout_ms("1min"), 60000);
+	/* Every duration lint accepts (plan_duration_valid) is one excon runs with. */
+	ck_assert_int_eq(pg_timeout_ms("1.5s"), 1500);
+	ck_assert_int_eq(pg_timeout_ms("30 s"), 30000);
+	ck_assert_int_eq(pg_timeout_ms("1.5min"), 90000);
+	ck_assert(!pg_timeout_valid("1.s") && !pg_timeout_valid("2s "));
 	buf_free(&b);
 }
 END_TEST
