@@ -11,9 +11,14 @@ CFLAGS ?= -O2 -g
 VERSION := 0.1.0
 
 # SAN=1 builds everything with AddressSanitizer + UBSan into build-san/.
+# FUZZ=1 (used by `make fuzz`, with CC=clang) builds the library with
+# libFuzzer's coverage instrumentation into build-fuzz/.
 ifeq ($(SAN),1)
 BUILD := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(FUZZ),1)
+BUILD := build-fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 else
 BUILD := build
 SANFLAGS :=
@@ -46,7 +51,15 @@ TEST_UTIL := $(wildcard tests/util/*.c)
 
 EXCON_BIN := $(if $(filter 1,$(SAN)),$(BUILD)/excon,excon)
 
-.PHONY: all deps build test demo bench install clean check-deps
+# `make fuzz`: clang and libFuzzer (installed on demand, like the rest),
+# two targets (fuzz/*.c: the plan loader, the SQL analysis), each seeded
+# from the test corpus and run FUZZ_TIME seconds; a crash, leak or
+# sanitizer report fails the target and leaves the input in build-fuzz/.
+FUZZ_PKGS := clang libclang-rt-dev
+FUZZ_TIME ?= 20
+FUZZ_TARGETS := plan sql
+
+.PHONY: all deps build test demo bench install clean check-deps fuzz
 
 all: deps build
 
@@ -83,10 +96,30 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	@EXCON_BIN=$(CURDIR)/$(EXCON_BIN) sh bench/run.sh
 
+fuzz:
+	@sh scripts/deps.sh $(FUZZ_PKGS)
+	@$(MAKE) --no-print-directory FUZZ=1 CC=clang build-fuzz/libexcon.a
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined \
+			-fno-sanitize-recover=all -o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c \
+			build-fuzz/libexcon.a $(PKG_LIBS) -lm; \
+		rm -rf build-fuzz/corpus-$$t; mkdir -p build-fuzz/corpus-$$t; \
+	done
+	@find tests/plans plans -name '*.yaml' -exec cp {} build-fuzz/corpus-plan/ \;
+	@cp tests/sql/*.yaml build-fuzz/corpus-plan/
+	@cp tests/sql/*.sql build-fuzz/corpus-sql/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz_$$t: $(FUZZ_TIME) s"; \
+		(cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_TIME) \
+			-timeout=10 -rss_limit_mb=1024 -print_final_stats=0 \
+			corpus-$$t 2>fuzz_$$t.log) || { tail -40 build-fuzz/fuzz_$$t.log; exit 1; }; \
+		grep -h "^#.*DONE" build-fuzz/fuzz_$$t.log || true; \
+	done
+
 install: $(EXCON_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(EXCON_BIN) $(DESTDIR)$(PREFIX)/bin/excon
 	install -m 0644 doc/excon.1 $(DESTDIR)$(PREFIX)/share/man/man1/excon.1
 
 clean:
-	rm -rf build build-san excon
+	rm -rf build build-san build-fuzz excon

@@ -51,4 +51,11 @@ void buf_truncate(struct buf *b, size_t n);
 int error_set(struct buf *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Length (1-4) of the well-formed UTF-8 sequence starting at p, or 0 when
+ * the bytes there are not one (a stray continuation byte, an overlong or
+ * truncated sequence, a surrogate, a code point past U+10FFFF).
+ */
+size_t utf8_len(const unsigned char *p);
+
 #endif

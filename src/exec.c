@@ -19,6 +19,7 @@
 #include "exec.h"
 #include "pg.h"
 #include "sha256.h"
+#include "sqlcheck.h"
 #include "xalloc.h"
 
 #define NAMEDATALEN_MAX 63
@@ -249,6 +250,137 @@ check_dollar(const struct step *s, const char *text, struct buf *err)
 		return error_set(err, "step '%s': '$excon$' is reserved and cannot appear in names or expressions",
 		    s->id.s);
 	return 0;
+}
+
+/* Refuses '$excon$' in every name of the step (see check_dollar). */
+static int
+check_dollar_names(const struct step *s, struct buf *err)
+{
+	const struct pstr *one[] = { &s->table, &s->schema, &s->column,
+	    &s->name, &s->from, &s->to, &s->references, &s->using_ };
+	char **const lists[] = { s->columns, s->fk_columns, s->ref_columns,
+	    s->primary_key };
+	size_t i, j;
+
+	for (i = 0; i < sizeof one / sizeof one[0]; i++)
+		if (check_dollar(s, one[i]->s, err) == -1)
+			return -1;
+	for (i = 0; i < sizeof lists / sizeof lists[0]; i++)
+		for (j = 0; lists[i] != NULL && lists[i][j] != NULL; j++)
+			if (check_dollar(s, lists[i][j], err) == -1)
+				return -1;
+	for (i = 0; i < s->ntcols; i++)
+		if (check_dollar(s, s->tcols[i].name, err) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * A copy of a step whose SQL fragments are replaced by what the parser
+ * read (sqlcheck_fragment): comments and ';' are gone, so no fragment can
+ * change or extend the statement built around it.  Everything else is
+ * borrowed from the plan's step; parsed_free() frees what the copy owns.
+ */
+struct parsed {
+	struct step		 s;
+	char			*own[8];
+	size_t			 nown;
+	struct plan_column	*tcols;
+};
+
+/* Replaces fragment f of ps->s by its parsed text; -1 with a message. */
+static int
+parsed_field(struct parsed *ps, char **f, enum sqlfrag k, const char *field,
+    struct buf *err)
+{
+	struct buf why = BUF_INIT;
+	char *clean = NULL;
+	int ret = 0;
+
+	if (*f == NULL)
+		return 0;
+	if (sqlcheck_fragment(k, *f, &clean, &why) == -1) {
+		ret = error_set(err, "step '%s': '%s' %s", ps->s.id.s, field,
+		    buf_cstr(&why));
+	} else if (ps->nown < sizeof ps->own / sizeof ps->own[0]) {
+		ps->own[ps->nown++] = clean;
+		*f = clean;
+	} else
+		free(clean);
+	buf_free(&why);
+	return ret;
+}
+
+/* Frees what a parsed copy owns (NULL-safe). */
+static void
+parsed_free(struct parsed *ps)
+{
+	size_t i;
+
+	if (ps == NULL)
+		return;
+	for (i = 0; i < ps->nown; i++)
+		free(ps->own[i]);
+	for (i = 0; ps->tcols != NULL && i < ps->s.ntcols; i++) {
+		free(ps->tcols[i].type);
+		free(ps->tcols[i].default_);
+	}
+	free(ps->tcols);
+	memset(ps, 0, sizeof *ps);
+}
+
+/*
+ * Fills ps with the parsed copy of s.  Returns -1 with a message when a
+ * fragment is not of its shape; ps is then empty (parsed_free is safe).
+ */
+static int
+parsed_step(const struct step *s, struct parsed *ps, struct buf *err)
+{
+	struct step *c = &ps->s;
+	size_t i;
+
+	memset(ps, 0, sizeof *ps);
+	*c = *s;
+	if (check_dollar_names(s, err) == -1)
+		goto fail;
+	if (s->kind == KIND_DUAL_WRITE &&
+	    (parsed_field(ps, &c->up.s, FRAG_EXPR, "up", err) == -1 ||
+	    parsed_field(ps, &c->down.s, FRAG_EXPR, "down", err) == -1))
+		goto fail;
+	if (s->kind == KIND_ADD_COLUMN &&
+	    parsed_field(ps, &c->type.s, FRAG_TYPE, "type", err) == -1)
+		goto fail;
+	if (parsed_field(ps, &c->verify.s, FRAG_QUERY, "verify", err) == -1 ||
+	    parsed_field(ps, &c->set.s, FRAG_SET, "set", err) == -1 ||
+	    parsed_field(ps, &c->where.s, FRAG_EXPR, "where", err) == -1 ||
+	    parsed_field(ps, &c->check.s, FRAG_EXPR, "check", err) == -1)
+		goto fail;
+	if (s->ntcols > 0) {
+		ps->tcols = xcalloc(s->ntcols, sizeof *ps->tcols);
+		c->tcols = ps->tcols;
+		for (i = 0; i < s->ntcols; i++) {
+			struct buf why = BUF_INIT;
+			int bad;
+
+			ps->tcols[i] = s->tcols[i];
+			ps->tcols[i].type = NULL;
+			ps->tcols[i].default_ = NULL;
+			bad = sqlcheck_fragment(FRAG_TYPE, s->tcols[i].type,
+			    &ps->tcols[i].type, &why) == -1 ||
+			    sqlcheck_fragment(FRAG_EXPR, s->tcols[i].default_,
+			    &ps->tcols[i].default_, &why) == -1;
+			if (bad)
+				error_set(err, "step '%s': column '%s': %s",
+				    s->id.s, s->tcols[i].name, buf_cstr(&why));
+			buf_free(&why);
+			if (bad)
+				goto fail;
+		}
+	}
+	return 0;
+fail:
+	parsed_free(ps);
+	return -1;
 }
 
 /* 1 when the kind writes its ledger row (every DB kind). */
@@ -934,13 +1066,18 @@ exec_dry_run(const struct exec_opts *o, const struct plan *p, const struct step 
     int rollback, struct buf *out, struct buf *err)
 {
 	struct script sc = { 0 };
+	struct parsed ps;
 	int ret = -1;
 
+	if (parsed_step(s, &ps, err) == -1)
+		return -1;
+	s = &ps.s;
 	if ((rollback ? gen_rollback(p, s, &sc, err) : gen_step(o, p, s, &sc, err)) == -1)
 		goto done;
 	ret = render(o, p, s, &sc, out, err);
 done:
 	script_free(&sc);
+	parsed_free(&ps);
 	return ret;
 }
 
@@ -1298,11 +1435,15 @@ exec_step(struct exec *x, const struct plan *p, const struct step *s,
 {
 	struct script sc = { 0 };
 	struct buf sum = BUF_INIT;
+	struct parsed ps;
 	int found, ret = -1;
 
 	*out = EXEC_NO_SQL;
 	if (!exec_step_runs_sql(s))
 		return 0;
+	if (parsed_step(s, &ps, err) == -1)
+		return -1;
+	s = &ps.s;
 	if (gen_step(&x->o, p, s, &sc, err) == -1)
 		goto done;
 	if (exec_lock_plan(x, p->name.s, err) == -1)
@@ -1337,6 +1478,7 @@ exec_step(struct exec *x, const struct plan *p, const struct step *s,
 done:
 	script_free(&sc);
 	buf_free(&sum);
+	parsed_free(&ps);
 	return ret;
 }
 
@@ -1372,6 +1514,7 @@ exec_verify(struct exec *x, const struct plan *p, const struct step *s, int *ok,
 {
 	struct pg_result *res = NULL;
 	struct buf e2 = BUF_INIT;
+	struct parsed ps;
 	const char *v;
 	int ret = -1;
 
@@ -1379,6 +1522,9 @@ exec_verify(struct exec *x, const struct plan *p, const struct step *s, int *ok,
 	*ok = 1;
 	if (s->verify.s == NULL)
 		return 0;
+	if (parsed_step(s, &ps, err) == -1)
+		return -1;
+	s = &ps.s;
 	if (pg_exec(x->db, "BEGIN READ ONLY", 0, NULL, NULL, err) == -1)
 		goto done;
 	if (pg_exec_script(x->db, s->verify.s, &res, err) == -1) {
@@ -1427,6 +1573,7 @@ done:
 		(void)pg_exec(x->db, "ROLLBACK", 0, NULL, NULL, &e2);
 	pg_result_free(res);
 	buf_free(&e2);
+	parsed_free(&ps);
 	return ret;
 }
 

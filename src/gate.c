@@ -386,8 +386,9 @@ gate_immutable(const struct gate_ctx *ctx, const struct plan *p, struct buf *out
 		int idx = plan_step_index(p, s->step);
 
 		if (idx < 0) {
-			buf_printf(out, "%s: step %s shipped in %s (#%lld) but is no "
+			buf_printf(out, "%s: step %s %s in %s (#%lld) but is no "
 			    "longer in %s\n", p->name.s, s->step,
+			    s->status == SHIP_FAILED ? "failed part way" : "shipped",
 			    rel_name(h, s->release_seq), (long long)s->release_seq,
 			    p->file);
 			n++;

@@ -69,8 +69,14 @@ json_str(struct buf *b, const char *s)
 		default:
 			if (*p < 0x20)
 				buf_printf(b, "\\u%04x", *p);
-			else
+			else if (*p < 0x80)
 				buf_putc(b, *p);
+			else if (utf8_len(p) > 0) {
+				/* Valid UTF-8 as is; anything else would make invalid JSON. */
+				buf_add(b, p, utf8_len(p));
+				p += utf8_len(p) - 1;
+			} else
+				buf_puts(b, "\\ufffd");
 		}
 	}
 	buf_putc(b, '"');

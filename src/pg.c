@@ -49,6 +49,8 @@ pg_notice(void *arg, const char *message)
 	buf_free(&line);
 }
 
+static char *scrub_secrets(const char *msg, const char *conninfo);
+
 /* Connects with conninfo and application_name appname. */
 int
 pg_connect(struct pg **out, const char *conninfo, const char *appname,
@@ -65,9 +67,16 @@ pg_connect(struct pg **out, const char *conninfo, const char *appname,
 	/* expand_dbname=1: dbname holds a whole conninfo; later keys override. */
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-		safe = pg_conninfo_redact(conninfo ? conninfo : "");
-		error_set(err, "cannot connect to '%s': %s", safe,
-		    db->conn ? PQerrorMessage(db->conn) : "out of memory");
+		char *msg = scrub_secrets(db->conn ? PQerrorMessage(db->conn) :
+		    "out of memory", conninfo ? conninfo : "");
+
+		char *redacted = pg_conninfo_redact(conninfo ? conninfo : "");
+
+		/* Our own redaction may read a malformed URI differently. */
+		safe = scrub_secrets(redacted, conninfo ? conninfo : "");
+		free(redacted);
+		error_set(err, "cannot connect to '%s': %s", safe, msg);
+		free(msg);
 		if (err != NULL)
 			while (err->len > 0 && (err->ptr[err->len - 1] == '\n' ||
 			    err->ptr[err->len - 1] == ' '))
@@ -430,7 +439,7 @@ pg_timeout_ms(const char *s)
 		{ "min", 60000 }, { "h", 3600000 }, { "d", 86400000 },
 	};
 	const char *p = s;
-	double v = 0;
+	double v = 0, scale = 1;
 	size_t i;
 
 	if (s == NULL || !isdigit((unsigned char)*p))
@@ -441,6 +450,15 @@ pg_timeout_ms(const char *s)
 			return -1;
 		p++;
 	}
+	/* The grammar plan_duration_valid accepts (and PostgreSQL reads): 1.5s, "30 s". */
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return -1;
+		for (p++; isdigit((unsigned char)*p); p++)
+			v += (*p - '0') * (scale /= 10);
+	}
+	if (*p == ' ' && p[1] != '\0')
+		p++;
 	for (i = 0; i < sizeof units / sizeof units[0]; i++)
 		if (strcmp(p, units[i].unit) == 0)
 			return (long)(v * units[i].ms);
@@ -554,6 +572,140 @@ pg_conninfo_redact(const char *conninfo)
 		}
 	}
 	return buf_detach(&b);
+}
+
+/* Appends s[0..n) with %XX escapes decoded (invalid escapes kept). */
+static void
+percent_decode(struct buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			char hex[3] = { s[i + 1], s[i + 2], '\0' };
+
+			buf_putc(b, (char)strtol(hex, NULL, 16));
+			i += 2;
+		} else
+			buf_putc(b, s[i]);
+	}
+}
+
+/* Adds the secret s[0..n) to list v, raw and percent-decoded. */
+static void
+add_secret(char ***v, size_t *nv, size_t *cap, const char *s, size_t n)
+{
+	struct buf d = BUF_INIT;
+
+	if (n == 0)
+		return;
+	XGROW(*v, *cap, *nv + 2);
+	(*v)[(*nv)++] = xstrndup(s, n);
+	percent_decode(&d, s, n);
+	if (strcmp(buf_cstr(&d), (*v)[*nv - 1]) != 0 && d.len > 0)
+		(*v)[(*nv)++] = buf_detach(&d);
+	buf_free(&d);
+}
+
+/*
+ * Every text in conninfo that may be a password: in a URI, what follows
+ * the first ':' of the user information up to the first '@', up to
+ * the last '@' and up to the first '/' (libpq's reading of a malformed
+ * URI may differ from ours, so all are hidden); each password= value (URI parameter or keyword);
+ * raw and percent-decoded.  The caller frees the list and its strings.
+ */
+static char **
+find_secrets(const char *conninfo, size_t *nv)
+{
+	char **v = NULL;
+	size_t cap = 0;
+	const char *p, *q, *first, *last;
+
+	*nv = 0;
+	if ((p = strstr(conninfo, "://")) != NULL) {
+		p += 3;
+		first = strchr(p, '@');
+		last = strrchr(p, '@');
+		if (first != NULL &&
+		    (q = memchr(p, ':', (size_t)(first - p))) != NULL) {
+			add_secret(&v, nv, &cap, q + 1, (size_t)(first - q - 1));
+			add_secret(&v, nv, &cap, q + 1, (size_t)(last - q - 1));
+			/* libpq reads "u:pa/ss@h" as host u, port "pa". */
+			add_secret(&v, nv, &cap, q + 1, strcspn(q + 1, "/?@"));
+		}
+	}
+	for (p = conninfo; (p = strstr(p, "password")) != NULL; ) {
+		p += 8;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != '=')
+			continue;
+		p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\'') {
+			struct buf b = BUF_INIT;
+
+			for (q = p + 1; *q != '\0' && *q != '\''; q++) {
+				if (*q == '\\' && q[1] != '\0')
+					q++;
+				buf_putc(&b, *q);
+			}
+			add_secret(&v, nv, &cap, p + 1, (size_t)(q - p - 1));
+			add_secret(&v, nv, &cap, buf_cstr(&b), b.len);
+			buf_free(&b);
+		} else {
+			size_t n = strcspn(p, " \t\n\r&");
+
+			add_secret(&v, nv, &cap, p, n);
+		}
+	}
+	return v;
+}
+
+/*
+ * A copy of msg (libpq's own message, which may quote the conninfo or a
+ * part of it word for word) with every possible password of conninfo
+ * replaced by "***".  Longest secrets first, so that a password holding
+ * another candidate is hidden whole.
+ */
+static char *
+scrub_secrets(const char *msg, const char *conninfo)
+{
+	struct buf out = BUF_INIT, next = BUF_INIT;
+	char **v;
+	size_t nv, i, j;
+
+	v = find_secrets(conninfo, &nv);
+	for (i = 0; i < nv; i++)
+		for (j = i + 1; j < nv; j++)
+			if (strlen(v[j]) > strlen(v[i])) {
+				char *t = v[i];
+
+				v[i] = v[j];
+				v[j] = t;
+			}
+	buf_puts(&out, msg);
+	for (i = 0; i < nv; i++) {
+		const char *p = buf_cstr(&out), *hit;
+		size_t n = strlen(v[i]);
+
+		buf_reset(&next);
+		while ((hit = strstr(p, v[i])) != NULL) {
+			buf_add(&next, p, (size_t)(hit - p));
+			buf_puts(&next, "***");
+			p = hit + n;
+		}
+		buf_puts(&next, p);
+		buf_reset(&out);
+		buf_puts(&out, buf_cstr(&next));
+	}
+	for (i = 0; i < nv; i++)
+		free(v[i]);
+	free(v);
+	buf_free(&next);
+	return buf_detach(&out);
 }
 
 /* A small xorshift generator for jitter; seeded once per process. */

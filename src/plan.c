@@ -392,6 +392,82 @@ valid_name(const char *s)
 	return 1;
 }
 
+/* Longest identifier PostgreSQL keeps (NAMEDATALEN - 1); it truncates longer ones. */
+#define IDENT_MAX	63
+
+/*
+ * Reports a name excon cannot use safely: longer than PostgreSQL keeps
+ * (the object would be created truncated, and every later lookup, drift
+ * check and drop would miss it), or holding '$excon$', which would end
+ * the DO blocks excon wraps around names.  `references` may be
+ * schema.table: each part counts alone.
+ */
+static int
+check_ident(const struct ynode *v, const char *key, const char *file,
+    const char *what, struct plan_diags *d)
+{
+	const char *p = v->value, *dot;
+	size_t n;
+
+	if (strstr(p, "$excon$") != NULL) {
+		plan_diags_add(d, file, v->pos, "%s: \"%s\" may not contain "
+		    "'$excon$' (reserved by excon)", what, key);
+		return -1;
+	}
+	for (;;) {
+		dot = strcmp(key, "references") == 0 ? strchr(p, '.') : NULL;
+		n = dot != NULL ? (size_t)(dot - p) : strlen(p);
+		if (n > IDENT_MAX) {
+			plan_diags_add(d, file, v->pos, "%s: \"%s\" name is %zu "
+			    "bytes long; PostgreSQL keeps only %d, so the object "
+			    "could never be found by that name", what, key, n,
+			    IDENT_MAX);
+			return -1;
+		}
+		if (dot == NULL)
+			return 0;
+		p = dot + 1;
+	}
+}
+
+/*
+ * Checks every name of a step's mapping n (single names, lists of names,
+ * create_table column names) with check_ident.  Returns -1 when one is bad.
+ */
+static int
+check_names(const struct ynode *n, const char *file, const char *what,
+    struct plan_diags *d)
+{
+	static const char *const keys[] = { "schema", "table", "column", "name",
+	    "from", "to", "references", "using", "columns", "foreign_key",
+	    "ref_columns", "primary_key", NULL };
+	size_t i, j, k;
+	int bad = 0;
+
+	for (i = 0; i < n->n; i++) {
+		const struct ynode *v = n->items[i];
+
+		for (k = 0; keys[k] != NULL; k++)
+			if (strcmp(n->keys[i], keys[k]) == 0)
+				break;
+		if (keys[k] == NULL)
+			continue;
+		if (v->type == YNODE_SCALAR) {
+			bad |= check_ident(v, keys[k], file, what, d) != 0;
+			continue;
+		}
+		for (j = 0; v->type == YNODE_SEQ && j < v->n; j++) {
+			const struct ynode *it = v->items[j];
+
+			if (it->type == YNODE_MAP)
+				it = ytree_get(it, "name");
+			if (it != NULL && it->type == YNODE_SCALAR)
+				bad |= check_ident(it, keys[k], file, what, d) != 0;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
 /* Copies a scalar into a pstr. */
 static void
 pstr_set(struct pstr *p, const struct ynode *n)
@@ -784,6 +860,8 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 		break;
 	}
 #undef NEED
+	if (check_names(n, file, buf_cstr(&what), d) != 0)
+		bad = 1;
 	if (s->id.s != NULL && !valid_name(s->id.s)) {
 		plan_diags_add(d, file, s->id.pos, "%s: id must match "
 		    "[a-z0-9][a-z0-9_-]*", buf_cstr(&what));

@@ -137,6 +137,9 @@ static const struct sqlrule rules[] = {
 	{ "E-ALLOW-UNKNOWN-RULE", SEV_ERROR,
 	  "excon:allow names a rule that does not exist",
 	  "use a rule id from the table in the README, e.g. E-DROP-COLUMN" },
+	{ "E-SQL-FRAGMENT", SEV_ERROR,
+	  "a plan's SQL field is not exactly one expression, type, assignment list or query of the shape excon builds around it",
+	  "write one expression (check, where, up, down, default), one type (type), `col = expr, ...` (set) or one SELECT (verify), with no ';' and no '$excon$'" },
 };
 
 #define NRULES (sizeof rules / sizeof rules[0])
@@ -253,28 +256,64 @@ struct strset {
 	char	**v;
 	size_t	  n;
 	size_t	  cap;
+	size_t	 *slots;	/* hash table of index + 1 into v; 0 = empty */
+	size_t	  nslots;	/* a power of two, at least 2 * n */
 };
+
+/* FNV-1a hash of s. */
+static size_t
+str_hash(const char *s)
+{
+	size_t h = (size_t)14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
+	return h;
+}
+
+/* The slot of s in set: where it is, or the empty one where it would go. */
+static size_t
+strset_slot(const struct strset *set, const char *s)
+{
+	size_t i = str_hash(s) & (set->nslots - 1);
+
+	while (set->slots[i] != 0 && strcmp(set->v[set->slots[i] - 1], s) != 0)
+		i = (i + 1) & (set->nslots - 1);
+	return i;
+}
 
 /* 1 when s is in set. */
 static int
 strset_has(const struct strset *set, const char *s)
 {
-	size_t i;
+	return set->n > 0 && set->slots[strset_slot(set, s)] != 0;
+}
 
-	for (i = 0; i < set->n; i++)
-		if (strcmp(set->v[i], s) == 0)
-			return 1;
-	return 0;
+/* The index of s in set->v (the order of adding), or -1. */
+static long
+strset_index(const struct strset *set, const char *s)
+{
+	return set->n > 0 ? (long)set->slots[strset_slot(set, s)] - 1 : -1;
 }
 
 /* Adds a copy of s unless present. */
 static void
 strset_add(struct strset *set, const char *s)
 {
+	size_t i;
+
 	if (strset_has(set, s))
 		return;
+	if (2 * (set->n + 1) > set->nslots) {
+		free(set->slots);
+		set->nslots = set->nslots ? 2 * set->nslots : 16;
+		set->slots = xcalloc(set->nslots, sizeof *set->slots);
+		for (i = 0; i < set->n; i++)
+			set->slots[strset_slot(set, set->v[i])] = i + 1;
+	}
 	XGROW(set->v, set->cap, set->n + 1);
 	set->v[set->n++] = xstrdup(s);
+	set->slots[strset_slot(set, s)] = set->n;
 }
 
 /* Empties set, keeping nothing. */
@@ -286,6 +325,8 @@ strset_clear(struct strset *set)
 	for (i = 0; i < set->n; i++)
 		free(set->v[i]);
 	set->n = 0;
+	if (set->slots != NULL)
+		memset(set->slots, 0, set->nslots * sizeof *set->slots);
 }
 
 /* Frees set. */
@@ -294,8 +335,11 @@ strset_free(struct strset *set)
 {
 	strset_clear(set);
 	free(set->v);
+	free(set->slots);
 	set->v = NULL;
+	set->slots = NULL;
 	set->cap = 0;
+	set->nslots = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -365,14 +409,23 @@ struct an {
 	size_t		 nchecks, capchecks;
 	struct coltype	*types;
 	size_t		 ntypes, captypes;
+	struct strset	 typekeys;	/* the keys of types, in the same order */
+
+	/* Allows by statement: allow_by[allow_at[i] .. allow_at[i + 1]). */
+	size_t		*allow_by;
+	size_t		*allow_at;
+
+	/* Offsets where each line of the user's text starts (an_pos). */
+	int		*lines;
+	size_t		 nlines;
 };
 
 /* Maps a byte offset of the parsed text to a position in the file. */
 static struct pos
-an_pos(const struct an *a, int off)
+an_pos(struct an *a, int off)
 {
 	const unsigned char *t = (const unsigned char *)a->sql + a->shift;
-	int n = off - a->shift, i, line = 0, col = 0;
+	int n = off - a->shift, i = 0, line = 0, col = 0;
 	int tlen = a->len - a->shift;
 	struct pos p;
 
@@ -380,13 +433,39 @@ an_pos(const struct an *a, int off)
 		n = 0;
 	if (n > tlen)
 		n = tlen;
-	for (i = 0; i < n; i++) {
-		if (t[i] == '\n') {
-			line++;
-			col = 0;
-		} else if ((t[i] & 0xC0) != 0x80)
-			col++;
+	/*
+	 * The line from a table of line starts built once: scanning from
+	 * the top for every finding would make a long file with many
+	 * findings cost time quadratic in its length.
+	 */
+	if (a->lines == NULL) {
+		size_t cap = 0;
+
+		XGROW(a->lines, cap, 1);
+		a->lines[a->nlines++] = 0;
+		for (i = 0; i < tlen; i++)
+			if (t[i] == '\n') {
+				XGROW(a->lines, cap, a->nlines + 1);
+				a->lines[a->nlines++] = i + 1;
+			}
 	}
+	{
+		size_t lo = 0, hi = a->nlines;	/* last start <= n */
+
+		while (hi - lo > 1) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (a->lines[mid] <= n)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		line = (int)lo;
+		i = a->lines[lo];
+	}
+	for (; i < n; i++)
+		if ((t[i] & 0xC0) != 0x80)
+			col++;
 	p.line = (a->base.line > 0 ? a->base.line : 1) + line;
 	if (a->block || line == 0)
 		p.col = (a->base.col > 0 ? a->base.col : 1) + col;
@@ -861,21 +940,19 @@ remember_type(struct an *a, const char *tkey, const char *col,
 {
 	char *key = xasprintf("%s.%s", tkey, col);
 	struct coltype *ct = NULL;
-	size_t i;
+	long i;
 	int n;
 
-	for (i = 0; i < a->ntypes; i++)
-		if (strcmp(a->types[i].key, key) == 0) {
-			ct = &a->types[i];
-			free(ct->type);
-			free(key);
-			key = NULL;
-			break;
-		}
-	if (ct == NULL) {
+	if ((i = strset_index(&a->typekeys, key)) >= 0) {
+		ct = &a->types[i];
+		free(ct->type);
+		free(key);
+		key = NULL;
+	} else {
 		XGROW(a->types, a->captypes, a->ntypes + 1);
 		ct = &a->types[a->ntypes++];
 		ct->key = key;
+		strset_add(&a->typekeys, key);
 	}
 	ct->type = xstrdup(type_base(t));
 	n = type_mods(t, ct->typmods);
@@ -886,16 +963,11 @@ remember_type(struct an *a, const char *tkey, const char *col,
 static const struct coltype *
 find_type(const struct an *a, const char *tkey, const char *col)
 {
-	size_t i, tl = strlen(tkey);
+	char *key = xasprintf("%s.%s", tkey, col);
+	long i = strset_index(&a->typekeys, key);
 
-	for (i = 0; i < a->ntypes; i++) {
-		const char *k = a->types[i].key;
-
-		if (strncmp(k, tkey, tl) == 0 && k[tl] == '.' &&
-		    strcmp(k + tl + 1, col) == 0)
-			return &a->types[i];
-	}
-	return NULL;
+	free(key);
+	return i >= 0 ? &a->types[i] : NULL;
 }
 
 /* 1 when changing old to new is one of the rewrite-free widenings. */
@@ -1841,6 +1913,48 @@ add_error(struct an *a, int loc0, int end, int errpos, const char *msg)
 	s->errmsg = xstrdup(msg != NULL ? msg : "syntax error");
 }
 
+/*
+ * Deepest parse tree excon reads, in nodes.  protobuf-c unpacks a tree
+ * recursively, with a large stack frame per level: a few thousand levels
+ * (`a->'x'` repeated, nested subselects) overflow the stack.  Real SQL
+ * stays far below this.
+ */
+#define SQL_MAX_DEPTH	1000
+
+/*
+ * 1 when the parse tree of sql (whose protobuf form is pblen bytes) is
+ * nested more than SQL_MAX_DEPTH nodes deep.  Measured on the JSON form,
+ * which libpg_query writes without deep recursion in the reader: every
+ * node is two nested objects ({"A_Expr":{...}}).  A tree of n levels
+ * needs at least 2n bytes of protobuf, so small trees are not measured.
+ */
+static int
+sql_too_deep(const char *sql, size_t pblen)
+{
+	PgQueryParseResult r;
+	const char *p;
+	int depth = 0, max = 0, in_str = 0;
+
+	if (pblen < 2 * SQL_MAX_DEPTH)
+		return 0;
+	r = pg_query_parse(sql);
+	for (p = r.error == NULL ? r.parse_tree : ""; *p != '\0'; p++) {
+		if (in_str) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '"')
+				in_str = 0;
+		} else if (*p == '"')
+			in_str = 1;
+		else if (*p == '{' && ++depth > max)
+			max = depth;
+		else if (*p == '}')
+			depth--;
+	}
+	pg_query_free_parse_result(r);
+	return max > 2 * SQL_MAX_DEPTH;
+}
+
 /* Unpacks a protobuf parse tree, or NULL. */
 static PgQuery__ParseResult *
 unpack(PgQueryProtobuf pb)
@@ -1868,7 +1982,7 @@ an_parse(struct an *a, struct results *res)
 	int piece = 0, end, any = 0;
 
 	r = pg_query_parse_protobuf(a->sql);
-	if (r.error == NULL) {
+	if (r.error == NULL && !sql_too_deep(a->sql, r.parse_tree.len)) {
 		PgQuery__ParseResult *pr = unpack(r.parse_tree);
 
 		if (pr != NULL)
@@ -1881,8 +1995,11 @@ an_parse(struct an *a, struct results *res)
 	    sr.pbuf.len, (const uint8_t *)sr.pbuf.data) : NULL;
 	if (tr == NULL) {
 		e = r.error;
-		add_error(a, 0, a->len,
-		    char_to_byte(a->sql, a->len, e->cursorpos), e->message);
+		if (e == NULL)
+			add_error(a, 0, a->len, -1, "statement nested too deeply");
+		else
+			add_error(a, 0, a->len,
+			    char_to_byte(a->sql, a->len, e->cursorpos), e->message);
 		goto done;
 	}
 	/*
@@ -1925,6 +2042,12 @@ parse_piece(struct an *a, struct results *res, int l, int end)
 	if (pr.error != NULL) {
 		add_error(a, l, end, l + char_to_byte(piece, n,
 		    pr.error->cursorpos), pr.error->message);
+	} else if (sql_too_deep(piece, pr.parse_tree.len)) {
+		char *msg = xasprintf("statement nested more than %d levels "
+		    "deep", SQL_MAX_DEPTH);
+
+		add_error(a, l, end, -1, msg);
+		free(msg);
 	} else {
 		PgQuery__ParseResult *p = unpack(pr.parse_tree);
 
@@ -1986,16 +2109,12 @@ parse_comment(struct an *a, int off, int end)
 	al->reason = q < e ? xstrndup(q, (size_t)(e - q)) : NULL;
 }
 
-/* Line index (from 0) of byte offset off. */
+/* Line index (from 0) of byte offset off of a->sql. */
 static int
-line_of(const struct an *a, int off)
+line_of(struct an *a, int off)
 {
-	int i, n = 0;
-
-	for (i = 0; i < off && i < a->len; i++)
-		if (a->sql[i] == '\n')
-			n++;
-	return n;
+	/* an_pos keeps a table of the lines of the user's text. */
+	return an_pos(a, off).line - (a->base.line > 0 ? a->base.line : 1);
 }
 
 /* 1 when [from, to) holds a blank line (two newlines with only blanks between). */
@@ -2023,18 +2142,17 @@ has_blank_line(const char *s, int from, int to)
 static void
 assign_allows(struct an *a)
 {
-	size_t i, j;
+	size_t i, j = 0;
 
+	/* Both lists are in text order: one pass over each. */
 	for (i = 0; i < a->nallows; i++) {
 		struct allow *al = &a->allows[i];
 		int prev = -1, next = -1;
 
-		for (j = 0; j < a->nstmts; j++) {
-			if (a->stmts[j].start <= al->off)
-				prev = (int)j;
-			else if (next < 0)
-				next = (int)j;
-		}
+		while (j < a->nstmts && a->stmts[j].start <= al->off)
+			j++;
+		prev = (int)j - 1;
+		next = j < a->nstmts ? (int)j : -1;
 		if (prev >= 0 && (al->off < a->stmts[prev].end ||
 		    line_of(a, al->off) == line_of(a, a->stmts[prev].end))) {
 			al->stmt = prev;
@@ -2044,6 +2162,17 @@ assign_allows(struct an *a)
 		    a->stmts[next].start))
 			al->stmt = next;
 	}
+	/* Index them by statement (a counting sort), for apply_allows. */
+	a->allow_at = xcalloc(a->nstmts + 2, sizeof *a->allow_at);
+	a->allow_by = xcalloc(a->nallows + 1, sizeof *a->allow_by);
+	for (i = 0; i < a->nallows; i++)
+		if (a->allows[i].stmt >= 0)
+			a->allow_at[a->allows[i].stmt + 2]++;
+	for (i = 2; i < a->nstmts + 2; i++)
+		a->allow_at[i] += a->allow_at[i - 1];
+	for (i = 0; i < a->nallows; i++)
+		if (a->allows[i].stmt >= 0)
+			a->allow_by[a->allow_at[a->allows[i].stmt + 1]++] = i;
 }
 
 /* 1 when the allow's rule list (comma separated) names id. */
@@ -2071,10 +2200,10 @@ apply_allows(struct an *a, size_t i, size_t from)
 {
 	size_t k, j;
 
-	for (k = 0; k < a->nallows; k++) {
-		const struct allow *al = &a->allows[k];
+	for (k = a->allow_at[i]; k < a->allow_at[i + 1]; k++) {
+		const struct allow *al = &a->allows[a->allow_by[k]];
 
-		if (al->stmt != (int)i || al->reason == NULL)
+		if (al->reason == NULL)
 			continue;
 		for (j = from; j < a->out->n; j++) {
 			struct finding *f = &a->out->v[j];
@@ -2252,8 +2381,235 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 		free(a.types[i].type);
 	}
 	free(a.types);
+	free(a.lines);
+	free(a.allow_at);
+	free(a.allow_by);
+	strset_free(&a.typekeys);
 	strset_free(&a.created);
 	strset_free(&a.locked);
+}
+
+/* ------------------------------------------------------------------ */
+/* Plan fragments                                                      */
+/* ------------------------------------------------------------------ */
+
+/* What each fragment shape is parsed inside of, and what it must be. */
+static const struct {
+	const char	*prefix;
+	const char	*what;
+} frags[] = {
+	[FRAG_EXPR] = { "SELECT ", "one expression" },
+	[FRAG_TYPE] = { "SELECT NULL::", "one type name" },
+	[FRAG_SET] = { "UPDATE t SET ", "one list of assignments (col = expr, ...)" },
+	[FRAG_QUERY] = { "", "one SELECT query" },
+};
+
+/* 1 when sel is `SELECT <one unnamed value>` and nothing else. */
+static int
+bare_select(const PgQuery__SelectStmt *sel)
+{
+	return sel->n_target_list == 1 &&
+	    sel->target_list[0]->node_case == NC(RES_TARGET) &&
+	    empty(sel->target_list[0]->res_target->name) &&
+	    sel->n_distinct_clause == 0 && sel->into_clause == NULL &&
+	    sel->n_from_clause == 0 && sel->where_clause == NULL &&
+	    sel->n_group_clause == 0 && sel->having_clause == NULL &&
+	    sel->n_window_clause == 0 && sel->n_values_lists == 0 &&
+	    sel->n_sort_clause == 0 && sel->limit_offset == NULL &&
+	    sel->limit_count == NULL && sel->n_locking_clause == 0 &&
+	    sel->with_clause == NULL &&
+	    sel->op == PG_QUERY__SET_OPERATION__SETOP_NONE;
+}
+
+/* 1 when the WITH clause holds only SELECT queries (no data-modifying CTE). */
+static int
+with_reads_only(const PgQuery__WithClause *w)
+{
+	size_t i;
+
+	for (i = 0; w != NULL && i < w->n_ctes; i++) {
+		const PgQuery__Node *c = w->ctes[i];
+
+		if (c->node_case != NC(COMMON_TABLE_EXPR) ||
+		    c->common_table_expr->ctequery == NULL ||
+		    c->common_table_expr->ctequery->node_case != NC(SELECT_STMT))
+			return 0;
+	}
+	return 1;
+}
+
+/* 1 when the one statement n has the shape of fragment kind k. */
+static int
+frag_shape(enum sqlfrag k, const PgQuery__Node *n)
+{
+	const PgQuery__SelectStmt *sel;
+	const PgQuery__UpdateStmt *up;
+	const PgQuery__Node *v;
+
+	switch (k) {
+	case FRAG_EXPR:
+		return n->node_case == NC(SELECT_STMT) && bare_select(n->select_stmt);
+	case FRAG_TYPE:
+		if (n->node_case != NC(SELECT_STMT) || !bare_select(n->select_stmt))
+			return 0;
+		v = n->select_stmt->target_list[0]->res_target->val;
+		/* `text COLLATE "C"` is a type with its collation. */
+		if (v != NULL && v->node_case == NC(COLLATE_CLAUSE))
+			v = v->collate_clause->arg;
+		return v != NULL && v->node_case == NC(TYPE_CAST) &&
+		    v->type_cast->arg != NULL &&
+		    v->type_cast->arg->node_case == NC(A_CONST) &&
+		    v->type_cast->arg->a_const->isnull;
+	case FRAG_SET:
+		if (n->node_case != NC(UPDATE_STMT))
+			return 0;
+		up = n->update_stmt;
+		return up->relation != NULL && empty(up->relation->schemaname) &&
+		    up->relation->alias == NULL && up->n_target_list > 0 &&
+		    up->where_clause == NULL && up->n_from_clause == 0 &&
+		    up->n_returning_list == 0 && up->with_clause == NULL;
+	case FRAG_QUERY:
+		if (n->node_case != NC(SELECT_STMT))
+			return 0;
+		sel = n->select_stmt;
+		return sel->into_clause == NULL && sel->n_locking_clause == 0 &&
+		    with_reads_only(sel->with_clause);
+	}
+	return 0;
+}
+
+/*
+ * The fragment text with every comment turned into a space and every ';'
+ * removed, trimmed: the tokens the parser read, nothing else.  wrapped
+ * is prefix + text; shift is the prefix's length.  NULL when the text
+ * cannot be scanned.
+ */
+static char *
+frag_tokens(const char *wrapped, int shift)
+{
+	PgQueryScanResult sr;
+	PgQuery__ScanResult *tr = NULL;
+	char *out = NULL;
+	size_t i, n, len;
+	int j;
+
+	sr = pg_query_scan(wrapped);
+	if (sr.error != NULL || (tr = pg_query__scan_result__unpack(NULL,
+	    sr.pbuf.len, (const uint8_t *)sr.pbuf.data)) == NULL)
+		goto done;
+	out = xstrdup(wrapped + shift);
+	len = strlen(out);
+	for (i = 0; i < tr->n_tokens; i++) {
+		const PgQuery__ScanToken *t = tr->tokens[i];
+
+		if (t->start < shift || (size_t)t->end > (size_t)shift + len)
+			continue;
+		if (t->token == PG_QUERY__TOKEN__SQL_COMMENT ||
+		    t->token == PG_QUERY__TOKEN__C_COMMENT ||
+		    t->token == PG_QUERY__TOKEN__ASCII_59)
+			for (j = t->start; j < t->end; j++)
+				out[j - shift] = ' ';
+	}
+	n = strlen(out);
+	while (n > 0 && isspace((unsigned char)out[n - 1]))
+		out[--n] = '\0';
+	for (i = 0; isspace((unsigned char)out[i]); i++)
+		;
+	memmove(out, out + i, n - i + 1);
+done:
+	if (tr != NULL)
+		pg_query__scan_result__free_unpacked(tr, NULL);
+	pg_query_free_scan_result(sr);
+	return out;
+}
+
+/*
+ * Parses text as fragment kind k.  Returns 0 and *clean (owned by the
+ * caller, may be NULL) on success; -1 with a message when it does not
+ * parse, -2 when it parses but is not of the shape; *off (may be NULL)
+ * gets the byte offset in text the message is about.
+ */
+static int
+frag_parse(enum sqlfrag k, const char *text, char **clean, int *off,
+    struct buf *err)
+{
+	PgQueryProtobufParseResult r;
+	PgQuery__ParseResult *pr = NULL;
+	const char *dollar;
+	char *wrapped;
+	int shift = (int)strlen(frags[k].prefix), ret = -2, o = 0;
+
+	if (clean != NULL)
+		*clean = NULL;
+	if ((dollar = strstr(text, "$excon$")) != NULL) {
+		if (off != NULL)
+			*off = (int)(dollar - text);
+		return error_set(err, "'$excon$' is reserved: it would end the "
+		    "code excon wraps around this field"), -2;
+	}
+	wrapped = xasprintf("%s%s", frags[k].prefix, text);
+	r = pg_query_parse_protobuf(wrapped);
+	if (r.error != NULL) {
+		o = char_to_byte(wrapped, (int)strlen(wrapped), r.error->cursorpos) - shift;
+		error_set(err, "%s", r.error->message);
+		ret = -1;
+		goto done;
+	}
+	if (sql_too_deep(wrapped, r.parse_tree.len)) {
+		error_set(err, "SQL nested more than %d levels deep", SQL_MAX_DEPTH);
+		ret = -1;
+		goto done;
+	}
+	if ((pr = unpack(r.parse_tree)) == NULL) {
+		error_set(err, "cannot read the parse tree");
+		ret = -1;
+		goto done;
+	}
+	if (pr->n_stmts != 1 || pr->stmts[0]->stmt == NULL) {
+		if (pr->n_stmts > 1)
+			o = skip_blank(wrapped, pr->stmts[1]->stmt_location,
+			    (int)strlen(wrapped)) - shift;
+		error_set(err, "must be %s, not %zu statements", frags[k].what,
+		    pr->n_stmts);
+		goto done;
+	}
+	if (!frag_shape(k, pr->stmts[0]->stmt)) {
+		error_set(err, "must be %s and nothing else", frags[k].what);
+		goto done;
+	}
+	if (clean != NULL && (*clean = frag_tokens(wrapped, shift)) == NULL) {
+		error_set(err, "cannot scan the SQL");
+		ret = -1;
+		goto done;
+	}
+	ret = 0;
+done:
+	if (off != NULL)
+		*off = o < 0 ? 0 : o;
+	if (pr != NULL)
+		pg_query__parse_result__free_unpacked(pr, NULL);
+	pg_query_free_protobuf_parse_result(r);
+	free(wrapped);
+	return ret;
+}
+
+/* Parses one plan fragment (see sqlcheck.h). */
+int
+sqlcheck_fragment(enum sqlfrag k, const char *text, char **clean,
+    struct buf *err)
+{
+	struct buf why = BUF_INIT;
+	int ret = 0;
+
+	*clean = NULL;
+	if (text == NULL)
+		return 0;
+	if (frag_parse(k, text, clean, NULL, &why) != 0) {
+		error_set(err, "%s", buf_cstr(&why));
+		ret = -1;
+	}
+	buf_free(&why);
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2344,15 +2700,21 @@ done:
 
 /*
  * Analyzes one field of a step: prefix + value, with findings mapped to
- * the value's position (the step's when the value has none).
+ * the value's position (the step's when the value has none).  With
+ * frag >= 0 the value must also parse as that fragment shape
+ * (E-SQL-FRAGMENT); a value that does not parse at all is the E-SYNTAX
+ * finding of the analysis.
  */
 static void
 plan_field(const struct plan *p, const struct step *s, const struct pstr *v,
-    const char *prefix, enum an_mode mode, const struct sqlctx *ctx,
-    int no_unbatched, struct findings *out)
+    const char *field, int frag, const char *prefix, enum an_mode mode,
+    const struct sqlctx *ctx, int no_unbatched, struct findings *out)
 {
+	struct buf why = BUF_INIT;
 	struct pos base;
+	struct an a;
 	char *text;
+	int off = 0;
 
 	if (v->s == NULL)
 		return;
@@ -2361,6 +2723,76 @@ plan_field(const struct plan *p, const struct step *s, const struct pstr *v,
 	an_run(text, (int)strlen(prefix), mode, p->file, base, v->block, ctx,
 	    no_unbatched, out);
 	free(text);
+	if (frag < 0 || frag_parse((enum sqlfrag)frag, v->s, NULL, &off,
+	    &why) != -2)
+		goto done;
+	memset(&a, 0, sizeof a);
+	a.sql = v->s;
+	a.len = (int)strlen(v->s);
+	a.file = p->file;
+	a.base = base;
+	a.block = v->block;
+	a.out = out;
+	report(&a, "E-SQL-FRAGMENT", off, "step \"%s\": \"%s\" %s",
+	    s->id.s != NULL ? s->id.s : "?", field, buf_cstr(&why));
+	free(a.lines);
+done:
+	buf_free(&why);
+}
+
+/* Analyzes every SQL-bearing field of step s of p (see sqlcheck.h). */
+int
+sqlcheck_step(const struct plan *p, const struct step *s,
+    const struct sqlctx *base_ctx, struct findings *out, struct buf *err)
+{
+	struct sqlctx c = sqlctx_step(p, s), down;
+	size_t i;
+
+	(void)err;
+	if (base_ctx != NULL) {
+		c.covers = base_ctx->covers;
+		c.ncovers = base_ctx->ncovers;
+	}
+	down = c;
+	down.rollback = 1;
+	if (s->kind == KIND_DUAL_WRITE) {
+		plan_field(p, s, &s->up, "up", FRAG_EXPR, "SELECT ", MODE_EXPR,
+		    &c, 0, out);
+		plan_field(p, s, &s->down, "down", FRAG_EXPR, "SELECT ",
+		    MODE_EXPR, &c, 0, out);
+	} else {
+		plan_field(p, s, &s->up, "up", -1, "", MODE_STMTS, &c, 0, out);
+		plan_field(p, s, &s->down, "down", -1, "", MODE_STMTS, &down, 0,
+		    out);
+	}
+	plan_field(p, s, &s->verify, "verify", FRAG_QUERY, "", MODE_STMTS, &c,
+	    0, out);
+	/* The backfill runs `set` in batches: no unbatched finding. */
+	plan_field(p, s, &s->set, "set", FRAG_SET, "UPDATE t SET ", MODE_STMTS,
+	    &c, 1, out);
+	plan_field(p, s, &s->where, "where", FRAG_EXPR, "SELECT 1 WHERE ",
+	    MODE_EXPR, &c, 0, out);
+	plan_field(p, s, &s->check, "check", FRAG_EXPR, "SELECT ", MODE_EXPR,
+	    &c, 0, out);
+	/*
+	 * add_column's `default` is a constant value that the executor
+	 * quotes and casts itself (never SQL, never volatile): only the
+	 * type is SQL here.
+	 */
+	if (s->kind == KIND_ADD_COLUMN)
+		plan_field(p, s, &s->type, "type", FRAG_TYPE, "SELECT NULL::",
+		    MODE_TYPE, &c, 0, out);
+	/* create_table columns: their type and default expression. */
+	for (i = 0; i < s->ntcols; i++) {
+		struct pstr t = { s->tcols[i].type, s->pos, 0 };
+		struct pstr d = { s->tcols[i].default_, s->pos, 0 };
+
+		plan_field(p, s, &t, "type", FRAG_TYPE, "SELECT NULL::",
+		    MODE_EXPR, &c, 0, out);
+		plan_field(p, s, &d, "default", FRAG_EXPR, "SELECT ", MODE_EXPR,
+		    &c, 0, out);
+	}
+	return 0;
 }
 
 /* Analyzes every SQL-bearing field of every step of p. */
@@ -2370,38 +2802,9 @@ sqlcheck_plan(const struct plan *p, const struct sqlctx *base_ctx,
 {
 	size_t i;
 
-	(void)err;
-	for (i = 0; i < p->nsteps; i++) {
-		const struct step *s = &p->steps[i];
-		struct sqlctx c = sqlctx_step(p, s), down;
-
-		if (base_ctx != NULL) {
-			c.covers = base_ctx->covers;
-			c.ncovers = base_ctx->ncovers;
-		}
-		down = c;
-		down.rollback = 1;
-		if (s->kind == KIND_DUAL_WRITE) {
-			plan_field(p, s, &s->up, "SELECT ", MODE_EXPR, &c, 0, out);
-			plan_field(p, s, &s->down, "SELECT ", MODE_EXPR, &c, 0, out);
-		} else {
-			plan_field(p, s, &s->up, "", MODE_STMTS, &c, 0, out);
-			plan_field(p, s, &s->down, "", MODE_STMTS, &down, 0, out);
-		}
-		plan_field(p, s, &s->verify, "", MODE_STMTS, &c, 0, out);
-		/* The backfill runs `set` in batches: no unbatched finding. */
-		plan_field(p, s, &s->set, "UPDATE t SET ", MODE_STMTS, &c, 1, out);
-		plan_field(p, s, &s->where, "SELECT 1 WHERE ", MODE_EXPR, &c, 0, out);
-		plan_field(p, s, &s->check, "SELECT ", MODE_EXPR, &c, 0, out);
-		/*
-		 * add_column's `default` is a constant value that the executor
-		 * quotes and casts itself (never SQL, never volatile): only the
-		 * type is SQL here.
-		 */
-		if (s->kind == KIND_ADD_COLUMN)
-			plan_field(p, s, &s->type, "SELECT NULL::", MODE_TYPE,
-			    &c, 0, out);
-	}
+	for (i = 0; i < p->nsteps; i++)
+		if (sqlcheck_step(p, &p->steps[i], base_ctx, out, err) != 0)
+			return -1;
 	return 0;
 }
 
@@ -2436,8 +2839,14 @@ json_str(struct buf *out, const char *s)
 		default:
 			if (*p < 0x20)
 				buf_printf(out, "\\u%04x", *p);
-			else
+			else if (*p < 0x80)
 				buf_putc(out, *p);
+			else if (utf8_len(p) > 0) {
+				/* Valid UTF-8 as is; anything else would make invalid JSON. */
+				buf_add(out, p, utf8_len(p));
+				p += utf8_len(p) - 1;
+			} else
+				buf_puts(out, "\\ufffd");
 		}
 	}
 	buf_putc(out, '"');

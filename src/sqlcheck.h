@@ -185,6 +185,30 @@ int sqlcheck_file(const char *path, const struct sqlctx *ctx,
 int sqlcheck_plan(const struct plan *p, const struct sqlctx *base_ctx,
     struct findings *out, struct buf *err);
 
+/* sqlcheck_plan for the one step s of p (what advance checks before it runs). */
+int sqlcheck_step(const struct plan *p, const struct step *s,
+    const struct sqlctx *base_ctx, struct findings *out, struct buf *err);
+
+/* The shapes of a plan's SQL fragments (SPEC section 6). */
+enum sqlfrag {
+	FRAG_EXPR,	/* one value expression: check, where, dual_write up/down, column default */
+	FRAG_TYPE,	/* one type name, optionally with COLLATE: type */
+	FRAG_SET,	/* one UPDATE assignment list: backfill set */
+	FRAG_QUERY,	/* one SELECT (no INTO, FOR UPDATE or data-modifying WITH): verify */
+};
+
+/*
+ * Parses text as exactly one fragment of shape k, the way excon embeds
+ * it.  On success returns 0 and sets *clean (owned by the caller; NULL
+ * when text is NULL) to the text the statement is built from: the tokens
+ * the parser read, with comments turned into spaces and ';' removed, so
+ * nothing in the text can change or extend the statement around it.
+ * Returns -1 with a message when the text does not parse, is not of that
+ * shape, holds more than one statement or the reserved '$excon$'.
+ */
+int sqlcheck_fragment(enum sqlfrag k, const char *text, char **clean,
+    struct buf *err);
+
 /*
  * Output helpers: pure functions appending to out.
  *

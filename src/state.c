@@ -332,13 +332,14 @@ header_check(const char *path, int *empty, struct buf *err)
 		    "SQLite database of another application)", path);
 		goto done;
 	}
-	if (version > STATE_SCHEMA_VERSION) {
+	/* user_version is a signed 32-bit integer: -1 is corrupt, not newer. */
+	if ((int32_t)version > STATE_SCHEMA_VERSION) {
 		error_set(err, "'%s' was written by a newer excon (state schema "
 		    "%" PRIu32 ", this excon knows %d): upgrade excon", path,
 		    version, STATE_SCHEMA_VERSION);
 		goto done;
 	}
-	if (version == 0) {
+	if ((int32_t)version < 1) {
 		error_set(err, "'%s' is corrupt: it carries no schema version",
 		    path);
 		goto done;

@@ -31,6 +31,16 @@ struct conv {
  */
 #define YTREE_MAX_NODES	100000
 
+/*
+ * Deepest nesting of collections a file may have.  Plans and excon.yaml
+ * need a handful of levels; libyaml's composer recurses per level and its
+ * scanner rescans every open flow level per token, so a file of nested
+ * `[` would take time quadratic in its size (and stack) before this file
+ * sees a node.  Flow brackets are counted before libyaml parses.
+ */
+#define YTREE_MAX_DEPTH	64
+#define YTREE_MAX_FLOW	256
+
 /* Records the first conversion error at pos. */
 static void
 conv_fail(struct conv *cv, struct pos pos, const char *fmt, ...)
@@ -96,19 +106,114 @@ block_content_pos(const char *text, size_t len, const yaml_mark_t *m,
 	return p;
 }
 
+/* The mapping whose keys key_order() sorts (qsort passes no argument). */
+static const struct ynode *sort_map;
+
+/* Orders key indexes by key, then by position in the mapping. */
+static int
+key_order(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(sort_map->keys[i], sort_map->keys[j]);
+
+	return c != 0 ? c : (i > j) - (i < j);
+}
+
+/*
+ * Fails on the first key of mapping n (in file order) that repeats an
+ * earlier one: YAML keys are unique, and a repeated one would silently
+ * win.  Sorting keeps a mapping of many keys from costing n^2 compares.
+ */
+static void
+duplicate_keys(struct conv *cv, struct ynode *n)
+{
+	size_t *ix, i, dup = (size_t)-1, first = 0;
+
+	if (n->n < 2)
+		return;
+	ix = xcalloc(n->n, sizeof *ix);
+	for (i = 0; i < n->n; i++)
+		ix[i] = i;
+	sort_map = n;
+	qsort(ix, n->n, sizeof *ix, key_order);
+	sort_map = NULL;
+	for (i = 1; i < n->n; i++) {
+		/* In a run of equal keys the first is the original. */
+		if (strcmp(n->keys[ix[i]], n->keys[ix[i - 1]]) != 0 ||
+		    (i >= 2 && strcmp(n->keys[ix[i - 1]], n->keys[ix[i - 2]]) == 0))
+			continue;
+		if (ix[i] < dup) {
+			dup = ix[i];
+			first = ix[i - 1];
+		}
+	}
+	if (dup != (size_t)-1)
+		conv_fail(cv, n->key_pos[dup], "duplicate key \"%s\" (first at "
+		    "line %d)", n->keys[dup], n->key_pos[first].line);
+	free(ix);
+}
+
+/*
+ * The offset of the bracket where text nests flow collections ('[' or
+ * '{') more than YTREE_MAX_FLOW deep, or -1.  Quotes and comments are not
+ * skipped, so a bracket in a string counts too: the limit is far above
+ * what real files use.
+ */
+static long
+flow_too_deep(const char *text, size_t len)
+{
+	size_t i;
+	long depth = 0;
+
+	for (i = 0; i < len; i++) {
+		if (text[i] == '[' || text[i] == '{') {
+			if (++depth > YTREE_MAX_FLOW)
+				return (long)i;
+		} else if ((text[i] == ']' || text[i] == '}') && depth > 0)
+			depth--;
+	}
+	return -1;
+}
+
+/* Line and column (from 1) of byte offset off in text. */
+static struct pos
+offset_pos(const char *text, size_t len, size_t off)
+{
+	struct pos p = { 1, 1 };
+	size_t i;
+
+	for (i = 0; i < off && i < len; i++) {
+		if (text[i] == '\n') {
+			p.line++;
+			p.col = 1;
+		} else if (((unsigned char)text[i] & 0xC0) != 0x80)
+			p.col++;
+	}
+	return p;
+}
+
 /* Converts libyaml node yn into a ynode tree, depth-limited against cycles. */
 static struct ynode *
 convert(struct conv *cv, yaml_node_t *yn, int depth)
 {
 	struct ynode *n = xcalloc(1, sizeof *n);
-	size_t i, j;
+	size_t i;
 
 	n->pos.line = (int)yn->start_mark.line + 1;
 	n->pos.col = (int)yn->start_mark.column + 1;
-	if (++cv->nodes > YTREE_MAX_NODES)
-		conv_fail(cv, n->pos, "more than %d values (aliases expanding "
-		    "into each other?)", YTREE_MAX_NODES);
-	if (cv->failed || depth > 64 || yn->type == YAML_NO_NODE) {
+	if (++cv->nodes > YTREE_MAX_NODES) {
+		/* Only aliases make more values than the document has nodes. */
+		if ((size_t)(cv->doc->nodes.top - cv->doc->nodes.start) > YTREE_MAX_NODES)
+			conv_fail(cv, n->pos, "more than %d values: too large for "
+			    "a plan or a config file", YTREE_MAX_NODES);
+		else
+			conv_fail(cv, n->pos, "more than %d values (aliases "
+			    "expanding into each other?)", YTREE_MAX_NODES);
+	}
+	if (depth > YTREE_MAX_DEPTH)
+		conv_fail(cv, n->pos, "nested more than %d levels deep",
+		    YTREE_MAX_DEPTH);
+	if (cv->failed || yn->type == YAML_NO_NODE) {
 		n->type = YNODE_SCALAR;
 		n->value = xstrdup("");
 		return n;
@@ -160,17 +265,10 @@ convert(struct conv *cv, yaml_node_t *yn, int depth)
 				n->key_pos[i].line = (int)k->start_mark.line + 1;
 				n->key_pos[i].col = (int)k->start_mark.column + 1;
 			}
-			/* YAML keys are unique; a repeated one would silently win. */
-			for (j = 0; j < i; j++)
-				if (strcmp(n->keys[j], n->keys[i]) == 0) {
-					conv_fail(cv, n->key_pos[i], "duplicate key \"%s\" "
-					    "(first at line %d)", n->keys[i],
-					    n->key_pos[j].line);
-					break;
-				}
 			n->items[i] = convert(cv, yaml_document_get_node(cv->doc,
 			    pr->value), depth + 1);
 		}
+		duplicate_keys(cv, n);
 		break;
 	}
 	default:
@@ -179,13 +277,19 @@ convert(struct conv *cv, yaml_node_t *yn, int depth)
 	return n;
 }
 
-/* Puts libyaml's parse error, with where its context started, into err. */
+/*
+ * Puts libyaml's parse error, with where its context started, into err.
+ * A reader error (NUL, invalid UTF-8) has no mark, only a byte offset.
+ */
 static void
-parse_error(const yaml_parser_t *parser, struct pos *at, struct buf *err)
+parse_error(const yaml_parser_t *parser, const char *text, size_t len,
+    struct pos *at, struct buf *err)
 {
 	const yaml_mark_t *m = &parser->problem_mark;
 
-	if (at != NULL) {
+	if (at != NULL && parser->error == YAML_READER_ERROR)
+		*at = offset_pos(text, len, parser->problem_offset);
+	else if (at != NULL) {
 		at->line = (int)m->line + 1;
 		at->col = (int)m->column + 1;
 	}
@@ -208,16 +312,23 @@ ytree_parse(struct ynode **out, const char *name, const char *text, size_t len,
 	yaml_document_t doc, extra;
 	yaml_node_t *root;
 	struct conv cv;
+	long deep;
 	int ret = -1, have_doc = 0;
 
 	*out = NULL;
 	if (at != NULL)
 		at->line = at->col = 0;
+	if ((deep = flow_too_deep(text, len)) >= 0) {
+		if (at != NULL)
+			*at = offset_pos(text, len, (size_t)deep);
+		return error_set(err, "'[' or '{' nested more than %d levels "
+		    "deep", YTREE_MAX_FLOW);
+	}
 	if (!yaml_parser_initialize(&parser))
 		return error_set(err, "%s: cannot initialise the YAML parser", name);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		parse_error(&parser, at, err);
+		parse_error(&parser, text, len, at, err);
 		goto done;
 	}
 	have_doc = 1;
@@ -238,7 +349,7 @@ ytree_parse(struct ynode **out, const char *name, const char *text, size_t len,
 	}
 	/* A second document would be ignored without a word: refuse it. */
 	if (!yaml_parser_load(&parser, &extra)) {
-		parse_error(&parser, at, err);
+		parse_error(&parser, text, len, at, err);
 		goto fail;
 	}
 	if (yaml_document_get_root_node(&extra) != NULL) {

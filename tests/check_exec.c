@@ -121,8 +121,13 @@ START_TEST(test_quote)
 	pg_quote_literal(&b, "a\\b");
 	ck_assert_str_eq(buf_cstr(&b), "\"we\"\"ird\"'it''s'E'a\\\\b'");
 	ck_assert(pg_timeout_valid("2s") && pg_timeout_valid("500ms") && pg_timeout_valid("0"));
-	ck_assert(!pg_timeout_valid("2 s") && !pg_timeout_valid("1s'; DROP") && !pg_timeout_valid(""));
+	ck_assert(!pg_timeout_valid("2 seconds") && !pg_timeout_valid("1s'; DROP") && !pg_timeout_valid(""));
 	ck_assert_int_eq(pg_timeout_ms("1min"), 60000);
+	/* Every duration lint accepts (plan_duration_valid) is one excon runs with. */
+	ck_assert_int_eq(pg_timeout_ms("1.5s"), 1500);
+	ck_assert_int_eq(pg_timeout_ms("30 s"), 30000);
+	ck_assert_int_eq(pg_timeout_ms("1.5min"), 90000);
+	ck_assert(!pg_timeout_valid("1.s") && !pg_timeout_valid("2s "));
 	buf_free(&b);
 }
 END_TEST
@@ -785,11 +790,19 @@ START_TEST(test_verify_boolean)
 	ck_assert_str_eq(buf_cstr(&err), "step 'v': verify must return exactly one boolean (got 1 row(s) of 1 column(s), not boolean)");
 	s.verify.s = S("SELECT true FROM t WHERE false");
 	ck_assert_int_eq(exec_verify(x, &p, &s, &ok, &detail, &err), -1);
-	/* verify runs read-only. */
+	/* verify is one SELECT: nothing else is even sent. */
 	s.verify.s = S("DELETE FROM t RETURNING true");
 	ck_assert_int_eq(exec_verify(x, &p, &s, &ok, &detail, &err), -1);
-	ck_assert_msg(tu_has(buf_cstr(&err), "read-only transaction"), "%s", buf_cstr(&err));
+	ck_assert_str_eq(buf_cstr(&err), "step 'v': 'verify' must be one SELECT query and nothing else");
+	s.verify.s = S("SELECT true; DELETE FROM t");
+	ck_assert_int_eq(exec_verify(x, &p, &s, &ok, &detail, &err), -1);
+	ck_assert_str_eq(buf_cstr(&err), "step 'v': 'verify' must be one SELECT query, not 2 statements");
 	pt_sql_eq(ci, "SELECT count(*) FROM t", "1");
+	/* And it runs read-only. */
+	free(pt_sql(ci, "CREATE SEQUENCE seq"));
+	s.verify.s = S("SELECT nextval('seq') > 0");
+	ck_assert_int_eq(exec_verify(x, &p, &s, &ok, &detail, &err), -1);
+	ck_assert_msg(tu_has(buf_cstr(&err), "read-only transaction"), "%s", buf_cstr(&err));
 	exec_close(x);
 	buf_free(&err);
 	buf_free(&detail);

@@ -1510,6 +1510,132 @@ add(Suite *s, const char *name, const TTest *test)
 }
 
 /* The plan suite. */
+/* Seconds since an arbitrary point, for the speed limits below. */
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Huge or deep files get an answer in well under a second (the limits
+ * below leave room for a loaded machine; the old code took 15 s and
+ * 28 s): many keys in one mapping, nested brackets.
+ */
+START_TEST(test_hostile_yaml_is_fast)
+{
+	struct plan_diags d = { NULL, 0, 0 };
+	struct plan *p = NULL;
+	struct buf y = BUF_INIT;
+	double t0;
+	int i;
+
+	/* 90,000 keys, the last one repeating the first. */
+	buf_puts(&y, "plan: p\nsteps:\n  - id: a\n    kind: code\nx:\n");
+	for (i = 0; i < 90000; i++)
+		buf_printf(&y, "  k%d: v\n", i);
+	buf_puts(&y, "  k0: again\n");
+	t0 = now_s();
+	ck_assert_int_eq(load_text("keys.yaml", buf_cstr(&y), &p, &d), -1);
+	ck_assert_msg(now_s() - t0 < 3, "%.1f s", now_s() - t0);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_int_eq(d.v[0].pos.line, 90006);
+	ck_assert_str_eq(d.v[0].msg, "duplicate key \"k0\" (first at line 6)");
+	plan_diags_free(&d);
+
+	/* 200 KB of nested flow sequences. */
+	buf_reset(&y);
+	buf_puts(&y, "plan: p\nsteps: ");
+	for (i = 0; i < 200000; i++)
+		buf_putc(&y, '[');
+	t0 = now_s();
+	ck_assert_int_eq(load_text("deep.yaml", buf_cstr(&y), &p, &d), -1);
+	ck_assert_msg(now_s() - t0 < 3, "%.1f s", now_s() - t0);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.v[0].msg, "'[' or '{' nested more than 256 levels deep");
+	ck_assert_int_eq(d.v[0].pos.line, 2);
+	ck_assert_int_eq(d.v[0].pos.col, 8 + 256);
+	plan_diags_free(&d);
+	buf_free(&y);
+}
+END_TEST
+
+/* Deep block nesting is an error, not a value silently read as "". */
+START_TEST(test_deep_yaml_refused)
+{
+	struct plan_diags d = { NULL, 0, 0 };
+	struct plan *p = NULL;
+	struct buf y = BUF_INIT;
+	int i;
+
+	buf_puts(&y, "plan: p\nsteps:\n  - id: a\n    kind: code\n    note: ");
+	for (i = 0; i < 70; i++)
+		buf_puts(&y, "[");
+	for (i = 0; i < 70; i++)
+		buf_puts(&y, "]");
+	buf_puts(&y, "\n");
+	ck_assert_int_eq(load_text("nest.yaml", buf_cstr(&y), &p, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.v[0].msg, "nested more than 64 levels deep");
+	plan_diags_free(&d);
+	buf_free(&y);
+}
+END_TEST
+
+/* A large plain file is "too large", not blamed on aliases. */
+START_TEST(test_large_file_message)
+{
+	struct plan_diags d = { NULL, 0, 0 };
+	struct plan *p = NULL;
+	struct buf y = BUF_INIT;
+	int i;
+
+	buf_puts(&y, "plan: p\nsteps:\n  - id: a\n    kind: code\nx: [");
+	for (i = 0; i < 120000; i++)
+		buf_puts(&y, "v, ");
+	buf_puts(&y, "v]\n");
+	ck_assert_int_eq(load_text("big.yaml", buf_cstr(&y), &p, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.v[0].msg, "more than 100000 values: too large for a "
+	    "plan or a config file");
+	plan_diags_free(&d);
+	buf_free(&y);
+}
+END_TEST
+
+/* NUL and invalid UTF-8 are reported where they are, not at 1:1. */
+START_TEST(test_bad_bytes_position)
+{
+	struct plan_diags d = { NULL, 0, 0 };
+	struct plan *p = NULL;
+	char *path = xasprintf("%s/nul.yaml", dir);
+	FILE *f;
+
+	ck_assert_int_eq(load_text("utf8.yaml", "plan: p\nsteps:\n  - id: a\n"
+	    "    kind: code\n    note: \"ab\xff\"\n", &p, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_int_eq(d.v[0].pos.line, 5);
+	ck_assert_int_eq(d.v[0].pos.col, 14);
+	ck_assert_str_eq(d.v[0].msg, "invalid leading UTF-8 octet");
+	plan_diags_free(&d);
+	/* A NUL byte (tu_write stops at it: write the file by hand). */
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	fwrite("plan: p\nsteps: x\x00y\n", 1, 19, f);
+	fclose(f);
+	ck_assert_int_eq(plan_load(&p, path, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_int_eq(d.v[0].pos.line, 2);
+	ck_assert_int_eq(d.v[0].pos.col, 9);
+	ck_assert_str_eq(d.v[0].msg, "control characters are not allowed");
+	plan_diags_free(&d);
+	free(path);
+}
+END_TEST
+
 static Suite *
 plan_suite(void)
 {
@@ -1533,6 +1659,10 @@ plan_suite(void)
 	add(s, "booleans", test_boolean_spellings);
 	add(s, "durations", test_durations);
 	add(s, "alias bomb", test_alias_bomb);
+	add(s, "hostile yaml speed", test_hostile_yaml_is_fast);
+	add(s, "deep yaml", test_deep_yaml_refused);
+	add(s, "large file", test_large_file_message);
+	add(s, "bad bytes", test_bad_bytes_position);
 	add(s, "every problem", test_every_problem_reported);
 	add(s, "unreadable", test_unreadable_file);
 	add(s, "block positions", test_block_scalar_positions);

@@ -61,7 +61,11 @@ corpus_ctx(const char *text)
 	return c;
 }
 
-/* Reads tests/sql/<rule>.<kind>.sql (owned), failing the test when absent. */
+/*
+ * Reads tests/sql/<rule>.<kind>.sql (owned), failing the test when absent.
+ * A rule about plan fields has a plan instead: <rule>.<kind>.yaml, whose
+ * lines are marked with `# -- expect`.
+ */
 static char *
 corpus_read(const char *rule, const char *kind, char **name)
 {
@@ -69,10 +73,43 @@ corpus_read(const char *rule, const char *kind, char **name)
 	char *file = xasprintf("%s.%s.sql", rule, kind);
 	char *text = tu_read(dir, file, NULL);
 
+	if (text == NULL) {
+		free(file);
+		file = xasprintf("%s.%s.yaml", rule, kind);
+		text = tu_read(dir, file, NULL);
+	}
 	ck_assert_msg(text != NULL, "corpus file tests/sql/%s is missing", file);
 	*name = file;
 	free(dir);
 	return text;
+}
+
+/* Analyzes corpus file name (text): a .sql file with ctx, or a plan. */
+static void
+corpus_analyze(const char *name, const char *text, const struct sqlctx *ctx,
+    struct findings *f)
+{
+	struct plan_diags d = { NULL, 0, 0 };
+	struct plan *p = NULL;
+	char *path;
+	size_t i;
+
+	if (strstr(name, ".yaml") == NULL) {
+		ck_assert_int_eq(sqlcheck_sql(text, name, P11, 0, ctx, f, NULL), 0);
+		return;
+	}
+	path = xasprintf("%s/sql/%s", tu_tests_dir(), name);
+	ck_assert_msg(plan_load(&p, path, &d) == 0, "%s does not load: %s", name,
+	    d.n > 0 ? d.v[0].msg : "?");
+	ck_assert_int_eq(sqlcheck_plan(p, NULL, f, NULL), 0);
+	/* Findings name the file as the corpus does. */
+	for (i = 0; i < f->n; i++) {
+		free(f->v[i].file);
+		f->v[i].file = xstrdup(name);
+	}
+	plan_free(p);
+	plan_diags_free(&d);
+	free(path);
 }
 
 /* Every rule: its bad file is flagged on exactly the marked lines. */
@@ -87,7 +124,7 @@ START_TEST(test_corpus_bad)
 	size_t j, got = 0;
 
 	ctx = corpus_ctx(text);
-	ck_assert_int_eq(sqlcheck_sql(text, name, P11, 0, &ctx, &f, NULL), 0);
+	corpus_analyze(name, text, &ctx, &f);
 	/* The marked lines, counted from 1. */
 	for (i = 0, lineno = 1; text[i] != '\0'; lineno++) {
 		const char *eol = strchr(text + i, '\n');
@@ -147,7 +184,7 @@ START_TEST(test_corpus_ok)
 		stmts++;
 	ck_assert_msg(stmts >= 5, "%s: only %d statements", name, stmts);
 	ctx = corpus_ctx(text);
-	ck_assert_int_eq(sqlcheck_sql(text, name, P11, 0, &ctx, &f, NULL), 0);
+	corpus_analyze(name, text, &ctx, &f);
 	for (j = 0; j < f.n; j++)
 		ck_assert_msg(strcmp(f.v[j].rule, r->id) != 0, "%s:%d: %s: %s",
 		    name, f.v[j].line, r->id, f.v[j].msg);
@@ -734,6 +771,162 @@ END_TEST
 
 
 /* The sqlcheck suite: one TCase per rule (its corpus), one per behaviour. */
+/* Seconds on a monotonic clock. */
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Checks that sqlcheck_fragment(k, in) gives clean text want. */
+static void
+frag_ok(enum sqlfrag k, const char *in, const char *want)
+{
+	struct buf err = BUF_INIT;
+	char *clean = NULL;
+
+	ck_assert_msg(sqlcheck_fragment(k, in, &clean, &err) == 0, "%s: %s", in,
+	    buf_cstr(&err));
+	ck_assert_str_eq(clean, want);
+	free(clean);
+	buf_free(&err);
+}
+
+/* Checks that sqlcheck_fragment(k, in) fails with message want. */
+static void
+frag_bad(enum sqlfrag k, const char *in, const char *want)
+{
+	struct buf err = BUF_INIT;
+	char *clean = NULL;
+
+	ck_assert_int_eq(sqlcheck_fragment(k, in, &clean, &err), -1);
+	ck_assert_ptr_null(clean);
+	ck_assert_str_eq(buf_cstr(&err), want);
+	buf_free(&err);
+}
+
+/*
+ * A fragment is built into a statement from the tokens the parser read:
+ * comments and ';' are gone, strings that look like them stay; anything
+ * but exactly one fragment of the shape is refused.
+ */
+START_TEST(test_fragment_parsed)
+{
+	frag_ok(FRAG_SET, "full_name = name  -- copy the old value",
+	    "full_name = name");
+	frag_ok(FRAG_SET, "a = '--x', b = $$;$$ /* c */ ;", "a = '--x', b = $$;$$");
+	frag_ok(FRAG_TYPE, "integer  -- number of logins", "integer");
+	frag_ok(FRAG_TYPE, "numeric(10, 2)", "numeric(10, 2)");
+	frag_ok(FRAG_TYPE, "text COLLATE \"C\"", "text COLLATE \"C\"");
+	frag_ok(FRAG_EXPR, "x > 0 -- positive\n", "x > 0");
+	frag_ok(FRAG_EXPR, "a /* x */ = 1", "a         = 1");
+	frag_ok(FRAG_QUERY, "SELECT true; -- done", "SELECT true");
+	frag_bad(FRAG_EXPR, "NEW.name; DELETE FROM users",
+	    "must be one expression, not 2 statements");
+	frag_bad(FRAG_EXPR, "x > 0) NOT VALID; DELETE FROM audit; SELECT (1",
+	    "syntax error at or near \")\"");
+	frag_bad(FRAG_EXPR, "1 FROM users", "must be one expression and nothing else");
+	frag_bad(FRAG_EXPR, "$excon$x$excon$",
+	    "'$excon$' is reserved: it would end the code excon wraps around this field");
+	frag_bad(FRAG_TYPE, "integer DEFAULT 5", "syntax error at or near \"5\"");
+	frag_bad(FRAG_TYPE, "integer, 1", "must be one type name and nothing else");
+	frag_bad(FRAG_SET, "a = 1 WHERE true", "must be one list of assignments "
+	    "(col = expr, ...) and nothing else");
+	frag_bad(FRAG_QUERY, "DELETE FROM t RETURNING true",
+	    "must be one SELECT query and nothing else");
+	frag_bad(FRAG_QUERY, "SELECT 1 INTO t2", "must be one SELECT query and nothing else");
+}
+END_TEST
+
+/*
+ * Deeply nested SQL is an E-SYNTAX finding at a documented depth, not a
+ * crash (the parse tree's unpacking used to overflow the stack).
+ */
+START_TEST(test_deep_nesting)
+{
+	struct sqlctx c = sqlctx_plain(NULL, 0);
+	struct findings f;
+	struct buf q = BUF_INIT;
+	const struct finding *x;
+	int i;
+
+	buf_puts(&q, "SELECT a");
+	for (i = 0; i < 5000; i++)
+		buf_puts(&q, "->'x'");
+	buf_puts(&q, " FROM t;\nSELECT 1;\n");
+	f = run(buf_cstr(&q), &c);
+	x = find(&f, "E-SYNTAX");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_str_eq(x->msg, "statement nested more than 1000 levels deep");
+	ck_assert_int_eq(x->line, 1);
+	findings_free(&f);
+
+	buf_reset(&q);
+	buf_puts(&q, "SELECT ");
+	for (i = 0; i < 1500; i++)
+		buf_puts(&q, "(SELECT ");
+	buf_puts(&q, "1");
+	for (i = 0; i < 1500; i++)
+		buf_puts(&q, ")");
+	f = run(buf_cstr(&q), &c);
+	x = find(&f, "E-SYNTAX");
+	ck_assert_ptr_nonnull(x);
+	ck_assert_str_eq(x->msg, "statement nested more than 1000 levels deep");
+	findings_free(&f);
+
+	/* Real nesting is fine. */
+	buf_reset(&q);
+	buf_puts(&q, "SELECT ");
+	for (i = 0; i < 100; i++)
+		buf_puts(&q, "(SELECT ");
+	buf_puts(&q, "1");
+	for (i = 0; i < 100; i++)
+		buf_puts(&q, ")");
+	f = run(buf_cstr(&q), &c);
+	ck_assert_uint_eq(f.n, 0);
+	findings_free(&f);
+	buf_free(&q);
+}
+END_TEST
+
+/*
+ * 40,000 statements with findings, and 20,000 allow comments, are
+ * analyzed in linear time (the old code took over 30 s for the first;
+ * the limit leaves room for a loaded machine).
+ */
+START_TEST(test_many_findings_fast)
+{
+	struct sqlctx c = sqlctx_plain(NULL, 0);
+	struct findings f;
+	struct buf q = BUF_INIT;
+	double t0;
+	int i;
+
+	for (i = 0; i < 40000; i++)
+		buf_printf(&q, "DROP TABLE t%d;\n", i);
+	t0 = now_s();
+	f = run(buf_cstr(&q), &c);
+	ck_assert_msg(now_s() - t0 < 4, "%.1f s", now_s() - t0);
+	ck_assert_uint_ge(findings_count(&f, SEV_ERROR), 40000);
+	ck_assert_int_eq(f.v[f.n - 1].line, 40000);
+	findings_free(&f);
+
+	buf_reset(&q);
+	for (i = 0; i < 20000; i++)
+		buf_printf(&q, "UPDATE t SET a = %d; -- excon:allow E-UNBATCHED-UPDATE ok\n", i);
+	t0 = now_s();
+	f = run(buf_cstr(&q), &c);
+	ck_assert_msg(now_s() - t0 < 4, "%.1f s", now_s() - t0);
+	ck_assert_uint_eq(findings_count(&f, -1), 0);
+	ck_assert_uint_eq(f.n, 20000);
+	findings_free(&f);
+	buf_free(&q);
+}
+END_TEST
+
 static Suite *
 sqlcheck_suite(void)
 {
@@ -757,6 +950,9 @@ sqlcheck_suite(void)
 		{ "format_json", test_format_json },
 		{ "format_github", test_format_github },
 		{ "file_and_rules", test_file_errors_and_rules },
+		{ "fragment_parsed", test_fragment_parsed },
+		{ "deep_nesting", test_deep_nesting },
+		{ "many_findings_fast", test_many_findings_fast },
 	};
 
 	for (i = 0; i < n; i++) {

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "gate.h"
 #include "out.h"
+#include "sqlcheck.h"
 #include "cmd/dbstep.h"
 #include "exec.h"
 
@@ -139,6 +140,41 @@ record_ship(struct advance *a, const struct plan *p, size_t idx,
 }
 
 /*
+ * The SQL analysis lint runs, on the one step about to run: returns 0 when
+ * it finds no error, else prints the findings and returns
+ * EXCON_EXIT_PROBLEMS before anything touched the database or the state.
+ */
+static int
+lint_step(const struct plan *p, const struct step *s)
+{
+	struct findings f = FINDINGS_INIT;
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	int rc = 0;
+
+	if (sqlcheck_step(p, s, NULL, &f, &err) != 0)
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+	else if (findings_count(&f, SEV_ERROR) > 0) {
+		size_t i;
+
+		for (i = 0; i < f.n; i++)
+			if (f.v[i].severity != SEV_ERROR)
+				f.v[i].suppressed = 1;
+		findings_sort(&f);
+		sqlcheck_format_text(&f, 0, &out);
+		fputs(buf_cstr(&out), stderr);
+		fprintf(stderr, "refused: %s/%s does not lint clean (%zu "
+		    "error%s, see 'excon lint'); nothing was run\n", p->name.s,
+		    s->id.s, findings_count(&f, SEV_ERROR),
+		    findings_count(&f, SEV_ERROR) == 1 ? "" : "s");
+		rc = EXCON_EXIT_PROBLEMS;
+	}
+	findings_free(&f);
+	buf_free(&out);
+	buf_free(&err);
+	return rc;
+}
+
+/*
  * Advances plan p by at most one step (the next one, and only when it is
  * not past index `last`, -1 = no limit).  Returns 0 when a step shipped,
  * ADVANCE_NOTHING when there was nothing to do (complete, past `last`,
@@ -189,6 +225,9 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 		rc = EXCON_EXIT_REFUSED;
 		goto done;
 	}
+	if (exec_step_runs_sql(s) && !a->record_only &&
+	    (rc = lint_step(p, s)) != 0)
+		goto done;
 	if (exec_step_runs_sql(s) && !a->record_only && !cmd_have_db(ctx)) {
 		rc = cmd_fail(EXCON_EXIT_USAGE, "%s/%s (%s) changes the database, and "
 		    "no database is configured: pass --db CONNINFO (or set "

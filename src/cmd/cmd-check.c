@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "gate.h"
 #include "out.h"
+#include "sqlcheck.h"
 #include "xalloc.h"
 #include "ytree.h"
 
@@ -66,6 +67,40 @@ broken_plan_names(const struct cmd_ctx *ctx)
 	return v;
 }
 
+/*
+ * Adds the errors of lint's SQL analysis of plan p as problems, one line
+ * each, `file:line:col: error[RULE]: message`.  Returns -1 when the
+ * analysis could not run.
+ */
+static int
+sql_problems(const struct plan *p, struct buf *text, struct buf *json, int *n)
+{
+	struct findings f = FINDINGS_INIT;
+	struct buf line = BUF_INIT, err = BUF_INIT;
+	size_t i;
+	int ret = -1;
+
+	if (sqlcheck_plan(p, NULL, &f, &err) != 0)
+		goto done;
+	findings_sort(&f);
+	for (i = 0; i < f.n; i++) {
+		const struct finding *x = &f.v[i];
+
+		if (x->suppressed || x->severity != SEV_ERROR)
+			continue;
+		buf_reset(&line);
+		buf_printf(&line, "%s:%d:%d: error[%s]: %s", x->file, x->line,
+		    x->col, x->rule, x->msg);
+		problem(text, json, n, "sql", buf_cstr(&line));
+	}
+	ret = 0;
+done:
+	findings_free(&f);
+	buf_free(&line);
+	buf_free(&err);
+	return ret;
+}
+
 /* Runs check. */
 static int
 cmd_check_exec(struct cmd_ctx *ctx)
@@ -107,6 +142,12 @@ cmd_check_exec(struct cmd_ctx *ctx)
 			    lint.v[j].pos.line, lint.v[j].pos.col, lint.v[j].msg);
 			problem(&text, &json, &n, "lint", buf_cstr(&line));
 		}
+		/* The SQL analysis too: check means "lints clean". */
+		if (sql_problems(p, &text, &json, &n) != 0) {
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "plan %s: the SQL analysis "
+			    "failed", p->name.s);
+			goto done;
+		}
 		buf_reset(&line);
 		gate_immutable(&g, p, &line);
 		s = line.ptr;
@@ -147,6 +188,7 @@ cmd_check_exec(struct cmd_ctx *ctx)
 		printf("check: %zu plan%s ok\n", ctx->plans.nplans,
 		    ctx->plans.nplans == 1 ? "" : "s");
 	rc = n ? EXCON_EXIT_PROBLEMS : EXCON_EXIT_OK;
+done:
 	plan_diags_free(&lint);
 	buf_free(&text);
 	buf_free(&json);

@@ -195,6 +195,12 @@ cmd_lint_exec(struct cmd_ctx *ctx)
 				break;
 		if (i < ctx->plans.nplans)
 			continue;
+		/* A file of the plan directories that failed is reported once. */
+		for (i = 0; i < ctx->diags.n; i++)
+			if (strcmp(ctx->diags.v[i].file, ctx->args[j]) == 0)
+				break;
+		if (i < ctx->diags.n)
+			continue;
 		if (plan_load(&p, ctx->args[j], &ctx->diags) == 0 &&
 		    plan_set_find(&ctx->plans, p->name.s) == NULL)
 			plan_set_add(&ctx->plans, p);

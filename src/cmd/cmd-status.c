@@ -137,7 +137,16 @@ status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
 			buf_truncate(out, out->len - 1);
 		buf_putc(out, '\n');
 	}
-	if (pr.next < 0)
+	if (pr.next < 0 && pr.stray != NULL) {
+		const struct state_release *r = gate_release(g->hist,
+		    pr.stray->release_seq);
+
+		/* The history has a step the file lost: not complete. */
+		buf_printf(out, "  not complete: step %s %s in %s (#%lld) is no "
+		    "longer in %s (see 'excon check')\n", pr.stray->step,
+		    pr.stray->status == SHIP_FAILED ? "failed part way" : "shipped",
+		    r ? r->name : "?", (long long)pr.stray->release_seq, p->file);
+	} else if (pr.next < 0)
 		buf_puts(out, "  complete: every step shipped\n");
 	else if (res.allowed)
 		buf_printf(out, "  next: %s %sallowed now%s in %s (#%lld)\n",

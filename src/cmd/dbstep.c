@@ -249,7 +249,8 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 			fputc('\n', stderr);
 		record_failure(ctx, p, idx, r, buf_cstr(&err));
 		/* Offer rollback only where it can work (see cmd-rollback.c). */
-		if (s->down.s != NULL || s->kind == KIND_DUAL_WRITE)
+		if ((s->down.s != NULL || s->kind == KIND_DUAL_WRITE) &&
+		    s->phase != PHASE_CONTRACT)
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s failed: %s\nexcon: the "
 			    "plan is blocked until 'excon advance %s' resumes the step or "
 			    "'excon rollback %s' undoes it", p->name.s, s->id.s,
@@ -257,8 +258,10 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 		else
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s failed: %s\nexcon: the "
 			    "plan is blocked until 'excon advance %s' resumes the step "
-			    "(it has no 'down', so it cannot be rolled back)", p->name.s,
-			    s->id.s, buf_cstr(&err), p->name.s);
+			    "(%s, so it cannot be rolled back)", p->name.s,
+			    s->id.s, buf_cstr(&err), p->name.s,
+			    s->phase == PHASE_CONTRACT ? "a contract step" :
+			    "it has no 'down'");
 		goto done;
 	}
 	if (outcome == EXEC_ALREADY_APPLIED)
@@ -320,7 +323,7 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 		    r->name, buf_cstr(&res.why), reason, &err) != 0) ||
 		    cmd_event(ctx, "advance", p->name.s, s->id.s, r->name,
 		    outcome == EXEC_ALREADY_APPLIED ? "already applied; recorded" :
-		    step_kind_name(s->kind), NULL, &err) != 0 ||
+		    step_kind_name(s->kind), res.forced ? NULL : reason, &err) != 0 ||
 		    (s->kind == KIND_BACKFILL && state_backfill_delete(ctx->st,
 		    p->name.s, s->id.s, &err) != 0) ||
 		    state_commit(ctx->st, &err) != 0) {
