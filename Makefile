@@ -52,7 +52,7 @@ TEST_UTIL := $(wildcard tests/util/*.c)
 EXCON_BIN := $(if $(filter 1,$(SAN)),$(BUILD)/excon,excon)
 
 # `make fuzz`: clang and libFuzzer (installed on demand, like the rest),
-# two targets (fuzz/*.c: the plan loader, the SQL analysis), each seeded
+# two targets (tests/fuzz/*.c: the plan loader, the SQL analysis), each seeded
 # from the test corpus and run FUZZ_TIME seconds; a crash, leak or
 # sanitizer report fails the target and leaves the input in build-fuzz/.
 FUZZ_PKGS := clang libclang-rt-dev
@@ -101,7 +101,7 @@ fuzz:
 	@$(MAKE) --no-print-directory FUZZ=1 CC=clang build-fuzz/libexcon.a
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		clang $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined \
-			-fno-sanitize-recover=all -o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c \
+			-fno-sanitize-recover=all -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c \
 			build-fuzz/libexcon.a $(PKG_LIBS) -lm; \
 		rm -rf build-fuzz/corpus-$$t; mkdir -p build-fuzz/corpus-$$t; \
 	done
