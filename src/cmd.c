@@ -2,6 +2,8 @@
  * The command table, the one option parser, usage text, and the helpers
  * every command shares (loading plans, opening the state file).
  */
+#include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "cmd.h"
 #include "out.h"
 #include "plancache.h"
+#include "report.h"
 #include "xalloc.h"
 
 extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
@@ -50,7 +53,7 @@ static const struct cmd_opt db_opt =
 static const struct cmd_opt format_opt =
 	{ "format", OPT_STR, "FMT", "output format: text or json" };
 static const struct cmd_opt format_gh_opt =
-	{ "format", OPT_STR, "FMT", "output format: text, json or github" };
+	{ "format", OPT_STR, "FMT", "output format: text, json, github, gitlab, junit, sarif or markdown" };
 static const struct cmd_opt dry_opt =
 	{ "dry-run", OPT_BOOL, NULL, "print the SQL and state changes, change nothing" };
 
@@ -210,6 +213,7 @@ cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
 	for (i = 1; i < argc; i++) {
 		const struct cmd_opt *o;
 		char *name, *eq, *value = NULL;
+		enum report_format rf;
 		int idx;
 
 		if (argv[i] == cmdname)
@@ -278,13 +282,14 @@ cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
 				ctx->format = FORMAT_TEXT;
 			else if (strcmp(value, "json") == 0)
 				ctx->format = FORMAT_JSON;
-			else if (strcmp(value, "github") == 0 &&
-			    (ctx->entry->flags & CMD_GITHUB))
-				ctx->format = FORMAT_GITHUB;
+			else if ((ctx->entry->flags & CMD_GITHUB) &&
+			    report_format_parse(value, &rf) == 0)
+				ctx->format = FORMAT_GITHUB + (int)(rf - REPORT_GITHUB);
 			else {
 				fprintf(stderr, "excon %s: unknown format '%s' (expected "
-				    "text%s or json)\n", ctx->entry->name, value,
-				    (ctx->entry->flags & CMD_GITHUB) ? ", github" : "");
+				    "text%s)\n", ctx->entry->name, value,
+				    (ctx->entry->flags & CMD_GITHUB) ? ", json, github, gitlab, "
+				    "junit, sarif or markdown" : " or json");
 				return -1;
 			}
 		} else if (idx >= 0 && idx < CMD_MAX_OPTS) {
@@ -459,6 +464,45 @@ void
 cmd_out(const struct buf *b)
 {
 	fwrite(buf_cstr(b), 1, b->len, stdout);
+}
+
+/* Writes a CI report, and the job summary for GitHub. */
+int
+cmd_report(const struct cmd_ctx *ctx, const char *command,
+    const struct findings *f, const char *const *units, size_t nunits)
+{
+	static const enum report_format map[] = {
+		[FORMAT_GITHUB] = REPORT_GITHUB, [FORMAT_GITLAB] = REPORT_GITLAB,
+		[FORMAT_JUNIT] = REPORT_JUNIT, [FORMAT_SARIF] = REPORT_SARIF,
+		[FORMAT_MARKDOWN] = REPORT_MARKDOWN,
+	};
+	struct report r = { command, f, units, nunits };
+	struct buf out = BUF_INIT;
+	const char *path = getenv("GITHUB_STEP_SUMMARY");
+	FILE *fp;
+	int rc = EXCON_EXIT_OK;
+
+	assert(ctx->format >= FORMAT_GITHUB && ctx->format <= FORMAT_MARKDOWN);
+	report_write(map[ctx->format], &r, &out);
+	cmd_out(&out);
+	if (ctx->format != FORMAT_GITHUB || path == NULL || *path == '\0')
+		goto done;
+	buf_reset(&out);
+	report_write(REPORT_MARKDOWN, &r, &out);
+	if ((fp = fopen(path, "a")) == NULL ||
+	    fwrite(buf_cstr(&out), 1, out.len, fp) != out.len) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "cannot append the job summary to "
+		    "'%s': %s", path, strerror(errno));
+		if (fp != NULL)
+			fclose(fp);
+		goto done;
+	}
+	if (fclose(fp) != 0)
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "cannot append the job summary to "
+		    "'%s': %s", path, strerror(errno));
+done:
+	buf_free(&out);
+	return rc;
 }
 
 /* Frees everything the context owns. */

@@ -28,6 +28,10 @@ enum cmd_format {
 	FORMAT_TEXT,
 	FORMAT_JSON,
 	FORMAT_GITHUB,
+	FORMAT_GITLAB,
+	FORMAT_JUNIT,
+	FORMAT_SARIF,
+	FORMAT_MARKDOWN,
 };
 
 enum opt_type {
@@ -47,7 +51,7 @@ struct cmd_opt {
 #define CMD_REPORTS	0x01	/* --format text|json */
 #define CMD_CHANGES	0x02	/* --dry-run */
 #define CMD_DB		0x04	/* --db */
-#define CMD_GITHUB	0x08	/* --format github too */
+#define CMD_GITHUB	0x08	/* --format github, gitlab, junit, sarif, markdown too */
 
 struct cmd_ctx;
 
@@ -112,6 +116,16 @@ int cmd_have_db(const struct cmd_ctx *ctx);
 const char *cmd_conninfo(const struct cmd_ctx *ctx);
 /* Writes buf to stdout. */
 void cmd_out(const struct buf *b);
+/*
+ * Writes the findings f of command (borrowed, like units: the files or
+ * plans examined) in one of the CI formats of ctx->format to stdout; with
+ * --format github also appends the Markdown summary to the file named by
+ * $GITHUB_STEP_SUMMARY when it is set.  Returns an exit code (0, or 1
+ * when the summary cannot be written).
+ */
+struct findings;
+int cmd_report(const struct cmd_ctx *ctx, const char *command,
+    const struct findings *f, const char *const *units, size_t nunits);
 
 
 

@@ -30,6 +30,7 @@
 /* Severities of findings and rules. */
 #define SEV_ERROR	0
 #define SEV_WARNING	1
+#define SEV_NOTE	2	/* audit: worth knowing, not a problem */
 
 /*
  * One problem found in SQL.  Every string is owned by the finding.
