@@ -22,7 +22,8 @@ endif
 # The compiler comes first: a fresh Debian has none.
 DEB_PKGS := gcc libc6-dev make libpq-dev libsqlite3-dev libyaml-dev check \
 	libpg-query-dev libprotobuf-c-dev postgresql postgresql-contrib pkg-config \
-	sqlite3 gdb
+	sqlite3 gdb \
+	jq libxml2-utils
 
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wwrite-strings -Wshadow -Wpointer-arith -Wformat=2 \

@@ -175,6 +175,114 @@ START_TEST(test_missing_sql_file_is_usage_error)
 }
 END_TEST
 
+START_TEST(test_directory_recursive_in_name_order)
+{
+	char *d = project();
+	struct run r;
+	const char *a, *b, *c;
+
+	tu_write(d, "db/migration/V2__b.sql", "ALTER TABLE users DROP COLUMN a;\n");
+	tu_write(d, "db/migration/V1__a.sql", "ALTER TABLE users DROP COLUMN b;\n");
+	tu_write(d, "db/migration/sub/V3__c.sql", "ALTER TABLE users DROP COLUMN c;\n");
+	tu_write(d, "db/migration/README.md", "DROP TABLE users;\n");
+	tu_excon_str(&r, d, "lint --sql db/migration");
+	ck_assert_int_eq(r.status, 4);
+	a = strstr(r.out, "db/migration/V1__a.sql:1:1: error[E-DROP-COLUMN]");
+	b = strstr(r.out, "db/migration/V2__b.sql:1:1: error[E-DROP-COLUMN]");
+	c = strstr(r.out, "db/migration/sub/V3__c.sql:1:1: error[E-DROP-COLUMN]");
+	ck_assert_msg(a != NULL && b != NULL && c != NULL && a < b && b < c,
+	    "%s", r.out);
+	ck_assert_msg(!tu_has(r.out, "README"), "%s", r.out);
+	tu_run_free(&r);
+	/* A directory holding nothing to lint says so. */
+	tu_write(d, "empty/notes.txt", "");
+	tu_excon_str(&r, d, "lint --sql empty");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "excon: no .sql files under 'empty'\n");
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_stdin)
+{
+	char *d = project();
+	struct run r;
+
+	tu_sh(&r, d, "printf 'ALTER TABLE users DROP COLUMN IF EXISTS x;\\n' | "
+	    "NO_COLOR=1 \"$EXCON_BIN\" lint --sql -");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.out, "-:1:1: error[E-DROP-COLUMN]: drop of column "
+	    "\"public.users.x\""), "%s", r.out);
+	tu_run_free(&r);
+	tu_sh(&r, d, "printf 'SELECT 1;\\n' | \"$EXCON_BIN\" lint -");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "0 errors, 0 warnings\n");
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_sql_needs_a_path)
+{
+	char *d = project();
+	struct run r;
+
+	tu_excon_str(&r, d, "lint --sql");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.err, "option '--sql' needs a value"), "%s", r.err);
+	ck_assert_str_eq(r.out, "");
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_missing_path_is_usage_error_in_both_modes)
+{
+	char *d = project();
+	struct run r;
+
+	tu_excon_str(&r, d, "lint nosuch.yaml");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "excon: cannot read 'nosuch.yaml': No such file "
+	    "or directory\n");
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "lint --sql nosuch.sql");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "excon: cannot read 'nosuch.sql': No such file "
+	    "or directory\n");
+	tu_run_free(&r);
+	/* A plan that exists but does not load is a finding: exit 4. */
+	tu_write(d, "plans/bad.yaml", "plan: [\n");
+	tu_excon_str(&r, d, "lint plans/bad.yaml");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.out, "plans/bad.yaml:"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "error[E-PLAN-SCHEMA]"), "%s", r.out);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_plan_and_sql_paths_together)
+{
+	char *d = project();
+	struct run r;
+
+	/* The YAML is a plan, the --sql file is SQL; neither is read as the other. */
+	tu_excon_str(&r, d, "lint plans/users-full-name.yaml --sql V12.sql");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(!tu_has(r.out, "E-SYNTAX"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "V12.sql:2:1: error[E-DROP-COLUMN]"), "%s", r.out);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
 /* The lint CLI suite. */
 static Suite *
 lint_cli_suite(void)
@@ -187,6 +295,11 @@ lint_cli_suite(void)
 		{ "formats", test_formats_and_fail_on_warning },
 		{ "allow", test_allow_comment_needs_reason },
 		{ "missing_file", test_missing_sql_file_is_usage_error },
+		{ "directory", test_directory_recursive_in_name_order },
+		{ "stdin", test_stdin },
+		{ "sql_needs_path", test_sql_needs_a_path },
+		{ "missing_path", test_missing_path_is_usage_error_in_both_modes },
+		{ "plan_and_sql", test_plan_and_sql_paths_together },
 	};
 	size_t i;
 
