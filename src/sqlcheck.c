@@ -131,6 +131,12 @@ static const struct sqlrule rules[] = {
 	{ "W-NOT-IDEMPOTENT", SEV_WARNING,
 	  "statement fails when run twice",
 	  "add IF NOT EXISTS / IF EXISTS so a retried migration is harmless" },
+	{ "E-TRUNCATE", SEV_ERROR,
+	  "TRUNCATE empties the table under an ACCESS EXCLUSIVE lock and breaks the code still using its rows",
+	  "delete in keyed batches, or truncate in a contract step whose window is open" },
+	{ "E-LOCK-TABLE", SEV_ERROR,
+	  "LOCK TABLE in SHARE mode or stronger blocks the application's writes (ACCESS EXCLUSIVE: its reads too) until the transaction ends",
+	  "drop the explicit lock; each statement takes the lock it needs, bounded by lock_timeout" },
 	{ "E-ALLOW-NO-REASON", SEV_ERROR,
 	  "excon:allow comment without a reason",
 	  "write `-- excon:allow RULE-ID why this is safe here`" },
@@ -141,6 +147,29 @@ static const struct sqlrule rules[] = {
 
 #define NRULES (sizeof rules / sizeof rules[0])
 
+/*
+ * Fix texts for plain migration files of other tools, where the plan
+ * vocabulary (steps, transaction: false) means nothing: the rule table's
+ * fix is for plans.
+ */
+static const struct { const char *id, *fix; } plain_fixes[] = {
+	{ "E-CONCURRENT-IN-TX", "run it outside a transaction: no BEGIN/COMMIT "
+	  "around it, and tell the tool (-- excon:no-transaction, goose's "
+	  "-- +goose NO TRANSACTION, dbmate's transaction:false, Flyway's "
+	  "executeInTransaction=false)" },
+	{ "E-INDEX-NOT-CONCURRENT", "CREATE INDEX CONCURRENTLY IF NOT EXISTS, "
+	  "in a file that runs outside a transaction" },
+	{ "E-DROP-INDEX-NOT-CONCURRENT", "DROP INDEX CONCURRENTLY IF EXISTS, "
+	  "in a file that runs outside a transaction" },
+	{ "E-DROP-INDEX", "make sure no query needs it (pg_stat_user_indexes."
+	  "idx_scan), then DROP INDEX CONCURRENTLY IF EXISTS outside a "
+	  "transaction" },
+	{ "E-RENAME-COLUMN", "add a column with the new name and let a plan "
+	  "move the code to it: excon new rename-column TABLE OLD NEW" },
+	{ "E-RENAME-TABLE", "create the new table and let a plan move the "
+	  "code to it: excon new rename-table OLD NEW" },
+};
+
 /* The rule table; *n gets its length. */
 const struct sqlrule *
 sqlcheck_rules(size_t *n)
@@ -148,6 +177,20 @@ sqlcheck_rules(size_t *n)
 	if (n != NULL)
 		*n = NRULES;
 	return rules;
+}
+
+/* The fix of rule id for a plan's SQL or a plain file. */
+const char *
+sqlcheck_fix(const char *id, int in_plan)
+{
+	const struct sqlrule *r = sqlcheck_rule(id);
+	size_t i;
+
+	if (!in_plan)
+		for (i = 0; i < sizeof plain_fixes / sizeof plain_fixes[0]; i++)
+			if (strcmp(plain_fixes[i].id, id) == 0)
+				return plain_fixes[i].fix;
+	return r != NULL ? r->fix : NULL;
 }
 
 /* The rule called id, or NULL. */
@@ -405,6 +448,7 @@ report(struct an *a, const char *id, int off, const char *fmt, ...)
 {
 	const struct sqlrule *r = sqlcheck_rule(id);
 	struct buf msg = BUF_INIT;
+	const char *fix = r != NULL ? r->fix : NULL;
 	struct finding *f;
 	struct pos p;
 	va_list ap;
@@ -413,9 +457,11 @@ report(struct an *a, const char *id, int off, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
+	if (!a->ctx->in_plan)
+		fix = sqlcheck_fix(id, 0);
 	p = an_pos(a, off);
 	f = findings_add(a->out, id, r->severity, a->file, p.line, p.col,
-	    buf_cstr(&msg), r->fix);
+	    buf_cstr(&msg), fix);
 	buf_free(&msg);
 	return f;
 }
@@ -793,6 +839,7 @@ destructive(struct an *a, const char *rule, enum cover_kind kind,
 {
 	const struct sqlctx *c = a->ctx;
 	const struct cover *closed = NULL;
+	struct finding *f;
 	size_t i;
 
 	if (table != NULL && kind != COVER_INDEX) {
@@ -817,6 +864,17 @@ destructive(struct an *a, const char *rule, enum cover_kind kind,
 			    "changes run at stage post", what);
 		return;
 	}
+	/*
+	 * A rename breaks the code of the running release whatever a contract
+	 * window says: the old name disappears and the new one is unknown to
+	 * it.  No plan makes it legal.
+	 */
+	if (strncmp(rule, "E-RENAME-", 9) == 0) {
+		report(a, rule, off, "%s breaks the running release, which still "
+		    "uses the old name; a rename never becomes safe: use a new %s "
+		    "and a plan", what, kind == COVER_COLUMN ? "column" : "table");
+		return;
+	}
 	for (i = 0; i < c->ncovers; i++) {
 		if (!cover_match(&c->covers[i], kind, schema, table, column, name))
 			continue;
@@ -825,7 +883,13 @@ destructive(struct an *a, const char *rule, enum cover_kind kind,
 		if (closed == NULL)
 			closed = &c->covers[i];
 	}
-	if (closed != NULL)
+	if (kind == COVER_INDEX) {
+		/* Dropping an index breaks no release's code, only its speed. */
+		f = report(a, rule, off, "%s outside an open contract step: no "
+		    "release's code breaks, but queries that use the index slow "
+		    "down (check pg_stat_user_indexes.idx_scan first)", what);
+		f->severity = SEV_WARNING;
+	} else if (closed != NULL)
 		report(a, rule, off, "%s becomes legal when contract step "
 		    "'%s/%s' ships (window not open yet)", what,
 		    closed->plan != NULL ? closed->plan : "?",
@@ -1579,6 +1643,62 @@ lock_list(struct an *a, PgQuery__Node **rels, size_t n, int off)
 	}
 }
 
+/*
+ * TRUNCATE: empties tables the running code still uses, so like a DROP
+ * it belongs to an open contract (a table created earlier in the same
+ * input is exempt: nothing uses it yet).
+ */
+static void
+check_truncate(struct an *a, const PgQuery__TruncateStmt *st, int off)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_relations; i++) {
+		const PgQuery__RangeVar *rv;
+		char *key, *what;
+
+		if (st->relations[i]->node_case != NC(RANGE_VAR))
+			continue;
+		rv = st->relations[i]->range_var;
+		key = rv_key(rv);
+		what = xasprintf("TRUNCATE of \"%s\"", key);
+		destructive(a, "E-TRUNCATE", COVER_TABLE, rv_schema(rv),
+		    rv->relname, NULL, NULL, what, off);
+		free(what);
+		free(key);
+	}
+}
+
+/*
+ * LOCK TABLE in SHARE mode (5) or stronger blocks the application's
+ * writes until the transaction ends, whatever the phase: an error on
+ * every table that existed before this input.
+ */
+static void
+check_lock(struct an *a, const PgQuery__LockStmt *st, int off)
+{
+	static const char *const modes[] = { "", "ACCESS SHARE", "ROW SHARE",
+		"ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE",
+		"SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE" };
+	size_t i;
+
+	if (st->mode < 5 || st->mode > 8)
+		return;
+	for (i = 0; i < st->n_relations; i++) {
+		char *key;
+
+		if (st->relations[i]->node_case != NC(RANGE_VAR))
+			continue;
+		key = rv_key(st->relations[i]->range_var);
+		if (!is_new(a, key))
+			report(a, "E-LOCK-TABLE", off, "LOCK TABLE \"%s\" IN %s MODE "
+			    "blocks %s on it until the transaction ends", key,
+			    modes[st->mode], st->mode == 8 ? "every read and write" :
+			    "every write");
+		free(key);
+	}
+}
+
 /* REINDEX. */
 static void
 check_reindex(struct an *a, const PgQuery__ReindexStmt *st)
@@ -1691,12 +1811,14 @@ check_stmt(struct an *a, const PgQuery__Node *n)
 		    n->delete_stmt->relation, n->delete_stmt->where_clause);
 		break;
 	case NC(LOCK_STMT):
+		check_lock(a, n->lock_stmt, off);
 		/* 8 = AccessExclusiveLock, the default of LOCK TABLE. */
 		if (n->lock_stmt->mode >= 8)
 			lock_list(a, n->lock_stmt->relations,
 			    n->lock_stmt->n_relations, off);
 		break;
 	case NC(TRUNCATE_STMT):
+		check_truncate(a, n->truncate_stmt, off);
 		lock_list(a, n->truncate_stmt->relations,
 		    n->truncate_stmt->n_relations, off);
 		break;
@@ -2205,7 +2327,7 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 			if (a.stmts[i].node != NULL &&
 			    a.stmts[i].node->node_case == NC(TRANSACTION_STMT))
 				manages = 1;
-		a.in_tx = !manages;
+		a.in_tx = !manages && ctx->assume_tx;
 	} else
 		a.in_tx = ctx->transaction != 0;
 	assign_allows(&a);

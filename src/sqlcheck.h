@@ -84,6 +84,11 @@ struct sqlrule {
 const struct sqlrule *sqlcheck_rules(size_t *n);
 /* The rule called id (case-sensitive), or NULL. */
 const struct sqlrule *sqlcheck_rule(const char *id);
+/*
+ * The fix text findings of rule id carry: the rule table's for SQL of a
+ * plan (in_plan = 1), or one in the words of a plain migration file.
+ */
+const char *sqlcheck_fix(const char *id, int in_plan);
 
 /* What kind of object a contract step destroys. */
 enum cover_kind {
@@ -126,9 +131,13 @@ struct cover {
  *
  * transaction: 1 when the statements run inside one transaction, 0 when
  * each runs on its own (autocommit), SQL_TX_DETECT for a plain migration
- * file: one transaction, unless the file manages its own (it contains
- * BEGIN/COMMIT, or a `-- +goose NO TRANSACTION`, `transaction:false`
- * (dbmate) or `excon:no-transaction` comment).
+ * file: as the tool runs it.  By default (squawk's convention, and how
+ * Flyway runs a script of non-transactional statements) each statement
+ * runs on its own; with assume_tx the file is one transaction unless it
+ * manages its own (it contains BEGIN/COMMIT, or a
+ * `-- +goose NO TRANSACTION`, `transaction:false` (dbmate) or
+ * `excon:no-transaction` comment).  Statements between BEGIN and COMMIT
+ * are in a transaction either way.
  */
 struct sqlctx {
 	int		 in_plan;	/* 1 for a step of a plan */
@@ -138,6 +147,7 @@ struct sqlctx {
 	const char	*plan;		/* in_plan only: for messages; may be NULL */
 	const char	*step;		/* in_plan only: for messages; may be NULL */
 	int		 transaction;	/* 1, 0 or SQL_TX_DETECT */
+	int		 assume_tx;	/* SQL_TX_DETECT: no marker and no BEGIN means one transaction */
 	int		 rollback;	/* 1 for a step's `down`: undoing is not destroying */
 	const struct cover *covers;	/* plain files: open/closed contract objects */
 	size_t		 ncovers;
