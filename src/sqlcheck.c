@@ -249,6 +249,31 @@ findings_free(struct findings *f)
 	f->n = f->cap = 0;
 }
 
+/* Removes every finding whose rule is in the NULL-terminated list ids. */
+void
+findings_drop(struct findings *f, char *const *ids)
+{
+	size_t i, k, n = 0;
+
+	for (i = 0; i < f->n; i++) {
+		struct finding *x = &f->v[i];
+
+		for (k = 0; ids != NULL && ids[k] != NULL; k++)
+			if (strcmp(ids[k], x->rule) == 0)
+				break;
+		if (ids == NULL || ids[k] == NULL) {
+			f->v[n++] = *x;
+			continue;
+		}
+		free(x->rule);
+		free(x->file);
+		free(x->msg);
+		free(x->fix);
+		free(x->reason);
+	}
+	f->n = n;
+}
+
 /* Sorts by file, line, column; stable for equal positions. */
 void
 findings_sort(struct findings *f)
@@ -368,6 +393,7 @@ struct allow {
 	char	*rules;		/* comma/space separated ids (owned) */
 	char	*reason;	/* NULL when missing (owned) */
 	int	 stmt;		/* index of the statement it applies to, -1 */
+	int	 whole_file;	/* excon:allow-file: every statement */
 };
 
 /* One top-level statement of the input. */
@@ -2070,6 +2096,7 @@ parse_comment(struct an *a, int off, int end)
 {
 	const char *s = a->sql + off, *e = a->sql + end, *p, *q;
 	struct allow *al;
+	int whole_file = 0;
 
 	if (e - s >= 2 && s[0] == '/' && s[1] == '*') {
 		s += 2;
@@ -2089,6 +2116,10 @@ parse_comment(struct an *a, int off, int end)
 	if ((size_t)(e - s) < 11 || strncmp(s, "excon:allow", 11) != 0)
 		return;
 	p = s + 11;
+	if ((size_t)(e - p) >= 5 && strncmp(p, "-file", 5) == 0) {
+		whole_file = 1;
+		p += 5;
+	}
 	if (p < e && !isspace((unsigned char)*p))
 		return;			/* excon:allowed..., not ours */
 	while (p < e && isspace((unsigned char)*p))
@@ -2102,6 +2133,7 @@ parse_comment(struct an *a, int off, int end)
 	al->off = off;
 	al->end = end;
 	al->stmt = -1;
+	al->whole_file = whole_file;
 	al->rules = xstrndup(p, (size_t)(q - p));
 	while (q < e && isspace((unsigned char)*q))
 		q++;
@@ -2196,7 +2228,7 @@ apply_allows(struct an *a, size_t i, size_t from)
 	for (k = 0; k < a->nallows; k++) {
 		const struct allow *al = &a->allows[k];
 
-		if (al->stmt != (int)i || al->reason == NULL)
+		if ((al->stmt != (int)i && !al->whole_file) || al->reason == NULL)
 			continue;
 		for (j = from; j < a->out->n; j++) {
 			struct finding *f = &a->out->v[j];
@@ -2220,20 +2252,22 @@ check_allows(struct an *a)
 		const char *p = al->rules;
 
 		if (*p == '\0') {
-			report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow "
-			    "without a rule id and a reason");
+			report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow%s "
+			    "without a rule id and a reason", al->whole_file ? "-file" : "");
 			continue;
 		}
 		if (al->reason == NULL)
-			report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow %s "
-			    "has no reason, so it suppresses nothing", al->rules);
+			report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow%s %s "
+			    "has no reason, so it suppresses nothing", al->whole_file ?
+			    "-file" : "", al->rules);
 		while (*p != '\0') {
 			size_t n = strcspn(p, ",");
 			char *id = xstrndup(p, n);
 
 			if (n > 0 && sqlcheck_rule(id) == NULL)
 				report(a, "E-ALLOW-UNKNOWN-RULE", al->off,
-				    "excon:allow names unknown rule \"%s\"", id);
+				    "excon:allow%s names unknown rule \"%s\"",
+				    al->whole_file ? "-file" : "", id);
 			free(id);
 			p += n;
 			if (*p == ',')
@@ -2339,8 +2373,9 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 		if (!a.in_tx)
 			strset_clear(&a.locked);
 		if (a.stmts[i].node == NULL)
-			report(&a, "E-SYNTAX", a.stmts[i].errpos, "%s",
-			    a.stmts[i].errmsg);
+			report(&a, "E-SYNTAX", a.stmts[i].errpos, "%s (excon parses "
+			    "with the grammar of PostgreSQL " PG_MAJORVERSION "; newer "
+			    "syntax is not understood yet)", a.stmts[i].errmsg);
 		else if (mode == MODE_STMTS)
 			check_stmt(&a, a.stmts[i].node);
 		else

@@ -67,6 +67,8 @@ struct finding *findings_add(struct findings *f, const char *rule,
     const char *fix);
 /* Frees every finding and the array, leaving f empty (NULL-safe). */
 void findings_free(struct findings *f);
+/* Removes the findings of the rules named in ids (NULL-terminated; NULL = none). */
+void findings_drop(struct findings *f, char *const *ids);
 /* Sorts by file, line, column, then the order they were found. */
 void findings_sort(struct findings *f);
 /* Number of unsuppressed findings of severity sev (-1 = any severity). */

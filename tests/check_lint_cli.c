@@ -283,6 +283,139 @@ START_TEST(test_plan_and_sql_paths_together)
 }
 END_TEST
 
+START_TEST(test_flyway_concurrent_index_passes)
+{
+	char *d = project();
+	struct run r;
+
+	/* The most common safe migration of all, as Flyway runs it. */
+	tu_write(d, "db/migration/V2__add_index.sql",
+	    "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_users_name ON users (name);\n");
+	tu_excon_str(&r, d, "lint --sql db/migration/V2__add_index.sql");
+	ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
+	ck_assert_str_eq(r.out, "0 errors, 0 warnings\n");
+	tu_run_free(&r);
+	/* Told that files run in a transaction, it is an error in the file's words. */
+	tu_excon_str(&r, d, "lint --assume-in-transaction --sql "
+	    "db/migration/V2__add_index.sql");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.out, "error[E-CONCURRENT-IN-TX]"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "fix: run it outside a transaction"), "%s", r.out);
+	ck_assert_msg(!tu_has(r.out, "transaction: false"), "%s", r.out);
+	tu_run_free(&r);
+	/* The same from excon.yaml. */
+	tu_write(d, "excon.yaml", "lint:\n  assume_in_transaction: true\n");
+	tu_excon_str(&r, d, "lint --sql db/migration/V2__add_index.sql");
+	ck_assert_int_eq(r.status, 4);
+	tu_run_free(&r);
+	/* Flyway's per-script setting, in a .conf beside the script. */
+	tu_write(d, "db/migration/V2__add_index.sql.conf",
+	    "# flyway\nexecuteInTransaction = false\n");
+	tu_excon_str(&r, d, "lint --sql db/migration/V2__add_index.sql");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	tu_run_free(&r);
+	/* The markers of goose, dbmate and excon itself. */
+	tu_write(d, "g.sql", "-- +goose Up\n-- +goose NO TRANSACTION\n"
+	    "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON users (a);\n");
+	tu_write(d, "m.sql", "-- migrate:up transaction:false\n"
+	    "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON users (a);\n");
+	tu_write(d, "e.sql", "-- excon:no-transaction\n"
+	    "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON users (a);\n");
+	tu_excon_str(&r, d, "lint --sql g.sql --sql m.sql --sql e.sql");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	tu_run_free(&r);
+	/* BEGIN in the file: inside it, it cannot run. */
+	tu_write(d, "b.sql", "BEGIN;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i "
+	    "ON users (a);\nCOMMIT;\n");
+	tu_write(d, "excon.yaml", "");
+	tu_excon_str(&r, d, "lint --sql b.sql");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.out, "b.sql:2:1: error[E-CONCURRENT-IN-TX]"), "%s", r.out);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_exclude_rules_and_allow_file)
+{
+	char *d = project();
+	struct run r;
+
+	tu_write(d, "V5.sql", "CREATE TABLE t (id bigint PRIMARY KEY);\n"
+	    "CREATE INDEX i ON users (a);\n");
+	tu_write(d, "excon.yaml", "lint:\n  exclude_rules: [W-NOT-IDEMPOTENT]\n");
+	tu_excon_str(&r, d, "lint --sql V5.sql");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(!tu_has(r.out, "W-NOT-IDEMPOTENT"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "V5.sql:2:1: error[E-INDEX-NOT-CONCURRENT]"), "%s", r.out);
+	tu_run_free(&r);
+	/* A misspelt rule id is refused, not silently ignored. */
+	tu_write(d, "excon.yaml", "lint:\n  exclude_rules: [W-NOT-IDEMPOTNET]\n");
+	tu_excon_str(&r, d, "lint --sql V5.sql");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.err, "excon.yaml:2:19: exclude_rules: unknown rule "
+	    "\"W-NOT-IDEMPOTNET\""), "%s", r.err);
+	tu_run_free(&r);
+	tu_write(d, "excon.yaml", "");
+	/* One file: every statement, with the reason shown. */
+	tu_write(d, "V6.sql", "-- excon:allow-file E-INDEX-NOT-CONCURRENT,W-NOT-IDEMPOTENT "
+	    "the table is empty until v3\n"
+	    "CREATE INDEX i ON users (a);\n\nCREATE INDEX j ON users (b);\n");
+	tu_excon_str(&r, d, "lint --sql V6.sql");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "V6.sql:4:1: allowed[E-INDEX-NOT-CONCURRENT]"),
+	    "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "allowed: the table is empty until v3"), "%s", r.out);
+	tu_run_free(&r);
+	/* Without a reason, or naming no real rule, it is an error. */
+	tu_write(d, "V7.sql", "-- excon:allow-file E-INDEX-NOT-CONCURRENT\n"
+	    "CREATE INDEX IF NOT EXISTS i ON users (a);\n"
+	    "-- excon:allow-file E-NOPE because\n");
+	tu_excon_str(&r, d, "lint --sql V7.sql");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.out, "V7.sql:1:1: error[E-ALLOW-NO-REASON]: "
+	    "excon:allow-file E-INDEX-NOT-CONCURRENT has no reason"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "V7.sql:2:1: error[E-INDEX-NOT-CONCURRENT]"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "error[E-ALLOW-UNKNOWN-RULE]: excon:allow-file "
+	    "names unknown rule \"E-NOPE\""), "%s", r.out);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_rules_of_plain_files)
+{
+	char *d = project();
+	struct run r;
+
+	tu_write(d, "V8.sql", "TRUNCATE users;\n"
+	    "LOCK TABLE users IN ACCESS EXCLUSIVE MODE;\n"
+	    "DROP INDEX CONCURRENTLY IF EXISTS idx_users_name;\n"
+	    "ALTER TABLE users RENAME COLUMN name TO full_name;\n"
+	    "ALTER TABLE users ALTER COLUMN c SET EXPRESSION AS (a + 1);\n");
+	tu_excon_str(&r, d, "lint --sql V8.sql");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.out, "V8.sql:1:1: error[E-TRUNCATE]"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "V8.sql:2:1: error[E-LOCK-TABLE]"), "%s", r.out);
+	/* Dropping an index breaks no code: a warning, not an error. */
+	ck_assert_msg(tu_has(r.out, "V8.sql:3:1: warning[E-DROP-INDEX]"), "%s", r.out);
+	ck_assert_msg(!tu_has(r.out, "V8.sql:3:1: error"), "%s", r.out);
+	/* A rename is not promised to become legal. */
+	ck_assert_msg(tu_has(r.out, "V8.sql:4:1: error[E-RENAME-COLUMN]"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "a rename never becomes safe"), "%s", r.out);
+	ck_assert_msg(!tu_has(r.out, "becomes legal"), "%s", r.out);
+	/* PostgreSQL 17 syntax: the message says which grammar was used. */
+	ck_assert_msg(tu_has(r.out, "V8.sql:5:"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "(excon parses with the grammar of PostgreSQL 15;"),
+	    "%s", r.out);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
 /* The lint CLI suite. */
 static Suite *
 lint_cli_suite(void)
@@ -300,6 +433,9 @@ lint_cli_suite(void)
 		{ "sql_needs_path", test_sql_needs_a_path },
 		{ "missing_path", test_missing_path_is_usage_error_in_both_modes },
 		{ "plan_and_sql", test_plan_and_sql_paths_together },
+		{ "transactions", test_flyway_concurrent_index_passes },
+		{ "exclude_allow_file", test_exclude_rules_and_allow_file },
+		{ "plain_rules", test_rules_of_plain_files },
 	};
 	size_t i;
 

@@ -22,6 +22,7 @@
 static const struct cmd_opt lint_opts[] = {
 	{ "sql", OPT_LIST, "PATH", "an SQL migration file of another tool, a directory of them, or - (stdin); any *.sql PATH is one too" },
 	{ "fail-on", OPT_STR, "LEVEL", "'error' (default) or 'warning': what makes lint exit 4" },
+	{ "assume-in-transaction", OPT_BOOL, NULL, "SQL files without BEGIN or a tool's no-transaction marker run in one transaction (lint.assume_in_transaction)" },
 	{ "rules", OPT_BOOL, NULL, "list every rule: id, severity, what goes wrong, the safe alternative" },
 	{ NULL, 0, NULL, NULL }
 };
@@ -453,6 +454,8 @@ cmd_lint_exec(struct cmd_ctx *ctx)
 
 		covers = build_covers(ctx, &g, &ncovers);
 		sc = sqlctx_plain(covers, ncovers);
+		sc.assume_tx = ctx->cfg.lint_assume_tx ||
+		    cmd_opt(ctx, "assume-in-transaction") != NULL;
 		for (i = 0; i < in.nsql; i++) {
 			sc.transaction = file_transaction(in.sql[i]);
 			unit_add(&units, &nunits, &capunits, in.sql[i]);
@@ -463,6 +466,8 @@ cmd_lint_exec(struct cmd_ctx *ctx)
 			}
 		}
 	}
+	/* Rules switched off for the project. */
+	findings_drop(&f, ctx->cfg.lint_exclude);
 	findings_sort(&f);
 	switch (ctx->format) {
 	case FORMAT_JSON:
