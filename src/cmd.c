@@ -54,6 +54,8 @@ static const struct cmd_opt format_opt =
 	{ "format", OPT_STR, "FMT", "output format: text or json" };
 static const struct cmd_opt format_gh_opt =
 	{ "format", OPT_STR, "FMT", "output format: text, json, github, gitlab, junit, sarif or markdown" };
+static const struct cmd_opt format_annotate_opt =
+	{ "format", OPT_STR, "FMT", "output format: text, json or github (refusals as annotations)" };
 static const struct cmd_opt dry_opt =
 	{ "dry-run", OPT_BOOL, NULL, "print the SQL and state changes, change nothing" };
 
@@ -106,7 +108,8 @@ cmd_usage(FILE *f, const struct cmd_entry *e)
 	if (e->flags & CMD_CHANGES)
 		usage_opt(f, &dry_opt);
 	if (e->flags & CMD_REPORTS)
-		usage_opt(f, (e->flags & CMD_GITHUB) ? &format_gh_opt : &format_opt);
+		usage_opt(f, (e->flags & CMD_GITHUB) ? &format_gh_opt :
+		    (e->flags & CMD_ANNOTATE) ? &format_annotate_opt : &format_opt);
 	for (o = global_opts; o->name != NULL; o++)
 		usage_opt(f, o);
 	if (e->more != NULL) {
@@ -285,11 +288,15 @@ cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
 			else if ((ctx->entry->flags & CMD_GITHUB) &&
 			    report_format_parse(value, &rf) == 0)
 				ctx->format = FORMAT_GITHUB + (int)(rf - REPORT_GITHUB);
+			else if ((ctx->entry->flags & CMD_ANNOTATE) &&
+			    strcmp(value, "github") == 0)
+				ctx->format = FORMAT_GITHUB;
 			else {
 				fprintf(stderr, "excon %s: unknown format '%s' (expected "
 				    "text%s)\n", ctx->entry->name, value,
 				    (ctx->entry->flags & CMD_GITHUB) ? ", json, github, gitlab, "
-				    "junit, sarif or markdown" : " or json");
+				    "junit, sarif or markdown" : (ctx->entry->flags &
+				    CMD_ANNOTATE) ? ", json or github" : " or json");
 				return -1;
 			}
 		} else if (idx >= 0 && idx < CMD_MAX_OPTS) {

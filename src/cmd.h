@@ -52,6 +52,7 @@ struct cmd_opt {
 #define CMD_CHANGES	0x02	/* --dry-run */
 #define CMD_DB		0x04	/* --db */
 #define CMD_GITHUB	0x08	/* --format github, gitlab, junit, sarif, markdown too */
+#define CMD_ANNOTATE	0x10	/* --format github too: refusals become annotations */
 
 struct cmd_ctx;
 

@@ -365,6 +365,34 @@ START_TEST(test_audit_reports)
 }
 END_TEST
 
+START_TEST(test_advance_refusal_annotation)
+{
+	const char *cmds[] = {
+		"release start v1", "advance users-full-name --record-only",
+		"release finish v1", NULL
+	};
+	struct run r;
+
+	run_all(cmds);
+	tu_excon_str(&r, dir, "advance users-full-name --record-only --format github");
+	ck_assert_int_eq(r.status, 3);
+	/* On the contract step in its plan file, with the way past it. */
+	ck_assert_msg(tu_has(r.out, "::error file=plans/users-full-name.yaml,line=6,"
+	    "col=5,title=excon refused users-full-name/drop-name (gate rule 4)::"
+	    "drop-name (contract) needs 2 releases after stop-old-writes"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "%0Afix: wait for the release it names, or pass "
+	    "the gate with --force --reason TEXT"), "%s", r.out);
+	/* The text refusal still goes to stderr. */
+	ck_assert_msg(tu_has(r.err, "refused: drop-name (contract)"), "%s", r.err);
+	tu_run_free(&r);
+	tu_excon_str(&r, dir, "advance users-full-name --format sarif");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "excon advance: unknown format 'sarif' (expected "
+	    "text, json or github)\n");
+	tu_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_format_names)
 {
 	struct run r;
@@ -398,6 +426,7 @@ main(void)
 		{ "lint_markdown", test_lint_markdown_table },
 		{ "check_reports", test_check_reports },
 		{ "audit_reports", test_audit_reports },
+		{ "advance_annotation", test_advance_refusal_annotation },
 		{ "format_names", test_format_names },
 	};
 	size_t i;
