@@ -20,7 +20,8 @@
 extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
     cmd_release_entry, cmd_status_entry, cmd_advance_entry,
     cmd_rollback_entry, cmd_compat_entry, cmd_check_entry, cmd_audit_entry,
-    cmd_log_entry, cmd_verify_entry, cmd_help_entry, cmd_version_entry;
+    cmd_log_entry, cmd_verify_entry, cmd_help_entry, cmd_version_entry,
+    cmd_completion_entry;
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_init_entry,
@@ -37,6 +38,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_verify_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
+	&cmd_completion_entry,
 	NULL
 };
 
@@ -621,4 +623,40 @@ cmd_event(struct cmd_ctx *ctx, const char *kind, const char *plan,
 	rc = state_event_append(ctx->st, &ev, err);
 	free(ev.actor);
 	return rc;
+}
+
+/* The options command e accepts: its own, the shared ones, the global ones. */
+int
+cmd_opts_all(const struct cmd_entry *e, const struct cmd_opt **v, int max)
+{
+	const struct cmd_opt *o;
+	int n = 0;
+
+	for (o = e->opts; o != NULL && o->name != NULL && n < max; o++)
+		v[n++] = o;
+	if ((e->flags & CMD_DB) && n < max)
+		v[n++] = &db_opt;
+	if ((e->flags & CMD_CHANGES) && n < max)
+		v[n++] = &dry_opt;
+	if ((e->flags & CMD_REPORTS) && n < max)
+		v[n++] = (e->flags & CMD_GITHUB) ? &format_gh_opt :
+		    (e->flags & CMD_ANNOTATE) ? &format_annotate_opt : &format_opt;
+	for (o = global_opts; o->name != NULL && n < max; o++)
+		v[n++] = o;
+	return n;
+}
+
+/* The --format values of e, space separated ("" when it takes none). */
+const char *
+cmd_format_names(const struct cmd_entry *e)
+{
+	if (!(e->flags & CMD_REPORTS))
+		return "";
+	if (e->flags & CMD_HTML)
+		return "text json github gitlab junit sarif markdown html";
+	if (e->flags & CMD_GITHUB)
+		return "text json github gitlab junit sarif markdown";
+	if (e->flags & CMD_ANNOTATE)
+		return "text json github";
+	return "text json";
 }

@@ -53,6 +53,7 @@ struct cmd_opt {
 #define CMD_DB		0x04	/* --db */
 #define CMD_GITHUB	0x08	/* --format github, gitlab, junit, sarif, markdown too */
 #define CMD_ANNOTATE	0x10	/* --format github too: refusals become annotations */
+#define CMD_HTML	0x20	/* --format html too (audit) */
 
 struct cmd_ctx;
 
@@ -117,6 +118,14 @@ int cmd_have_db(const struct cmd_ctx *ctx);
 const char *cmd_conninfo(const struct cmd_ctx *ctx);
 /* Writes buf to stdout. */
 void cmd_out(const struct buf *b);
+/*
+ * The options command e accepts, as its usage lists them: its own, the
+ * shared ones its flags give, then the global ones (borrowed).  Fills v
+ * with at most max; returns the count.
+ */
+int cmd_opts_all(const struct cmd_entry *e, const struct cmd_opt **v, int max);
+/* The --format values e accepts, space separated (static; "" for none). */
+const char *cmd_format_names(const struct cmd_entry *e);
 /*
  * Writes the findings f of command (borrowed, like units: the files or
  * plans examined) in one of the CI formats of ctx->format to stdout; with
