@@ -56,6 +56,8 @@ static const struct cmd_opt format_opt =
 	{ "format", OPT_STR, "FMT", "output format: text or json" };
 static const struct cmd_opt format_gh_opt =
 	{ "format", OPT_STR, "FMT", "output format: text, json, github, gitlab, junit, sarif or markdown" };
+static const struct cmd_opt format_html_opt =
+	{ "format", OPT_STR, "FMT", "output format: text, json, github, gitlab, junit, sarif, markdown or html" };
 static const struct cmd_opt format_annotate_opt =
 	{ "format", OPT_STR, "FMT", "output format: text, json or github (refusals as annotations)" };
 static const struct cmd_opt dry_opt =
@@ -110,7 +112,8 @@ cmd_usage(FILE *f, const struct cmd_entry *e)
 	if (e->flags & CMD_CHANGES)
 		usage_opt(f, &dry_opt);
 	if (e->flags & CMD_REPORTS)
-		usage_opt(f, (e->flags & CMD_GITHUB) ? &format_gh_opt :
+		usage_opt(f, (e->flags & CMD_HTML) ? &format_html_opt :
+		    (e->flags & CMD_GITHUB) ? &format_gh_opt :
 		    (e->flags & CMD_ANNOTATE) ? &format_annotate_opt : &format_opt);
 	for (o = global_opts; o->name != NULL; o++)
 		usage_opt(f, o);
@@ -290,12 +293,17 @@ cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
 			else if ((ctx->entry->flags & CMD_GITHUB) &&
 			    report_format_parse(value, &rf) == 0)
 				ctx->format = FORMAT_GITHUB + (int)(rf - REPORT_GITHUB);
+			else if ((ctx->entry->flags & CMD_HTML) &&
+			    strcmp(value, "html") == 0)
+				ctx->format = FORMAT_HTML;
 			else if ((ctx->entry->flags & CMD_ANNOTATE) &&
 			    strcmp(value, "github") == 0)
 				ctx->format = FORMAT_GITHUB;
 			else {
 				fprintf(stderr, "excon %s: unknown format '%s' (expected "
 				    "text%s)\n", ctx->entry->name, value,
+				    (ctx->entry->flags & CMD_HTML) ? ", json, github, gitlab, "
+				    "junit, sarif, markdown or html" :
 				    (ctx->entry->flags & CMD_GITHUB) ? ", json, github, gitlab, "
 				    "junit, sarif or markdown" : (ctx->entry->flags &
 				    CMD_ANNOTATE) ? ", json or github" : " or json");
@@ -639,7 +647,8 @@ cmd_opts_all(const struct cmd_entry *e, const struct cmd_opt **v, int max)
 	if ((e->flags & CMD_CHANGES) && n < max)
 		v[n++] = &dry_opt;
 	if ((e->flags & CMD_REPORTS) && n < max)
-		v[n++] = (e->flags & CMD_GITHUB) ? &format_gh_opt :
+		v[n++] = (e->flags & CMD_HTML) ? &format_html_opt :
+		    (e->flags & CMD_GITHUB) ? &format_gh_opt :
 		    (e->flags & CMD_ANNOTATE) ? &format_annotate_opt : &format_opt;
 	for (o = global_opts; o->name != NULL && n < max; o++)
 		v[n++] = o;

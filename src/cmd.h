@@ -32,6 +32,7 @@ enum cmd_format {
 	FORMAT_JUNIT,
 	FORMAT_SARIF,
 	FORMAT_MARKDOWN,
+	FORMAT_HTML,		/* audit only */
 };
 
 enum opt_type {
