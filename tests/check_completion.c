@@ -107,8 +107,8 @@ START_TEST(test_zsh)
 	    "words=(excon --state s.db audit --f); CURRENT=5; source ./_excon'");
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	ck_assert_msg(tu_has(r.out, "--format[output format: text, json, github, gitlab, "
-	    "junit, sarif or markdown]:FMT:(text json github gitlab junit sarif "
-	    "markdown"), "%s", r.out);
+	    "junit, sarif, markdown or html]:FMT:(text json github gitlab junit "
+	    "sarif markdown html)"), "%s", r.out);
 	ck_assert_msg(tu_has(r.out, "--fail-on["), "%s", r.out);
 	ck_assert_msg(!tu_has(r.out, "--sql["), "%s", r.out);
 	tu_run_free(&r);
