@@ -11,8 +11,6 @@
 #include "sha256.h"
 #include "xalloc.h"
 
-#define TOOL_URI	"https://github.com/excon/excon"
-
 /*
  * Length of the valid UTF-8 sequence at p (1 to 4), or 0 when the bytes
  * at p are not one (overlong forms, surrogates and values above U+10FFFF
@@ -482,7 +480,7 @@ write_sarif(const struct report *r, struct buf *out)
 	}
 	buf_puts(out, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
 	    "\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{"
-	    "\"name\":\"excon\",\"informationUri\":\"" TOOL_URI "\",\"rules\":[");
+	    "\"name\":\"excon\",\"rules\":[");
 	for (j = 0; j < n; j++) {
 		const struct sqlrule *sr = sqlcheck_rule(ids[j]);
 
