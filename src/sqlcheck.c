@@ -39,6 +39,7 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include "report.h"
 #include "sqlcheck.h"
 #include "xalloc.h"
 
@@ -2566,37 +2567,12 @@ sqlcheck_plan(const struct plan *p, const struct sqlctx *base_ctx,
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Appends s as a JSON string literal. */
+/* Appends s as a JSON string literal; bytes that are not UTF-8 become U+FFFD. */
 static void
 json_str(struct buf *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
-
 	buf_putc(out, '"');
-	for (; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			buf_puts(out, "\\\"");
-			break;
-		case '\\':
-			buf_puts(out, "\\\\");
-			break;
-		case '\n':
-			buf_puts(out, "\\n");
-			break;
-		case '\r':
-			buf_puts(out, "\\r");
-			break;
-		case '\t':
-			buf_puts(out, "\\t");
-			break;
-		default:
-			if (*p < 0x20)
-				buf_printf(out, "\\u%04x", *p);
-			else
-				buf_putc(out, *p);
-		}
-	}
+	report_json_chars(out, s != NULL ? s : "");
 	buf_putc(out, '"');
 }
 

@@ -149,6 +149,28 @@ START_TEST(test_xml_escaping_survives_any_bytes)
 }
 END_TEST
 
+START_TEST(test_lint_json_with_bytes_that_are_not_utf8)
+{
+	char *out;
+
+	/* A Latin-1 file: the name in the message is not UTF-8. */
+	tu_write(dir, "latin1.sql", "DROP TABLE \"caf\xe9\";\n");
+	ck_assert_int_eq(save("l.json", "lint --sql %s --format json", "latin1.sql"), 4);
+	/* Valid UTF-8 on the wire, not only after a lenient parser. */
+	out = tu_read(dir, "l.json", NULL);
+	ck_assert_msg(!tu_has(out, "\xe9"), "%s", out);
+	ck_assert_msg(tu_has(out, "public.caf\\ufffd"), "%s", out);
+	free(out);
+	out = sh_ok("jq -r '.[0].message' l.json");
+	ck_assert_msg(tu_has(out, "drop of table \"public.caf\xef\xbf\xbd\""), "%s", out);
+	free(out);
+	ck_assert_int_eq(save("s.json", "lint --sql %s --format sarif", "latin1.sql"), 4);
+	free(sh_ok("jq -e '.runs[0].results[0].message.text | test(\"caf\")' s.json"));
+	ck_assert_int_eq(save("j.xml", "lint --sql %s --format junit", "latin1.sql"), 4);
+	free(sh_ok("xmllint --noout j.xml"));
+}
+END_TEST
+
 START_TEST(test_lint_sarif_is_sarif_2_1_0)
 {
 	char *out;
@@ -419,6 +441,7 @@ main(void)
 	const struct { const char *name; const TTest *t; } cases[] = {
 		{ "json_escaping", test_json_escaping_survives_any_bytes },
 		{ "xml_escaping", test_xml_escaping_survives_any_bytes },
+		{ "json_not_utf8", test_lint_json_with_bytes_that_are_not_utf8 },
 		{ "lint_sarif", test_lint_sarif_is_sarif_2_1_0 },
 		{ "lint_gitlab", test_lint_gitlab_code_quality },
 		{ "lint_junit", test_lint_junit_one_case_per_file },
