@@ -1786,6 +1786,31 @@ check_vacuum(struct an *a, const PgQuery__VacuumStmt *st)
 	lock_list(a, st->rels, st->n_rels, off);
 }
 
+/*
+ * 1 when n cannot run inside a transaction block (CREATE/DROP INDEX
+ * CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM): Flyway runs a script made
+ * only of such statements outside a transaction, whatever it assumes.
+ */
+static int
+nontx_stmt(const PgQuery__Node *n)
+{
+	if (n == NULL)
+		return 0;
+	switch (n->node_case) {
+	case NC(INDEX_STMT):
+		return n->index_stmt->concurrent;
+	case NC(DROP_STMT):
+		return n->drop_stmt->concurrent;
+	case NC(REINDEX_STMT):
+		return has_option(n->reindex_stmt->params,
+		    n->reindex_stmt->n_params, "concurrently");
+	case NC(VACUUM_STMT):
+		return n->vacuum_stmt->is_vacuumcmd;
+	default:
+		return 0;
+	}
+}
+
 /* One top-level statement. */
 static void
 check_stmt(struct an *a, const PgQuery__Node *n)
@@ -2340,7 +2365,7 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 	struct an a;
 	struct results res = { NULL, 0, 0 };
 	size_t i, from;
-	int manages = 0;
+	int manages = 0, nontx;
 
 	memset(&a, 0, sizeof a);
 	a.sql = text;
@@ -2362,7 +2387,10 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 			if (a.stmts[i].node != NULL &&
 			    a.stmts[i].node->node_case == NC(TRANSACTION_STMT))
 				manages = 1;
-		a.in_tx = !manages && ctx->assume_tx;
+		/* A file of only non-transactional statements runs outside one. */
+		for (i = 0, nontx = a.nstmts > 0; i < a.nstmts && nontx; i++)
+			nontx = nontx_stmt(a.stmts[i].node);
+		a.in_tx = !manages && !nontx && ctx->assume_tx;
 	} else
 		a.in_tx = ctx->transaction != 0;
 	assign_allows(&a);

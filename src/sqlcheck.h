@@ -138,8 +138,9 @@ struct cover {
  * runs on its own; with assume_tx the file is one transaction unless it
  * manages its own (it contains BEGIN/COMMIT, or a
  * `-- +goose NO TRANSACTION`, `transaction:false` (dbmate) or
- * `excon:no-transaction` comment).  Statements between BEGIN and COMMIT
- * are in a transaction either way.
+ * `excon:no-transaction` comment) or holds only statements that cannot
+ * run in one (Flyway's rule).  Statements between BEGIN and COMMIT are in
+ * a transaction either way.
  */
 struct sqlctx {
 	int		 in_plan;	/* 1 for a step of a plan */

@@ -295,7 +295,15 @@ START_TEST(test_flyway_concurrent_index_passes)
 	ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
 	ck_assert_str_eq(r.out, "0 errors, 0 warnings\n");
 	tu_run_free(&r);
-	/* Told that files run in a transaction, it is an error in the file's words. */
+	/* Flyway runs a script of only such statements outside a transaction. */
+	tu_excon_str(&r, d, "lint --assume-in-transaction --sql "
+	    "db/migration/V2__add_index.sql");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	tu_run_free(&r);
+	/* Mixed with others and told files run in a transaction: an error, in the file's words. */
+	tu_write(d, "db/migration/V2__add_index.sql",
+	    "ALTER TABLE users ADD COLUMN IF NOT EXISTS nick text;\n"
+	    "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_users_name ON users (name);\n");
 	tu_excon_str(&r, d, "lint --assume-in-transaction --sql "
 	    "db/migration/V2__add_index.sql");
 	ck_assert_int_eq(r.status, 4);
@@ -315,11 +323,11 @@ START_TEST(test_flyway_concurrent_index_passes)
 	ck_assert_msg(r.status == 0, "%s", r.out);
 	tu_run_free(&r);
 	/* The markers of goose, dbmate and excon itself. */
-	tu_write(d, "g.sql", "-- +goose Up\n-- +goose NO TRANSACTION\n"
+	tu_write(d, "g.sql", "-- +goose Up\n-- +goose NO TRANSACTION\nSELECT 1;\n"
 	    "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON users (a);\n");
-	tu_write(d, "m.sql", "-- migrate:up transaction:false\n"
+	tu_write(d, "m.sql", "-- migrate:up transaction:false\nSELECT 1;\n"
 	    "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON users (a);\n");
-	tu_write(d, "e.sql", "-- excon:no-transaction\n"
+	tu_write(d, "e.sql", "-- excon:no-transaction\nSELECT 1;\n"
 	    "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON users (a);\n");
 	tu_excon_str(&r, d, "lint --sql g.sql --sql m.sql --sql e.sql");
 	ck_assert_msg(r.status == 0, "%s", r.out);
