@@ -1,6 +1,6 @@
 /*
  * CI reports (see report.h).  Each format is one function over the same
- * findings; the escaping helpers keep JSON and XML output well formed
+ * findings; the escaping functions keep JSON and XML output well formed
  * whatever bytes a migration file held.
  */
 #include <stdio.h>

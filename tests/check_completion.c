@@ -93,7 +93,7 @@ START_TEST(test_zsh)
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	tu_run_free(&r);
 	/*
-	 * Loaded by a real zsh, with the completion system's helpers
+	 * Loaded by a real zsh, with the completion system's functions
 	 * replaced by ones that print what they were given.
 	 */
 	tu_sh(&r, dir, "zsh -fc '_describe() { print -l -- ${(P)2} }; "

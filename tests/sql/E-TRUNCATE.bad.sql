@@ -3,5 +3,5 @@ TRUNCATE users; -- expect
 TRUNCATE TABLE public.orders; -- expect
 truncate "Accounts" restart identity; -- expect
 TRUNCATE ONLY app.events CASCADE; -- expect
-TRUNCATE sessions; -- expect
+TRUNCATE carts; -- expect
 BEGIN; TRUNCATE tokens; COMMIT; -- expect
