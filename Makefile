@@ -27,7 +27,8 @@ endif
 # The compiler comes first: a fresh Debian has none.
 DEB_PKGS := gcc libc6-dev make libpq-dev libsqlite3-dev libyaml-dev check \
 	libpg-query-dev libprotobuf-c-dev postgresql postgresql-contrib pkg-config \
-	sqlite3 gdb
+	sqlite3 gdb \
+	jq libxml2-utils zsh
 
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wwrite-strings -Wshadow -Wpointer-arith -Wformat=2 \
@@ -120,6 +121,10 @@ install: $(EXCON_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(EXCON_BIN) $(DESTDIR)$(PREFIX)/bin/excon
 	install -m 0644 doc/excon.1 $(DESTDIR)$(PREFIX)/share/man/man1/excon.1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	./$(EXCON_BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/excon
+	./$(EXCON_BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_excon
 
 clean:
 	rm -rf build build-san build-fuzz excon

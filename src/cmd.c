@@ -2,6 +2,8 @@
  * The command table, the one option parser, usage text, and the helpers
  * every command shares (loading plans, opening the state file).
  */
+#include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +14,14 @@
 #include "cmd.h"
 #include "out.h"
 #include "plancache.h"
+#include "report.h"
 #include "xalloc.h"
 
 extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
     cmd_release_entry, cmd_status_entry, cmd_advance_entry,
     cmd_rollback_entry, cmd_compat_entry, cmd_check_entry, cmd_audit_entry,
-    cmd_log_entry, cmd_verify_entry, cmd_help_entry, cmd_version_entry;
+    cmd_log_entry, cmd_verify_entry, cmd_help_entry, cmd_version_entry,
+    cmd_completion_entry;
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_init_entry,
@@ -34,6 +38,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_verify_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
+	&cmd_completion_entry,
 	NULL
 };
 
@@ -50,7 +55,11 @@ static const struct cmd_opt db_opt =
 static const struct cmd_opt format_opt =
 	{ "format", OPT_STR, "FMT", "output format: text or json" };
 static const struct cmd_opt format_gh_opt =
-	{ "format", OPT_STR, "FMT", "output format: text, json or github" };
+	{ "format", OPT_STR, "FMT", "output format: text, json, github, gitlab, junit, sarif or markdown" };
+static const struct cmd_opt format_html_opt =
+	{ "format", OPT_STR, "FMT", "output format: text, json, github, gitlab, junit, sarif, markdown or html" };
+static const struct cmd_opt format_annotate_opt =
+	{ "format", OPT_STR, "FMT", "output format: text, json or github (refusals as annotations)" };
 static const struct cmd_opt dry_opt =
 	{ "dry-run", OPT_BOOL, NULL, "print the SQL and state changes, change nothing" };
 
@@ -103,7 +112,9 @@ cmd_usage(FILE *f, const struct cmd_entry *e)
 	if (e->flags & CMD_CHANGES)
 		usage_opt(f, &dry_opt);
 	if (e->flags & CMD_REPORTS)
-		usage_opt(f, (e->flags & CMD_GITHUB) ? &format_gh_opt : &format_opt);
+		usage_opt(f, (e->flags & CMD_HTML) ? &format_html_opt :
+		    (e->flags & CMD_GITHUB) ? &format_gh_opt :
+		    (e->flags & CMD_ANNOTATE) ? &format_annotate_opt : &format_opt);
 	for (o = global_opts; o->name != NULL; o++)
 		usage_opt(f, o);
 	if (e->more != NULL) {
@@ -210,6 +221,7 @@ cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
 	for (i = 1; i < argc; i++) {
 		const struct cmd_opt *o;
 		char *name, *eq, *value = NULL;
+		enum report_format rf;
 		int idx;
 
 		if (argv[i] == cmdname)
@@ -278,13 +290,23 @@ cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
 				ctx->format = FORMAT_TEXT;
 			else if (strcmp(value, "json") == 0)
 				ctx->format = FORMAT_JSON;
-			else if (strcmp(value, "github") == 0 &&
-			    (ctx->entry->flags & CMD_GITHUB))
+			else if ((ctx->entry->flags & CMD_GITHUB) &&
+			    report_format_parse(value, &rf) == 0)
+				ctx->format = FORMAT_GITHUB + (int)(rf - REPORT_GITHUB);
+			else if ((ctx->entry->flags & CMD_HTML) &&
+			    strcmp(value, "html") == 0)
+				ctx->format = FORMAT_HTML;
+			else if ((ctx->entry->flags & CMD_ANNOTATE) &&
+			    strcmp(value, "github") == 0)
 				ctx->format = FORMAT_GITHUB;
 			else {
 				fprintf(stderr, "excon %s: unknown format '%s' (expected "
-				    "text%s or json)\n", ctx->entry->name, value,
-				    (ctx->entry->flags & CMD_GITHUB) ? ", github" : "");
+				    "text%s)\n", ctx->entry->name, value,
+				    (ctx->entry->flags & CMD_HTML) ? ", json, github, gitlab, "
+				    "junit, sarif, markdown or html" :
+				    (ctx->entry->flags & CMD_GITHUB) ? ", json, github, gitlab, "
+				    "junit, sarif or markdown" : (ctx->entry->flags &
+				    CMD_ANNOTATE) ? ", json or github" : " or json");
 				return -1;
 			}
 		} else if (idx >= 0 && idx < CMD_MAX_OPTS) {
@@ -461,6 +483,45 @@ cmd_out(const struct buf *b)
 	fwrite(buf_cstr(b), 1, b->len, stdout);
 }
 
+/* Writes a CI report, and the job summary for GitHub. */
+int
+cmd_report(const struct cmd_ctx *ctx, const char *command,
+    const struct findings *f, const char *const *units, size_t nunits)
+{
+	static const enum report_format map[] = {
+		[FORMAT_GITHUB] = REPORT_GITHUB, [FORMAT_GITLAB] = REPORT_GITLAB,
+		[FORMAT_JUNIT] = REPORT_JUNIT, [FORMAT_SARIF] = REPORT_SARIF,
+		[FORMAT_MARKDOWN] = REPORT_MARKDOWN,
+	};
+	struct report r = { command, f, units, nunits };
+	struct buf out = BUF_INIT;
+	const char *path = getenv("GITHUB_STEP_SUMMARY");
+	FILE *fp;
+	int rc = EXCON_EXIT_OK;
+
+	assert(ctx->format >= FORMAT_GITHUB && ctx->format <= FORMAT_MARKDOWN);
+	report_write(map[ctx->format], &r, &out);
+	cmd_out(&out);
+	if (ctx->format != FORMAT_GITHUB || path == NULL || *path == '\0')
+		goto done;
+	buf_reset(&out);
+	report_write(REPORT_MARKDOWN, &r, &out);
+	if ((fp = fopen(path, "a")) == NULL ||
+	    fwrite(buf_cstr(&out), 1, out.len, fp) != out.len) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "cannot append the job summary to "
+		    "'%s': %s", path, strerror(errno));
+		if (fp != NULL)
+			fclose(fp);
+		goto done;
+	}
+	if (fclose(fp) != 0)
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "cannot append the job summary to "
+		    "'%s': %s", path, strerror(errno));
+done:
+	buf_free(&out);
+	return rc;
+}
+
 /* Frees everything the context owns. */
 static void
 ctx_free(struct cmd_ctx *ctx)
@@ -570,4 +631,41 @@ cmd_event(struct cmd_ctx *ctx, const char *kind, const char *plan,
 	rc = state_event_append(ctx->st, &ev, err);
 	free(ev.actor);
 	return rc;
+}
+
+/* The options command e accepts: its own, the shared ones, the global ones. */
+int
+cmd_opts_all(const struct cmd_entry *e, const struct cmd_opt **v, int max)
+{
+	const struct cmd_opt *o;
+	int n = 0;
+
+	for (o = e->opts; o != NULL && o->name != NULL && n < max; o++)
+		v[n++] = o;
+	if ((e->flags & CMD_DB) && n < max)
+		v[n++] = &db_opt;
+	if ((e->flags & CMD_CHANGES) && n < max)
+		v[n++] = &dry_opt;
+	if ((e->flags & CMD_REPORTS) && n < max)
+		v[n++] = (e->flags & CMD_HTML) ? &format_html_opt :
+		    (e->flags & CMD_GITHUB) ? &format_gh_opt :
+		    (e->flags & CMD_ANNOTATE) ? &format_annotate_opt : &format_opt;
+	for (o = global_opts; o->name != NULL && n < max; o++)
+		v[n++] = o;
+	return n;
+}
+
+/* The --format values of e, space separated ("" when it takes none). */
+const char *
+cmd_format_names(const struct cmd_entry *e)
+{
+	if (!(e->flags & CMD_REPORTS))
+		return "";
+	if (e->flags & CMD_HTML)
+		return "text json github gitlab junit sarif markdown html";
+	if (e->flags & CMD_GITHUB)
+		return "text json github gitlab junit sarif markdown";
+	if (e->flags & CMD_ANNOTATE)
+		return "text json github";
+	return "text json";
 }

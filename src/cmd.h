@@ -28,6 +28,11 @@ enum cmd_format {
 	FORMAT_TEXT,
 	FORMAT_JSON,
 	FORMAT_GITHUB,
+	FORMAT_GITLAB,
+	FORMAT_JUNIT,
+	FORMAT_SARIF,
+	FORMAT_MARKDOWN,
+	FORMAT_HTML,		/* audit only */
 };
 
 enum opt_type {
@@ -47,7 +52,9 @@ struct cmd_opt {
 #define CMD_REPORTS	0x01	/* --format text|json */
 #define CMD_CHANGES	0x02	/* --dry-run */
 #define CMD_DB		0x04	/* --db */
-#define CMD_GITHUB	0x08	/* --format github too */
+#define CMD_GITHUB	0x08	/* --format github, gitlab, junit, sarif, markdown too */
+#define CMD_ANNOTATE	0x10	/* --format github too: refusals become annotations */
+#define CMD_HTML	0x20	/* --format html too (audit) */
 
 struct cmd_ctx;
 
@@ -112,6 +119,24 @@ int cmd_have_db(const struct cmd_ctx *ctx);
 const char *cmd_conninfo(const struct cmd_ctx *ctx);
 /* Writes buf to stdout. */
 void cmd_out(const struct buf *b);
+/*
+ * The options command e accepts, as its usage lists them: its own, the
+ * shared ones its flags give, then the global ones (borrowed).  Fills v
+ * with at most max; returns the count.
+ */
+int cmd_opts_all(const struct cmd_entry *e, const struct cmd_opt **v, int max);
+/* The --format values e accepts, space separated (static; "" for none). */
+const char *cmd_format_names(const struct cmd_entry *e);
+/*
+ * Writes the findings f of command (borrowed, like units: the files or
+ * plans examined) in one of the CI formats of ctx->format to stdout; with
+ * --format github also appends the Markdown summary to the file named by
+ * $GITHUB_STEP_SUMMARY when it is set.  Returns an exit code (0, or 1
+ * when the summary cannot be written).
+ */
+struct findings;
+int cmd_report(const struct cmd_ctx *ctx, const char *command,
+    const struct findings *f, const char *const *units, size_t nunits);
 
 
 

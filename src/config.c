@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "plan.h"
+#include "sqlcheck.h"
 #include "xalloc.h"
 #include "ytree.h"
 
@@ -85,6 +86,55 @@ int_value(const struct ynode *v, const char *file, const char *key, int *out,
 	return 0;
 }
 
+/*
+ * The `lint:` mapping: assume_in_transaction (a boolean) and
+ * exclude_rules (a list of rule ids of the SQL analysis; an unknown id
+ * is an error, since a misspelt id would silently exclude nothing).
+ */
+static int
+lint_settings(struct config *c, const struct ynode *v, const char *file,
+    struct buf *err)
+{
+	size_t j, k;
+
+	if (v->type != YNODE_MAP)
+		return error_set(err, "%s:%d:%d: \"lint\" must be a mapping", file,
+		    v->pos.line, v->pos.col);
+	for (j = 0; j < v->n; j++) {
+		const char *lk = v->keys[j];
+		const struct ynode *x = v->items[j];
+
+		if (strcmp(lk, "assume_in_transaction") == 0) {
+			if (x->type != YNODE_SCALAR || (strcmp(x->value, "true") != 0 &&
+			    strcmp(x->value, "false") != 0))
+				return error_set(err, "%s:%d:%d: \"assume_in_transaction\" "
+				    "must be true or false", file, x->pos.line, x->pos.col);
+			c->lint_assume_tx = strcmp(x->value, "true") == 0;
+		} else if (strcmp(lk, "exclude_rules") == 0) {
+			if (x->type != YNODE_SEQ)
+				return error_set(err, "%s:%d:%d: \"exclude_rules\" must be "
+				    "a list of rule ids", file, x->pos.line, x->pos.col);
+			strv_free(c->lint_exclude);
+			c->lint_exclude = xcalloc(x->n + 1, sizeof *c->lint_exclude);
+			for (k = 0; k < x->n; k++) {
+				const struct ynode *id = x->items[k];
+
+				if (id->type != YNODE_SCALAR || sqlcheck_rule(id->value) ==
+				    NULL)
+					return error_set(err, "%s:%d:%d: exclude_rules: unknown "
+					    "rule \"%s\" (excon lint --rules lists them)", file,
+					    id->pos.line, id->pos.col, id->type == YNODE_SCALAR ?
+					    id->value : "?");
+				c->lint_exclude[k] = xstrdup(id->value);
+			}
+		} else
+			return error_set(err, "%s:%d:%d: unknown lint setting \"%s\" "
+			    "(expected assume_in_transaction or exclude_rules)", file,
+			    v->key_pos[j].line, v->key_pos[j].col, lk);
+	}
+	return 0;
+}
+
 /* Applies the settings of a parsed excon.yaml. */
 static int
 apply_file(struct config *c, const struct ynode *root, const char *file,
@@ -151,7 +201,10 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 				if (int_value(v->items[j], file, bk, slot, err) != 0)
 					return -1;
 			}
-		} else if (strcmp(k, "contract_after") == 0) {
+		} else if (strcmp(k, "lint") == 0) {
+			if (lint_settings(c, v, file, err) != 0)
+				return -1;
+	} else if (strcmp(k, "contract_after") == 0) {
 			if (int_value(v, file, k, &c->contract_after, err) != 0)
 				return -1;
 		} else if (strcmp(k, "lock_retries") == 0) {
@@ -182,8 +235,8 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 		} else
 			return error_set(err, "%s:%d:%d: unknown setting \"%s\" "
 			    "(expected plans, state, database, contract_after, "
-			    "lock_timeout, statement_timeout, lock_retries or "
-			    "backfill)", file, kp.line, kp.col, k);
+			    "lock_timeout, statement_timeout, lock_retries, "
+			    "backfill or lint)", file, kp.line, kp.col, k);
 	}
 	return 0;
 }
@@ -238,6 +291,7 @@ config_free(struct config *c)
 {
 	strv_free(c->plan_dirs);
 	free(c->file);
+	strv_free(c->lint_exclude);
 	free(c->state_path);
 	free(c->database);
 	free(c->lock_timeout);

@@ -21,6 +21,8 @@ struct config {
 	int	 batch_size;
 	int	 target_batch_ms;
 	int	 pause_ms;
+	int	 lint_assume_tx;	/* lint.assume_in_transaction */
+	char	**lint_exclude;		/* lint.exclude_rules: NULL-terminated, or NULL */
 };
 
 /* Fills c with the built-in defaults. */

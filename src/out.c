@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "out.h"
+#include "report.h"
 
 /* Whether to colour output going to f. */
 int
@@ -38,47 +39,16 @@ out_c(int on, const char *name)
 	return "";
 }
 
-/* Appends a JSON string literal. */
+/* Appends a JSON string literal; bytes that are not UTF-8 become U+FFFD. */
 void
 json_str(struct buf *b, const char *s)
 {
-	const unsigned char *p;
-
 	if (s == NULL) {
 		buf_puts(b, "null");
 		return;
 	}
 	buf_putc(b, '"');
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			buf_puts(b, "\\\"");
-			break;
-		case '\\':
-			buf_puts(b, "\\\\");
-			break;
-		case '\n':
-			buf_puts(b, "\\n");
-			break;
-		case '\t':
-			buf_puts(b, "\\t");
-			break;
-		case '\r':
-			buf_puts(b, "\\r");
-			break;
-		default:
-			if (*p < 0x20)
-				buf_printf(b, "\\u%04x", *p);
-			else if (*p < 0x80)
-				buf_putc(b, *p);
-			else if (utf8_len(p) > 0) {
-				/* Valid UTF-8 as is; anything else would make invalid JSON. */
-				buf_add(b, p, utf8_len(p));
-				p += utf8_len(p) - 1;
-			} else
-				buf_puts(b, "\\ufffd");
-		}
-	}
+	report_json_chars(b, s);
 	buf_putc(b, '"');
 }
 

@@ -14,7 +14,7 @@
 int out_color(FILE *f);
 /* ANSI sequence for a colour name ("red", "green", "yellow", "bold", "dim", "reset") when on, else "". */
 const char *out_c(int on, const char *name);
-/* Appends s as a JSON string literal (with quotes); NULL gives null. */
+/* Appends s as a JSON string literal (with quotes; bytes that are not UTF-8 become \ufffd); NULL gives null. */
 void json_str(struct buf *b, const char *s);
 /* Appends "key": to an object under construction, with a comma when needed. */
 void json_key(struct buf *b, int *first, const char *key);

@@ -39,6 +39,7 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include "report.h"
 #include "sqlcheck.h"
 #include "xalloc.h"
 
@@ -131,6 +132,12 @@ static const struct sqlrule rules[] = {
 	{ "W-NOT-IDEMPOTENT", SEV_WARNING,
 	  "statement fails when run twice",
 	  "add IF NOT EXISTS / IF EXISTS so a retried migration is harmless" },
+	{ "E-TRUNCATE", SEV_ERROR,
+	  "TRUNCATE empties the table under an ACCESS EXCLUSIVE lock and breaks the code still using its rows",
+	  "delete in keyed batches, or truncate in a contract step whose window is open" },
+	{ "E-LOCK-TABLE", SEV_ERROR,
+	  "LOCK TABLE in SHARE mode or stronger blocks the application's writes (ACCESS EXCLUSIVE: its reads too) until the transaction ends",
+	  "drop the explicit lock; each statement takes the lock it needs, bounded by lock_timeout" },
 	{ "E-ALLOW-NO-REASON", SEV_ERROR,
 	  "excon:allow comment without a reason",
 	  "write `-- excon:allow RULE-ID why this is safe here`" },
@@ -144,6 +151,29 @@ static const struct sqlrule rules[] = {
 
 #define NRULES (sizeof rules / sizeof rules[0])
 
+/*
+ * Fix texts for plain migration files of other tools, where the plan
+ * vocabulary (steps, transaction: false) means nothing: the rule table's
+ * fix is for plans.
+ */
+static const struct { const char *id, *fix; } plain_fixes[] = {
+	{ "E-CONCURRENT-IN-TX", "run it outside a transaction: no BEGIN/COMMIT "
+	  "around it, and tell the tool (-- excon:no-transaction, goose's "
+	  "-- +goose NO TRANSACTION, dbmate's transaction:false, Flyway's "
+	  "executeInTransaction=false)" },
+	{ "E-INDEX-NOT-CONCURRENT", "CREATE INDEX CONCURRENTLY IF NOT EXISTS, "
+	  "in a file that runs outside a transaction" },
+	{ "E-DROP-INDEX-NOT-CONCURRENT", "DROP INDEX CONCURRENTLY IF EXISTS, "
+	  "in a file that runs outside a transaction" },
+	{ "E-DROP-INDEX", "make sure no query needs it (pg_stat_user_indexes."
+	  "idx_scan), then DROP INDEX CONCURRENTLY IF EXISTS outside a "
+	  "transaction" },
+	{ "E-RENAME-COLUMN", "add a column with the new name and let a plan "
+	  "move the code to it: excon new rename-column TABLE OLD NEW" },
+	{ "E-RENAME-TABLE", "create the new table and let a plan move the "
+	  "code to it: excon new rename-table OLD NEW" },
+};
+
 /* The rule table; *n gets its length. */
 const struct sqlrule *
 sqlcheck_rules(size_t *n)
@@ -151,6 +181,20 @@ sqlcheck_rules(size_t *n)
 	if (n != NULL)
 		*n = NRULES;
 	return rules;
+}
+
+/* The fix of rule id for a plan's SQL or a plain file. */
+const char *
+sqlcheck_fix(const char *id, int in_plan)
+{
+	const struct sqlrule *r = sqlcheck_rule(id);
+	size_t i;
+
+	if (!in_plan)
+		for (i = 0; i < sizeof plain_fixes / sizeof plain_fixes[0]; i++)
+			if (strcmp(plain_fixes[i].id, id) == 0)
+				return plain_fixes[i].fix;
+	return r != NULL ? r->fix : NULL;
 }
 
 /* The rule called id, or NULL. */
@@ -207,6 +251,31 @@ findings_free(struct findings *f)
 	free(f->v);
 	f->v = NULL;
 	f->n = f->cap = 0;
+}
+
+/* Removes every finding whose rule is in the NULL-terminated list ids. */
+void
+findings_drop(struct findings *f, char *const *ids)
+{
+	size_t i, k, n = 0;
+
+	for (i = 0; i < f->n; i++) {
+		struct finding *x = &f->v[i];
+
+		for (k = 0; ids != NULL && ids[k] != NULL; k++)
+			if (strcmp(ids[k], x->rule) == 0)
+				break;
+		if (ids == NULL || ids[k] == NULL) {
+			f->v[n++] = *x;
+			continue;
+		}
+		free(x->rule);
+		free(x->file);
+		free(x->msg);
+		free(x->fix);
+		free(x->reason);
+	}
+	f->n = n;
 }
 
 /* Sorts by file, line, column; stable for equal positions. */
@@ -369,6 +438,7 @@ struct allow {
 	char	*rules;		/* comma/space separated ids (owned) */
 	char	*reason;	/* NULL when missing (owned) */
 	int	 stmt;		/* index of the statement it applies to, -1 */
+	int	 whole_file;	/* excon:allow-file: every statement */
 };
 
 /* One top-level statement of the input. */
@@ -379,6 +449,7 @@ struct stmt {
 	int	 delta;		/* add to node locations to get offsets in sql */
 	int	 errpos;	/* syntax error: byte offset; node == NULL */
 	char	*errmsg;	/* syntax error message (owned) */
+	int	 too_deep;	/* parsed, but nested beyond SQL_MAX_DEPTH */
 };
 
 /* One analysis run over one input string. */
@@ -414,6 +485,9 @@ struct an {
 	/* Allows by statement: allow_by[allow_at[i] .. allow_at[i + 1]). */
 	size_t		*allow_by;
 	size_t		*allow_at;
+	/* excon:allow-file comments with a reason: they cover every statement. */
+	size_t		*file_allows;
+	size_t		 nfile_allows;
 
 	/* Offsets where each line of the user's text starts (an_pos). */
 	int		*lines;
@@ -484,6 +558,7 @@ report(struct an *a, const char *id, int off, const char *fmt, ...)
 {
 	const struct sqlrule *r = sqlcheck_rule(id);
 	struct buf msg = BUF_INIT;
+	const char *fix = r != NULL ? r->fix : NULL;
 	struct finding *f;
 	struct pos p;
 	va_list ap;
@@ -492,9 +567,12 @@ report(struct an *a, const char *id, int off, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
+	assert(a->ctx != NULL);
+	if (!a->ctx->in_plan)
+		fix = sqlcheck_fix(id, 0);
 	p = an_pos(a, off);
 	f = findings_add(a->out, id, r->severity, a->file, p.line, p.col,
-	    buf_cstr(&msg), r->fix);
+	    buf_cstr(&msg), fix);
 	buf_free(&msg);
 	return f;
 }
@@ -872,6 +950,7 @@ destructive(struct an *a, const char *rule, enum cover_kind kind,
 {
 	const struct sqlctx *c = a->ctx;
 	const struct cover *closed = NULL;
+	struct finding *f;
 	size_t i;
 
 	if (table != NULL && kind != COVER_INDEX) {
@@ -896,6 +975,17 @@ destructive(struct an *a, const char *rule, enum cover_kind kind,
 			    "changes run at stage post", what);
 		return;
 	}
+	/*
+	 * A rename breaks the code of the running release whatever a contract
+	 * window says: the old name disappears and the new one is unknown to
+	 * it.  No plan makes it legal.
+	 */
+	if (strncmp(rule, "E-RENAME-", 9) == 0) {
+		report(a, rule, off, "%s breaks the running release, which still "
+		    "uses the old name; a rename never becomes safe: use a new %s "
+		    "and a plan", what, kind == COVER_COLUMN ? "column" : "table");
+		return;
+	}
 	for (i = 0; i < c->ncovers; i++) {
 		if (!cover_match(&c->covers[i], kind, schema, table, column, name))
 			continue;
@@ -904,7 +994,13 @@ destructive(struct an *a, const char *rule, enum cover_kind kind,
 		if (closed == NULL)
 			closed = &c->covers[i];
 	}
-	if (closed != NULL)
+	if (kind == COVER_INDEX) {
+		/* Dropping an index breaks no release's code, only its speed. */
+		f = report(a, rule, off, "%s outside an open contract step: no "
+		    "release's code breaks, but queries that use the index slow "
+		    "down (check pg_stat_user_indexes.idx_scan first)", what);
+		f->severity = SEV_WARNING;
+	} else if (closed != NULL)
 		report(a, rule, off, "%s becomes legal when contract step "
 		    "'%s/%s' ships (window not open yet)", what,
 		    closed->plan != NULL ? closed->plan : "?",
@@ -1651,6 +1747,62 @@ lock_list(struct an *a, PgQuery__Node **rels, size_t n, int off)
 	}
 }
 
+/*
+ * TRUNCATE: empties tables the running code still uses, so like a DROP
+ * it belongs to an open contract (a table created earlier in the same
+ * input is exempt: nothing uses it yet).
+ */
+static void
+check_truncate(struct an *a, const PgQuery__TruncateStmt *st, int off)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_relations; i++) {
+		const PgQuery__RangeVar *rv;
+		char *key, *what;
+
+		if (st->relations[i]->node_case != NC(RANGE_VAR))
+			continue;
+		rv = st->relations[i]->range_var;
+		key = rv_key(rv);
+		what = xasprintf("TRUNCATE of \"%s\"", key);
+		destructive(a, "E-TRUNCATE", COVER_TABLE, rv_schema(rv),
+		    rv->relname, NULL, NULL, what, off);
+		free(what);
+		free(key);
+	}
+}
+
+/*
+ * LOCK TABLE in SHARE mode (5) or stronger blocks the application's
+ * writes until the transaction ends, whatever the phase: an error on
+ * every table that existed before this input.
+ */
+static void
+check_lock(struct an *a, const PgQuery__LockStmt *st, int off)
+{
+	static const char *const modes[] = { "", "ACCESS SHARE", "ROW SHARE",
+		"ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE",
+		"SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE" };
+	size_t i;
+
+	if (st->mode < 5 || st->mode > 8)
+		return;
+	for (i = 0; i < st->n_relations; i++) {
+		char *key;
+
+		if (st->relations[i]->node_case != NC(RANGE_VAR))
+			continue;
+		key = rv_key(st->relations[i]->range_var);
+		if (!is_new(a, key))
+			report(a, "E-LOCK-TABLE", off, "LOCK TABLE \"%s\" IN %s MODE "
+			    "blocks %s on it until the transaction ends", key,
+			    modes[st->mode], st->mode == 8 ? "every read and write" :
+			    "every write");
+		free(key);
+	}
+}
+
 /* REINDEX. */
 static void
 check_reindex(struct an *a, const PgQuery__ReindexStmt *st)
@@ -1711,6 +1863,31 @@ check_vacuum(struct an *a, const PgQuery__VacuumStmt *st)
 	lock_list(a, st->rels, st->n_rels, off);
 }
 
+/*
+ * 1 when n cannot run inside a transaction block (CREATE/DROP INDEX
+ * CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM): Flyway runs a script made
+ * only of such statements outside a transaction, whatever it assumes.
+ */
+static int
+nontx_stmt(const PgQuery__Node *n)
+{
+	if (n == NULL)
+		return 0;
+	switch (n->node_case) {
+	case NC(INDEX_STMT):
+		return n->index_stmt->concurrent;
+	case NC(DROP_STMT):
+		return n->drop_stmt->concurrent;
+	case NC(REINDEX_STMT):
+		return has_option(n->reindex_stmt->params,
+		    n->reindex_stmt->n_params, "concurrently");
+	case NC(VACUUM_STMT):
+		return n->vacuum_stmt->is_vacuumcmd;
+	default:
+		return 0;
+	}
+}
+
 /* One top-level statement. */
 static void
 check_stmt(struct an *a, const PgQuery__Node *n)
@@ -1763,12 +1940,14 @@ check_stmt(struct an *a, const PgQuery__Node *n)
 		    n->delete_stmt->relation, n->delete_stmt->where_clause);
 		break;
 	case NC(LOCK_STMT):
+		check_lock(a, n->lock_stmt, off);
 		/* 8 = AccessExclusiveLock, the default of LOCK TABLE. */
 		if (n->lock_stmt->mode >= 8)
 			lock_list(a, n->lock_stmt->relations,
 			    n->lock_stmt->n_relations, off);
 		break;
 	case NC(TRUNCATE_STMT):
+		check_truncate(a, n->truncate_stmt, off);
 		lock_list(a, n->truncate_stmt->relations,
 		    n->truncate_stmt->n_relations, off);
 		break;
@@ -2047,6 +2226,7 @@ parse_piece(struct an *a, struct results *res, int l, int end)
 		    "deep", SQL_MAX_DEPTH);
 
 		add_error(a, l, end, -1, msg);
+		a->stmts[a->nstmts - 1].too_deep = 1;
 		free(msg);
 	} else {
 		PgQuery__ParseResult *p = unpack(pr.parse_tree);
@@ -2071,6 +2251,7 @@ parse_comment(struct an *a, int off, int end)
 {
 	const char *s = a->sql + off, *e = a->sql + end, *p, *q;
 	struct allow *al;
+	int whole_file = 0;
 
 	if (e - s >= 2 && s[0] == '/' && s[1] == '*') {
 		s += 2;
@@ -2090,6 +2271,10 @@ parse_comment(struct an *a, int off, int end)
 	if ((size_t)(e - s) < 11 || strncmp(s, "excon:allow", 11) != 0)
 		return;
 	p = s + 11;
+	if ((size_t)(e - p) >= 5 && strncmp(p, "-file", 5) == 0) {
+		whole_file = 1;
+		p += 5;
+	}
 	if (p < e && !isspace((unsigned char)*p))
 		return;			/* excon:allowed..., not ours */
 	while (p < e && isspace((unsigned char)*p))
@@ -2103,6 +2288,7 @@ parse_comment(struct an *a, int off, int end)
 	al->off = off;
 	al->end = end;
 	al->stmt = -1;
+	al->whole_file = whole_file;
 	al->rules = xstrndup(p, (size_t)(q - p));
 	while (q < e && isspace((unsigned char)*q))
 		q++;
@@ -2144,11 +2330,17 @@ assign_allows(struct an *a)
 {
 	size_t i, j = 0;
 
+	a->file_allows = xcalloc(a->nallows + 1, sizeof *a->file_allows);
 	/* Both lists are in text order: one pass over each. */
 	for (i = 0; i < a->nallows; i++) {
 		struct allow *al = &a->allows[i];
 		int prev = -1, next = -1;
 
+		if (al->whole_file) {
+			if (al->reason != NULL)
+				a->file_allows[a->nfile_allows++] = i;
+			continue;
+		}
 		while (j < a->nstmts && a->stmts[j].start <= al->off)
 			j++;
 		prev = (int)j - 1;
@@ -2194,26 +2386,39 @@ allow_names(const struct allow *al, const char *id)
 	return 0;
 }
 
-/* Marks the findings [from, out->n) of statement i that an allow covers. */
+/* Marks the findings [from, out->n) that the allow al covers. */
+static void
+apply_allow(struct an *a, const struct allow *al, size_t from)
+{
+	size_t j;
+
+	if (al->reason == NULL)
+		return;
+	for (j = from; j < a->out->n; j++) {
+		struct finding *f = &a->out->v[j];
+
+		if (!f->suppressed && allow_names(al, f->rule)) {
+			f->suppressed = 1;
+			f->reason = xstrdup(al->reason);
+		}
+	}
+}
+
+/*
+ * Marks the findings [from, out->n) of statement i that an allow covers:
+ * the statement's own allows, then the file's.
+ */
 static void
 apply_allows(struct an *a, size_t i, size_t from)
 {
-	size_t k, j;
+	size_t k;
 
-	for (k = a->allow_at[i]; k < a->allow_at[i + 1]; k++) {
-		const struct allow *al = &a->allows[a->allow_by[k]];
-
-		if (al->reason == NULL)
-			continue;
-		for (j = from; j < a->out->n; j++) {
-			struct finding *f = &a->out->v[j];
-
-			if (!f->suppressed && allow_names(al, f->rule)) {
-				f->suppressed = 1;
-				f->reason = xstrdup(al->reason);
-			}
-		}
-	}
+	if (from == a->out->n)
+		return;
+	for (k = a->allow_at[i]; k < a->allow_at[i + 1]; k++)
+		apply_allow(a, &a->allows[a->allow_by[k]], from);
+	for (k = 0; k < a->nfile_allows; k++)
+		apply_allow(a, &a->allows[a->file_allows[k]], from);
 }
 
 /* Reports allow comments without a reason or with unknown rule ids. */
@@ -2227,20 +2432,22 @@ check_allows(struct an *a)
 		const char *p = al->rules;
 
 		if (*p == '\0') {
-			report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow "
-			    "without a rule id and a reason");
+			report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow%s "
+			    "without a rule id and a reason", al->whole_file ? "-file" : "");
 			continue;
 		}
 		if (al->reason == NULL)
-			report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow %s "
-			    "has no reason, so it suppresses nothing", al->rules);
+			report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow%s %s "
+			    "has no reason, so it suppresses nothing", al->whole_file ?
+			    "-file" : "", al->rules);
 		while (*p != '\0') {
 			size_t n = strcspn(p, ",");
 			char *id = xstrndup(p, n);
 
 			if (n > 0 && sqlcheck_rule(id) == NULL)
 				report(a, "E-ALLOW-UNKNOWN-RULE", al->off,
-				    "excon:allow names unknown rule \"%s\"", id);
+				    "excon:allow%s names unknown rule \"%s\"",
+				    al->whole_file ? "-file" : "", id);
 			free(id);
 			p += n;
 			if (*p == ',')
@@ -2312,7 +2519,7 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 	struct an a;
 	struct results res = { NULL, 0, 0 };
 	size_t i, from;
-	int manages = 0;
+	int manages = 0, nontx;
 
 	memset(&a, 0, sizeof a);
 	a.sql = text;
@@ -2334,7 +2541,10 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 			if (a.stmts[i].node != NULL &&
 			    a.stmts[i].node->node_case == NC(TRANSACTION_STMT))
 				manages = 1;
-		a.in_tx = !manages;
+		/* A file of only non-transactional statements runs outside one. */
+		for (i = 0, nontx = a.nstmts > 0; i < a.nstmts && nontx; i++)
+			nontx = nontx_stmt(a.stmts[i].node);
+		a.in_tx = !manages && !nontx && ctx->assume_tx;
 	} else
 		a.in_tx = ctx->transaction != 0;
 	assign_allows(&a);
@@ -2345,9 +2555,13 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 		a.lock_reported = 0;
 		if (!a.in_tx)
 			strset_clear(&a.locked);
-		if (a.stmts[i].node == NULL)
+		if (a.stmts[i].node == NULL && a.stmts[i].too_deep)
 			report(&a, "E-SYNTAX", a.stmts[i].errpos, "%s",
 			    a.stmts[i].errmsg);
+		else if (a.stmts[i].node == NULL)
+			report(&a, "E-SYNTAX", a.stmts[i].errpos, "%s (excon parses "
+			    "with the grammar of PostgreSQL " PG_MAJORVERSION "; newer "
+			    "syntax is not understood yet)", a.stmts[i].errmsg);
 		else if (mode == MODE_STMTS)
 			check_stmt(&a, a.stmts[i].node);
 		else
@@ -2384,6 +2598,7 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 	free(a.lines);
 	free(a.allow_at);
 	free(a.allow_by);
+	free(a.file_allows);
 	strset_free(&a.typekeys);
 	strset_free(&a.created);
 	strset_free(&a.locked);
@@ -2732,6 +2947,7 @@ plan_field(const struct plan *p, const struct step *s, const struct pstr *v,
 	a.file = p->file;
 	a.base = base;
 	a.block = v->block;
+	a.ctx = ctx;
 	a.out = out;
 	report(&a, "E-SQL-FRAGMENT", off, "step \"%s\": \"%s\" %s",
 	    s->id.s != NULL ? s->id.s : "?", field, buf_cstr(&why));
@@ -2812,43 +3028,12 @@ sqlcheck_plan(const struct plan *p, const struct sqlctx *base_ctx,
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Appends s as a JSON string literal. */
+/* Appends s as a JSON string literal; bytes that are not UTF-8 become U+FFFD. */
 static void
 json_str(struct buf *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
-
 	buf_putc(out, '"');
-	for (; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			buf_puts(out, "\\\"");
-			break;
-		case '\\':
-			buf_puts(out, "\\\\");
-			break;
-		case '\n':
-			buf_puts(out, "\\n");
-			break;
-		case '\r':
-			buf_puts(out, "\\r");
-			break;
-		case '\t':
-			buf_puts(out, "\\t");
-			break;
-		default:
-			if (*p < 0x20)
-				buf_printf(out, "\\u%04x", *p);
-			else if (*p < 0x80)
-				buf_putc(out, *p);
-			else if (utf8_len(p) > 0) {
-				/* Valid UTF-8 as is; anything else would make invalid JSON. */
-				buf_add(out, p, utf8_len(p));
-				p += utf8_len(p) - 1;
-			} else
-				buf_puts(out, "\\ufffd");
-		}
-	}
+	report_json_chars(out, s != NULL ? s : "");
 	buf_putc(out, '"');
 }
 

@@ -30,6 +30,7 @@
 /* Severities of findings and rules. */
 #define SEV_ERROR	0
 #define SEV_WARNING	1
+#define SEV_NOTE	2	/* audit: worth knowing, not a problem */
 
 /*
  * One problem found in SQL.  Every string is owned by the finding.
@@ -66,6 +67,8 @@ struct finding *findings_add(struct findings *f, const char *rule,
     const char *fix);
 /* Frees every finding and the array, leaving f empty (NULL-safe). */
 void findings_free(struct findings *f);
+/* Removes the findings of the rules named in ids (NULL-terminated; NULL = none). */
+void findings_drop(struct findings *f, char *const *ids);
 /* Sorts by file, line, column, then the order they were found. */
 void findings_sort(struct findings *f);
 /* Number of unsuppressed findings of severity sev (-1 = any severity). */
@@ -83,6 +86,11 @@ struct sqlrule {
 const struct sqlrule *sqlcheck_rules(size_t *n);
 /* The rule called id (case-sensitive), or NULL. */
 const struct sqlrule *sqlcheck_rule(const char *id);
+/*
+ * The fix text findings of rule id carry: the rule table's for SQL of a
+ * plan (in_plan = 1), or one in the words of a plain migration file.
+ */
+const char *sqlcheck_fix(const char *id, int in_plan);
 
 /* What kind of object a contract step destroys. */
 enum cover_kind {
@@ -125,9 +133,14 @@ struct cover {
  *
  * transaction: 1 when the statements run inside one transaction, 0 when
  * each runs on its own (autocommit), SQL_TX_DETECT for a plain migration
- * file: one transaction, unless the file manages its own (it contains
- * BEGIN/COMMIT, or a `-- +goose NO TRANSACTION`, `transaction:false`
- * (dbmate) or `excon:no-transaction` comment).
+ * file: as the tool runs it.  By default (squawk's convention, and how
+ * Flyway runs a script of non-transactional statements) each statement
+ * runs on its own; with assume_tx the file is one transaction unless it
+ * manages its own (it contains BEGIN/COMMIT, or a
+ * `-- +goose NO TRANSACTION`, `transaction:false` (dbmate) or
+ * `excon:no-transaction` comment) or holds only statements that cannot
+ * run in one (Flyway's rule).  Statements between BEGIN and COMMIT are in
+ * a transaction either way.
  */
 struct sqlctx {
 	int		 in_plan;	/* 1 for a step of a plan */
@@ -137,6 +150,7 @@ struct sqlctx {
 	const char	*plan;		/* in_plan only: for messages; may be NULL */
 	const char	*step;		/* in_plan only: for messages; may be NULL */
 	int		 transaction;	/* 1, 0 or SQL_TX_DETECT */
+	int		 assume_tx;	/* SQL_TX_DETECT: no marker and no BEGIN means one transaction */
 	int		 rollback;	/* 1 for a step's `down`: undoing is not destroying */
 	const struct cover *covers;	/* plain files: open/closed contract objects */
 	size_t		 ncovers;

@@ -408,7 +408,7 @@ START_TEST(test_unknown_setting)
 	ck_assert_int_eq(ex(&r, NULL, "status", (const char *)NULL), 2);
 	ck_assert_str_eq(r.err, "excon: excon.yaml:2:1: unknown setting \"stat\" "
 	    "(expected plans, state, database, contract_after, lock_timeout, "
-	    "statement_timeout, lock_retries or backfill)\n");
+	    "statement_timeout, lock_retries, backfill or lint)\n");
 	tu_run_free(&r);
 	tu_write(dir, "excon.yaml", "backfill:\n  batch_size: 10\n  batchsize: 5\n");
 	ck_assert_int_eq(ex(&r, NULL, "status", (const char *)NULL), 2);
@@ -448,6 +448,14 @@ START_TEST(test_wrong_setting_types)
 		{ "statement_timeout: forever\n", "excon: excon.yaml:1:20: "
 		    "\"statement_timeout\" must be a duration like 2s, 500ms or 1min, "
 		    "not \"forever\"\n" },
+		{ "lint: {exclude_rules: [E-NOPE]}\n", "excon: excon.yaml:1:24: "
+		    "exclude_rules: unknown rule \"E-NOPE\" (excon lint --rules lists "
+		    "them)\n" },
+		{ "lint: {assume_in_transaction: maybe}\n", "excon: excon.yaml:1:31: "
+		    "\"assume_in_transaction\" must be true or false\n" },
+		{ "lint: {strict: true}\n", "excon: excon.yaml:1:8: unknown lint "
+		    "setting \"strict\" (expected assume_in_transaction or "
+		    "exclude_rules)\n" },
 	};
 	struct run r;
 	size_t i;

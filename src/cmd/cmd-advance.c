@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "gate.h"
 #include "out.h"
+#include "report.h"
 #include "sqlcheck.h"
 #include "cmd/dbstep.h"
 #include "exec.h"
@@ -73,6 +74,31 @@ note_shipped(struct advance *a, const struct plan *p, const struct step *s,
 	a->nshipped++;
 }
 
+/*
+ * Prints a refusal as a GitHub annotation on the step in its plan file,
+ * with the way past it (when there is one) as the fix.
+ */
+static void
+annotate_refusal(const struct plan *p, const struct step *s,
+    const struct gate_result *res)
+{
+	struct findings f = FINDINGS_INIT;
+	struct report r = { "advance", &f, NULL, 0 };
+	struct buf out = BUF_INIT, title = BUF_INIT;
+
+	buf_printf(&title, "excon refused %s/%s (gate rule %d)", p->name.s,
+	    s->id.s, (int)res->rule);
+	findings_add(&f, buf_cstr(&title), SEV_ERROR, p->file, s->pos.line,
+	    s->pos.col, buf_cstr(&res->why), res->rule >= GATE_GAP &&
+	    res->rule <= GATE_DEPS ? "wait for the release it names, or pass "
+	    "the gate with --force --reason TEXT (logged and audited)" : NULL);
+	report_write(REPORT_GITHUB, &r, &out);
+	cmd_out(&out);
+	buf_free(&out);
+	buf_free(&title);
+	findings_free(&f);
+}
+
 /* Prints a refusal (text to stderr; JSON to stdout). */
 static void
 print_refusal(struct advance *a, const struct plan *p, const struct step *s,
@@ -102,6 +128,8 @@ print_refusal(struct advance *a, const struct plan *p, const struct step *s,
 		cmd_out(&b);
 		buf_free(&b);
 	}
+	if (a->ctx->format == FORMAT_GITHUB)
+		annotate_refusal(p, s, res);
 	fprintf(stderr, "refused: %s\n", buf_cstr(&res->why));
 	if (res->rule >= GATE_GAP && res->rule <= GATE_DEPS)
 		fprintf(stderr, "hint: --force --reason TEXT passes this gate; the "
@@ -410,7 +438,7 @@ const struct cmd_entry cmd_advance_entry = {
 	    "[--record-only] [--force --reason TEXT]",
 	.summary = "ship the next step of a plan (or every plan) in a release",
 	.opts = advance_opts,
-	.flags = CMD_REPORTS | CMD_CHANGES | CMD_DB,
+	.flags = CMD_REPORTS | CMD_CHANGES | CMD_DB | CMD_ANNOTATE,
 	.min_args = 0,
 	.max_args = 1,
 	.exec = cmd_advance_exec,

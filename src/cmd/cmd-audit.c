@@ -4,12 +4,16 @@
  * override with who, when and why.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cmd.h"
 #include "gate.h"
 #include "out.h"
+#include "sqlcheck.h"
+#include "timeline.h"
+#include "xalloc.h"
 
 static const struct cmd_opt audit_opts[] = {
 	{ "fail-on", OPT_STR, "WHAT", "exit 4 when a contract is 'overdue' or any is 'pending'" },
@@ -27,6 +31,158 @@ today(char out[11])
 	strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+/*
+ * Adds a pending contract to the CI findings: overdue is an error, a
+ * window open now a warning (the contract may ship), a window not open
+ * yet a note.  Located at the contract step in the plan file.
+ */
+static void
+pending_finding(struct findings *f, const struct state_history *h,
+    const struct plan *p, const struct gate_window *w, int overdue,
+    struct buf *msg)
+{
+	const struct step *cs = &p->steps[w->contract];
+	int open = w->open && w->last_nc_seq;
+
+	buf_reset(msg);
+	buf_printf(msg, "contract %s/%s (owner %s) is pending", p->name.s,
+	    cs->id.s, p->owner.s ? p->owner.s : "-");
+	if (w->last_nc_seq)
+		buf_printf(msg, "; %s shipped in %s (#%lld); %lld of %d releases "
+		    "passed; %s", p->steps[w->last_nc].id.s,
+		    gate_release(h, w->last_nc_seq)->name,
+		    (long long)w->last_nc_seq, (long long)w->passed, w->required,
+		    open ? "allowed now" : "not allowed yet");
+	if (w->last_nc_seq && !open)
+		buf_printf(msg, "; allowed from release #%lld",
+		    (long long)w->from_seq);
+	if (p->deadline.s != NULL)
+		buf_printf(msg, "; deadline %s%s", p->deadline.s,
+		    overdue ? ", overdue" : "");
+	findings_add(f, overdue ? "E-CONTRACT-OVERDUE" : open ?
+	    "W-CONTRACT-OPEN" : "N-CONTRACT-PENDING", overdue ? SEV_ERROR :
+	    open ? SEV_WARNING : SEV_NOTE, p->file, cs->pos.line, cs->pos.col,
+	    buf_cstr(msg), open || overdue ? "ship it once its window is open "
+	    "(excon advance PLAN --to STEP), or move the deadline" : NULL);
+}
+
+/* Adds a gate override to the CI findings, as a note with its reason. */
+static void
+override_finding(struct findings *f, const struct cmd_ctx *ctx,
+    const struct state_event *ev, struct buf *msg)
+{
+	const struct plan *p = ev->plan ? plan_set_find(&ctx->plans, ev->plan) :
+	    NULL;
+
+	buf_reset(msg);
+	buf_printf(msg, "%s/%s forced in %s by %s at %s past gate %s; reason: %s",
+	    ev->plan ? ev->plan : "-", ev->step ? ev->step : "-",
+	    ev->release ? ev->release : "-", ev->actor ? ev->actor : "-",
+	    out_time(ev->at), ev->detail ? ev->detail : "-",
+	    ev->reason ? ev->reason : "-");
+	findings_add(f, "N-OVERRIDE", SEV_NOTE, p ? p->file : "", 0, 0,
+	    buf_cstr(msg), NULL);
+}
+
+/*
+ * Writes the timeline page of every plan against every release: where
+ * each step shipped, forced steps, the contract window and the overrides
+ * ev.  Returns an exit code.
+ */
+static int
+audit_html(const struct cmd_ctx *ctx, const struct state_history *h,
+    const struct gate_ctx *g, const struct state_event *ev, size_t nev,
+    const char *day)
+{
+	struct timeline t;
+	struct tl_release *rel = xcalloc(h->nreleases + 1, sizeof *rel);
+	struct tl_plan *pl = xcalloc(ctx->plans.nplans + 1, sizeof *pl);
+	struct tl_override *ov = xcalloc(nev + 1, sizeof *ov);
+	struct tl_step **steps = xcalloc(ctx->plans.nplans + 1, sizeof *steps);
+	char **times = xcalloc(nev + 1, sizeof *times);
+	struct buf out = BUF_INIT;
+	size_t i, j, k;
+
+	memset(&t, 0, sizeof t);
+	for (i = 0; i < h->nreleases; i++) {
+		rel[i].seq = h->releases[i].seq;
+		rel[i].name = h->releases[i].name;
+		rel[i].deployed = h->releases[i].state == RELEASE_DEPLOYED;
+		rel[i].started_at = h->releases[i].started_at;
+	}
+	for (i = 0; i < ctx->plans.nplans; i++) {
+		const struct plan *p = ctx->plans.plans[i];
+		struct tl_plan *x = &pl[i];
+		struct gate_window w;
+
+		gate_window(g, p, &w);
+		steps[i] = xcalloc(p->nsteps + 1, sizeof *steps[i]);
+		for (j = 0; j < p->nsteps; j++) {
+			struct tl_step *s = &steps[i][j];
+
+			s->id = p->steps[j].id.s;
+			s->kind = step_kind_name(p->steps[j].kind);
+			s->phase = phase_name(p->steps[j].phase);
+			for (k = 0; k < h->nships; k++)
+				if (strcmp(h->ships[k].plan, p->name.s) == 0 &&
+				    strcmp(h->ships[k].step, s->id) == 0) {
+					s->seq = h->ships[k].release_seq;
+					s->forced = h->ships[k].forced;
+					s->failed = h->ships[k].status == SHIP_FAILED;
+				}
+		}
+		x->name = p->name.s;
+		x->owner = p->owner.s;
+		x->file = p->file;
+		x->deadline = p->deadline.s;
+		x->steps = steps[i];
+		x->nsteps = p->nsteps;
+		x->contract = w.contract >= 0 ? p->steps[w.contract].id.s : NULL;
+		x->last_nc_seq = w.last_nc_seq;
+		x->window_from = w.last_nc_seq ? w.from_seq : 0;
+		x->passed = w.passed;
+		x->required = w.required;
+		if (w.contract < 0)
+			x->status = TL_NONE;
+		else if (w.shipped)
+			x->status = TL_DONE;
+		else if (p->deadline.s != NULL && strcmp(day, p->deadline.s) > 0)
+			x->status = TL_OVERDUE;
+		else if (w.open && w.last_nc_seq)
+			x->status = TL_OPEN;
+		else
+			x->status = TL_WAITING;
+	}
+	for (i = 0; i < nev; i++) {
+		times[i] = xstrdup(out_time(ev[i].at));
+		ov[i].at = times[i];
+		ov[i].actor = ev[i].actor;
+		ov[i].plan = ev[i].plan;
+		ov[i].step = ev[i].step;
+		ov[i].release = ev[i].release;
+		ov[i].gate = ev[i].detail;
+		ov[i].reason = ev[i].reason;
+	}
+	t.generated = out_time(out_now());
+	t.releases = rel;
+	t.nreleases = h->nreleases;
+	t.plans = pl;
+	t.nplans = ctx->plans.nplans;
+	t.overrides = ov;
+	t.noverrides = nev;
+	timeline_html(&t, &out);
+	cmd_out(&out);
+	buf_free(&out);
+	for (i = 0; i < ctx->plans.nplans; i++)
+		free(steps[i]);
+	free(steps);
+	strv_free(times);
+	free(rel);
+	free(pl);
+	free(ov);
+	return EXCON_EXIT_OK;
+}
+
 /* Runs audit. */
 static int
 cmd_audit_exec(struct cmd_ctx *ctx)
@@ -35,6 +191,10 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	struct state_event *ev = NULL;
 	struct gate_ctx g;
 	struct buf out = BUF_INIT, err = BUF_INIT;
+	struct findings fs = FINDINGS_INIT;
+	struct buf msg = BUF_INIT;
+	const char **units = NULL;
+	size_t nunits = 0, capunits = 0;
 	const char *fail_on = cmd_opt(ctx, "fail-on");
 	const struct state_release *newest;
 	char day[11];
@@ -64,12 +224,15 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 		struct gate_window w;
 		int overdue;
 
+		XGROW(units, capunits, nunits + 1);
+		units[nunits++] = p->file;
 		gate_window(&g, p, &w);
 		if (w.contract < 0 || w.shipped)
 			continue;
 		cs = &p->steps[w.contract];
 		overdue = p->deadline.s != NULL && strcmp(day, p->deadline.s) > 0;
 		noverdue += overdue;
+		pending_finding(&fs, &h, p, &w, overdue, &msg);
 		if (json) {
 			int f = 1;
 
@@ -129,7 +292,17 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 		}
 		npending++;
 	}
-	if (json) {
+	for (i = 0; i < nev; i++)
+		override_finding(&fs, ctx, &ev[i], &msg);
+	if (ctx->format >= FORMAT_GITHUB) {
+		buf_reset(&out);
+		if (ctx->format == FORMAT_HTML)
+			rc = audit_html(ctx, &h, &g, ev, nev, day);
+		else
+			rc = cmd_report(ctx, "audit", &fs, units, nunits);
+		if (rc != 0)
+			goto done;
+	} else 	if (json) {
 		buf_puts(&out, "],\"overrides\":[");
 		for (i = 0; i < nev; i++) {
 			int f = 1;
@@ -176,6 +349,9 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 		rc = EXCON_EXIT_PROBLEMS;
 done:
 	state_events_free(ev, nev);
+	findings_free(&fs);
+	buf_free(&msg);
+	free(units);
 	buf_free(&out);
 	buf_free(&err);
 	state_history_free(&h);
@@ -187,7 +363,7 @@ const struct cmd_entry cmd_audit_entry = {
 	.args = "[--fail-on overdue|pending]",
 	.summary = "list pending contracts (waiting, allowed, overdue) and every gate override",
 	.opts = audit_opts,
-	.flags = CMD_REPORTS,
+	.flags = CMD_REPORTS | CMD_GITHUB | CMD_HTML,
 	.min_args = 0,
 	.max_args = 0,
 	.exec = cmd_audit_exec,

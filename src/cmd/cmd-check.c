@@ -31,6 +31,17 @@ problem(struct buf *text, struct buf *json, int *n, const char *kind,
 	(*n)++;
 }
 
+/*
+ * Adds one problem as a finding for the CI reports: rule, where (file may
+ * be "" and line 0 when the problem has no place in a file) and message.
+ */
+static void
+found(struct findings *f, const char *rule, const char *file, int line,
+    int col, const char *msg, const char *fix)
+{
+	findings_add(f, rule, SEV_ERROR, file, line, col, msg, fix);
+}
+
 /* 1 when name is in the NULL-terminated list v. */
 static int
 name_listed(char **v, const char *name)
@@ -69,11 +80,12 @@ broken_plan_names(const struct cmd_ctx *ctx)
 
 /*
  * Adds the errors of lint's SQL analysis of plan p as problems, one line
- * each, `file:line:col: error[RULE]: message`.  Returns -1 when the
- * analysis could not run.
+ * each, `file:line:col: error[RULE]: message`, and as findings of the CI
+ * reports in rep.  Returns -1 when the analysis could not run.
  */
 static int
-sql_problems(const struct plan *p, struct buf *text, struct buf *json, int *n)
+sql_problems(const struct plan *p, struct buf *text, struct buf *json, int *n,
+    struct findings *rep)
 {
 	struct findings f = FINDINGS_INIT;
 	struct buf line = BUF_INIT, err = BUF_INIT;
@@ -92,6 +104,8 @@ sql_problems(const struct plan *p, struct buf *text, struct buf *json, int *n)
 		buf_printf(&line, "%s:%d:%d: error[%s]: %s", x->file, x->line,
 		    x->col, x->rule, x->msg);
 		problem(text, json, n, "sql", buf_cstr(&line));
+		findings_add(rep, x->rule, SEV_ERROR, x->file, x->line, x->col,
+		    x->msg, x->fix);
 	}
 	ret = 0;
 done:
@@ -109,6 +123,9 @@ cmd_check_exec(struct cmd_ctx *ctx)
 	struct gate_ctx g;
 	struct buf text = BUF_INIT, json = BUF_INIT, line = BUF_INIT;
 	struct plan_diags lint = { NULL, 0, 0 };
+	struct findings f = FINDINGS_INIT;
+	const char **units = NULL;
+	size_t nunits = 0, capunits = 0;
 	size_t i;
 	char **broken;
 	size_t k;
@@ -129,21 +146,31 @@ cmd_check_exec(struct cmd_ctx *ctx)
 		else
 			buf_printf(&line, "%s", d->msg);
 		problem(&text, &json, &n, "load", buf_cstr(&line));
+		found(&f, "E-PLAN-SCHEMA", d->file, d->pos.line, d->pos.col, d->msg,
+		    NULL);
+		if (nunits == 0 || strcmp(units[nunits - 1], d->file) != 0) {
+			XGROW(units, capunits, nunits + 1);
+			units[nunits++] = d->file;
+		}
 	}
 	for (i = 0; i < ctx->plans.nplans; i++) {
 		const struct plan *p = ctx->plans.plans[i];
 		size_t before = lint.n, j;
 		char *s, *nl;
 
+		XGROW(units, capunits, nunits + 1);
+		units[nunits++] = p->file;
 		plan_lint(p, &ctx->plans, ctx->cfg.contract_after, &lint);
 		for (j = before; j < lint.n; j++) {
 			buf_reset(&line);
 			buf_printf(&line, "%s:%d:%d: %s", lint.v[j].file,
 			    lint.v[j].pos.line, lint.v[j].pos.col, lint.v[j].msg);
 			problem(&text, &json, &n, "lint", buf_cstr(&line));
+			found(&f, "E-PLAN-RULE", lint.v[j].file, lint.v[j].pos.line,
+			    lint.v[j].pos.col, lint.v[j].msg, NULL);
 		}
 		/* The SQL analysis too: check means "lints clean". */
-		if (sql_problems(p, &text, &json, &n) != 0) {
+		if (sql_problems(p, &text, &json, &n, &f) != 0) {
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "plan %s: the SQL analysis "
 			    "failed", p->name.s);
 			goto done;
@@ -156,6 +183,9 @@ cmd_check_exec(struct cmd_ctx *ctx)
 			if (nl != NULL)
 				*nl = '\0';
 			problem(&text, &json, &n, "shipped", s);
+			found(&f, "E-SHIPPED-CHANGED", p->file, 0, 0, s, "restore the "
+			    "shipped step as it shipped; change what follows in a new step "
+			    "or a new plan");
 			s = nl ? nl + 1 : NULL;
 		}
 	}
@@ -176,9 +206,14 @@ cmd_check_exec(struct cmd_ctx *ctx)
 		for (k = 0; ctx->cfg.plan_dirs[k] != NULL; k++)
 			buf_printf(&line, "%s%s", k ? ", " : "", ctx->cfg.plan_dirs[k]);
 		problem(&text, &json, &n, "missing", buf_cstr(&line));
+		found(&f, "E-PLAN-MISSING", "", 0, 0, buf_cstr(&line), "restore "
+		    "the plan file (its shipped steps are history)");
 	}
 	strv_free(broken);
-	if (ctx->format == FORMAT_JSON)
+	if (ctx->format >= FORMAT_GITHUB) {
+		if ((rc = cmd_report(ctx, "check", &f, units, nunits)) != 0)
+			goto done;
+	} else if (ctx->format == FORMAT_JSON)
 		printf("{\"ok\":%s,\"plans\":%zu,\"problems\":[%s]}\n",
 		    n ? "false" : "true", ctx->plans.nplans, buf_cstr(&json));
 	else if (n) {
@@ -189,6 +224,8 @@ cmd_check_exec(struct cmd_ctx *ctx)
 		    ctx->plans.nplans == 1 ? "" : "s");
 	rc = n ? EXCON_EXIT_PROBLEMS : EXCON_EXIT_OK;
 done:
+	findings_free(&f);
+	free(units);
 	plan_diags_free(&lint);
 	buf_free(&text);
 	buf_free(&json);
@@ -201,7 +238,7 @@ const struct cmd_entry cmd_check_entry = {
 	.name = "check",
 	.args = "",
 	.summary = "for CI: plans load and lint clean, shipped steps unchanged and in place",
-	.flags = CMD_REPORTS,
+	.flags = CMD_REPORTS | CMD_GITHUB,
 	.min_args = 0,
 	.max_args = 0,
 	.exec = cmd_check_exec,
