@@ -66,6 +66,30 @@ cmd_find(const char *name)
 	return NULL;
 }
 
+/*
+ * The command closest to a mistyped name: the only command it begins, or
+ * one a typo or two away; NULL when nothing is close.
+ */
+static const char *
+cmd_suggest(const char *name)
+{
+	const char *names[32], *prefix = NULL;
+	size_t n = 0, len = strlen(name);
+	int i, nprefix = 0;
+
+	for (i = 0; cmd_table[i] != NULL && n < 31; i++) {
+		names[n++] = cmd_table[i]->name;
+		if (len > 0 && strncmp(cmd_table[i]->name, name, len) == 0) {
+			prefix = cmd_table[i]->name;
+			nprefix++;
+		}
+	}
+	names[n] = NULL;
+	if (nprefix == 1)
+		return prefix;
+	return plan_nearest_name(name, names, n);
+}
+
 /* Prints one option line of a usage text. */
 static void
 usage_opt(FILE *f, const struct cmd_opt *o)
@@ -85,8 +109,8 @@ cmd_usage(FILE *f, const struct cmd_entry *e)
 	int i;
 
 	if (e == NULL) {
-		fprintf(f, "usage: excon [--config FILE] [--state FILE] [--plans DIRS] "
-		    "COMMAND [ARGS]\n\ncommands:\n");
+		fprintf(f, "usage: excon [--config FILE] [--state STORE] [--plans DIRS] "
+		    "[--db CONNINFO] COMMAND [ARGS]\n\ncommands:\n");
 		for (i = 0; cmd_table[i] != NULL; i++)
 			fprintf(f, "  %-10s %s\n", cmd_table[i]->name,
 			    cmd_table[i]->summary);
@@ -124,7 +148,8 @@ opt_lookup(const struct cmd_entry *e, const char *name, int *idx)
 			*idx = (int)(o - e->opts);
 			return o;
 		}
-	if ((e->flags & CMD_DB) && strcmp(name, "db") == 0)
+	/* --db is global: a wrapper may pass it to a command that has no use for it. */
+	if (strcmp(name, "db") == 0)
 		return &db_opt;
 	if ((e->flags & CMD_CHANGES) && strcmp(name, "dry-run") == 0)
 		return &dry_opt;
@@ -192,7 +217,8 @@ cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
 				cmd_usage(stdout, NULL);
 				return 1;
 			}
-			if (strcmp(argv[i], "--version") == 0) {
+			if (strcmp(argv[i], "--version") == 0 ||
+			    strcmp(argv[i], "-V") == 0) {
 				ctx->entry = cmd_find("version");
 				return 0;
 			}
@@ -202,7 +228,10 @@ cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
 	}
 	ctx->entry = cmd_find(cmdname);
 	if (ctx->entry == NULL) {
-		fprintf(stderr, "excon: unknown command '%s'\n\n", cmdname);
+		const char *sug = cmd_suggest(cmdname);
+
+		fprintf(stderr, "excon: unknown command '%s'%s%s%s\n\n", cmdname,
+		    sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
 		cmd_usage(stderr, NULL);
 		return -1;
 	}
@@ -403,23 +432,44 @@ cmd_load_plans(struct cmd_ctx *ctx, int lax)
 	return EXCON_EXIT_USAGE;
 }
 
-/* Opens the state file. */
+/*
+ * The exit code for a command that needs a history where there is none:
+ * names where it looked and how to create one or reach the shared one.
+ */
+int
+cmd_no_history(const struct cmd_ctx *ctx)
+{
+	return cmd_fail(EXCON_EXIT_USAGE, "no history at '%s': run 'excon init' "
+	    "to create one, or point --state, EXCON_STATE or 'state:' in "
+	    "excon.yaml at the team's store", ctx->cfg.state_path);
+}
+
+/*
+ * Whether the configured store exists.  An empty file exists: opening it
+ * says it is not an excon store, rather than claiming nothing is there.
+ */
+int
+cmd_have_state(const struct cmd_ctx *ctx)
+{
+	struct stat sb;
+
+	return ctx->st != NULL || stat(ctx->cfg.state_path, &sb) == 0;
+}
+
+/*
+ * Opens the store.  Only `excon init` passes create: every other command
+ * that finds no store exits 2 (cmd_no_history) rather than starting an
+ * empty history silently.
+ */
 int
 cmd_open_state(struct cmd_ctx *ctx, int create)
 {
 	struct buf err = BUF_INIT;
-	char *slash;
 
 	if (ctx->st != NULL)
 		return 0;
-	/* A first write creates the state directory, as `excon init` would. */
-	if (create && (slash = strrchr(ctx->cfg.state_path, '/')) != NULL &&
-	    slash != ctx->cfg.state_path) {
-		*slash = '\0';
-		if (access(ctx->cfg.state_path, F_OK) != 0)
-			mkdir(ctx->cfg.state_path, 0755);
-		*slash = '/';
-	}
+	if (!create && !cmd_have_state(ctx))
+		return cmd_no_history(ctx);
 	if (state_open(&ctx->st, ctx->cfg.state_path, create, &err) != 0) {
 		cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		buf_free(&err);
@@ -522,9 +572,7 @@ cmd_history(struct cmd_ctx *ctx, struct state_history *h, int write)
 	int rc;
 
 	memset(h, 0, sizeof *h);
-	if (!write && ctx->st == NULL && access(ctx->cfg.state_path, F_OK) != 0)
-		return 0;
-	if ((rc = cmd_open_state(ctx, write)) != 0)
+	if ((rc = cmd_open_state(ctx, 0)) != 0)
 		return rc;
 	if (write && state_begin(ctx->st, &err) != 0)
 		goto fail;

@@ -38,7 +38,7 @@ setup(void)
 	walked = 0;
 	dir = tu_tmpdir();
 	tu_write(dir, "plans/" PLAN ".yaml", text);
-	tu_write(dir, "state/.keep", "");
+	tu_state_init(dir, "state/excon.db");
 	free(text);
 	free(src);
 	/* A fixed clock and actor, and no database from the environment. */
@@ -712,8 +712,11 @@ END_TEST
 START_TEST(test_global_options_anywhere)
 {
 	struct run a, b;
+	struct snap s;
 
+	snap_take(&s);
 	tu_write(dir, "other/x.yaml", "plan: other-plan\nsteps: [{id: s, kind: code}]\n");
+	tu_state_init(dir, "s.db");
 	ck_assert_int_eq(X(&a, "--state s.db release start elsewhere"), 0);
 	tu_run_free(&a);
 	/* excon --state s.db status = excon status --state s.db */
@@ -731,7 +734,100 @@ START_TEST(test_global_options_anywhere)
 	tu_run_free(&a);
 	tu_run_free(&b);
 	/* The default state file was never touched. */
-	ck_assert(!exists("state/excon.db"));
+	snap_same(&s);
+}
+END_TEST
+
+/*
+ * --db, --state, --plans and --config are accepted before or after every
+ * command name, also where unused, so a wrapper can pass them always.
+ */
+START_TEST(test_global_options_everywhere)
+{
+	static const char *const cmds[] = { "release list", "status", "audit",
+	    "log", "check", "lint", "compat v1", "version", NULL };
+	struct run a, b;
+	int i;
+
+	tu_write(dir, "excon.yaml", "plans: plans\n");
+	step("release start v1", "release v1 started (#1)");
+	for (i = 0; cmds[i] != NULL; i++) {
+		ck_assert_msg(X(&a, "--db host=/nonexistent --state state/excon.db "
+		    "--plans plans --config excon.yaml %s", cmds[i]) == 0,
+		    "before %s: %d %s", cmds[i], a.status, a.err);
+		ck_assert_msg(X(&b, "%s --db host=/nonexistent --state "
+		    "state/excon.db --plans plans --config excon.yaml", cmds[i]) == 0,
+		    "after %s: %d %s", cmds[i], b.status, b.err);
+		same(a.out, b.out);
+		ck_assert_msg(!tu_has(a.err, "unknown option"), "%s", a.err);
+		tu_run_free(&a);
+		tu_run_free(&b);
+	}
+	ck_assert_int_eq(X(&a, "release list --db=host=/nonexistent"), 0);
+	ck_assert_msg(tu_has(a.out, "v1"), "%s", a.out);
+	tu_run_free(&a);
+}
+END_TEST
+
+/* -V is --version; a mistyped command gets the closest one suggested. */
+START_TEST(test_short_version_and_did_you_mean)
+{
+	struct run a, b;
+
+	ck_assert_int_eq(X(&a, "-V"), 0);
+	ck_assert_int_eq(X(&b, "--version"), 0);
+	same(a.out, b.out);
+	ck_assert_msg(starts(a.out, "excon 0."), "%s", a.out);
+	tu_run_free(&a);
+	tu_run_free(&b);
+	ck_assert_int_eq(X(&a, "stauts"), 2);
+	ck_assert_msg(starts(a.err, "excon: unknown command 'stauts' (did you "
+	    "mean 'status'?)\n"), "%s", a.err);
+	tu_run_free(&a);
+	ck_assert_int_eq(X(&a, "adv " PLAN), 2);
+	ck_assert_msg(starts(a.err, "excon: unknown command 'adv' (did you "
+	    "mean 'advance'?)\n"), "%s", a.err);
+	tu_run_free(&a);
+	ck_assert_int_eq(X(&a, "frobnicate"), 2);
+	ck_assert_msg(!tu_has(a.err, "did you mean"), "%s", a.err);
+	tu_run_free(&a);
+}
+END_TEST
+
+/*
+ * A command that needs a history and finds none exits 2 naming where it
+ * looked; nothing but `excon init` creates a store.
+ */
+START_TEST(test_no_silent_empty_history)
+{
+	static const char *const cmds[] = { "status", "release list", "audit",
+	    "log", "log --verify", "check", "compat v1", "release start v9",
+	    "release finish v9", ADV, "advance --all --record-only",
+	    "rollback " PLAN, NULL };
+	struct run r;
+	int i;
+
+	for (i = 0; cmds[i] != NULL; i++) {
+		ck_assert_msg(X(&r, "%s --state typo/excon.db", cmds[i]) == 2,
+		    "%s exited %d: %s%s", cmds[i], r.status, r.out, r.err);
+		same(r.err, "excon: no history at 'typo/excon.db': run 'excon init' "
+		    "to create one, or point --state, EXCON_STATE or 'state:' in "
+		    "excon.yaml at the team's store\n");
+		same(r.out, "");
+		tu_run_free(&r);
+	}
+	ck_assert(!exists("typo"));
+	/* The plans alone can still be checked, e.g. by a fork's CI. */
+	ck_assert_int_eq(X(&r, "check --plans-only --state typo/excon.db"), 0);
+	same(r.out, "check: 1 plan ok\n");
+	tu_run_free(&r);
+	ck_assert(!exists("typo"));
+	/* init creates it, and then the history is there (and empty). */
+	ck_assert_int_eq(X(&r, "init --state typo/excon.db"), 0);
+	ck_assert_msg(tu_has(r.out, "created  typo/excon.db"), "%s", r.out);
+	tu_run_free(&r);
+	step("release list --state typo/excon.db", "no releases recorded");
+	step("release start v9 --state typo/excon.db", "release v9 started (#1)");
 }
 END_TEST
 
@@ -813,12 +909,10 @@ START_TEST(test_runtime_failure_exit_1)
 {
 	struct run r;
 
-	/* The state file's directory does not exist. */
-	ck_assert_int_eq(X(&r, "release start v1 --state no/such/dir/x.db"), 1);
-	same(r.err, "excon: cannot create 'no/such/dir/x.db': No such file or "
-	    "directory\n");
+	/* The state path is a directory, not a file. */
+	ck_assert_int_eq(X(&r, "release start v1 --state state"), 1);
+	same(r.err, "excon: 'state' is not a regular file\n");
 	tu_run_free(&r);
-	ck_assert(!exists("no"));
 }
 END_TEST
 
@@ -1084,18 +1178,17 @@ START_TEST(test_new_state_file_mode)
 	char *path = xasprintf("%s/state/excon.db", dir);
 
 	umask(022);
+	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_ne(stat(path, &sb), 0);
-	step("release start v1", NULL);
+	step("init", "created  state/excon.db");
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0600);
-	/* Read-only commands on a missing file create nothing. */
-	ck_assert_int_eq(X(&r, "status --state state/other.db"), 0);
+	/* Commands on a missing file create nothing. */
+	ck_assert_int_eq(X(&r, "status --state state/other.db"), 2);
 	tu_run_free(&r);
-	ck_assert_int_eq(X(&r, "release list --state state/other.db"), 0);
-	same(r.out, "no releases recorded; start one with 'excon release start "
-	    "NAME'\n");
+	ck_assert_int_eq(X(&r, "release start v1 --state state/other.db"), 2);
 	tu_run_free(&r);
-	ck_assert_int_eq(X(&r, "check --state state/other.db"), 0);
+	ck_assert_int_eq(X(&r, "check --state state/other.db"), 2);
 	tu_run_free(&r);
 	ck_assert(!exists("state/other.db"));
 	free(path);
@@ -1578,7 +1671,7 @@ START_TEST(test_advance_runtime_failure_exit_code)
 	const char *const env[] = { "EXCON_DATABASE=host=/nonexistent", NULL };
 	struct run r;
 
-	ck_assert_int_eq(X(&r, ADV " --state no/such/dir/x.db"), 1);
+	ck_assert_int_eq(X(&r, ADV " --state state"), 1);
 	ck_assert_msg(!tu_has(r.out, "nothing to ship"), "%s", r.out);
 	tu_run_free(&r);
 	tu_write(dir, "state/garbage.db", "not a database\n");
@@ -1675,6 +1768,9 @@ cli_suite(void)
 	add(s, "unknown plan", test_unknown_plan);
 	add(s, "unknown release", test_unknown_release);
 	add(s, "global options", test_global_options_anywhere);
+	add(s, "global options everywhere", test_global_options_everywhere);
+	add(s, "short version, did you mean", test_short_version_and_did_you_mean);
+	add(s, "no silent empty history", test_no_silent_empty_history);
 	add(s, "help", test_help);
 	add(s, "version", test_version);
 	add(s, "db step needs database", test_db_step_needs_database);

@@ -41,7 +41,6 @@ static int
 cmd_init_exec(struct cmd_ctx *ctx)
 {
 	const char *cfgfile = ctx->cfg.file ? ctx->cfg.file : "excon.yaml";
-	struct state_history h;
 	char *slash;
 	size_t i;
 	int rc;
@@ -80,10 +79,9 @@ cmd_init_exec(struct cmd_ctx *ctx)
 		printf("would create %s\n", ctx->cfg.state_path);
 		return EXCON_EXIT_OK;
 	}
-	if ((rc = cmd_history(ctx, &h, 1)) != 0)
+	/* The one place a store is created. */
+	if ((rc = cmd_open_state(ctx, 1)) != 0)
 		return rc;
-	state_history_free(&h);
-	state_commit(ctx->st, NULL);
 	printf("created  %s\n", ctx->cfg.state_path);
 	return EXCON_EXIT_OK;
 }

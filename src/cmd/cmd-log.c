@@ -4,7 +4,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "out.h"
@@ -29,14 +28,6 @@ cmd_log_exec(struct cmd_ctx *ctx)
 		if ((rc = cmd_load_plans(ctx, 1)) != 0)
 			return rc;
 		known = plan_set_find(&ctx->plans, ctx->args[0]) != NULL;
-	}
-	if (access(ctx->cfg.state_path, F_OK) != 0 && cmd_opt(ctx, "verify") == NULL) {
-		/* No state file yet: an empty log. */
-		if (ctx->nargs == 1 && !known)
-			return cmd_fail(EXCON_EXIT_USAGE, "unknown plan '%s'",
-			    ctx->args[0]);
-		fputs(ctx->format == FORMAT_JSON ? "[]\n" : "", stdout);
-		return EXCON_EXIT_OK;
 	}
 	if ((rc = cmd_open_state(ctx, 0)) != 0)
 		return rc;
