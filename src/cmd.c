@@ -11,6 +11,7 @@
 
 #include "cmd.h"
 #include "out.h"
+#include "pg.h"
 #include "plancache.h"
 #include "xalloc.h"
 
@@ -397,6 +398,9 @@ cmd_plan_cache_path(const struct cmd_ctx *ctx)
 
 	if (off != NULL && strcmp(off, "0") == 0)
 		return NULL;
+	/* No file to sit beside: a shared store has no local cache. */
+	if (cmd_store_is_pg(ctx))
+		return NULL;
 	path = xasprintf("%s.plans", ctx->cfg.state_path);
 	slash = strrchr(path, '/');
 	if (slash != NULL) {
@@ -439,9 +443,45 @@ cmd_load_plans(struct cmd_ctx *ctx, int lax)
 int
 cmd_no_history(const struct cmd_ctx *ctx)
 {
-	return cmd_fail(EXCON_EXIT_USAGE, "no history at '%s': run 'excon init' "
+	char *where = cmd_store_where(ctx);
+
+	cmd_fail(EXCON_EXIT_USAGE, "no history at %s: run 'excon init' "
 	    "to create one, or point --state, EXCON_STATE or 'state:' in "
-	    "excon.yaml at the team's store", ctx->cfg.state_path);
+	    "excon.yaml at the team's store", where);
+	free(where);
+	return EXCON_EXIT_USAGE;
+}
+
+/* Whether the history lives in PostgreSQL (a URI, conninfo or "database"). */
+int
+cmd_store_is_pg(const struct cmd_ctx *ctx)
+{
+	return strcmp(ctx->cfg.state_path, "database") == 0 ||
+	    state_location_is_pg(ctx->cfg.state_path);
+}
+
+/* The conninfo of the PostgreSQL store. */
+static const char *
+cmd_store_conninfo(const struct cmd_ctx *ctx)
+{
+	if (strcmp(ctx->cfg.state_path, "database") == 0)
+		return cmd_conninfo(ctx);
+	return ctx->cfg.state_path;
+}
+
+/* Where the history lives, quoted and without a password; owned. */
+char *
+cmd_store_where(const struct cmd_ctx *ctx)
+{
+	char *r, *q;
+
+	if (!cmd_store_is_pg(ctx))
+		return xasprintf("'%s'", ctx->cfg.state_path);
+	r = pg_conninfo_redact(cmd_store_conninfo(ctx));
+	q = r[0] != '\0' ? xasprintf("'%s'", r) :
+	    xstrdup("the PG* environment's database");
+	free(r);
+	return q;
 }
 
 /*
@@ -453,7 +493,9 @@ cmd_have_state(const struct cmd_ctx *ctx)
 {
 	struct stat sb;
 
-	return ctx->st != NULL || stat(ctx->cfg.state_path, &sb) == 0;
+	/* A PostgreSQL store is known to exist only once connected. */
+	return ctx->st != NULL || cmd_store_is_pg(ctx) ||
+	    stat(ctx->cfg.state_path, &sb) == 0;
 }
 
 /*
@@ -466,8 +508,22 @@ cmd_open_state(struct cmd_ctx *ctx, int create)
 {
 	struct buf err = BUF_INIT;
 
+	int absent = 0;
+
 	if (ctx->st != NULL)
 		return 0;
+	if (cmd_store_is_pg(ctx)) {
+		if (state_open_pg(&ctx->st, cmd_store_conninfo(ctx), create,
+		    &absent, &err) == 0)
+			return 0;
+		if (absent) {
+			buf_free(&err);
+			return cmd_no_history(ctx);
+		}
+		cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		buf_free(&err);
+		return EXCON_EXIT_RUNTIME;
+	}
 	if (!create && !cmd_have_state(ctx))
 		return cmd_no_history(ctx);
 	if (state_open(&ctx->st, ctx->cfg.state_path, create, &err) != 0) {

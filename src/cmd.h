@@ -111,6 +111,10 @@ int cmd_open_state(struct cmd_ctx *ctx, int create);
 int cmd_have_state(const struct cmd_ctx *ctx);
 /* Says that there is no history where the config points; returns 2. */
 int cmd_no_history(const struct cmd_ctx *ctx);
+/* 1 when `state:` names a PostgreSQL store (URI, conninfo or "database"). */
+int cmd_store_is_pg(const struct cmd_ctx *ctx);
+/* Where the history lives, quoted, never with a password (owned). */
+char *cmd_store_where(const struct cmd_ctx *ctx);
 /* Prints one diagnostic as file:line:col: message. */
 void cmd_print_diag(FILE *f, const struct plan_diag *d);
 /* 1 when a database is configured (flag, env, file, or PG* variables). */

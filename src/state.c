@@ -44,6 +44,7 @@
 #include "buf.h"
 #include "sha256.h"
 #include "state.h"
+#include "state-be.h"
 #include "xalloc.h"
 
 /* PRAGMA application_id of every excon state file: "EXCN". */
@@ -56,14 +57,13 @@
  */
 #define STATE_BUSY_TIMEOUT_MS	30000
 
-/* The hash that precedes the first event. */
-#define STATE_GENESIS_HASH \
-	"0000000000000000000000000000000000000000000000000000000000000000"
-
 struct state {
 	sqlite3	*db;
 	char	*path;
 	int	 unchecked;	/* quick_check still owed before a write */
+	/* Another backend (state-be.h), when not NULL: db is then unused. */
+	const struct state_backend *be;
+	void	*bctx;
 };
 
 /*
@@ -492,6 +492,8 @@ done:
 int
 state_check(struct state *st, struct buf *err)
 {
+	if (st->be != NULL)
+		return st->be->check(st->bctx, err);
 	st->unchecked = 1;
 	return integrity_check(st, err);
 }
@@ -703,6 +705,8 @@ state_close(struct state *st)
 {
 	if (st == NULL)
 		return;
+	if (st->be != NULL)
+		st->be->close(st->bctx);
 	if (st->db != NULL) {
 		state_rollback(st);
 		sqlite3_close_v2(st->db);
@@ -715,6 +719,8 @@ state_close(struct state *st)
 int
 state_begin(struct state *st, struct buf *err)
 {
+	if (st->be != NULL)
+		return st->be->begin(st->bctx, err);
 	if (!sqlite3_get_autocommit(st->db))
 		return error_set(err, "a transaction on '%s' is already open",
 		    st->path);
@@ -727,6 +733,8 @@ state_begin(struct state *st, struct buf *err)
 int
 state_commit(struct state *st, struct buf *err)
 {
+	if (st->be != NULL)
+		return st->be->commit(st->bctx, err);
 	if (sqlite3_get_autocommit(st->db))
 		return error_set(err, "no transaction on '%s' to commit",
 		    st->path);
@@ -741,6 +749,10 @@ state_commit(struct state *st, struct buf *err)
 void
 state_rollback(struct state *st)
 {
+	if (st != NULL && st->be != NULL) {
+		st->be->rollback(st->bctx);
+		return;
+	}
 	if (st == NULL || st->db == NULL || sqlite3_get_autocommit(st->db))
 		return;
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -789,6 +801,8 @@ state_history_load(struct state *st, struct state_history *h, struct buf *err)
 	int rc, ret = -1;
 
 	memset(h, 0, sizeof *h);
+	if (st->be != NULL)
+		return st->be->history_load(st->bctx, h, err);
 	if (db_prepare(st, &s, "SELECT seq, name, state, note, started_at, "
 	    "finished_at FROM releases ORDER BY seq", err) == -1)
 		goto done;
@@ -874,6 +888,8 @@ state_release_add(struct state *st, const char *name, const char *note,
 	int64_t seq = 0;
 	int own = 0, ok = 0, rc;
 
+	if (st->be != NULL)
+		return st->be->release_add(st->bctx, name, note, seq_out, err);
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	if (db_prepare(st, &s, "SELECT 1 FROM releases WHERE name = ?",
@@ -923,6 +939,8 @@ state_release_finish(struct state *st, int64_t seq, struct buf *err)
 	sqlite3_stmt *s = NULL;
 	int own = 0, ok = 0;
 
+	if (st->be != NULL)
+		return st->be->release_finish(st->bctx, seq, err);
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	/* Finishing a deployed release again keeps its first finish time. */
@@ -961,6 +979,8 @@ state_ship_put(struct state *st, const struct state_ship *ship,
 	sqlite3_stmt *s = NULL;
 	int own = 0, ok = 0;
 
+	if (st->be != NULL)
+		return st->be->ship_put(st->bctx, ship, err);
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	if (db_prepare(st, &s, "INSERT OR REPLACE INTO ships (plan, step, idx, "
@@ -1019,6 +1039,8 @@ int
 state_ship_delete(struct state *st, const char *plan, const char *step,
     struct buf *err)
 {
+	if (st->be != NULL)
+		return st->be->ship_delete(st->bctx, plan, step, err);
 	return delete_plan_step(st, "ships", plan, step, err);
 }
 
@@ -1128,6 +1150,8 @@ state_event_append(struct state *st, const struct state_event *in,
 
 	if (in->kind == NULL || *in->kind == '\0')
 		return error_set(err, "an event needs a kind");
+	if (st->be != NULL)
+		return st->be->event_append(st->bctx, in, err);
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	if (ev.actor == NULL)
@@ -1220,6 +1244,8 @@ state_events_load(struct state *st, const char *plan, const char *kind,
 
 	*out = NULL;
 	*n = 0;
+	if (st->be != NULL)
+		return st->be->events_load(st->bctx, plan, kind, out, n, err);
 	if (db_prepare(st, &s, "SELECT " EVENT_COLUMNS " FROM events "
 	    "WHERE (?1 IS NULL OR plan = ?1) AND (?2 IS NULL OR kind = ?2) "
 	    "ORDER BY id", err) == -1)
@@ -1275,6 +1301,8 @@ state_log_verify(struct state *st, int64_t *bad_id, struct buf *err)
 
 	memset(&ev, 0, sizeof ev);
 	*bad_id = 0;
+	if (st->be != NULL)
+		return st->be->log_verify(st->bctx, bad_id, err);
 	memcpy(prev, STATE_GENESIS_HASH, 65);
 	if (chain_head(st, &head_id, head, err) == -1)
 		goto done;
@@ -1336,6 +1364,8 @@ state_backfill_get(struct state *st, const char *plan, const char *step,
 
 	memset(out, 0, sizeof *out);
 	*found = 0;
+	if (st->be != NULL)
+		return st->be->backfill_get(st->bctx, plan, step, out, found, err);
 	if (db_prepare(st, &s, "SELECT plan, step, cursor, rows_done, "
 	    "rows_total, finished, updated_at FROM backfills "
 	    "WHERE plan = ? AND step = ?", err) == -1)
@@ -1370,6 +1400,8 @@ state_backfill_put(struct state *st, const struct state_backfill *b,
 	sqlite3_stmt *s = NULL;
 	int own = 0, ok = 0;
 
+	if (st->be != NULL)
+		return st->be->backfill_put(st->bctx, b, err);
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	if (db_prepare(st, &s, "INSERT OR REPLACE INTO backfills (plan, step, "
@@ -1399,6 +1431,8 @@ int
 state_backfill_delete(struct state *st, const char *plan, const char *step,
     struct buf *err)
 {
+	if (st->be != NULL)
+		return st->be->backfill_delete(st->bctx, plan, step, err);
 	return delete_plan_step(st, "backfills", plan, step, err);
 }
 
@@ -1444,4 +1478,77 @@ const char *
 state_lib_version(void)
 {
 	return sqlite3_libversion();
+}
+
+/*
+ * Opens the PostgreSQL store at conninfo; see state.h.  The struct state
+ * only carries the backend, so every public function above dispatches.
+ */
+int
+state_open_pg(struct state **out, const char *conninfo, int create,
+    int *absent, struct buf *err)
+{
+	struct state *st;
+	void *be = NULL;
+
+	*out = NULL;
+	*absent = 0;
+	if (state_pg_open(&be, conninfo, create, absent, err) != 0)
+		return -1;
+	st = xcalloc(1, sizeof *st);
+	st->be = &state_pg_backend;
+	st->bctx = be;
+	*out = st;
+	return 0;
+}
+
+/* Whether loc names a PostgreSQL store rather than a file; see state.h. */
+int
+state_location_is_pg(const char *loc)
+{
+	if (strncmp(loc, "postgres://", 11) == 0 ||
+	    strncmp(loc, "postgresql://", 13) == 0)
+		return 1;
+	/*
+	 * A conninfo is key=value pairs: it starts with a keyword (letters
+	 * and underscores) and "=", which no file path excon writes does.
+	 */
+	while (*loc == ' ')
+		loc++;
+	if (!((*loc >= 'a' && *loc <= 'z') || *loc == '_'))
+		return 0;
+	while ((*loc >= 'a' && *loc <= 'z') || *loc == '_')
+		loc++;
+	while (*loc == ' ')
+		loc++;
+	return *loc == '=';
+}
+
+/* The name of the store's kind: "sqlite" or the backend's. */
+const char *
+state_kind(const struct state *st)
+{
+	return st->be != NULL ? st->be->name : "sqlite";
+}
+
+/* "Now" for every backend. */
+int64_t
+state_clock(void)
+{
+	return state_now();
+}
+
+/* The chain hash, shared by every backend so that a copied chain verifies. */
+void
+state_event_hash(const char *prev, const struct state_event *ev,
+    char out[65])
+{
+	event_hash(prev, ev, out);
+}
+
+/* Frees the strings of one event, for every backend. */
+void
+state_event_clear(struct state_event *ev)
+{
+	event_clear(ev);
 }

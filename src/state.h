@@ -97,6 +97,23 @@ struct state;
  */
 int state_open(struct state **out, const char *path, int create, struct buf *err);
 /*
+ * Opens the PostgreSQL store (tables in the excon schema) at conninfo, a
+ * libpq URI or conninfo ("" = the PG* environment).  With create set, a
+ * missing store is created; without it, *absent is set to 1 and -1
+ * returned when the schema holds no store.  A role that may only read
+ * can open it and run every reading function; a write fails saying the
+ * role cannot write.  *out is owned by the caller (state_close).
+ */
+int state_open_pg(struct state **out, const char *conninfo, int create,
+    int *absent, struct buf *err);
+/*
+ * 1 when loc (the `state:` setting) names a PostgreSQL store: a
+ * postgres:// or postgresql:// URI, or a key=value conninfo.
+ */
+int state_location_is_pg(const char *loc);
+/* "sqlite" or "postgresql" (borrowed). */
+const char *state_kind(const struct state *st);
+/*
  * Checks the structure of the whole file (PRAGMA quick_check).  state_open
  * does so only with create set; otherwise the check is deferred to the
  * first write, and reads rely on SQLite noticing a damaged page it reads.
