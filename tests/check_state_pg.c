@@ -333,6 +333,51 @@ START_TEST(test_tampered_log_detected)
 }
 END_TEST
 
+/*
+ * A ship row deleted, or the newest events deleted with the head reset:
+ * the replay of log --verify finds it on this store too, and a head kept
+ * from before proves the rewrite.
+ */
+START_TEST(test_tampered_rows_detected)
+{
+	char *ci = pt_db("spg_rows");
+	char *d = project(ci), *h, *out;
+	struct run r;
+
+	free(run_ok(d, 0, "init"));
+	free(run_ok(d, 0, "release start v1"));
+	free(run_ok(d, 0, "advance " PLAN " --record-only"));
+	free(run_ok(d, 0, "advance " PLAN " --record-only"));
+	h = run_ok(d, 0, "log --head");
+	ck_assert_uint_eq(strlen(h), 65);
+	h[64] = '\0';
+	free(pt_sql(ci, "DELETE FROM excon.ships WHERE step = 'dual-write'"));
+	tu_excon_str(&r, d, "log --verify");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_str_eq(r.out, "ship " PLAN "/dual-write shipped in v1 per the "
+	    "log (event 5) but its row is missing\nthe history disagrees with "
+	    "its event log in 1 place\n");
+	tu_run_free(&r);
+	/* The tail (events 4 and 5) deleted and the head reset to event 3. */
+	free(pt_sql(ci, "ALTER TABLE excon.events DISABLE TRIGGER USER;"
+	    "DELETE FROM excon.events WHERE id > 3;"
+	    "UPDATE excon.chain SET head_id = 3, head_hash = "
+	    "(SELECT hash FROM excon.events WHERE id = 3)"));
+	/* Row and events gone together: only a kept head can tell. */
+	out = run_ok(d, 0, "log --verify");
+	ck_assert_str_eq(out, "event log intact\n");
+	free(out);
+	tu_excon_str(&r, d, "log --verify --since-head %s", h);
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.out, "no event carries head "), "%s", r.out);
+	tu_run_free(&r);
+	free(h);
+	tu_rmrf(d);
+	free(d);
+	free(ci);
+}
+END_TEST
+
 /* state: database keeps the history in the target database's excon schema. */
 START_TEST(test_store_in_target_database)
 {
@@ -379,6 +424,8 @@ state_pg_suite(void)
 	tu_add(s, "many runners", test_many_runners_one_store, setup, teardown,
 	    120);
 	tu_add(s, "tampered log", test_tampered_log_detected, setup, teardown,
+	    60);
+	tu_add(s, "tampered rows", test_tampered_rows_detected, setup, teardown,
 	    60);
 	tu_add(s, "store in target database", test_store_in_target_database,
 	    setup, teardown, 60);
