@@ -19,6 +19,7 @@
 /* One backend: every function takes the backend's own handle first. */
 struct state_backend {
 	const char	*name;		/* "postgresql" */
+	const char	*(*history_id)(void *be);
 	int	(*check)(void *be, struct buf *err);
 	void	(*close)(void *be);
 	int	(*begin)(void *be, struct buf *err);

@@ -34,6 +34,7 @@
 struct spg {
 	struct pg	*db;
 	char		*where;		/* conninfo without its password */
+	char		*history_id;
 	int		 in_tx;		/* a change is open (state_begin) */
 };
 
@@ -285,6 +286,13 @@ done:
 	return ret;
 }
 
+/* The history's id, read when the store was opened. */
+static const char *
+spg_history_id(void *be)
+{
+	return ((struct spg *)be)->history_id;
+}
+
 /* Nothing to check beyond what the server guarantees. */
 static int
 spg_check(void *be, struct buf *err)
@@ -305,6 +313,7 @@ spg_close(void *be)
 	spg_rollback(sp);
 	pg_close(sp->db);
 	free(sp->where);
+	free(sp->history_id);
 	free(sp);
 }
 
@@ -759,7 +768,8 @@ spg_probe(struct spg *sp, int *absent, struct buf *err)
 	if (pg_exec(sp->db, "SELECT s.schema_version, (SELECT count(*) FROM "
 	    "pg_catalog.pg_tables WHERE schemaname = 'excon' AND tablename = "
 	    "ANY ('{releases,ships,events,chain,backfills}')) "
-	    "FROM excon.store s WHERE k = 1", 0, NULL, &r, &e) != 0) {
+	    ", s.history_id FROM excon.store s WHERE k = 1", 0, NULL, &r,
+	    &e) != 0) {
 		code = pg_sqlstate(sp->db);
 		if (strcmp(code, "42P01") == 0 || strcmp(code, "3F000") == 0)
 			*absent = 1;
@@ -774,6 +784,8 @@ spg_probe(struct spg *sp, int *absent, struct buf *err)
 	}
 	version = get_int(r, 0, 0);
 	ntables = get_int(r, 0, 1);
+	free(sp->history_id);
+	sp->history_id = get_str(r, 0, 2);
 	if (version > STATE_PG_VERSION) {
 		error_set(err, "the history in %s was written by a newer excon "
 		    "(store schema %" PRId64 ", this excon knows %d): upgrade "
@@ -804,7 +816,8 @@ spg_create(struct spg *sp, struct buf *err)
 
 	/* Two excon init at once: the advisory lock lets one create it. */
 	buf_printf(&sql, "BEGIN; SELECT pg_advisory_xact_lock(%d);%s"
-	    "INSERT INTO excon.store VALUES (1, %d, gen_random_uuid()::text, "
+	    "INSERT INTO excon.store VALUES (1, %d, "
+	    "replace(gen_random_uuid()::text, '-', ''), "
 	    "%" PRId64 ") ON CONFLICT DO NOTHING; COMMIT", 0x4558434e,
 	    schema_v1, STATE_PG_VERSION, state_clock());
 	if (pg_exec_script(sp->db, buf_cstr(&sql), NULL, &e) != 0) {
@@ -867,6 +880,7 @@ done:
 
 const struct state_backend state_pg_backend = {
 	.name = "postgresql",
+	.history_id = spg_history_id,
 	.check = spg_check,
 	.close = spg_close,
 	.begin = spg_begin,

@@ -61,6 +61,7 @@ struct state {
 	sqlite3	*db;
 	char	*path;
 	int	 unchecked;	/* quick_check still owed before a write */
+	char	*history_id;	/* from the history table */
 	/* Another backend (state-be.h), when not NULL: db is then unused. */
 	const struct state_backend *be;
 	void	*bctx;
@@ -135,7 +136,18 @@ static const char schema_v1[] =
  * (path.v<N>.bak) and runs the missing entries in one transaction.
  */
 static const char *const migrations[] = {
-	NULL,		/* placeholder: there is no version 2 yet */
+	/*
+	 * 2: the history's id, made once (random, 128 bits) and kept by
+	 * `excon state copy`; the ledger of every database this history
+	 * migrates records it, so that another history is refused there.
+	 */
+	"CREATE TABLE history ("
+	"  k INTEGER PRIMARY KEY CHECK (k = 1),"
+	"  id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"INSERT INTO history VALUES (1, lower(hex(randomblob(16))),"
+	"  CAST(strftime('%s', 'now') AS INTEGER));",
 };
 
 /* The tables a version-1 file must have. */
@@ -381,8 +393,8 @@ schema_init(struct state *st, struct buf *err)
 		goto done;
 	}
 	if (appid == 0) {
-		sql = xasprintf("%sPRAGMA application_id = %d;"
-		    "PRAGMA user_version = %d;", schema_v1,
+		sql = xasprintf("%s%sPRAGMA application_id = %d;"
+		    "PRAGMA user_version = %d;", schema_v1, migrations[0],
 		    STATE_APPLICATION_ID, STATE_SCHEMA_VERSION);
 		if (db_exec(st, sql, "cannot create state file", err) == -1)
 			goto done;
@@ -712,6 +724,7 @@ state_close(struct state *st)
 		sqlite3_close_v2(st->db);
 	}
 	free(st->path);
+	free(st->history_id);
 	free(st);
 }
 
@@ -1551,4 +1564,29 @@ void
 state_event_clear(struct state_event *ev)
 {
 	event_clear(ev);
+}
+
+/*
+ * The history's id (borrowed); see state.h.  Read on first use rather
+ * than at open, so that a command that never needs it does not read the
+ * page it lives on.
+ */
+const char *
+state_history_id(struct state *st, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (st->be != NULL)
+		return st->be->history_id(st->bctx);
+	if (st->history_id != NULL)
+		return st->history_id;
+	if (db_prepare(st, &s, "SELECT id FROM history WHERE k = 1",
+	    err) == -1)
+		return NULL;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		st->history_id = col_text(s, 0);
+	else
+		error_set(err, "'%s' is corrupt: it has no history id", st->path);
+	sqlite3_finalize(s);
+	return st->history_id;
 }

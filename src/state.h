@@ -22,7 +22,7 @@
 #include "buf.h"
 
 /* Schema version of the state file, kept in PRAGMA user_version. */
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 
 enum release_state {
 	RELEASE_STARTED,
@@ -111,6 +111,12 @@ int state_open_pg(struct state **out, const char *conninfo, int create,
  * postgres:// or postgresql:// URI, or a key=value conninfo.
  */
 int state_location_is_pg(const char *loc);
+/*
+ * The history's id: made once when the store is created (or upgraded from
+ * a file without one) and kept by `excon state copy` (borrowed); NULL
+ * with err set when it cannot be read.
+ */
+const char *state_history_id(struct state *st, struct buf *err);
 /* "sqlite" or "postgresql" (borrowed). */
 const char *state_kind(const struct state *st);
 /*
