@@ -44,6 +44,14 @@ struct state_backend {
 		    struct buf *err);
 	int	(*backfill_delete)(void *be, const char *plan, const char *step,
 		    struct buf *err);
+	/* For state_copy: rows written as they are. */
+	int	(*backfills_load)(void *be, struct state_backfill **out,
+		    size_t *n, struct buf *err);
+	int	(*history_id_set)(void *be, const char *id, struct buf *err);
+	int	(*release_put)(void *be, const struct state_release *r,
+		    struct buf *err);
+	int	(*event_put)(void *be, const struct state_event *ev,
+		    struct buf *err);
 };
 
 /* The PostgreSQL backend (state-pg.c). */

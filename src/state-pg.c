@@ -751,6 +751,102 @@ spg_backfill_delete(void *be, const char *plan, const char *step,
 	    "AND step = $2", plan, step, err);
 }
 
+/* Loads every backfill progress row (state_copy). */
+static int
+spg_backfills_load(void *be, struct state_backfill **out, size_t *n,
+    struct buf *err)
+{
+	struct spg *sp = be;
+	struct pg_stmt q = { "SELECT plan, step, cursor, rows_done, rows_total, "
+	    "finished, updated_at FROM excon.backfills ORDER BY plan COLLATE "
+	    "\"C\", step COLLATE \"C\"", NULL, 0, NULL };
+	struct pg_result *r = NULL;
+	const char *v;
+	int i, nr;
+
+	*out = NULL;
+	*n = 0;
+	if (spg_read(sp, "read backfill progress", 1, &q, &r, err) != 0)
+		return -1;
+	nr = pg_result_nrows(r);
+	*out = xcalloc((size_t)nr + 1, sizeof **out);
+	for (i = 0; i < nr; i++) {
+		struct state_backfill *b = &(*out)[i];
+
+		b->plan = get_str(r, i, 0);
+		b->step = get_str(r, i, 1);
+		b->cursor = get_str(r, i, 2);
+		b->rows_done = get_int(r, i, 3);
+		b->rows_total = get_int(r, i, 4);
+		v = pg_result_get(r, i, 5);
+		b->finished = v != NULL && v[0] == 't';
+		b->updated_at = get_int(r, i, 6);
+	}
+	*n = (size_t)nr;
+	pg_result_free(r);
+	return 0;
+}
+
+/* Sets the history's id (state_copy keeps it). */
+static int
+spg_history_id_set(void *be, const char *id, struct buf *err)
+{
+	struct spg *sp = be;
+	const char *p[1] = { id };
+
+	if (spg_exec(sp, "copy the history id", "UPDATE excon.store SET "
+	    "history_id = $1 WHERE k = 1", 1, p, NULL, err) != 0)
+		return -1;
+	free(sp->history_id);
+	sp->history_id = xstrdup(id);
+	return 0;
+}
+
+/* Inserts a release row as it is (state_copy). */
+static int
+spg_release_put(void *be, const struct state_release *r, struct buf *err)
+{
+	struct spg *sp = be;
+	char seq[32], st[32], fin[32];
+	const char *p[6];
+
+	p[0] = itoa64(seq, sizeof seq, r->seq);
+	p[1] = r->name;
+	p[2] = r->state == RELEASE_DEPLOYED ? "deployed" : "started";
+	p[3] = r->note;
+	p[4] = itoa64(st, sizeof st, r->started_at);
+	p[5] = itoa64(fin, sizeof fin, r->finished_at);
+	return spg_exec(sp, "copy a release", "INSERT INTO excon.releases (seq, "
+	    "name, state, note, started_at, finished_at) VALUES ($1, $2, $3, "
+	    "$4, $5, $6)", 6, p, NULL, err);
+}
+
+/* Inserts an event as it is and moves the head to it (state_copy). */
+static int
+spg_event_put(void *be, const struct state_event *ev, struct buf *err)
+{
+	struct spg *sp = be;
+	char id[32], at[32];
+	const char *p[10];
+
+	p[0] = itoa64(id, sizeof id, ev->id);
+	p[1] = itoa64(at, sizeof at, ev->at);
+	p[2] = ev->actor;
+	p[3] = ev->kind;
+	p[4] = ev->plan;
+	p[5] = ev->step;
+	p[6] = ev->release;
+	p[7] = ev->detail;
+	p[8] = ev->reason;
+	p[9] = ev->hash;
+	return spg_exec(sp, "copy an event", "WITH e AS (INSERT INTO "
+	    "excon.events (id, at, actor, kind, plan, step, release, detail, "
+	    "reason, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) "
+	    "INSERT INTO excon.chain (k, head_id, head_hash) VALUES (1, $1, $10) "
+	    "ON CONFLICT (k) DO UPDATE SET head_id = EXCLUDED.head_id, "
+	    "head_hash = EXCLUDED.head_hash", 10, p, NULL, err);
+}
+
 /*
  * Reads the store's version row.  *absent is set when the schema or the
  * row is missing; a newer version or a missing table is refused.
@@ -897,4 +993,8 @@ const struct state_backend state_pg_backend = {
 	.backfill_get = spg_backfill_get,
 	.backfill_put = spg_backfill_put,
 	.backfill_delete = spg_backfill_delete,
+	.backfills_load = spg_backfills_load,
+	.history_id_set = spg_history_id_set,
+	.release_put = spg_release_put,
+	.event_put = spg_event_put,
 };

@@ -179,6 +179,28 @@ int state_backfill_delete(struct state *st, const char *plan, const char *step,
     struct buf *err);
 void state_backfill_free(struct state_backfill *b);
 
+/* Every backfill progress row, by plan and step; *out owned by the caller. */
+int state_backfills_load(struct state *st, struct state_backfill **out,
+    size_t *n, struct buf *err);
+void state_backfills_free(struct state_backfill *v, size_t n);
+
+/* What a history holds, as counted by state_copy. */
+struct state_copy_counts {
+	size_t	releases;
+	size_t	ships;
+	size_t	events;
+	size_t	backfills;
+};
+
+/*
+ * Copies the whole history of from into to, which must be empty: its id,
+ * releases, ships, events (ids, hashes and chain head as they are) and
+ * backfill progress, in one transaction of to.  counts receives what from
+ * holds.  With dry_run set, only counts and checks that to is empty.
+ */
+int state_copy(struct state *from, struct state *to, int dry_run,
+    struct state_copy_counts *counts, struct buf *err);
+
 /*
  * Clock: the store stamps times with time(NULL), or with $EXCON_NOW (unix
  * seconds) when set, so that tests can fix the clock.

@@ -710,6 +710,21 @@ START_TEST(test_second_history_refused)
 	out = pt_sql(e.ci, "SELECT count(*) FROM excon.ledger");
 	ck_assert_str_eq(out, "1");
 	free(out);
+
+	/*
+	 * The team moves the first history into the database (state copy
+	 * keeps its id) and both machines use it: the next step runs.
+	 */
+	free(e2e_ok(&e, 1, "state", "copy", "state/excon.db", "database", NULL));
+	tu_write(b.dir, "excon.yaml", "plans: plans\nstate: database\n");
+	free(e2e_ok(&b, 1, "release", "finish", "v1", NULL));
+	out = e2e_ok(&b, 1, "advance", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "shipped " PLAN "/backfill"), "%s", out);
+	free(out);
+	want = xasprintf("%s|v1", id);
+	pt_sql_eq(e.ci, "SELECT history_id || '|' || release FROM excon.ledger "
+	    "WHERE step = 'backfill'", want);
+	free(want);
 	tu_rmrf(b.dir);
 	free(b.dir);
 	free(id);

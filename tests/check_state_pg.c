@@ -410,6 +410,100 @@ START_TEST(test_store_in_target_database)
 }
 END_TEST
 
+/*
+ * excon state copy: a file's history moves to PostgreSQL and back with its
+ * id, events and chain; every report reads the same from each copy; a
+ * store that holds anything is refused and left alone; --dry-run creates
+ * nothing.
+ */
+START_TEST(test_state_copy_round_trip)
+{
+	static const char *const same[] = { "status", "release list", "audit",
+	    "log", "log --head", "log --verify", NULL };
+	char *ci = pt_db("spg_copy");
+	char *fd = project("state/excon.db"), *back, *pgd, *out, *id, *cmd;
+	struct run r;
+	int i;
+
+	free(run_ok(fd, 0, "init"));
+	for (i = 0; walk[i] != NULL && i < 6; i++)
+		free(run_ok(fd, 0, walk[i]));
+	tu_sh(&r, fd, "sqlite3 state/excon.db 'SELECT id FROM history'");
+	id = xstrndup(r.out, 32);
+	tu_run_free(&r);
+	pgd = project(ci);
+	back = project("state/back.db");
+	tu_write(back, "state/.keep", "");
+
+	/* A dry run says what it would copy and creates nothing. */
+	tu_sh(&r, fd, "'%s' state copy state/excon.db \"%s\" --dry-run",
+	    getenv("EXCON_BIN"), ci);
+	ck_assert_int_eq(r.status, 0);
+	cmd = xasprintf("would copy history %s from 'state/excon.db' to '", id);
+	ck_assert_msg(tu_has(r.out, cmd) && tu_has(r.out, "': 2 releases, 3 "
+	    "ships, 9 events, 0 backfills\n"), "%s", r.out);
+	free(cmd);
+	tu_run_free(&r);
+	pt_sql_eq(ci, "SELECT count(*) FROM pg_namespace WHERE nspname = 'excon'",
+	    "0");
+
+	tu_sh(&r, fd, "'%s' state copy state/excon.db \"%s\"",
+	    getenv("EXCON_BIN"), ci);
+	ck_assert_msg(r.status == 0 && tu_has(r.out, "; verified: log intact, "
+	    "rows agree\n"), "%d %s%s", r.status, r.out, r.err);
+	tu_run_free(&r);
+	pt_sql_eq(ci, "SELECT history_id FROM excon.store", id);
+	/* And back again, into a new file. */
+	tu_sh(&r, back, "'%s' state copy \"%s\" state/back.db",
+	    getenv("EXCON_BIN"), ci);
+	ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
+	tu_run_free(&r);
+	tu_sh(&r, back, "sqlite3 state/back.db 'SELECT id FROM history'");
+	ck_assert_msg(strncmp(r.out, id, 32) == 0, "%s", r.out);
+	tu_run_free(&r);
+	for (i = 0; same[i] != NULL; i++) {
+		char *a = run_ok(fd, 0, same[i]);
+		char *b = run_ok(pgd, 0, same[i]);
+		char *c = run_ok(back, 0, same[i]);
+
+		ck_assert_msg(strcmp(a, b) == 0 && strcmp(a, c) == 0,
+		    "%s:\nfile:\n%s\npostgresql:\n%s\ncopied back:\n%s",
+		    same[i], a, b, c);
+		free(a);
+		free(b);
+		free(c);
+	}
+	/* The copy works on: the next step ships in the PostgreSQL store. */
+	free(run_ok(pgd, 0, walk[6]));
+	out = run_ok(pgd, 0, "log --verify");
+	ck_assert_str_eq(out, "event log intact\n");
+	free(out);
+
+	/* A store that holds a history is refused, and left as it was. */
+	out = pt_sql(ci, "SELECT count(*) || '/' || max(id) FROM excon.events");
+	tu_sh(&r, fd, "'%s' state copy state/excon.db \"%s\"",
+	    getenv("EXCON_BIN"), ci);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.err, "the target already holds a history (2 "
+	    "releases, 5 ships, 11 events): excon copies only into an empty "
+	    "store"), "%s", r.err);
+	tu_run_free(&r);
+	pt_sql_eq(ci, "SELECT count(*) || '/' || max(id) FROM excon.events", out);
+	free(out);
+	tu_excon_str(&r, fd, "state copy state/excon.db state/excon.db");
+	ck_assert_int_eq(r.status, 2);
+	tu_run_free(&r);
+	tu_rmrf(fd);
+	tu_rmrf(pgd);
+	tu_rmrf(back);
+	free(fd);
+	free(pgd);
+	free(back);
+	free(id);
+	free(ci);
+}
+END_TEST
+
 /* The PostgreSQL store suite. */
 static Suite *
 state_pg_suite(void)
@@ -425,6 +519,8 @@ state_pg_suite(void)
 	    120);
 	tu_add(s, "tampered log", test_tampered_log_detected, setup, teardown,
 	    60);
+	tu_add(s, "state copy", test_state_copy_round_trip, setup, teardown,
+	    120);
 	tu_add(s, "tampered rows", test_tampered_rows_detected, setup, teardown,
 	    60);
 	tu_add(s, "store in target database", test_store_in_target_database,
