@@ -13,6 +13,7 @@
 #include "out.h"
 #include "pg.h"
 #include "plancache.h"
+#include "sha256.h"
 #include "xalloc.h"
 
 extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
@@ -388,6 +389,47 @@ cmd_print_diag(FILE *f, const struct plan_diag *d)
 }
 
 /*
+ * The plan cache of a project whose history is in PostgreSQL: there is no
+ * state file to sit beside, so it goes in the user's cache directory
+ * ($XDG_CACHE_HOME or ~/.cache)/excon/, named after the working directory
+ * and the plan directories.  NULL when there is no writable place.
+ */
+static char *
+pg_store_cache_path(const struct cmd_ctx *ctx)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	struct sha256 c;
+	char *base, *dir = NULL, *cwd, hex[65];
+	size_t i;
+
+	if (xdg != NULL && *xdg == '/')
+		base = xstrdup(xdg);
+	else if (home != NULL && *home == '/')
+		base = xasprintf("%s/.cache", home);
+	else
+		return NULL;
+	dir = xasprintf("%s/excon", base);
+	(void)mkdir(base, 0700);
+	(void)mkdir(dir, 0700);
+	free(base);
+	if (access(dir, W_OK) != 0) {
+		free(dir);
+		return NULL;
+	}
+	sha256_init(&c);
+	if ((cwd = getcwd(NULL, 0)) != NULL)
+		sha256_update(&c, cwd, strlen(cwd) + 1);
+	free(cwd);
+	for (i = 0; ctx->cfg.plan_dirs[i] != NULL; i++)
+		sha256_update(&c, ctx->cfg.plan_dirs[i],
+		    strlen(ctx->cfg.plan_dirs[i]) + 1);
+	sha256_final_hex(&c, hex);
+	base = xasprintf("%s/plans-%.16s", dir, hex);
+	free(dir);
+	return base;
+}
+
+/*
  * Where the plan cache lives: beside the state file, when its directory is
  * writable; NULL when it is not or $EXCON_PLAN_CACHE=0 turns the cache off.
  * The caller owns the result.
@@ -400,9 +442,8 @@ cmd_plan_cache_path(const struct cmd_ctx *ctx)
 
 	if (off != NULL && strcmp(off, "0") == 0)
 		return NULL;
-	/* No file to sit beside: a shared store has no local cache. */
 	if (cmd_store_is_pg(ctx))
-		return NULL;
+		return pg_store_cache_path(ctx);
 	path = xasprintf("%s.plans", ctx->cfg.state_path);
 	slash = strrchr(path, '/');
 	if (slash != NULL) {

@@ -14,13 +14,37 @@
 #include "replay.h"
 
 /*
- * Checks the copy in to: the chain verifies, the rows agree with the log,
- * and it holds as much as from did, under the same id.  Returns 0, or -1
- * with err saying what differs.
+ * The number of rows of st that disagree with its log (see replay.h), or
+ * -1 with err set.
+ */
+static long
+rows_disagreeing(struct state *st, struct buf *err)
+{
+	struct state_history h;
+	struct state_event *ev = NULL;
+	struct buf rows = BUF_INIT;
+	size_t n = 0;
+	long bad = -1;
+
+	memset(&h, 0, sizeof h);
+	if (state_events_load(st, NULL, NULL, &ev, &n, err) == 0 &&
+	    state_history_load(st, &h, err) == 0)
+		bad = (long)replay_check(ev, n, &h, &rows);
+	state_events_free(ev, n);
+	state_history_free(&h);
+	buf_free(&rows);
+	return bad;
+}
+
+/*
+ * Checks the copy in to: the chain verifies, its rows agree with its log
+ * exactly as far as the source's did (src_bad places disagree there), and
+ * it holds as much as from did, under the same id.  Returns 0, or -1 with
+ * err saying what differs.
  */
 static int
 copy_verify(struct state *to, const char *id,
-    const struct state_copy_counts *want, struct buf *err)
+    const struct state_copy_counts *want, long src_bad, struct buf *err)
 {
 	struct state_history h;
 	struct state_event *ev = NULL;
@@ -41,7 +65,7 @@ copy_verify(struct state *to, const char *id,
 	    state_history_load(to, &h, err) != 0 ||
 	    (tid = state_history_id(to, err)) == NULL)
 		goto done;
-	if (replay_check(ev, n, &h, &rows) > 0) {
+	if ((long)replay_check(ev, n, &h, &rows) != src_bad) {
 		error_set(err, "the copy disagrees with its log: %s",
 		    buf_cstr(&rows));
 		goto done;
@@ -69,6 +93,7 @@ cmd_state_exec(struct cmd_ctx *ctx)
 	struct stat sb;
 	const char *src, *dst, *id;
 	char *wsrc = NULL, *wdst = NULL;
+	long src_bad = 0;
 	int rc, created = 0;
 
 	if (strcmp(ctx->args[0], "copy") != 0 || ctx->nargs != 3) {
@@ -87,6 +112,10 @@ cmd_state_exec(struct cmd_ctx *ctx)
 	}
 	if ((rc = cmd_store_open(ctx, src, 0, &from)) != 0)
 		goto done;
+	if ((src_bad = rows_disagreeing(from, &err)) < 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
 	/* A dry run creates nothing: a missing target is empty. */
 	if (ctx->dry_run && !state_location_is_pg(dst) &&
 	    strcmp(dst, "database") != 0 && stat(dst, &sb) != 0)
@@ -134,7 +163,7 @@ cmd_state_exec(struct cmd_ctx *ctx)
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
 	}
-	if (!ctx->dry_run && copy_verify(to, id, &c, &err) != 0) {
+	if (!ctx->dry_run && copy_verify(to, id, &c, src_bad, &err) != 0) {
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "copied %s to %s, but %s", wsrc,
 		    wdst, buf_cstr(&err));
 		goto done;
@@ -144,7 +173,13 @@ cmd_state_exec(struct cmd_ctx *ctx)
 	    id, wsrc, wdst, c.releases, c.releases == 1 ? "" : "s", c.ships,
 	    c.ships == 1 ? "" : "s", c.events, c.events == 1 ? "" : "s",
 	    c.backfills, c.backfills == 1 ? "" : "s",
-	    ctx->dry_run ? "" : "; verified: log intact, rows agree");
+	    ctx->dry_run ? "" : src_bad ? "; verified: log intact" :
+	    "; verified: log intact, rows agree");
+	if (src_bad)
+		printf("note: %ld row%s of %s disagree%s with its event log, and so "
+		    "do%s the copy's (see 'excon log --verify')\n", src_bad,
+		    src_bad == 1 ? "" : "s", wsrc, src_bad == 1 ? "s" : "",
+		    src_bad == 1 ? "es" : "");
 	created = 0;
 	rc = EXCON_EXIT_OK;
 done:
