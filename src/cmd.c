@@ -13,15 +13,17 @@
 
 #include "cmd.h"
 #include "out.h"
+#include "pg.h"
 #include "plancache.h"
 #include "report.h"
+#include "sha256.h"
 #include "xalloc.h"
 
 extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
     cmd_release_entry, cmd_status_entry, cmd_advance_entry,
     cmd_rollback_entry, cmd_compat_entry, cmd_check_entry, cmd_audit_entry,
-    cmd_log_entry, cmd_verify_entry, cmd_help_entry, cmd_version_entry,
-    cmd_completion_entry;
+    cmd_log_entry, cmd_verify_entry, cmd_state_entry, cmd_help_entry,
+    cmd_version_entry, cmd_completion_entry;
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_init_entry,
@@ -36,6 +38,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_audit_entry,
 	&cmd_log_entry,
 	&cmd_verify_entry,
+	&cmd_state_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
 	&cmd_completion_entry,
@@ -45,7 +48,7 @@ const struct cmd_entry *const cmd_table[] = {
 /* Options every command takes, whatever its flags say about the rest. */
 static const struct cmd_opt global_opts[] = {
 	{ "config", OPT_STR, "FILE", "configuration file (default ./excon.yaml)" },
-	{ "state", OPT_STR, "FILE", "state file (default state/excon.db)" },
+	{ "state", OPT_STR, "FILE", "the history: a file, a PostgreSQL URI or conninfo, or 'database' (default state/excon.db)" },
 	{ "plans", OPT_STR, "DIRS", "plan directories, ':'-separated (default plans)" },
 	{ "help", OPT_BOOL, NULL, "show this help" },
 	{ NULL, 0, NULL, NULL }
@@ -75,6 +78,30 @@ cmd_find(const char *name)
 	return NULL;
 }
 
+/*
+ * The command closest to a mistyped name: the only command it begins, or
+ * one a typo or two away; NULL when nothing is close.
+ */
+static const char *
+cmd_suggest(const char *name)
+{
+	const char *names[32], *prefix = NULL;
+	size_t n = 0, len = strlen(name);
+	int i, nprefix = 0;
+
+	for (i = 0; cmd_table[i] != NULL && n < 31; i++) {
+		names[n++] = cmd_table[i]->name;
+		if (len > 0 && strncmp(cmd_table[i]->name, name, len) == 0) {
+			prefix = cmd_table[i]->name;
+			nprefix++;
+		}
+	}
+	names[n] = NULL;
+	if (nprefix == 1)
+		return prefix;
+	return plan_nearest_name(name, names, n);
+}
+
 /* Prints one option line of a usage text. */
 static void
 usage_opt(FILE *f, const struct cmd_opt *o)
@@ -94,8 +121,8 @@ cmd_usage(FILE *f, const struct cmd_entry *e)
 	int i;
 
 	if (e == NULL) {
-		fprintf(f, "usage: excon [--config FILE] [--state FILE] [--plans DIRS] "
-		    "COMMAND [ARGS]\n\ncommands:\n");
+		fprintf(f, "usage: excon [--config FILE] [--state STORE] [--plans DIRS] "
+		    "[--db CONNINFO] COMMAND [ARGS]\n\ncommands:\n");
 		for (i = 0; cmd_table[i] != NULL; i++)
 			fprintf(f, "  %-10s %s\n", cmd_table[i]->name,
 			    cmd_table[i]->summary);
@@ -135,7 +162,8 @@ opt_lookup(const struct cmd_entry *e, const char *name, int *idx)
 			*idx = (int)(o - e->opts);
 			return o;
 		}
-	if ((e->flags & CMD_DB) && strcmp(name, "db") == 0)
+	/* --db is global: a wrapper may pass it to a command that has no use for it. */
+	if (strcmp(name, "db") == 0)
 		return &db_opt;
 	if ((e->flags & CMD_CHANGES) && strcmp(name, "dry-run") == 0)
 		return &dry_opt;
@@ -203,7 +231,8 @@ cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
 				cmd_usage(stdout, NULL);
 				return 1;
 			}
-			if (strcmp(argv[i], "--version") == 0) {
+			if (strcmp(argv[i], "--version") == 0 ||
+			    strcmp(argv[i], "-V") == 0) {
 				ctx->entry = cmd_find("version");
 				return 0;
 			}
@@ -213,7 +242,10 @@ cmd_parse(struct cmd_ctx *ctx, int argc, char **argv, const char **flags_out)
 	}
 	ctx->entry = cmd_find(cmdname);
 	if (ctx->entry == NULL) {
-		fprintf(stderr, "excon: unknown command '%s'\n\n", cmdname);
+		const char *sug = cmd_suggest(cmdname);
+
+		fprintf(stderr, "excon: unknown command '%s'%s%s%s\n\n", cmdname,
+		    sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
 		cmd_usage(stderr, NULL);
 		return -1;
 	}
@@ -378,6 +410,47 @@ cmd_print_diag(FILE *f, const struct plan_diag *d)
 }
 
 /*
+ * The plan cache of a project whose history is in PostgreSQL: there is no
+ * state file to sit beside, so it goes in the user's cache directory
+ * ($XDG_CACHE_HOME or ~/.cache)/excon/, named after the working directory
+ * and the plan directories.  NULL when there is no writable place.
+ */
+static char *
+pg_store_cache_path(const struct cmd_ctx *ctx)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	struct sha256 c;
+	char *base, *dir = NULL, *cwd, hex[65];
+	size_t i;
+
+	if (xdg != NULL && *xdg == '/')
+		base = xstrdup(xdg);
+	else if (home != NULL && *home == '/')
+		base = xasprintf("%s/.cache", home);
+	else
+		return NULL;
+	dir = xasprintf("%s/excon", base);
+	(void)mkdir(base, 0700);
+	(void)mkdir(dir, 0700);
+	free(base);
+	if (access(dir, W_OK) != 0) {
+		free(dir);
+		return NULL;
+	}
+	sha256_init(&c);
+	if ((cwd = getcwd(NULL, 0)) != NULL)
+		sha256_update(&c, cwd, strlen(cwd) + 1);
+	free(cwd);
+	for (i = 0; ctx->cfg.plan_dirs[i] != NULL; i++)
+		sha256_update(&c, ctx->cfg.plan_dirs[i],
+		    strlen(ctx->cfg.plan_dirs[i]) + 1);
+	sha256_final_hex(&c, hex);
+	base = xasprintf("%s/plans-%.16s", dir, hex);
+	free(dir);
+	return base;
+}
+
+/*
  * Where the plan cache lives: beside the state file, when its directory is
  * writable; NULL when it is not or $EXCON_PLAN_CACHE=0 turns the cache off.
  * The caller owns the result.
@@ -390,6 +463,8 @@ cmd_plan_cache_path(const struct cmd_ctx *ctx)
 
 	if (off != NULL && strcmp(off, "0") == 0)
 		return NULL;
+	if (cmd_store_is_pg(ctx))
+		return pg_store_cache_path(ctx);
 	path = xasprintf("%s.plans", ctx->cfg.state_path);
 	slash = strrchr(path, '/');
 	if (slash != NULL) {
@@ -425,29 +500,120 @@ cmd_load_plans(struct cmd_ctx *ctx, int lax)
 	return EXCON_EXIT_USAGE;
 }
 
-/* Opens the state file. */
+/* Whether loc (a `state:` value) names a PostgreSQL store. */
+static int
+loc_is_pg(const char *loc)
+{
+	return strcmp(loc, "database") == 0 || state_location_is_pg(loc);
+}
+
+/* The conninfo of the PostgreSQL store at loc ("database": the target). */
+static const char *
+loc_conninfo(const struct cmd_ctx *ctx, const char *loc)
+{
+	return strcmp(loc, "database") == 0 ? cmd_conninfo(ctx) : loc;
+}
+
+/* Where loc's history lives, quoted and without a password; owned. */
+char *
+cmd_loc_where(const struct cmd_ctx *ctx, const char *loc)
+{
+	char *r, *q;
+
+	if (!loc_is_pg(loc))
+		return xasprintf("'%s'", loc);
+	r = pg_conninfo_redact(loc_conninfo(ctx, loc));
+	q = r[0] != '\0' ? xasprintf("'%s'", r) :
+	    xstrdup("the PG* environment's database");
+	free(r);
+	return q;
+}
+
+/*
+ * The exit code for a command that needs a history where there is none:
+ * names where it looked and how to create one or reach the shared one.
+ */
+static int
+no_history_at(const struct cmd_ctx *ctx, const char *loc)
+{
+	char *where = cmd_loc_where(ctx, loc);
+
+	cmd_fail(EXCON_EXIT_USAGE, "no history at %s: run 'excon init' "
+	    "to create one, or point --state, EXCON_STATE or 'state:' in "
+	    "excon.yaml at the team's store", where);
+	free(where);
+	return EXCON_EXIT_USAGE;
+}
+
+/* Says that there is no history where the config points; returns 2. */
+int
+cmd_no_history(const struct cmd_ctx *ctx)
+{
+	return no_history_at(ctx, ctx->cfg.state_path);
+}
+
+/* Whether the history lives in PostgreSQL (a URI, conninfo or "database"). */
+int
+cmd_store_is_pg(const struct cmd_ctx *ctx)
+{
+	return loc_is_pg(ctx->cfg.state_path);
+}
+
+/* Where the configured history lives, quoted, without a password; owned. */
+char *
+cmd_store_where(const struct cmd_ctx *ctx)
+{
+	return cmd_loc_where(ctx, ctx->cfg.state_path);
+}
+
+/*
+ * Whether the configured store exists.  An empty file exists: opening it
+ * says it is not an excon store, rather than claiming nothing is there.
+ */
+int
+cmd_have_state(const struct cmd_ctx *ctx)
+{
+	struct stat sb;
+
+	/* A PostgreSQL store is known to exist only once connected. */
+	return ctx->st != NULL || cmd_store_is_pg(ctx) ||
+	    stat(ctx->cfg.state_path, &sb) == 0;
+}
+
+/* Opens the store at loc into *out; see cmd.h.  Returns an exit code. */
+int
+cmd_store_open(struct cmd_ctx *ctx, const char *loc, int create,
+    struct state **out)
+{
+	struct buf err = BUF_INIT;
+	struct stat sb;
+	int absent = 0, rc = 0;
+
+	*out = NULL;
+	if (loc_is_pg(loc)) {
+		if (state_open_pg(out, loc_conninfo(ctx, loc), create, &absent,
+		    &err) != 0)
+			rc = absent ? no_history_at(ctx, loc) :
+			    cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+	} else if (!create && stat(loc, &sb) != 0)
+		rc = no_history_at(ctx, loc);
+	else if (state_open(out, loc, create, &err) != 0)
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+	buf_free(&err);
+	return rc;
+}
+
+/*
+ * Opens the store.  Only `excon init` passes create: every other command
+ * that finds no store exits 2 (cmd_no_history) rather than starting an
+ * empty history silently.
+ */
 int
 cmd_open_state(struct cmd_ctx *ctx, int create)
 {
-	struct buf err = BUF_INIT;
-	char *slash;
-
 	if (ctx->st != NULL)
 		return 0;
-	/* A first write creates the state directory, as `excon init` would. */
-	if (create && (slash = strrchr(ctx->cfg.state_path, '/')) != NULL &&
-	    slash != ctx->cfg.state_path) {
-		*slash = '\0';
-		if (access(ctx->cfg.state_path, F_OK) != 0)
-			mkdir(ctx->cfg.state_path, 0755);
-		*slash = '/';
-	}
-	if (state_open(&ctx->st, ctx->cfg.state_path, create, &err) != 0) {
-		cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
-		buf_free(&err);
-		return EXCON_EXIT_RUNTIME;
-	}
-	return 0;
+	return cmd_store_open(ctx, ctx->cfg.state_path, create, &ctx->st);
 }
 
 /* Whether a database is configured. */
@@ -583,9 +749,7 @@ cmd_history(struct cmd_ctx *ctx, struct state_history *h, int write)
 	int rc;
 
 	memset(h, 0, sizeof *h);
-	if (!write && ctx->st == NULL && access(ctx->cfg.state_path, F_OK) != 0)
-		return 0;
-	if ((rc = cmd_open_state(ctx, write)) != 0)
+	if ((rc = cmd_open_state(ctx, 0)) != 0)
 		return rc;
 	if (write && state_begin(ctx->st, &err) != 0)
 		goto fail;

@@ -109,8 +109,28 @@ int cmd_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * kept and diagnostics are left in ctx->diags for the caller (lint, check).
  */
 int cmd_load_plans(struct cmd_ctx *ctx, int lax);
-/* Opens the state file (creating it when create is set); returns an exit code. */
+/*
+ * Opens the store; returns an exit code.  Only `excon init` sets create;
+ * without it a missing store is a usage error (exit 2, cmd_no_history).
+ */
 int cmd_open_state(struct cmd_ctx *ctx, int create);
+/* 1 when the configured store exists. */
+int cmd_have_state(const struct cmd_ctx *ctx);
+/* Says that there is no history where the config points; returns 2. */
+int cmd_no_history(const struct cmd_ctx *ctx);
+/* 1 when `state:` names a PostgreSQL store (URI, conninfo or "database"). */
+int cmd_store_is_pg(const struct cmd_ctx *ctx);
+/* Where the history lives, quoted, never with a password (owned). */
+char *cmd_store_where(const struct cmd_ctx *ctx);
+/* The same for a `state:` value loc (a path, URI, conninfo or "database"). */
+char *cmd_loc_where(const struct cmd_ctx *ctx, const char *loc);
+/*
+ * Opens the store at loc into *out (owned by the caller); with create a
+ * missing one is created, without it a missing one exits 2 naming loc.
+ * Returns an exit code, having printed the message.
+ */
+int cmd_store_open(struct cmd_ctx *ctx, const char *loc, int create,
+    struct state **out);
 /* Prints one diagnostic as file:line:col: message. */
 void cmd_print_diag(FILE *f, const struct plan_diag *d);
 /* 1 when a database is configured (flag, env, file, or PG* variables). */
@@ -141,10 +161,9 @@ int cmd_report(const struct cmd_ctx *ctx, const char *command,
 
 
 /*
- * Loads the history.  With write set, opens (creating) the state file and
- * starts a write transaction first, so the caller decides on fresh data;
- * otherwise a missing state file reads as an empty history.  Returns an
- * exit code.
+ * Loads the history.  With write set, starts a write transaction first, so
+ * the caller decides on fresh data.  A missing store is never created here:
+ * it exits 2 naming where it looked.  Returns an exit code.
  */
 int cmd_history(struct cmd_ctx *ctx, struct state_history *h, int write);
 /* Fills g to ask the gate rules about ctx's plans and the history h. */

@@ -1653,3 +1653,10 @@ plan_decode(const char **cur, const char *end, struct plan **out)
 	*out = p;
 	return 0;
 }
+
+/* The closest of n names to word, or NULL when none is close (borrowed). */
+const char *
+plan_nearest_name(const char *word, const char *const *names, size_t n)
+{
+	return nearest(word, names, n);
+}

@@ -240,5 +240,8 @@ int plan_lint(const struct plan *p, const struct plan_set *set,
 void plan_diags_add(struct plan_diags *d, const char *file, struct pos pos,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void plan_diags_free(struct plan_diags *d);
+/* The closest of n names to word, or NULL when none is close (borrowed). */
+const char *plan_nearest_name(const char *word, const char *const *names,
+    size_t n);
 
 #endif

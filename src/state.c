@@ -44,6 +44,7 @@
 #include "buf.h"
 #include "sha256.h"
 #include "state.h"
+#include "state-be.h"
 #include "xalloc.h"
 
 /* PRAGMA application_id of every excon state file: "EXCN". */
@@ -56,14 +57,14 @@
  */
 #define STATE_BUSY_TIMEOUT_MS	30000
 
-/* The hash that precedes the first event. */
-#define STATE_GENESIS_HASH \
-	"0000000000000000000000000000000000000000000000000000000000000000"
-
 struct state {
 	sqlite3	*db;
 	char	*path;
 	int	 unchecked;	/* quick_check still owed before a write */
+	char	*history_id;	/* from the history table */
+	/* Another backend (state-be.h), when not NULL: db is then unused. */
+	const struct state_backend *be;
+	void	*bctx;
 };
 
 /*
@@ -135,7 +136,18 @@ static const char schema_v1[] =
  * (path.v<N>.bak) and runs the missing entries in one transaction.
  */
 static const char *const migrations[] = {
-	NULL,		/* placeholder: there is no version 2 yet */
+	/*
+	 * 2: the history's id, made once (random, 128 bits) and kept by
+	 * `excon state copy`; the ledger of every database this history
+	 * migrates records it, so that another history is refused there.
+	 */
+	"CREATE TABLE history ("
+	"  k INTEGER PRIMARY KEY CHECK (k = 1),"
+	"  id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"INSERT INTO history VALUES (1, lower(hex(randomblob(16))),"
+	"  CAST(strftime('%s', 'now') AS INTEGER));",
 };
 
 /* The tables a version-1 file must have. */
@@ -382,8 +394,8 @@ schema_init(struct state *st, struct buf *err)
 		goto done;
 	}
 	if (appid == 0) {
-		sql = xasprintf("%sPRAGMA application_id = %d;"
-		    "PRAGMA user_version = %d;", schema_v1,
+		sql = xasprintf("%s%sPRAGMA application_id = %d;"
+		    "PRAGMA user_version = %d;", schema_v1, migrations[0],
 		    STATE_APPLICATION_ID, STATE_SCHEMA_VERSION);
 		if (db_exec(st, sql, "cannot create state file", err) == -1)
 			goto done;
@@ -493,6 +505,8 @@ done:
 int
 state_check(struct state *st, struct buf *err)
 {
+	if (st->be != NULL)
+		return st->be->check(st->bctx, err);
 	st->unchecked = 1;
 	return integrity_check(st, err);
 }
@@ -704,11 +718,14 @@ state_close(struct state *st)
 {
 	if (st == NULL)
 		return;
+	if (st->be != NULL)
+		st->be->close(st->bctx);
 	if (st->db != NULL) {
 		state_rollback(st);
 		sqlite3_close_v2(st->db);
 	}
 	free(st->path);
+	free(st->history_id);
 	free(st);
 }
 
@@ -716,6 +733,8 @@ state_close(struct state *st)
 int
 state_begin(struct state *st, struct buf *err)
 {
+	if (st->be != NULL)
+		return st->be->begin(st->bctx, err);
 	if (!sqlite3_get_autocommit(st->db))
 		return error_set(err, "a transaction on '%s' is already open",
 		    st->path);
@@ -728,6 +747,8 @@ state_begin(struct state *st, struct buf *err)
 int
 state_commit(struct state *st, struct buf *err)
 {
+	if (st->be != NULL)
+		return st->be->commit(st->bctx, err);
 	if (sqlite3_get_autocommit(st->db))
 		return error_set(err, "no transaction on '%s' to commit",
 		    st->path);
@@ -742,6 +763,10 @@ state_commit(struct state *st, struct buf *err)
 void
 state_rollback(struct state *st)
 {
+	if (st != NULL && st->be != NULL) {
+		st->be->rollback(st->bctx);
+		return;
+	}
 	if (st == NULL || st->db == NULL || sqlite3_get_autocommit(st->db))
 		return;
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -790,6 +815,8 @@ state_history_load(struct state *st, struct state_history *h, struct buf *err)
 	int rc, ret = -1;
 
 	memset(h, 0, sizeof *h);
+	if (st->be != NULL)
+		return st->be->history_load(st->bctx, h, err);
 	if (db_prepare(st, &s, "SELECT seq, name, state, note, started_at, "
 	    "finished_at FROM releases ORDER BY seq", err) == -1)
 		goto done;
@@ -875,6 +902,8 @@ state_release_add(struct state *st, const char *name, const char *note,
 	int64_t seq = 0;
 	int own = 0, ok = 0, rc;
 
+	if (st->be != NULL)
+		return st->be->release_add(st->bctx, name, note, seq_out, err);
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	if (db_prepare(st, &s, "SELECT 1 FROM releases WHERE name = ?",
@@ -924,6 +953,8 @@ state_release_finish(struct state *st, int64_t seq, struct buf *err)
 	sqlite3_stmt *s = NULL;
 	int own = 0, ok = 0;
 
+	if (st->be != NULL)
+		return st->be->release_finish(st->bctx, seq, err);
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	/* Finishing a deployed release again keeps its first finish time. */
@@ -962,6 +993,8 @@ state_ship_put(struct state *st, const struct state_ship *ship,
 	sqlite3_stmt *s = NULL;
 	int own = 0, ok = 0;
 
+	if (st->be != NULL)
+		return st->be->ship_put(st->bctx, ship, err);
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	if (db_prepare(st, &s, "INSERT OR REPLACE INTO ships (plan, step, idx, "
@@ -1020,6 +1053,8 @@ int
 state_ship_delete(struct state *st, const char *plan, const char *step,
     struct buf *err)
 {
+	if (st->be != NULL)
+		return st->be->ship_delete(st->bctx, plan, step, err);
 	return delete_plan_step(st, "ships", plan, step, err);
 }
 
@@ -1129,6 +1164,8 @@ state_event_append(struct state *st, const struct state_event *in,
 
 	if (in->kind == NULL || *in->kind == '\0')
 		return error_set(err, "an event needs a kind");
+	if (st->be != NULL)
+		return st->be->event_append(st->bctx, in, err);
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	if (ev.actor == NULL)
@@ -1221,6 +1258,8 @@ state_events_load(struct state *st, const char *plan, const char *kind,
 
 	*out = NULL;
 	*n = 0;
+	if (st->be != NULL)
+		return st->be->events_load(st->bctx, plan, kind, out, n, err);
 	if (db_prepare(st, &s, "SELECT " EVENT_COLUMNS " FROM events "
 	    "WHERE (?1 IS NULL OR plan = ?1) AND (?2 IS NULL OR kind = ?2) "
 	    "ORDER BY id", err) == -1)
@@ -1276,6 +1315,8 @@ state_log_verify(struct state *st, int64_t *bad_id, struct buf *err)
 
 	memset(&ev, 0, sizeof ev);
 	*bad_id = 0;
+	if (st->be != NULL)
+		return st->be->log_verify(st->bctx, bad_id, err);
 	memcpy(prev, STATE_GENESIS_HASH, 65);
 	if (chain_head(st, &head_id, head, err) == -1)
 		goto done;
@@ -1337,6 +1378,8 @@ state_backfill_get(struct state *st, const char *plan, const char *step,
 
 	memset(out, 0, sizeof *out);
 	*found = 0;
+	if (st->be != NULL)
+		return st->be->backfill_get(st->bctx, plan, step, out, found, err);
 	if (db_prepare(st, &s, "SELECT plan, step, cursor, rows_done, "
 	    "rows_total, finished, updated_at FROM backfills "
 	    "WHERE plan = ? AND step = ?", err) == -1)
@@ -1371,6 +1414,8 @@ state_backfill_put(struct state *st, const struct state_backfill *b,
 	sqlite3_stmt *s = NULL;
 	int own = 0, ok = 0;
 
+	if (st->be != NULL)
+		return st->be->backfill_put(st->bctx, b, err);
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	if (db_prepare(st, &s, "INSERT OR REPLACE INTO backfills (plan, step, "
@@ -1400,6 +1445,8 @@ int
 state_backfill_delete(struct state *st, const char *plan, const char *step,
     struct buf *err)
 {
+	if (st->be != NULL)
+		return st->be->backfill_delete(st->bctx, plan, step, err);
 	return delete_plan_step(st, "backfills", plan, step, err);
 }
 
@@ -1445,4 +1492,345 @@ const char *
 state_lib_version(void)
 {
 	return sqlite3_libversion();
+}
+
+/*
+ * Opens the PostgreSQL store at conninfo; see state.h.  The struct state
+ * only carries the backend, so every public function above dispatches.
+ */
+int
+state_open_pg(struct state **out, const char *conninfo, int create,
+    int *absent, struct buf *err)
+{
+	struct state *st;
+	void *be = NULL;
+
+	*out = NULL;
+	*absent = 0;
+	if (state_pg_open(&be, conninfo, create, absent, err) != 0)
+		return -1;
+	st = xcalloc(1, sizeof *st);
+	st->be = &state_pg_backend;
+	st->bctx = be;
+	*out = st;
+	return 0;
+}
+
+/* Whether loc names a PostgreSQL store rather than a file; see state.h. */
+int
+state_location_is_pg(const char *loc)
+{
+	if (strncmp(loc, "postgres://", 11) == 0 ||
+	    strncmp(loc, "postgresql://", 13) == 0)
+		return 1;
+	/*
+	 * A conninfo is key=value pairs: it starts with a keyword (letters
+	 * and underscores) and "=", which no file path excon writes does.
+	 */
+	while (*loc == ' ')
+		loc++;
+	if (!((*loc >= 'a' && *loc <= 'z') || *loc == '_'))
+		return 0;
+	while ((*loc >= 'a' && *loc <= 'z') || *loc == '_')
+		loc++;
+	while (*loc == ' ')
+		loc++;
+	return *loc == '=';
+}
+
+/* The name of the store's kind: "sqlite" or the backend's. */
+const char *
+state_kind(const struct state *st)
+{
+	return st->be != NULL ? st->be->name : "sqlite";
+}
+
+/* "Now" for every backend. */
+int64_t
+state_clock(void)
+{
+	return state_now();
+}
+
+/* The chain hash, shared by every backend so that a copied chain verifies. */
+void
+state_event_hash(const char *prev, const struct state_event *ev,
+    char out[65])
+{
+	event_hash(prev, ev, out);
+}
+
+/* Frees the strings of one event, for every backend. */
+void
+state_event_clear(struct state_event *ev)
+{
+	event_clear(ev);
+}
+
+/*
+ * The history's id (borrowed); see state.h.  Read on first use rather
+ * than at open, so that a command that never needs it does not read the
+ * page it lives on.
+ */
+const char *
+state_history_id(struct state *st, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (st->be != NULL)
+		return st->be->history_id(st->bctx);
+	if (st->history_id != NULL)
+		return st->history_id;
+	if (db_prepare(st, &s, "SELECT id FROM history WHERE k = 1",
+	    err) == -1)
+		return NULL;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		st->history_id = col_text(s, 0);
+	else
+		error_set(err, "'%s' is corrupt: it has no history id", st->path);
+	sqlite3_finalize(s);
+	return st->history_id;
+}
+
+/*
+ * The raw writes of `excon state copy`: rows as they are, ids and hashes
+ * included, into a store that state_copy has checked is empty.
+ */
+
+/* Sets the history's id (copying a history keeps it). */
+static int
+copy_history_id(struct state *st, const char *id, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -1;
+
+	if (st->be != NULL)
+		return st->be->history_id_set(st->bctx, id, err);
+	if (db_prepare(st, &s, "UPDATE history SET id = ? WHERE k = 1",
+	    err) == -1)
+		goto done;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot copy into");
+		goto done;
+	}
+	free(st->history_id);
+	st->history_id = xstrdup(id);
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Inserts a release row as it is. */
+static int
+copy_release(struct state *st, const struct state_release *r, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -1;
+
+	if (st->be != NULL)
+		return st->be->release_put(st->bctx, r, err);
+	if (db_prepare(st, &s, "INSERT INTO releases (seq, name, state, note, "
+	    "started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?)", err) == -1)
+		goto done;
+	sqlite3_bind_int64(s, 1, r->seq);
+	sqlite3_bind_text(s, 2, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->state == RELEASE_DEPLOYED ? "deployed" :
+	    "started", -1, SQLITE_STATIC);
+	bind_text(s, 4, r->note);
+	sqlite3_bind_int64(s, 5, r->started_at);
+	sqlite3_bind_int64(s, 6, r->finished_at);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot copy into");
+		goto done;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Inserts an event as it is (id and hash kept) and moves the head to it. */
+static int
+copy_event(struct state *st, const struct state_event *ev, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -1;
+
+	if (st->be != NULL)
+		return st->be->event_put(st->bctx, ev, err);
+	if (db_prepare(st, &s, "INSERT INTO events (" EVENT_COLUMNS ") "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", err) == -1)
+		goto done;
+	sqlite3_bind_int64(s, 1, ev->id);
+	sqlite3_bind_int64(s, 2, ev->at);
+	bind_text(s, 3, ev->actor);
+	bind_text(s, 4, ev->kind);
+	bind_text(s, 5, ev->plan);
+	bind_text(s, 6, ev->step);
+	bind_text(s, 7, ev->release);
+	bind_text(s, 8, ev->detail);
+	bind_text(s, 9, ev->reason);
+	bind_text(s, 10, ev->hash);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot copy into");
+		goto done;
+	}
+	sqlite3_finalize(s);
+	if (db_prepare(st, &s, "INSERT OR REPLACE INTO chain (k, head_id, "
+	    "head_hash) VALUES (1, ?, ?)", err) == -1)
+		goto done;
+	sqlite3_bind_int64(s, 1, ev->id);
+	bind_text(s, 2, ev->hash);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot copy into");
+		goto done;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Loads every backfill progress row; *out owned by the caller. */
+int
+state_backfills_load(struct state *st, struct state_backfill **out,
+    size_t *n, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct state_backfill *v = NULL;
+	size_t nv = 0, cap = 0;
+	int rc, ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (st->be != NULL)
+		return st->be->backfills_load(st->bctx, out, n, err);
+	if (db_prepare(st, &s, "SELECT plan, step, cursor, rows_done, "
+	    "rows_total, finished, updated_at FROM backfills ORDER BY plan, "
+	    "step", err) == -1)
+		goto done;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct state_backfill *b;
+
+		XGROW(v, cap, nv + 1);
+		b = &v[nv++];
+		b->plan = col_text(s, 0);
+		b->step = col_text(s, 1);
+		b->cursor = col_text(s, 2);
+		b->rows_done = sqlite3_column_int64(s, 3);
+		b->rows_total = sqlite3_column_int64(s, 4);
+		b->finished = sqlite3_column_int(s, 5) != 0;
+		b->updated_at = sqlite3_column_int64(s, 6);
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(st, err, "cannot read backfill progress from");
+		goto done;
+	}
+	*out = v;
+	*n = nv;
+	v = NULL;
+	nv = 0;
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	state_backfills_free(v, nv);
+	return ret;
+}
+
+/* Frees what state_backfills_load filled (NULL-safe). */
+void
+state_backfills_free(struct state_backfill *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		state_backfill_free(&v[i]);
+	free(v);
+}
+
+/* Counts what a store holds, for state_copy. */
+static int
+copy_count(struct state *st, struct state_copy_counts *c,
+    struct state_history *h, struct state_event **ev,
+    struct state_backfill **bf, struct buf *err)
+{
+	memset(c, 0, sizeof *c);
+	if (state_history_load(st, h, err) != 0 ||
+	    state_events_load(st, NULL, NULL, ev, &c->events, err) != 0 ||
+	    state_backfills_load(st, bf, &c->backfills, err) != 0)
+		return -1;
+	c->releases = h->nreleases;
+	c->ships = h->nships;
+	return 0;
+}
+
+/* Copies a whole history; see state.h. */
+int
+state_copy(struct state *from, struct state *to, int dry_run,
+    struct state_copy_counts *counts, struct buf *err)
+{
+	struct state_history h, th;
+	struct state_event *ev = NULL, *tev = NULL;
+	struct state_backfill *bf = NULL, *tbf = NULL;
+	struct state_copy_counts tc;
+	const char *id;
+	size_t i;
+	int own = 0, ret = -1;
+
+	memset(&h, 0, sizeof h);
+	memset(&th, 0, sizeof th);
+	memset(&tc, 0, sizeof tc);
+	if ((id = state_history_id(from, err)) == NULL ||
+	    copy_count(from, counts, &h, &ev, &bf, err) != 0)
+		goto done;
+	if (!dry_run) {
+		if (state_begin(to, err) != 0)
+			goto done;
+		own = 1;
+	}
+	/* The target is read inside the transaction: nobody writes meanwhile. */
+	if (copy_count(to, &tc, &th, &tev, &tbf, err) != 0)
+		goto done;
+	if (tc.releases || tc.ships || tc.events || tc.backfills) {
+		error_set(err, "the target already holds a history (%zu "
+		    "release%s, %zu ship%s, %zu event%s): excon copies only into "
+		    "an empty store", tc.releases, tc.releases == 1 ? "" : "s",
+		    tc.ships, tc.ships == 1 ? "" : "s", tc.events,
+		    tc.events == 1 ? "" : "s");
+		goto done;
+	}
+	if (dry_run) {
+		ret = 0;
+		goto done;
+	}
+	if (copy_history_id(to, id, err) != 0)
+		goto done;
+	for (i = 0; i < h.nreleases; i++)
+		if (copy_release(to, &h.releases[i], err) != 0)
+			goto done;
+	for (i = 0; i < h.nships; i++)
+		if (state_ship_put(to, &h.ships[i], err) != 0)
+			goto done;
+	for (i = 0; i < counts->events; i++)
+		if (copy_event(to, &ev[i], err) != 0)
+			goto done;
+	for (i = 0; i < counts->backfills; i++)
+		if (state_backfill_put(to, &bf[i], err) != 0)
+			goto done;
+	if (state_commit(to, err) != 0)
+		goto done;
+	own = 0;
+	ret = 0;
+done:
+	if (own)
+		state_rollback(to);
+	state_history_free(&h);
+	state_history_free(&th);
+	state_events_free(ev, counts->events);
+	state_events_free(tev, tc.events);
+	state_backfills_free(bf, counts->backfills);
+	state_backfills_free(tbf, tc.backfills);
+	return ret;
 }

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "state.h"
+#include "state-be.h"
 #include "util/testutil.h"
 #include "xalloc.h"
 
@@ -38,7 +40,7 @@ setup(void)
 	walked = 0;
 	dir = tu_tmpdir();
 	tu_write(dir, "plans/" PLAN ".yaml", text);
-	tu_write(dir, "state/.keep", "");
+	tu_state_init(dir, "state/excon.db");
 	free(text);
 	free(src);
 	/* A fixed clock and actor, and no database from the environment. */
@@ -712,8 +714,11 @@ END_TEST
 START_TEST(test_global_options_anywhere)
 {
 	struct run a, b;
+	struct snap s;
 
+	snap_take(&s);
 	tu_write(dir, "other/x.yaml", "plan: other-plan\nsteps: [{id: s, kind: code}]\n");
+	tu_state_init(dir, "s.db");
 	ck_assert_int_eq(X(&a, "--state s.db release start elsewhere"), 0);
 	tu_run_free(&a);
 	/* excon --state s.db status = excon status --state s.db */
@@ -731,7 +736,100 @@ START_TEST(test_global_options_anywhere)
 	tu_run_free(&a);
 	tu_run_free(&b);
 	/* The default state file was never touched. */
-	ck_assert(!exists("state/excon.db"));
+	snap_same(&s);
+}
+END_TEST
+
+/*
+ * --db, --state, --plans and --config are accepted before or after every
+ * command name, also where unused, so a wrapper can pass them always.
+ */
+START_TEST(test_global_options_everywhere)
+{
+	static const char *const cmds[] = { "release list", "status", "audit",
+	    "log", "check", "lint", "compat v1", "version", NULL };
+	struct run a, b;
+	int i;
+
+	tu_write(dir, "excon.yaml", "plans: plans\n");
+	step("release start v1", "release v1 started (#1)");
+	for (i = 0; cmds[i] != NULL; i++) {
+		ck_assert_msg(X(&a, "--db host=/nonexistent --state state/excon.db "
+		    "--plans plans --config excon.yaml %s", cmds[i]) == 0,
+		    "before %s: %d %s", cmds[i], a.status, a.err);
+		ck_assert_msg(X(&b, "%s --db host=/nonexistent --state "
+		    "state/excon.db --plans plans --config excon.yaml", cmds[i]) == 0,
+		    "after %s: %d %s", cmds[i], b.status, b.err);
+		same(a.out, b.out);
+		ck_assert_msg(!tu_has(a.err, "unknown option"), "%s", a.err);
+		tu_run_free(&a);
+		tu_run_free(&b);
+	}
+	ck_assert_int_eq(X(&a, "release list --db=host=/nonexistent"), 0);
+	ck_assert_msg(tu_has(a.out, "v1"), "%s", a.out);
+	tu_run_free(&a);
+}
+END_TEST
+
+/* -V is --version; a mistyped command gets the closest one suggested. */
+START_TEST(test_short_version_and_did_you_mean)
+{
+	struct run a, b;
+
+	ck_assert_int_eq(X(&a, "-V"), 0);
+	ck_assert_int_eq(X(&b, "--version"), 0);
+	same(a.out, b.out);
+	ck_assert_msg(starts(a.out, "excon 0."), "%s", a.out);
+	tu_run_free(&a);
+	tu_run_free(&b);
+	ck_assert_int_eq(X(&a, "stauts"), 2);
+	ck_assert_msg(starts(a.err, "excon: unknown command 'stauts' (did you "
+	    "mean 'status'?)\n"), "%s", a.err);
+	tu_run_free(&a);
+	ck_assert_int_eq(X(&a, "adv " PLAN), 2);
+	ck_assert_msg(starts(a.err, "excon: unknown command 'adv' (did you "
+	    "mean 'advance'?)\n"), "%s", a.err);
+	tu_run_free(&a);
+	ck_assert_int_eq(X(&a, "frobnicate"), 2);
+	ck_assert_msg(!tu_has(a.err, "did you mean"), "%s", a.err);
+	tu_run_free(&a);
+}
+END_TEST
+
+/*
+ * A command that needs a history and finds none exits 2 naming where it
+ * looked; nothing but `excon init` creates a store.
+ */
+START_TEST(test_no_silent_empty_history)
+{
+	static const char *const cmds[] = { "status", "release list", "audit",
+	    "log", "log --verify", "check", "compat v1", "release start v9",
+	    "release finish v9", ADV, "advance --all --record-only",
+	    "rollback " PLAN, NULL };
+	struct run r;
+	int i;
+
+	for (i = 0; cmds[i] != NULL; i++) {
+		ck_assert_msg(X(&r, "%s --state typo/excon.db", cmds[i]) == 2,
+		    "%s exited %d: %s%s", cmds[i], r.status, r.out, r.err);
+		same(r.err, "excon: no history at 'typo/excon.db': run 'excon init' "
+		    "to create one, or point --state, EXCON_STATE or 'state:' in "
+		    "excon.yaml at the team's store\n");
+		same(r.out, "");
+		tu_run_free(&r);
+	}
+	ck_assert(!exists("typo"));
+	/* The plans alone can still be checked, e.g. by a fork's CI. */
+	ck_assert_int_eq(X(&r, "check --plans-only --state typo/excon.db"), 0);
+	same(r.out, "check: 1 plan ok\n");
+	tu_run_free(&r);
+	ck_assert(!exists("typo"));
+	/* init creates it, and then the history is there (and empty). */
+	ck_assert_int_eq(X(&r, "init --state typo/excon.db"), 0);
+	ck_assert_msg(tu_has(r.out, "created  typo/excon.db"), "%s", r.out);
+	tu_run_free(&r);
+	step("release list --state typo/excon.db", "no releases recorded");
+	step("release start v9 --state typo/excon.db", "release v9 started (#1)");
 }
 END_TEST
 
@@ -813,12 +911,10 @@ START_TEST(test_runtime_failure_exit_1)
 {
 	struct run r;
 
-	/* The state file's directory does not exist. */
-	ck_assert_int_eq(X(&r, "release start v1 --state no/such/dir/x.db"), 1);
-	same(r.err, "excon: cannot create 'no/such/dir/x.db': No such file or "
-	    "directory\n");
+	/* The state path is a directory, not a file. */
+	ck_assert_int_eq(X(&r, "release start v1 --state state"), 1);
+	same(r.err, "excon: 'state' is not a regular file\n");
 	tu_run_free(&r);
-	ck_assert(!exists("no"));
 }
 END_TEST
 
@@ -1068,7 +1164,7 @@ START_TEST(test_newer_state_file)
 	snap_take(&s);
 	ck_assert_int_eq(X(&r, "status"), 1);
 	same(r.err, "excon: 'state/excon.db' was written by a newer excon (state "
-	    "schema 7, this excon knows 1): upgrade excon\n");
+	    "schema 7, this excon knows 2): upgrade excon\n");
 	tu_run_free(&r);
 	ck_assert_int_eq(X(&r, "release start v2"), 1);
 	ck_assert_msg(tu_has(r.err, "was written by a newer excon"), "%s", r.err);
@@ -1084,18 +1180,17 @@ START_TEST(test_new_state_file_mode)
 	char *path = xasprintf("%s/state/excon.db", dir);
 
 	umask(022);
+	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_ne(stat(path, &sb), 0);
-	step("release start v1", NULL);
+	step("init", "created  state/excon.db");
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0600);
-	/* Read-only commands on a missing file create nothing. */
-	ck_assert_int_eq(X(&r, "status --state state/other.db"), 0);
+	/* Commands on a missing file create nothing. */
+	ck_assert_int_eq(X(&r, "status --state state/other.db"), 2);
 	tu_run_free(&r);
-	ck_assert_int_eq(X(&r, "release list --state state/other.db"), 0);
-	same(r.out, "no releases recorded; start one with 'excon release start "
-	    "NAME'\n");
+	ck_assert_int_eq(X(&r, "release start v1 --state state/other.db"), 2);
 	tu_run_free(&r);
-	ck_assert_int_eq(X(&r, "check --state state/other.db"), 0);
+	ck_assert_int_eq(X(&r, "check --state state/other.db"), 2);
 	tu_run_free(&r);
 	ck_assert(!exists("state/other.db"));
 	free(path);
@@ -1578,7 +1673,7 @@ START_TEST(test_advance_runtime_failure_exit_code)
 	const char *const env[] = { "EXCON_DATABASE=host=/nonexistent", NULL };
 	struct run r;
 
-	ck_assert_int_eq(X(&r, ADV " --state no/such/dir/x.db"), 1);
+	ck_assert_int_eq(X(&r, ADV " --state state"), 1);
 	ck_assert_msg(!tu_has(r.out, "nothing to ship"), "%s", r.out);
 	tu_run_free(&r);
 	tu_write(dir, "state/garbage.db", "not a database\n");
@@ -1646,6 +1741,152 @@ START_TEST(test_log_unknown_plan)
 }
 END_TEST
 
+/*
+ * Does what a careful forger does after editing or deleting events: drops
+ * the triggers, recomputes every hash from the stored fields, and moves
+ * the chain head to the newest event left.
+ */
+static void
+rechain(const char *edit)
+{
+	struct state *st = NULL;
+	struct state_event *ev = NULL;
+	struct buf err = BUF_INIT, sql = BUF_INIT;
+	char *path = xasprintf("%s/state/excon.db", dir), *out;
+	char prev[65], h[65];
+	size_t n = 0, i;
+
+	out = sqlite("DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF "
+	    "EXISTS events_no_delete");
+	ck_assert_str_eq(out, "");
+	free(out);
+	out = sqlite(edit);
+	ck_assert_str_eq(out, "");
+	free(out);
+	ck_assert_msg(state_open(&st, path, 0, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert(state_events_load(st, NULL, NULL, &ev, &n, &err) == 0);
+	state_close(st);
+	memcpy(prev, STATE_GENESIS_HASH, 65);
+	for (i = 0; i < n; i++) {
+		state_event_hash(prev, &ev[i], h);
+		buf_printf(&sql, "UPDATE events SET hash = '%s' WHERE id = %lld;", h,
+		    (long long)ev[i].id);
+		memcpy(prev, h, 65);
+	}
+	buf_printf(&sql, "UPDATE chain SET head_id = %lld, head_hash = '%s'",
+	    n ? (long long)ev[n - 1].id : 0LL, prev);
+	out = sqlite(buf_cstr(&sql));
+	ck_assert_str_eq(out, "");
+	free(out);
+	state_events_free(ev, n);
+	buf_free(&err);
+	buf_free(&sql);
+	free(path);
+}
+
+/* The head printed by log --head (owned, without the newline). */
+static char *
+head(void)
+{
+	struct run r;
+	char *h;
+
+	ck_assert_int_eq(X(&r, "log --head"), 0);
+	ck_assert_uint_eq(strlen(r.out), 65);
+	h = xstrndup(r.out, 64);
+	tu_run_free(&r);
+	return h;
+}
+
+/*
+ * A ship row deleted behind excon's back: the chain is intact, but
+ * log --verify and check find the row the log records and the file lacks.
+ */
+START_TEST(test_tamper_deleted_ship_row)
+{
+	struct run r;
+	char *out;
+
+	walk(2);
+	out = sqlite("DELETE FROM ships WHERE step = 'dual-write'");
+	ck_assert_str_eq(out, "");
+	free(out);
+	ck_assert_int_eq(X(&r, "log --verify"), 4);
+	same(r.out, "ship " PLAN "/dual-write shipped in v1 per the log (event 5) "
+	    "but its row is missing\nthe history disagrees with its event log "
+	    "in 1 place\n");
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "log --verify --format json"), 4);
+	same(r.out, "{\"intact\":false,\"first_bad_event\":null,\"problems\":"
+	    "[\"ship " PLAN "/dual-write shipped in v1 per the log (event 5) but "
+	    "its row is missing\"]}\n");
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "check"), 4);
+	ck_assert_msg(tu_has(r.out, "ship " PLAN "/dual-write shipped in v1 per "
+	    "the log (event 5) but its row is missing"), "%s", r.out);
+	tu_run_free(&r);
+}
+END_TEST
+
+/*
+ * An event edited and every hash recomputed: the chain verifies, but the
+ * replay finds the ship the edit moved, and a head printed earlier finds
+ * even an edit that changes no row.
+ */
+START_TEST(test_tamper_event_rehashed)
+{
+	struct run r;
+	char *h;
+
+	walk(3);
+	h = head();
+	rechain("UPDATE events SET release = 'v1' WHERE kind = 'advance' AND "
+	    "step = 'switch-reads'");
+	ck_assert_int_eq(X(&r, "log --verify"), 4);
+	ck_assert_msg(tu_has(r.out, "ship " PLAN "/switch-reads is in release #2 "
+	    "in its row but in v1 (#1) in the log (event 10)\n"), "%s", r.out);
+	tu_run_free(&r);
+	/* Put the release back; change only who did it. */
+	rechain("UPDATE events SET release = 'v2', actor = 'mallory@x' WHERE "
+	    "kind = 'advance' AND step = 'switch-reads'");
+	ck_assert_int_eq(X(&r, "log --verify"), 0);
+	same(r.out, "event log intact\n");
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "log --verify --since-head %s", h), 4);
+	ck_assert_msg(starts(r.out, "no event carries head "), "%s", r.out);
+	tu_run_free(&r);
+	free(h);
+}
+END_TEST
+
+/*
+ * The newest events deleted and the head reset to the last one left: the
+ * rows those events recorded have no event any more.
+ */
+START_TEST(test_tamper_tail_truncated)
+{
+	struct run r;
+	char *h;
+
+	walk(2);
+	h = head();
+	ck_assert_int_eq(X(&r, "log --verify --since-head %s", h), 0);
+	same(r.out, "event log intact\n");
+	tu_run_free(&r);
+	rechain("DELETE FROM events WHERE id > 5");
+	ck_assert_int_eq(X(&r, "log --verify"), 4);
+	same(r.out, "release v1 (#1) is deployed in its row but started in the "
+	    "log\nship " PLAN "/backfill (release #1) has a row but no event "
+	    "records it\nthe history disagrees with its event log in 2 "
+	    "places\n");
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "log --verify --since-head %s", h), 4);
+	ck_assert_msg(tu_has(r.out, "no event carries head "), "%s", r.out);
+	tu_run_free(&r);
+	free(h);
+}
+END_TEST
+
 /* Adds test as its own TCase (one behaviour each) to s. */
 static void
 add(Suite *s, const char *name, const TTest *test)
@@ -1675,6 +1916,9 @@ cli_suite(void)
 	add(s, "unknown plan", test_unknown_plan);
 	add(s, "unknown release", test_unknown_release);
 	add(s, "global options", test_global_options_anywhere);
+	add(s, "global options everywhere", test_global_options_everywhere);
+	add(s, "short version, did you mean", test_short_version_and_did_you_mean);
+	add(s, "no silent empty history", test_no_silent_empty_history);
 	add(s, "help", test_help);
 	add(s, "version", test_version);
 	add(s, "db step needs database", test_db_step_needs_database);
@@ -1706,6 +1950,9 @@ cli_suite(void)
 	add(s, "advance unknown release", test_advance_unknown_release_complete_plan);
 	add(s, "check deleted beside broken", test_check_deleted_plan_beside_broken_one);
 	add(s, "log unknown plan", test_log_unknown_plan);
+	add(s, "tamper: deleted ship row", test_tamper_deleted_ship_row);
+	add(s, "tamper: event rehashed", test_tamper_event_rehashed);
+	add(s, "tamper: tail truncated", test_tamper_tail_truncated);
 	return s;
 }
 

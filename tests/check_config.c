@@ -82,7 +82,7 @@ setup(void)
 	unsetenv("EXCON_STATE");
 	unsetenv("EXCON_DATABASE");
 	dir = tu_tmpdir();
-	tu_write(dir, "state/.keep", "");
+	tu_state_init(dir, "state/excon.db");
 	plan_file("plans", "default-plan");
 	ok(NULL, "release", "start", "default", NULL, NULL);
 	for (i = 0; i < 3; i++) {
@@ -92,6 +92,7 @@ setup(void)
 		char *rel = xasprintf("from-%s", src[i]);
 
 		plan_file(sub, name);
+		tu_state_init(dir, db);
 		ok(NULL, "release", "start", rel, "--state", db);
 		free(sub);
 		free(name);
@@ -340,6 +341,8 @@ START_TEST(test_contract_after_from_config)
 	/* The configured default is what the gates and lint use. */
 	tu_write(dir, "excon.yaml", "plans: rename\nstate: rename.db\n"
 	    "contract_after: 3\n");
+	tu_state_init(dir, "rename.db");
+	tu_state_init(dir, "other.db");
 	tu_write(dir, "rename/rename.yaml",
 	    "plan: rename\n"
 	    "contract_after: 2\n"

@@ -37,6 +37,7 @@ project(void)
 
 	tu_write(d, "plans/users-full-name.yaml", rename_plan);
 	tu_write(d, "V12.sql", migration);
+	tu_state_init(d, "state/excon.db");
 	return d;
 }
 
@@ -424,6 +425,32 @@ START_TEST(test_rules_of_plain_files)
 }
 END_TEST
 
+/*
+ * Without a history, lint of other tools' files takes every contract window
+ * as closed and says so; lint of plans alone needs no history at all.
+ */
+START_TEST(test_sql_file_without_history_says_so)
+{
+	char *d = project();
+	struct run r;
+
+	ck_assert_int_eq(tu_sh(&r, d, "rm state/excon.db"), 0);
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "lint --sql V12.sql");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.err, "excon: no history at 'state/excon.db': "
+	    "every contract window is taken as closed"), "%s", r.err);
+	ck_assert_msg(tu_has(r.out, "V12.sql:2:1: error[E-DROP-COLUMN]"), "%s", r.out);
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "lint");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(!tu_has(r.err, "no history"), "%s", r.err);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
 /* The lint CLI suite. */
 static Suite *
 lint_cli_suite(void)
@@ -444,6 +471,7 @@ lint_cli_suite(void)
 		{ "transactions", test_flyway_concurrent_index_passes },
 		{ "exclude_allow_file", test_exclude_rules_and_allow_file },
 		{ "plain_rules", test_rules_of_plain_files },
+		{ "no_history", test_sql_file_without_history_says_so },
 	};
 	size_t i;
 

@@ -34,7 +34,7 @@ setup(void)
 	dir = tu_tmpdir();
 	tu_write(dir, "plans/users-full-name.yaml", PLAN_TEXT("users-full-name",
 	    "users"));
-	tu_write(dir, "state/.keep", "");
+	tu_state_init(dir, "state/excon.db");
 	tu_write(dir, "db/V1__ok.sql",
 	    "CREATE TABLE IF NOT EXISTS t (id bigint PRIMARY KEY);\n");
 	tu_write(dir, "db/V2__drop.sql",

@@ -32,7 +32,7 @@ static void
 setup(void)
 {
 	dir = tu_tmpdir();
-	tu_write(dir, "state/.keep", "");
+	tu_state_init(dir, "state/excon.db");
 	setenv("EXCON_NOW", "1767225600", 1);		/* 2026-01-01T00:00:00Z */
 	setenv("EXCON_ACTOR", "rm@ci", 1);
 	unsetenv("EXCON_CONFIG");

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,12 +37,40 @@ make_dir(const char *path, int dry)
 	return 0;
 }
 
+/*
+ * Creates the shared history in PostgreSQL unless it exists: the excon
+ * schema and its tables (see the README), never touching anything else.
+ */
+static int
+init_pg_store(struct cmd_ctx *ctx)
+{
+	struct buf err = BUF_INIT;
+	char *where = cmd_store_where(ctx);
+	const char *ci = strcmp(ctx->cfg.state_path, "database") == 0 ?
+	    cmd_conninfo(ctx) : ctx->cfg.state_path;
+	int absent = 0, rc = EXCON_EXIT_OK;
+
+	if (state_open_pg(&ctx->st, ci, 0, &absent, &err) == 0)
+		printf("exists   history in %s\n", where);
+	else if (!absent)
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+	else if (ctx->dry_run)
+		printf("would create history in %s\n", where);
+	else if (buf_reset(&err), state_open_pg(&ctx->st, ci, 1, &absent,
+	    &err) != 0)
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+	else
+		printf("created  history in %s\n", where);
+	free(where);
+	buf_free(&err);
+	return rc;
+}
+
 /* Runs init. */
 static int
 cmd_init_exec(struct cmd_ctx *ctx)
 {
 	const char *cfgfile = ctx->cfg.file ? ctx->cfg.file : "excon.yaml";
-	struct state_history h;
 	char *slash;
 	size_t i;
 	int rc;
@@ -61,6 +90,8 @@ cmd_init_exec(struct cmd_ctx *ctx)
 	for (i = 0; ctx->cfg.plan_dirs[i] != NULL; i++)
 		if ((rc = make_dir(ctx->cfg.plan_dirs[i], ctx->dry_run)) != 0)
 			return rc;
+	if (cmd_store_is_pg(ctx))
+		return init_pg_store(ctx);
 	slash = strrchr(ctx->cfg.state_path, '/');
 	if (slash != NULL) {
 		*slash = '\0';
@@ -80,10 +111,9 @@ cmd_init_exec(struct cmd_ctx *ctx)
 		printf("would create %s\n", ctx->cfg.state_path);
 		return EXCON_EXIT_OK;
 	}
-	if ((rc = cmd_history(ctx, &h, 1)) != 0)
+	/* The one place a store is created. */
+	if ((rc = cmd_open_state(ctx, 1)) != 0)
 		return rc;
-	state_history_free(&h);
-	state_commit(ctx->st, NULL);
 	printf("created  %s\n", ctx->cfg.state_path);
 	return EXCON_EXIT_OK;
 }

@@ -37,7 +37,7 @@ e2e_setup(struct e2e *e, const char *name, const char *config)
 	if (config != NULL)
 		buf_puts(&y, config);
 	tu_write(e->dir, "excon.yaml", buf_cstr(&y));
-	tu_write(e->dir, "state/.keep", "");
+	tu_state_init(e->dir, "state/excon.db");
 	buf_free(&y);
 }
 

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "buf.h"
+#include "state.h"
 
 extern char **environ;
 
@@ -186,6 +188,27 @@ tu_write(const char *dir, const char *name, const char *text)
 		abort();
 	fputs(text, f);
 	fclose(f);
+	free(path);
+}
+
+/* Creates an empty store at dir/name, as excon init does. */
+void
+tu_state_init(const char *dir, const char *name)
+{
+	struct state *st = NULL;
+	struct buf err = BUF_INIT;
+	char *path = NULL;
+
+	if (asprintf(&path, "%s/%s.tu-keep", dir, name) < 0)
+		abort();
+	/* tu_write creates the parent directories of name. */
+	tu_write(dir, path + strlen(dir) + 1, "");
+	unlink(path);
+	path[strlen(path) - strlen(".tu-keep")] = '\0';
+	if (state_open(&st, path, 1, &err) != 0)
+		ck_abort_msg("cannot create %s: %s", path, buf_cstr(&err));
+	state_close(st);
+	buf_free(&err);
 	free(path);
 }
 

@@ -34,6 +34,11 @@ char *tu_tmpdir(void);
 void tu_rmrf(const char *dir);
 /* Writes text to dir/name, creating parent directories. */
 void tu_write(const char *dir, const char *name, const char *text);
+/*
+ * Creates an empty excon store at dir/name (parent directories too), as
+ * `excon init` would, for tests that start from an initialised project.
+ */
+void tu_state_init(const char *dir, const char *name);
 /* Reads dir/name (owned), or NULL; *len may be NULL. */
 char *tu_read(const char *dir, const char *name, size_t *len);
 /* The test PostgreSQL conninfo from $EXCON_TEST_PG, or NULL. */

@@ -1,0 +1,74 @@
+/*
+ * The store backends behind state.h.  state.c holds the SQLite store and
+ * the public functions; a public function called on a store opened by
+ * state_open_pg hands its arguments to the matching entry of the backend's
+ * table below.  Adding a table to the history (a new kind of record) means
+ * adding a function to state.h, an entry here, and both implementations.
+ *
+ * Only the state modules include this header.
+ */
+#ifndef EXCON_STATE_BE_H
+#define EXCON_STATE_BE_H
+
+#include "state.h"
+
+/* The hash that precedes the first event of every history. */
+#define STATE_GENESIS_HASH \
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
+/* One backend: every function takes the backend's own handle first. */
+struct state_backend {
+	const char	*name;		/* "postgresql" */
+	const char	*(*history_id)(void *be);
+	int	(*check)(void *be, struct buf *err);
+	void	(*close)(void *be);
+	int	(*begin)(void *be, struct buf *err);
+	int	(*commit)(void *be, struct buf *err);
+	void	(*rollback)(void *be);
+	int	(*history_load)(void *be, struct state_history *h, struct buf *err);
+	int	(*release_add)(void *be, const char *name, const char *note,
+		    int64_t *seq_out, struct buf *err);
+	int	(*release_finish)(void *be, int64_t seq, struct buf *err);
+	int	(*ship_put)(void *be, const struct state_ship *ship,
+		    struct buf *err);
+	int	(*ship_delete)(void *be, const char *plan, const char *step,
+		    struct buf *err);
+	int	(*event_append)(void *be, const struct state_event *ev,
+		    struct buf *err);
+	int	(*events_load)(void *be, const char *plan, const char *kind,
+		    struct state_event **out, size_t *n, struct buf *err);
+	int	(*log_verify)(void *be, int64_t *bad_id, struct buf *err);
+	int	(*backfill_get)(void *be, const char *plan, const char *step,
+		    struct state_backfill *out, int *found, struct buf *err);
+	int	(*backfill_put)(void *be, const struct state_backfill *b,
+		    struct buf *err);
+	int	(*backfill_delete)(void *be, const char *plan, const char *step,
+		    struct buf *err);
+	/* For state_copy: rows written as they are. */
+	int	(*backfills_load)(void *be, struct state_backfill **out,
+		    size_t *n, struct buf *err);
+	int	(*history_id_set)(void *be, const char *id, struct buf *err);
+	int	(*release_put)(void *be, const struct state_release *r,
+		    struct buf *err);
+	int	(*event_put)(void *be, const struct state_event *ev,
+		    struct buf *err);
+};
+
+/* The PostgreSQL backend (state-pg.c). */
+extern const struct state_backend state_pg_backend;
+/*
+ * Opens the PostgreSQL store at conninfo into *be (see state_open_pg);
+ * *absent is set when there is no store and create is not set.
+ */
+int state_pg_open(void **be, const char *conninfo, int create, int *absent,
+    struct buf *err);
+
+/* "Now" in unix seconds ($EXCON_NOW when set), as every store stamps it. */
+int64_t state_clock(void);
+/* The chain hash of ev after the hash prev, in hex (out has 65 bytes). */
+void state_event_hash(const char *prev, const struct state_event *ev,
+    char out[65]);
+/* Frees the strings of one event and empties it. */
+void state_event_clear(struct state_event *ev);
+
+#endif
