@@ -323,39 +323,47 @@ enum {
 
 /*
  * The batch statement, from the start (next 0) or after the cursor saved
- * in excon.backfill (next 1): find the upper key, save it as the new
- * cursor, and update the rows in (cursor, upper] that match `where`.
+ * in excon.backfill (next 1): walk the next n keys, save the last as the
+ * new cursor, and update the rows in (cursor, upper] that match `where`.
  *
- * Why this shape: excon_b is the n-th key after the cursor (an index-only
- * walk of the primary key) or, when fewer than n are left, the last key
- * and how many there are; the second branch of the UNION ALL runs only
- * then.  The UPDATE compares the key with excon_b through a sub-select,
- * which PostgreSQL evaluates once and uses as the upper bound of an index
- * range scan; the lower bound, the cursor, comes the same way from
- * excon_a, the row the batch before committed.  Reading the cursor from
- * the table rather than from a parameter is what lets excon send a batch
- * before the previous one has answered (see bf_stretch): whatever
- * committed last, the next batch starts right after it.  The UPDATE is
- * the statement itself, not a CTE with RETURNING, so the rows it changed
- * come from its command tag: counting a RETURNING list cost about 6% of
- * the batch.  Every part sees one snapshot: a row inserted after it is
- * not updated by this batch, exactly as with separate statements in READ
- * COMMITTED, and the sync trigger (or the insert itself) has it right.
+ * Why this shape: excon_w is the next n keys after the cursor, an
+ * index-only walk of the primary key that stops after n; excon_b is its
+ * last key and how many it holds (fewer than n only at the end of the
+ * table).  Nothing in the statement reads or counts the rest of the
+ * table, so neither its plan nor its cost depends on the table's size:
+ * the UPDATE is an index range scan of the primary key between two
+ * bounds that sub-selects give (PostgreSQL estimates such a range with a
+ * fixed selectivity, and the first batch takes its lower bound from its
+ * first key so that it is a range too, not a third of the table), and no
+ * plan crosses the cost at which PostgreSQL would compile it (excon's
+ * sessions turn JIT off besides, see pg.c).  The lower bound, the cursor,
+ * comes from excon_a, the row the batch before committed.  Reading the
+ * cursor from the table rather than from a parameter is what lets excon
+ * send a batch before the previous one has answered (see bf_stretch):
+ * whatever committed last, the next batch starts right after it.  The
+ * UPDATE is the statement itself, not a CTE with RETURNING, so the rows it
+ * changed come from its command tag: counting a RETURNING list cost about
+ * 6% of the batch.  Every part sees one snapshot: a row inserted after it
+ * is not updated by this batch, exactly as with separate statements in
+ * READ COMMITTED, and the sync trigger (or the insert itself) has it right.
  */
 static char *
 bf_sql(const struct bf *f, int next)
 {
 	struct buf q = BUF_INIT, lo = BUF_INIT, keys = BUF_INIT, desc = BUF_INIT;
+	struct buf ks = BUF_INIT;
 	int i;
 
 	for (i = 0; i < f->nkeys; i++) {
 		if (i > 0) {
 			buf_puts(&keys, ", ");
 			buf_puts(&desc, ", ");
+			buf_puts(&ks, ", ");
 		}
 		pg_quote_ident(&keys, f->cols[i]);
 		pg_quote_ident(&desc, f->cols[i]);
 		buf_puts(&desc, " DESC");
+		buf_printf(&ks, "excon_k%d", i);
 	}
 	buf_puts(&q, "WITH ");
 	if (next) {
@@ -368,21 +376,23 @@ bf_sql(const struct bf *f, int next)
 		for (i = 0; i < f->nkeys; i++)
 			buf_printf(&lo, "%sexcon_c%d", i ? ", " : "", i);
 		buf_puts(&lo, " FROM excon_a)");
-	} else
-		buf_puts(&lo, "true");
-
-	buf_puts(&q, "excon_b AS (SELECT * FROM ((SELECT ");
+		buf_printf(&q, "excon_w AS (SELECT %s FROM %s WHERE %s ORDER BY %s"
+		    " LIMIT $%d::bigint), ", buf_cstr(&keys), f->table,
+		    buf_cstr(&lo), buf_cstr(&keys), P_N);
+	} else {
+		buf_printf(&q, "excon_w AS (SELECT %s FROM %s ORDER BY %s"
+		    " LIMIT $%d::bigint), ", buf_cstr(&keys), f->table,
+		    buf_cstr(&keys), P_N);
+		buf_printf(&lo, "(%s) >= (SELECT %s FROM excon_w ORDER BY %s LIMIT 1)",
+		    buf_cstr(&keys), buf_cstr(&keys), buf_cstr(&keys));
+	}
+	buf_puts(&q, "excon_b AS (SELECT ");
 	for (i = 0; i < f->nkeys; i++) {
 		pg_quote_ident(&q, f->cols[i]);
 		buf_printf(&q, " AS excon_k%d, ", i);
 	}
-	buf_printf(&q, "$%d::bigint AS excon_n FROM %s WHERE %s ORDER BY %s"
-	    " OFFSET $%d::bigint - 1 LIMIT 1)",
-	    P_N, f->table, buf_cstr(&lo), buf_cstr(&keys), P_N);
-	buf_printf(&q, " UNION ALL (SELECT %s, (SELECT count(*) FROM %s WHERE %s)"
-	    " FROM %s WHERE %s ORDER BY %s LIMIT 1)) AS excon_s LIMIT 1)",
-	    buf_cstr(&keys), f->table, buf_cstr(&lo), f->table, buf_cstr(&lo),
-	    buf_cstr(&desc));
+	buf_printf(&q, "(SELECT count(*) FROM excon_w) AS excon_n FROM excon_w"
+	    " ORDER BY %s LIMIT 1)", buf_cstr(&desc));
 
 	buf_printf(&q, ", excon_c AS (INSERT INTO excon.backfill (plan, step, key_columns,"
 	    " cursor, rows_done, rows_updated, rows_total)"
@@ -399,17 +409,15 @@ bf_sql(const struct bf *f, int next)
 	    " rows_total = EXCLUDED.rows_total, updated_at = now())",
 	    P_UPDATED, P_TOTAL);
 
-	buf_printf(&q, " UPDATE %s SET %s WHERE %s AND (%s) <= (SELECT ",
-	    f->table, f->o->set, buf_cstr(&lo), buf_cstr(&keys));
-	for (i = 0; i < f->nkeys; i++)
-		buf_printf(&q, "%sexcon_k%d", i ? ", " : "", i);
-	buf_puts(&q, " FROM excon_b)");
+	buf_printf(&q, " UPDATE %s SET %s WHERE %s AND (%s) <= (SELECT %s FROM excon_b)",
+	    f->table, f->o->set, buf_cstr(&lo), buf_cstr(&keys), buf_cstr(&ks));
 	if (f->o->where != NULL && f->o->where[0] != '\0')
 		buf_printf(&q, " AND (%s)", f->o->where);
 
 	buf_free(&lo);
 	buf_free(&keys);
 	buf_free(&desc);
+	buf_free(&ks);
 	return buf_detach(&q);
 }
 
@@ -473,7 +481,7 @@ bf_adapt(struct bf *f, long long n, double ms)
 {
 	int minb = f->o->min_batch > 0 ? f->o->min_batch : 10;
 	int maxb = f->o->max_batch > 0 ? f->o->max_batch : 100000;
-	int target = f->o->target_batch_ms == 0 ? 200 : f->o->target_batch_ms;
+	int target = f->o->target_batch_ms == 0 ? 25 : f->o->target_batch_ms;
 	double want;
 
 	if (target <= 0)
@@ -806,6 +814,68 @@ done:
 	return ret;
 }
 
+/*
+ * EXPLAIN of the batch statement as backfill_run prepares it (the first
+ * batch when next is 0, a later one when 1), for a batch of o->batch_size
+ * rows, in PostgreSQL's JSON format, appended to out.  Creates
+ * excon.backfill when missing; runs nothing else.
+ */
+int
+backfill_explain(struct pg *db, const struct backfill_opts *o, int next,
+    struct buf *out, struct buf *err)
+{
+	struct bf f;
+	struct pg_result *res = NULL;
+	struct buf q = BUF_INIT;
+	const char *schema = o->schema ? o->schema : "public";
+	int prepared = 0, i, ret = -1;
+
+	memset(&f, 0, sizeof f);
+	f.o = o;
+	if (backfill_primary_key(db, schema, o->table, &f.cols, &f.types, err) == -1)
+		goto done;
+	if (f.cols[0] == NULL) {
+		error_set(err, "table '%s.%s' has no primary key", schema, o->table);
+		goto done;
+	}
+	if (bf_prepare(&f, err) == -1 || bf_ensure_table(db, err) == -1)
+		goto done;
+	if (pg_prepare(db, stmt_name[!!next], f.sql[!!next], next ? P_DONE - 1 :
+	    P_DONE, err) == -1)
+		goto done;
+	prepared = 1;
+	buf_printf(&q, "EXPLAIN (FORMAT JSON) EXECUTE %s(%d, ", stmt_name[!!next],
+	    o->batch_size > 0 ? o->batch_size : 1000);
+	pg_quote_literal(&q, o->plan ? o->plan : "");
+	buf_puts(&q, ", ");
+	pg_quote_literal(&q, o->step ? o->step : "");
+	buf_puts(&q, ", ");
+	pg_quote_literal(&q, f.keyarr);
+	buf_puts(&q, next ? ", 0, 0)" : ", 0, 0, 0)");
+	if (pg_exec(db, buf_cstr(&q), 0, NULL, &res, err) == -1)
+		goto done;
+	for (i = 0; i < pg_result_nrows(res); i++)
+		buf_puts(out, pg_result_get(res, i, 0));
+	ret = 0;
+done:
+	if (prepared) {
+		struct buf e2 = BUF_INIT;
+
+		(void)pg_deallocate(db, stmt_name[!!next], &e2);
+		buf_free(&e2);
+	}
+	pg_result_free(res);
+	buf_free(&q);
+	backfill_strv_free(f.cols);
+	backfill_strv_free(f.types);
+	free(f.table);
+	free(f.sql[0]);
+	free(f.sql[1]);
+	free(f.sql_cursor);
+	free(f.keyarr);
+	return ret;
+}
+
 /* The batch SQL with placeholders, for --dry-run. */
 void
 backfill_describe(const struct backfill_opts *o, struct buf *out)
@@ -824,7 +894,7 @@ backfill_describe(const struct backfill_opts *o, struct buf *out)
 	    "  excon_c AS (INSERT INTO excon.backfill (plan, step, key_columns, cursor, rows_done, rows_updated, rows_total)"
 	    " SELECT ",
 	    o->batch_size > 0 ? o->batch_size : 1000,
-	    o->target_batch_ms > 0 ? o->target_batch_ms : 200,
+	    o->target_batch_ms > 0 ? o->target_batch_ms : 25,
 	    o->pause_ms > 0 ? o->pause_ms : 0);
 	pg_quote_literal(out, o->plan ? o->plan : "");
 	buf_puts(out, ", ");

@@ -48,7 +48,7 @@ struct backfill_opts {
 	int		 batch_size;	/* first batch; 0 = 1000 */
 	int		 min_batch;	/* 0 = 10 */
 	int		 max_batch;	/* 0 = 100000 */
-	int		 target_batch_ms; /* 0 = 200; -1 = keep batch_size */
+	int		 target_batch_ms; /* 0 = 25; -1 = keep batch_size */
 	int		 pause_ms;	/* sleep between batches */
 	long long	 max_batches;	/* stop after this many (0 = all) */
 	struct pg_retry	 retry;		/* lock_timeout, retries, notices */
@@ -66,6 +66,15 @@ struct backfill_opts {
  */
 int backfill_run(struct pg *db, const struct backfill_opts *o,
     struct backfill_progress *out, struct buf *err);
+
+/*
+ * Appends to out PostgreSQL's EXPLAIN (FORMAT JSON) of the batch statement
+ * that backfill_run would run for o (next 0: the first batch, 1: a later
+ * one), for a batch of o->batch_size rows.  Creates excon.backfill when
+ * missing; changes nothing else.
+ */
+int backfill_explain(struct pg *db, const struct backfill_opts *o, int next,
+    struct buf *out, struct buf *err);
 
 /*
  * The primary-key columns of schema.table in key order, with their types

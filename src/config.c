@@ -27,7 +27,7 @@ config_init(struct config *c)
 	c->statement_timeout = xstrdup("0");
 	c->lock_retries = 10;
 	c->batch_size = 1000;
-	c->target_batch_ms = 200;
+	c->target_batch_ms = 25;
 	c->pause_ms = 0;
 }
 

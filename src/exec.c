@@ -67,7 +67,7 @@ exec_opts_init(struct exec_opts *o)
 	o->lock_timeout = "2s";
 	o->lock_retries = 10;
 	o->batch_size = 1000;
-	o->target_batch_ms = 200;
+	o->target_batch_ms = 25;
 }
 
 /* Frees a script's units and statements. */

@@ -49,13 +49,39 @@ pg_notice(void *arg, const char *message)
 	buf_free(&line);
 }
 
-/* Connects with conninfo and application_name appname. */
+/*
+ * Session settings of every excon session, applied after it connects:
+ *   - jit off: excon's statements are short, and a JIT compile (tens of
+ *     milliseconds, triggered by cost estimates that grow with the table)
+ *     would run while a batch holds its rows;
+ *   - client_connection_check_interval: a backend whose excon was killed
+ *     notices it within seconds even in the middle of a long statement,
+ *     and lets go of the plan's advisory lock.
+ * A setting the server does not know (an older version) is skipped.
+ */
+static const char session_sql[] =
+    "SELECT pg_catalog.set_config(s.name, v.value, false)"
+    " FROM (VALUES ('jit', 'off'), ('client_connection_check_interval', '2s'))"
+    " AS v(name, value) JOIN pg_catalog.pg_settings s ON s.name = v.name";
+
+/*
+ * Connects with conninfo and application_name appname.  Defaults placed
+ * before the conninfo (which may override them): TCP keepalives, so that
+ * the server notices a vanished client host, and a connect_timeout unless
+ * PGCONNECT_TIMEOUT says otherwise, so that an unreachable server fails
+ * instead of hanging.
+ */
 int
 pg_connect(struct pg **out, const char *conninfo, const char *appname,
     struct buf *err)
 {
-	const char *keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { conninfo ? conninfo : "", appname, NULL };
+	const char *timeout = getenv("PGCONNECT_TIMEOUT");
+	const char *keys[] = { "keepalives", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "connect_timeout",
+	    "dbname", "application_name", NULL };
+	const char *vals[] = { "1", "10", "5", "3",
+	    timeout != NULL && timeout[0] != '\0' ? timeout : "10",
+	    conninfo ? conninfo : "", appname, NULL };
 	struct pg *db = NULL;
 	char *safe = NULL;
 	int ret = -1;
@@ -75,6 +101,8 @@ pg_connect(struct pg **out, const char *conninfo, const char *appname,
 		goto done;
 	}
 	PQsetNoticeProcessor(db->conn, pg_notice, db);
+	if (pg_exec(db, session_sql, 0, NULL, NULL, err) == -1)
+		goto done;
 	*out = db;
 	db = NULL;
 	ret = 0;

@@ -493,7 +493,7 @@ START_TEST(test_load_every_setting)
 	ck_assert_str_eq(c.statement_timeout, "0");
 	ck_assert_int_eq(c.lock_retries, 10);
 	ck_assert_int_eq(c.batch_size, 1000);
-	ck_assert_int_eq(c.target_batch_ms, 200);
+	ck_assert_int_eq(c.target_batch_ms, 25);
 	ck_assert_int_eq(c.pause_ms, 0);
 	tu_write(dir, "excon.yaml",
 	    "plans: [a, b]\n"
