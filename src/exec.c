@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backfill.h"
 #include "exec.h"
@@ -985,12 +986,30 @@ exec_close(struct exec *x)
 	free(x);
 }
 
-/* Takes the plan's advisory lock or names its holder. */
+/* Monotonic milliseconds. */
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * Takes the plan's advisory lock, waiting up to o.lock_wait_ms while
+ * another session holds it, or names its holder.  Why wait: a killed
+ * excon's session keeps the lock until the server notices that its client
+ * is gone, which takes from milliseconds to client_connection_check_interval
+ * or the keepalive timeout; the next excon, started at once, should not
+ * be refused for that.
+ */
 int
 exec_lock_plan(struct exec *x, const char *plan, struct buf *err)
 {
 	struct buf holder = BUF_INIT;
-	int got, ret = -1;
+	double t0 = mono_ms(), waited = 0;
+	int got, said = 0, ret = -1;
 
 	if (x->locked != NULL && strcmp(x->locked, plan) == 0)
 		return 0;
@@ -1000,12 +1019,43 @@ exec_lock_plan(struct exec *x, const char *plan, struct buf *err)
 		free(x->locked);
 		x->locked = NULL;
 	}
-	if (pg_plan_lock(x->db, plan, &got, &holder, err) == -1)
-		goto done;
-	if (!got) {
-		error_set(err, "plan '%s' is being advanced by another excon (%s)",
-		    plan, buf_cstr(&holder));
-		goto done;
+	for (;;) {
+		struct timespec ts = { 0, 200 * 1000000L };
+
+		if (pg_plan_lock(x->db, plan, &got, &holder, err) == -1)
+			goto done;
+		if (got)
+			break;
+		waited = mono_ms() - t0;
+		if (waited >= (double)x->o.lock_wait_ms) {
+			if (x->o.lock_wait_ms > 0)
+				error_set(err, "plan '%s' is being advanced by another excon "
+				    "(%s); waited %.0f s", plan, buf_cstr(&holder), waited / 1000);
+			else
+				error_set(err, "plan '%s' is being advanced by another excon (%s)",
+				    plan, buf_cstr(&holder));
+			goto done;
+		}
+		if (!said && x->o.notify != NULL) {
+			struct buf line = BUF_INIT;
+
+			buf_printf(&line, "waiting up to %.0f s for plan '%s', locked by "
+			    "another excon (%s)", (double)x->o.lock_wait_ms / 1000, plan,
+			    buf_cstr(&holder));
+			x->o.notify(x->o.arg, buf_cstr(&line));
+			buf_free(&line);
+			said = 1;
+		}
+		while (nanosleep(&ts, &ts) != 0)
+			;
+	}
+	if (said && x->o.notify != NULL) {
+		struct buf line = BUF_INIT;
+
+		buf_printf(&line, "plan '%s' released after %.1f s; going on", plan,
+		    (mono_ms() - t0) / 1000);
+		x->o.notify(x->o.arg, buf_cstr(&line));
+		buf_free(&line);
 	}
 	x->locked = xstrdup(plan);
 	ret = 0;

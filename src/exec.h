@@ -52,6 +52,12 @@ struct exec_opts {
 	int		 batch_size;		/* backfill defaults */
 	int		 target_batch_ms;
 	int		 pause_ms;
+	/*
+	 * How long exec_lock_plan waits for a plan lock that another session
+	 * holds (a killed excon's session holds it until the server notices);
+	 * 0 = refuse at once.
+	 */
+	long		 lock_wait_ms;
 	/* One line per retry or server notice; may be NULL. */
 	void		(*notify)(void *arg, const char *line);
 	/* Backfill progress after each batch; may be NULL. */
@@ -79,8 +85,10 @@ void exec_close(struct exec *x);
 
 /*
  * Takes the advisory lock of plan for this session (a no-op when held).
- * When another session holds it: -1 with e.g. "plan 'x' is being advanced
- * by another excon (pid 123 on host h, 'excon x/backfill')".
+ * When another session holds it, waits up to o.lock_wait_ms for it to be
+ * released, saying once through notify who holds it; then -1 with e.g.
+ * "plan 'x' is being advanced by another excon (pid 123 on host h,
+ * 'excon x/backfill'); waited 20 s".
  */
 int exec_lock_plan(struct exec *x, const char *plan, struct buf *err);
 

@@ -193,8 +193,8 @@ START_TEST(test_one_executor_per_plan)
 	/* The first excon runs the slow backfill. */
 	pid = slow_backfill(&e, "cli_plan_lock", &first);
 
-	/* The second is told who holds the plan, and changes nothing. */
-	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 3);
+	/* The second, told not to wait, is told who holds the plan, and changes nothing. */
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--wait", "0", NULL), 3);
 	want = xasprintf("refused: plan 'users-full-name' is being advanced by another excon"
 	    " (pid %s on host [local], 'excon users-full-name/backfill')", pid);
 	ck_assert_msg(tu_has(r.err, want), "want '%s' in: %s", want, r.err);
@@ -218,6 +218,127 @@ START_TEST(test_one_executor_per_plan)
 	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
 	free(pid);
 	free(want);
+	e2e_free(&e);
+}
+END_TEST
+
+/* Waits until the process's stderr holds want; fails after timeout_ms. */
+static void
+wait_stderr(struct tu_proc *p, const char *want, int timeout_ms)
+{
+	double end = tu_ms() + timeout_ms;
+	char *err;
+
+	for (;;) {
+		err = tu_proc_peek(p, 1);
+		if (tu_has(err, want))
+			break;
+		ck_assert_msg(tu_ms() < end, "waited %d ms for '%s' in: %s", timeout_ms,
+		    want, err);
+		free(err);
+		tu_sleep_ms(50);
+	}
+	free(err);
+}
+
+/*
+ * An advance that finds its plan locked waits for it (saying who holds
+ * it), and goes on when it is released; with --wait it gives up after
+ * that long, naming the holder.
+ */
+START_TEST(test_advance_waits_for_plan_lock)
+{
+	const char *av[] = { "advance", PLAN, "--to", "dual-write", "--db", NULL, NULL };
+	struct e2e e;
+	struct tu_proc second;
+	struct pg *holder = NULL;
+	struct buf err = BUF_INIT, who = BUF_INIT;
+	struct run r;
+	double t0;
+	char *want;
+	int got;
+
+	e2e_setup(&e, "cli_lock_wait", NULL);
+	e2e_plan(&e, PLAN ".yaml", NULL);
+	e2e_users(e.ci, 100);
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	/* Another session holds the plan, as a killed excon's would for a while. */
+	ck_assert_int_eq(pg_connect(&holder, e.ci, "excon users-full-name/backfill", &err), 0);
+	ck_assert_int_eq(pg_plan_lock(holder, PLAN, &got, &who, &err), 0);
+	ck_assert_int_eq(got, 1);
+	want = xasprintf("waiting up to 20 s for plan '%s', locked by another excon (pid %d"
+	    " on host [local], 'excon users-full-name/backfill')", PLAN, pg_backend_pid(holder));
+
+	av[5] = e.ci;
+	ck_assert(tu_proc_excon(&second, e.dir, NULL, av) > 0);
+	wait_stderr(&second, want, 10000);
+	tu_sleep_ms(500);
+	ck_assert_msg(tu_proc_running(&second), "advance did not wait for the plan lock");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'full_name'", "0");
+	ck_assert_int_eq(pg_plan_unlock(holder, PLAN, &err), 0);
+	ck_assert_int_eq(tu_proc_wait(&second, &r, 30000), 0);
+	ck_assert_msg(tu_has(r.out, "shipped " PLAN "/add-column") &&
+	    tu_has(r.out, "shipped " PLAN "/dual-write"), "%s", r.out);
+	ck_assert_msg(tu_has(r.err, "plan '" PLAN "' released after "), "%s", r.err);
+	tu_run_free(&r);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'full_name'", "1");
+
+	/* Bounded: --wait 1s gives up after a second, naming the holder. */
+	ck_assert_int_eq(pg_plan_lock(holder, PLAN, &got, &who, &err), 0);
+	ck_assert_int_eq(got, 1);
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+	t0 = tu_ms();
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--wait", "1s", NULL), 3);
+	ck_assert_msg(tu_ms() - t0 >= 1000, "gave up after %.0f ms", tu_ms() - t0);
+	free(want);
+	want = xasprintf("refused: plan '%s' is being advanced by another excon (pid %d"
+	    " on host [local], 'excon users-full-name/backfill'); waited 1 s", PLAN,
+	    pg_backend_pid(holder));
+	ck_assert_msg(tu_has(r.err, want), "want '%s' in: %s", want, r.err);
+	ck_assert_str_eq(r.out, "");
+	tu_run_free(&r);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--wait", "soon", NULL), 2);
+	ck_assert_msg(tu_has(r.err, "invalid --wait 'soon'"), "%s", r.err);
+	tu_run_free(&r);
+	pg_close(holder);
+	free(want);
+	buf_free(&err);
+	buf_free(&who);
+	e2e_free(&e);
+}
+END_TEST
+
+/*
+ * kill -9 in the middle of a backfill, and `advance` again at once: it
+ * completes (waiting for the dead session's lock if need be), every row
+ * is right and the step is recorded once.
+ */
+START_TEST(test_killed_excon_rerun_at_once)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	char *pid, *out;
+
+	pid = slow_backfill(&e, "cli_kill_rerun", &first);
+	e2e_wait_sql(e.ci, "SELECT count(*) > 0 FROM excon.backfill WHERE rows_done > 0",
+	    "t", 10000);
+	tu_proc_kill(&first, SIGKILL);
+	tu_proc_wait(&first, &r, 10000);
+	tu_run_free(&r);
+	/* At once: the killed excon's session may still hold the plan. */
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--to", "backfill", NULL), 0);
+	ck_assert_msg(tu_has(r.out, "shipped users-full-name/backfill (backfill, post) in r1 (#1)"),
+	    "%s%s", r.out, r.err);
+	tu_run_free(&r);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger WHERE step = 'backfill'", "1");
+	out = e2e_ok(&e, 0, "log", PLAN, "--format", "json", NULL);
+	ck_assert_int_eq(e2e_count(out, "\"step\":\"backfill\""), 1);
+	free(out);
+	free(pid);
 	e2e_free(&e);
 }
 END_TEST
@@ -667,6 +788,8 @@ db_cli_suite(void)
 	struct { const char *name; const TTest *t; } tests[] = {
 		{ "lock_retry", test_lock_retry_does_not_block_writers },
 		{ "one_executor_per_plan", test_one_executor_per_plan },
+		{ "advance_waits_for_plan_lock", test_advance_waits_for_plan_lock },
+		{ "killed_excon_rerun_at_once", test_killed_excon_rerun_at_once },
 		{ "recorded_once", test_recorded_once_with_record_only_meanwhile },
 		{ "no_primary_key", test_backfill_without_primary_key_refused },
 		{ "verify_fails", test_backfill_verify_fails },

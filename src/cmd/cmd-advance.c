@@ -26,6 +26,8 @@ static const struct cmd_opt advance_opts[] = {
 	{ "record-only", OPT_BOOL, NULL, "record without touching the database" },
 	{ "force", OPT_BOOL, NULL, "pass a refusing gate (rules 3-5); needs --reason" },
 	{ "reason", OPT_STR, "TEXT", "why the gate is forced (logged and audited)" },
+	{ "wait", OPT_STR, "DURATION", "wait this long for a plan another excon holds "
+	  "(default: lock_timeout x lock_retries; 0 = refuse at once)" },
 	{ NULL, 0, NULL, NULL }
 };
 
@@ -301,6 +303,9 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 			    "pre, code or post)", st);
 		a.stage_set = 1;
 	}
+	if (cmd_opt(ctx, "wait") != NULL && pg_timeout_ms(cmd_opt(ctx, "wait")) < 0)
+		return cmd_fail(EXCON_EXIT_USAGE, "invalid --wait '%s' (expected a "
+		    "duration such as 30s, 500ms or 2min)", cmd_opt(ctx, "wait"));
 	if (all == (ctx->nargs == 1))
 		return cmd_fail(EXCON_EXIT_USAGE, "give a PLAN or --all (not both)");
 	if (all && cmd_opt(ctx, "to") != NULL)

@@ -125,6 +125,8 @@ on_progress(void *arg, const struct backfill_progress *p)
 static void
 opts_fill(struct cmd_ctx *ctx, struct exec_opts *o, struct runner *rn)
 {
+	const char *wait;
+
 	exec_opts_init(o);
 	o->conninfo = cmd_conninfo(ctx);
 	o->lock_timeout = ctx->cfg.lock_timeout;
@@ -134,6 +136,15 @@ opts_fill(struct cmd_ctx *ctx, struct exec_opts *o, struct runner *rn)
 	o->batch_size = ctx->cfg.batch_size;
 	o->target_batch_ms = ctx->cfg.target_batch_ms;
 	o->pause_ms = ctx->cfg.pause_ms;
+	/* A killed excon's lock outlives it briefly: wait as for a table lock. */
+	wait = cmd_opt(ctx, "wait");
+	if (wait != NULL && pg_timeout_ms(wait) >= 0)
+		o->lock_wait_ms = pg_timeout_ms(wait);
+	else if (pg_timeout_ms(ctx->cfg.lock_timeout) > 0)
+		o->lock_wait_ms = pg_timeout_ms(ctx->cfg.lock_timeout) *
+		    (ctx->cfg.lock_retries > 0 ? ctx->cfg.lock_retries : 1);
+	else
+		o->lock_wait_ms = 20000;
 	o->notify = on_notify;
 	o->progress = on_progress;
 	o->arg = rn;
