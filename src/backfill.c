@@ -50,7 +50,17 @@ struct bf {
 	long long	  done0;	/* rows_done when it started */
 	struct backfill_progress pr;
 	struct buf	  cur;		/* pr.cursor's text */
+	double		  health_at;	/* last health check, ms (0: none yet) */
+	struct bf_lsn {
+		double		   t;	/* when, ms */
+		unsigned long long lsn;	/* the primary's WAL position then */
+	}		  lsn[128];	/* WAL positions a standby has not replayed */
+	int		  nlsn;
+	struct buf	  why;		/* pr.waiting's text */
 };
+
+/* How often the walk looks at the database's health, ms. */
+#define HEALTH_EVERY_MS 1000
 
 /* Frees a NULL-terminated vector; NULL-safe. */
 void
@@ -581,6 +591,127 @@ out:
 	return ret;
 }
 
+/* 1 when the walk watches the database's health. */
+static int
+bf_watching(const struct bf *f)
+{
+	return f->o->max_replica_lag_ms > 0 || f->o->max_xact_age_ms > 0;
+}
+
+/* 1 when the next health check is due (the stretch then stops sending). */
+static int
+bf_health_due(const struct bf *f)
+{
+	return bf_watching(f) && now_ms() - f->health_at >= HEALTH_EVERY_MS;
+}
+
+/*
+ * Looks at the database's health once; leaves in f->why what the walk
+ * must wait for (empty when nothing).
+ *
+ * Why the standby's lag is measured this way: pg_stat_replication's
+ * replay_lag is only measured when a standby's replay moves, so it stays
+ * small while replay is stuck (a paused or overloaded standby, a query
+ * conflict).  Instead each check remembers the primary's WAL position;
+ * a standby lags by the age of the oldest remembered position it has not
+ * replayed yet.  The older transaction counts only in this database and
+ * only when it holds a snapshot or an xid, as only then does it hold back
+ * vacuum of the rows the batches leave dead.
+ */
+static int
+bf_health(struct pg *db, struct bf *f, struct buf *err)
+{
+	struct pg_result *res = NULL;
+	unsigned long long cur, replay;
+	double t = now_ms(), lag = 0;
+	int i, keep, ret = -1;
+
+	buf_reset(&f->why);
+	if (pg_exec(db,
+	    "SELECT (pg_catalog.pg_current_wal_lsn() - '0/0')::text,"
+	    " (SELECT (min(replay_lsn) - '0/0')::text FROM pg_catalog.pg_stat_replication),"
+	    " (SELECT coalesce(max(extract(epoch FROM replay_lag) * 1000), 0)::bigint::text"
+	    "  FROM pg_catalog.pg_stat_replication),"
+	    " (SELECT coalesce(application_name, '') || ' (pid ' || pid || ')'"
+	    "  FROM pg_catalog.pg_stat_replication ORDER BY replay_lsn NULLS FIRST LIMIT 1),"
+	    " o.pid::text, o.app, o.age::text"
+	    " FROM (SELECT 1) AS one LEFT JOIN (SELECT pid, coalesce(application_name, '') AS app,"
+	    "  (extract(epoch FROM now() - xact_start) * 1000)::bigint AS age"
+	    "  FROM pg_catalog.pg_stat_activity WHERE datname = current_database()"
+	    "  AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend'"
+	    "  AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)"
+	    "  AND xact_start IS NOT NULL ORDER BY xact_start LIMIT 1) AS o ON true",
+	    0, NULL, &res, err) == -1)
+		goto done;
+	f->health_at = t;
+	cur = strtoull(pg_result_get(res, 0, 0), NULL, 10);
+	if (f->o->max_replica_lag_ms > 0 && pg_result_get(res, 0, 1) != NULL) {
+		replay = strtoull(pg_result_get(res, 0, 1), NULL, 10);
+		/* Forget what every standby replayed; remember where WAL is now. */
+		for (keep = 0, i = 0; i < f->nlsn; i++)
+			if (f->lsn[i].lsn > replay)
+				f->lsn[keep++] = f->lsn[i];
+		f->nlsn = keep;
+		if (f->nlsn == (int)(sizeof f->lsn / sizeof f->lsn[0])) {
+			memmove(&f->lsn[1], &f->lsn[2], (size_t)(f->nlsn - 2) * sizeof f->lsn[0]);
+			f->nlsn--;
+		}
+		if (cur > replay && (f->nlsn == 0 || f->lsn[f->nlsn - 1].lsn < cur)) {
+			f->lsn[f->nlsn].t = t;
+			f->lsn[f->nlsn].lsn = cur;
+			f->nlsn++;
+		}
+		if (f->nlsn > 0)
+			lag = t - f->lsn[0].t;
+		if (atof(pg_result_get(res, 0, 2)) > lag)
+			lag = atof(pg_result_get(res, 0, 2));
+		if (lag > (double)f->o->max_replica_lag_ms)
+			buf_printf(&f->why, "standby %s replays %.1f s behind (max_replica_lag "
+			    "%.1f s)", pg_result_get(res, 0, 3), lag / 1000,
+			    (double)f->o->max_replica_lag_ms / 1000);
+	} else
+		f->nlsn = 0;
+	if (f->o->max_xact_age_ms > 0 && pg_result_get(res, 0, 4) != NULL &&
+	    atof(pg_result_get(res, 0, 6)) > (double)f->o->max_xact_age_ms)
+		buf_printf(&f->why, "%stransaction of pid %s ('%s') open for %.0f s holds "
+		    "back vacuum (max_xact_age %.0f s)", f->why.len ? "; " : "",
+		    pg_result_get(res, 0, 4), pg_result_get(res, 0, 5),
+		    atof(pg_result_get(res, 0, 6)) / 1000,
+		    (double)f->o->max_xact_age_ms / 1000);
+	ret = 0;
+done:
+	pg_result_free(res);
+	return ret;
+}
+
+/*
+ * Waits, telling the caller through progress every check, until the
+ * database's health lets the walk go on.  Never fails the walk for a
+ * lagging standby or an old transaction: it pauses until they clear.
+ */
+static int
+bf_health_wait(struct pg *db, struct bf *f, struct buf *err)
+{
+	double since = 0;
+
+	for (;;) {
+		if (bf_health(db, f, err) == -1)
+			return -1;
+		if (f->why.len == 0)
+			break;
+		if (since == 0)
+			since = now_ms();
+		f->pr.waiting = buf_cstr(&f->why);
+		f->pr.waiting_s = (long)((now_ms() - since) / 1000);
+		if (f->o->progress != NULL)
+			f->o->progress(f->o->arg, &f->pr);
+		pause_ms(HEALTH_EVERY_MS);
+	}
+	f->pr.waiting = NULL;
+	f->pr.waiting_s = 0;
+	return 0;
+}
+
 /*
  * A stretch of batches (a pg_unit_fn): runs batches until no key is left
  * after the cursor, max_batches, or a failure.
@@ -620,7 +751,7 @@ bf_stretch(struct pg *db, void *arg, struct buf *err)
 	for (;;) {
 		int depth = f->cursor == NULL || f->o->pause_ms > 0 ? 1 : 2;
 
-		while (!failed && !f->empty && f->nq < depth &&
+		while (!failed && !f->empty && f->nq < depth && !bf_health_due(f) &&
 		    (max <= 0 || f->pr.batches + f->nq < max)) {
 			if (bf_send(db, f, err) == -1) {
 				/* libpq could not send: the session is gone. */
@@ -651,7 +782,9 @@ bf_stretch(struct pg *db, void *arg, struct buf *err)
 		if (!progressed)
 			goto done;
 		f->again = 1;
-	}
+	} else if (!f->empty && bf_health_due(f) &&
+	    (max <= 0 || f->pr.batches < max))
+		f->again = 1;	/* stopped for a health check */
 	ret = 0;
 done:
 	buf_free(&berr);
@@ -694,6 +827,7 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 
 	memset(&f, 0, sizeof f);
 	buf_init(&f.cur);
+	buf_init(&f.why);
 	f.o = o;
 	f.n = o->batch_size > 0 ? o->batch_size : 1000;
 	if (o->set == NULL || o->set[0] == '\0') {
@@ -749,6 +883,8 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 	pr->resumed = resumed;
 	f.t0 = now_ms();
 	do {
+		if (bf_watching(&f) && bf_health_wait(db, &f, err) == -1)
+			goto done;
 		if (pg_retry_run(db, &retry, bf_stretch, &f, NULL, err) == -1) {
 			struct buf m = BUF_INIT;
 
@@ -811,6 +947,7 @@ done:
 	free(f.sql_cursor);
 	free(f.keyarr);
 	buf_free(&f.cur);
+	buf_free(&f.why);
 	return ret;
 }
 

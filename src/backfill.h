@@ -32,6 +32,8 @@ struct backfill_progress {
 	double		 rate;		/* keys per second in this run */
 	long		 eta_s;		/* seconds left, -1 unknown */
 	const char	*cursor;	/* last key done, e.g. "(42)"; borrowed */
+	const char	*waiting;	/* why the walk is paused, or NULL; borrowed */
+	long		 waiting_s;	/* for how long, seconds */
 	int		 resumed;	/* 1 when this run started from a saved cursor */
 	int		 finished;
 };
@@ -51,6 +53,8 @@ struct backfill_opts {
 	int		 target_batch_ms; /* 0 = 25; -1 = keep batch_size */
 	int		 pause_ms;	/* sleep between batches */
 	long long	 max_batches;	/* stop after this many (0 = all) */
+	long		 max_replica_lag_ms; /* pause while a standby lags more; 0 = off */
+	long		 max_xact_age_ms; /* pause while an older transaction is open; 0 = off */
 	struct pg_retry	 retry;		/* lock_timeout, retries, notices */
 	backfill_progress_fn progress;	/* may be NULL */
 	void		*arg;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "pg.h"
 #include "plan.h"
 #include "xalloc.h"
 #include "ytree.h"
@@ -29,6 +30,8 @@ config_init(struct config *c)
 	c->batch_size = 1000;
 	c->target_batch_ms = 25;
 	c->pause_ms = 0;
+	c->max_replica_lag_ms = 2000;
+	c->max_xact_age_ms = 600000;
 }
 
 /* Replaces a string setting. */
@@ -139,14 +142,28 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 				    "mapping", file, v->pos.line, v->pos.col);
 			for (j = 0; j < v->n; j++) {
 				const char *bk = v->keys[j];
+				long *dslot = strcmp(bk, "max_replica_lag") == 0 ?
+				    &c->max_replica_lag_ms : strcmp(bk, "max_xact_age") == 0 ?
+				    &c->max_xact_age_ms : NULL;
 				int *slot = strcmp(bk, "batch_size") == 0 ? &c->batch_size :
 				    strcmp(bk, "target_batch_ms") == 0 ? &c->target_batch_ms :
 				    strcmp(bk, "pause_ms") == 0 ? &c->pause_ms : NULL;
 
+				if (dslot != NULL) {
+					const struct ynode *d = v->items[j];
+
+					if (d->type != YNODE_SCALAR || pg_timeout_ms(d->value) < 0)
+						return error_set(err, "%s:%d:%d: \"%s\" must be "
+						    "a duration such as 2s or 10min (0 = off)",
+						    file, d->pos.line, d->pos.col, bk);
+					*dslot = pg_timeout_ms(d->value);
+					continue;
+				}
 				if (slot == NULL)
 					return error_set(err, "%s:%d:%d: unknown backfill "
 					    "setting \"%s\" (expected batch_size, "
-					    "target_batch_ms or pause_ms)", file,
+					    "target_batch_ms, pause_ms, max_replica_lag or "
+					    "max_xact_age)", file,
 					    v->key_pos[j].line, v->key_pos[j].col, bk);
 				if (int_value(v->items[j], file, bk, slot, err) != 0)
 					return -1;

@@ -21,6 +21,8 @@ struct config {
 	int	 batch_size;
 	int	 target_batch_ms;
 	int	 pause_ms;
+	long	 max_replica_lag_ms;	/* backfill pauses beyond it; 0 = never */
+	long	 max_xact_age_ms;	/* backfill pauses beyond it; 0 = never */
 };
 
 /* Fills c with the built-in defaults. */

@@ -858,6 +858,8 @@ step_backfill(const struct exec_opts *o, const struct plan *p, const struct step
 	b->batch_size = s->batch_size > 0 ? s->batch_size : o->batch_size;
 	b->target_batch_ms = s->target_batch_ms > 0 ? s->target_batch_ms : o->target_batch_ms;
 	b->pause_ms = s->pause_ms >= 0 ? s->pause_ms : o->pause_ms;
+	b->max_replica_lag_ms = o->max_replica_lag_ms;
+	b->max_xact_age_ms = o->max_xact_age_ms;
 	b->progress = o->progress;
 	b->arg = o->arg;
 }

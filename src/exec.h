@@ -58,6 +58,8 @@ struct exec_opts {
 	 * 0 = refuse at once.
 	 */
 	long		 lock_wait_ms;
+	long		 max_replica_lag_ms;	/* backfill health limits; 0 = off */
+	long		 max_xact_age_ms;
 	/* One line per retry or server notice; may be NULL. */
 	void		(*notify)(void *arg, const char *line);
 	/* Backfill progress after each batch; may be NULL. */

@@ -165,11 +165,11 @@ END_TEST
  * returns the pid of its server session (owned).
  */
 static char *
-slow_backfill(struct e2e *e, const char *db, struct tu_proc *first)
+slow_backfill_cfg(struct e2e *e, const char *db, struct tu_proc *first, const char *config)
 {
 	const char *av[] = { "advance", PLAN, "--db", NULL, NULL };
 
-	e2e_setup(e, db, "backfill: {batch_size: 1000, target_batch_ms: 1000, pause_ms: 300}\n");
+	e2e_setup(e, db, config);
 	e2e_plan(e, PLAN ".yaml", NULL);
 	e2e_users(e->ci, 20000);
 	free(e2e_ok(e, 0, "release", "start", "r1", NULL));
@@ -182,6 +182,17 @@ slow_backfill(struct e2e *e, const char *db, struct tu_proc *first)
 	return pt_sql(e->ci, "SELECT pid FROM pg_stat_activity"
 	    " WHERE application_name = 'excon users-full-name/backfill'");
 }
+
+/* slow_backfill_cfg with 1000-row batches and a 300 ms pause between them. */
+static char *
+slow_backfill(struct e2e *e, const char *db, struct tu_proc *first)
+{
+	return slow_backfill_cfg(e, db, first,
+	    "backfill: {batch_size: 1000, target_batch_ms: 1000, pause_ms: 300}\n");
+}
+
+/* Small batches with a pause: a backfill of 20,000 rows that takes some seconds. */
+#define SLOWER "backfill: {batch_size: 300, target_batch_ms: 5, pause_ms: 100, "
 
 START_TEST(test_one_executor_per_plan)
 {
@@ -338,6 +349,119 @@ START_TEST(test_killed_excon_rerun_at_once)
 	out = e2e_ok(&e, 0, "log", PLAN, "--format", "json", NULL);
 	ck_assert_int_eq(e2e_count(out, "\"step\":\"backfill\""), 1);
 	free(out);
+	free(pid);
+	e2e_free(&e);
+}
+END_TEST
+
+/* rows_done of the backfill, from excon.backfill. */
+static long long
+rows_done(struct e2e *e)
+{
+	return e2e_num(e->ci, "SELECT coalesce(max(rows_done), 0) FROM excon.backfill");
+}
+
+/* Asserts that the backfill makes no progress for ms milliseconds. */
+static void
+assert_stalled(struct e2e *e, struct tu_proc *p, int ms)
+{
+	long long before = rows_done(e);
+
+	tu_sleep_ms(ms);
+	ck_assert_int_eq(rows_done(e), before);
+	ck_assert_msg(tu_proc_running(p), "the backfill ended while it should wait");
+	ck_assert_int_lt(before, 20000);
+}
+
+/*
+ * A streaming standby (pg_basebackup -R of the test server) whose replay
+ * is paused: the backfill stops within a couple of seconds, says why,
+ * and completes by itself once replay resumes.
+ */
+START_TEST(test_backfill_pauses_for_lagging_standby)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	char *pid, *sci, *nl, *err;
+
+	tu_sh(&r, NULL, ". \"$EXCON_TESTS_DIR/pg.sh\" && pg_standby_start");
+	ck_assert_msg(r.status == 0, "cannot start the standby: %s", r.err);
+	sci = xstrdup(r.out);
+	if ((nl = strchr(sci, '\n')) != NULL)
+		*nl = '\0';
+	tu_run_free(&r);
+	e2e_wait_sql(tu_pg(), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+	    "1", 30000);
+	free(pt_sql(sci, "SELECT pg_wal_replay_pause()"));
+
+	pid = slow_backfill_cfg(&e, "cli_standby_lag", &first, SLOWER "max_replica_lag: 1s}\n");
+	/* Stopped within a couple of seconds of the standby falling behind. */
+	tu_sleep_ms(3500);
+	assert_stalled(&e, &first, 2000);
+	err = tu_proc_peek(&first, 1);
+	ck_assert_msg(tu_has(err, "excon: users-full-name/backfill: paused since ") &&
+	    tu_has(err, "waiting: standby walreceiver (pid ") &&
+	    tu_has(err, "(max_replica_lag 1.0 s)"), "%s", err);
+	free(err);
+
+	free(pt_sql(sci, "SELECT pg_wal_replay_resume()"));
+	ck_assert_int_eq(tu_proc_wait(&first, &r, 60000), 0);
+	ck_assert_msg(tu_has(r.err, "excon: users-full-name/backfill: resumed"), "%s", r.err);
+	ck_assert_msg(tu_has(r.out, "shipped users-full-name/backfill"), "%s", r.out);
+	tu_run_free(&r);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	free(pid);
+	free(sci);
+	e2e_free(&e);
+}
+END_TEST
+
+/* Stops and removes the standby, whatever the test did (runs in the parent). */
+static void
+standby_teardown(void)
+{
+	struct run r;
+
+	tu_sh(&r, NULL, ". \"$EXCON_TESTS_DIR/pg.sh\" && pg_standby_stop");
+	tu_run_free(&r);
+}
+
+/*
+ * Another transaction older than max_xact_age holds back vacuum: the
+ * backfill waits, says which, and goes on once it ends.
+ */
+START_TEST(test_backfill_pauses_for_old_transaction)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	struct pg *old = NULL;
+	struct buf perr = BUF_INIT;
+	char *pid, *err, *want;
+
+	pid = slow_backfill_cfg(&e, "cli_old_xact", &first, SLOWER "max_xact_age: 1s}\n");
+	ck_assert_int_eq(pg_connect(&old, e.ci, "report-job", &perr), 0);
+	ck_assert_int_eq(pg_exec(old, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL,
+	    &perr), 0);
+	ck_assert_int_eq(pg_exec(old, "SELECT count(*) FROM users", 0, NULL, NULL, &perr), 0);
+	tu_sleep_ms(3000);
+	assert_stalled(&e, &first, 2000);
+	err = tu_proc_peek(&first, 1);
+	want = xasprintf("waiting: transaction of pid %d ('report-job') open for ",
+	    pg_backend_pid(old));
+	ck_assert_msg(tu_has(err, want) && tu_has(err, "holds back vacuum (max_xact_age 1 s)"),
+	    "want '%s' in: %s", want, err);
+	free(err);
+	ck_assert_int_eq(pg_exec(old, "COMMIT", 0, NULL, NULL, &perr), 0);
+	ck_assert_int_eq(tu_proc_wait(&first, &r, 60000), 0);
+	ck_assert_msg(tu_has(r.err, "excon: users-full-name/backfill: resumed"), "%s", r.err);
+	ck_assert_msg(tu_has(r.out, "shipped users-full-name/backfill"), "%s", r.out);
+	tu_run_free(&r);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	pg_close(old);
+	buf_free(&perr);
+	free(want);
 	free(pid);
 	e2e_free(&e);
 }
@@ -798,12 +922,20 @@ db_cli_suite(void)
 		{ "drift_across_plans", test_verify_across_plans },
 		{ "rollback", test_rollback_runs_down },
 		{ "rollback_of_failed_step", test_rollback_of_failed_step },
+		{ "pauses_for_old_transaction", test_backfill_pauses_for_old_transaction },
 	};
+	TCase *tc;
 	size_t i;
 
 	for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		tu_add(s, tests[i].name, tests[i].t, NULL, NULL, 60);
 	}
+	/* The standby goes even when the test fails: the teardown runs in the parent. */
+	tc = tcase_create("pauses_for_lagging_standby");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, NULL, standby_teardown);
+	tcase_add_test(tc, test_backfill_pauses_for_lagging_standby);
+	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -30,6 +30,7 @@ struct runner {
 	int			 tty;		/* draw a bar on stderr */
 	time_t			 last_line;	/* plain progress lines */
 	int			 bar_drawn;
+	time_t			 wait_line;	/* last "paused" line, 0 = not paused */
 };
 
 /* Prints executor notices (lock retries, server notices) on stderr. */
@@ -88,6 +89,32 @@ on_progress(void *arg, const struct backfill_progress *p)
 	if (frac > 1)
 		frac = 1;
 	fmt_eta(eta, sizeof eta, p->eta_s);
+	/* Paused for the database's health: a line when it starts, then every 10 s. */
+	if (p->waiting != NULL) {
+		if (rn->wait_line == 0 || now - rn->wait_line >= 10) {
+			char since[16];
+			time_t t0 = now - p->waiting_s;
+			struct tm tm;
+
+			strftime(since, sizeof since, "%H:%M:%S", localtime_r(&t0, &tm));
+			if (rn->bar_drawn) {
+				fputc('\n', stderr);
+				rn->bar_drawn = 0;
+			}
+			fprintf(stderr, "excon: %s/%s: paused since %s (%lds), waiting: %s\n",
+			    rn->plan->name.s, rn->step->id.s, since, p->waiting_s, p->waiting);
+			rn->wait_line = now;
+		}
+		return;
+	}
+	if (rn->wait_line != 0) {
+		if (rn->bar_drawn) {
+			fputc('\n', stderr);
+			rn->bar_drawn = 0;
+		}
+		fprintf(stderr, "excon: %s/%s: resumed\n", rn->plan->name.s, rn->step->id.s);
+		rn->wait_line = 0;
+	}
 	/*
 	 * After every batch: after a crash, status then shows the progress
 	 * of the last batch or the one before, close to the cursor the next
@@ -136,6 +163,8 @@ opts_fill(struct cmd_ctx *ctx, struct exec_opts *o, struct runner *rn)
 	o->batch_size = ctx->cfg.batch_size;
 	o->target_batch_ms = ctx->cfg.target_batch_ms;
 	o->pause_ms = ctx->cfg.pause_ms;
+	o->max_replica_lag_ms = ctx->cfg.max_replica_lag_ms;
+	o->max_xact_age_ms = ctx->cfg.max_xact_age_ms;
 	/* A killed excon's lock outlives it briefly: wait as for a table lock. */
 	wait = cmd_opt(ctx, "wait");
 	if (wait != NULL && pg_timeout_ms(wait) >= 0)
