@@ -57,7 +57,15 @@ struct bf {
 	}		  lsn[128];	/* WAL positions a standby has not replayed */
 	int		  nlsn;
 	struct buf	  why;		/* pr.waiting's text */
+	double		  locks_at;	/* last look at who waits on the batch, ms */
+	double		  calm_until;	/* batches do not grow before, ms */
+	struct buf	  note;		/* pr.note's text */
 };
+
+/* How often the walk looks at who waits on its batch's locks, ms. */
+#define LOCKS_EVERY_MS 250
+/* How long batches stay small after a session waited on one, ms. */
+#define CALM_MS 5000
 
 /* How often the walk looks at the database's health, ms. */
 #define HEALTH_EVERY_MS 1000
@@ -494,12 +502,15 @@ bf_adapt(struct bf *f, long long n, double ms)
 	int target = f->o->target_batch_ms == 0 ? 25 : f->o->target_batch_ms;
 	double want;
 
-	if (target <= 0)
+	if (target <= 0 && now_ms() >= f->calm_until)
 		return;
 	/* Changing at most 2x per batch. */
-	want = (double)n * target / (ms >= 1 ? ms : 1);
+	want = target > 0 ? (double)n * target / (ms >= 1 ? ms : 1) : (double)f->n;
 	if (want > n * 2.0)
 		want = n * 2.0;
+	/* While sessions recently waited on a batch, batches do not grow. */
+	if (now_ms() < f->calm_until && want > (double)f->n)
+		want = (double)f->n;
 	if (want < n / 2.0)
 		want = n / 2.0;
 	f->n = (long long)want;
@@ -713,6 +724,52 @@ bf_health_wait(struct pg *db, struct bf *f, struct buf *err)
 }
 
 /*
+ * Looks, from the watch session, whether application sessions wait on a
+ * lock of the batch running now; if so, halves the next batches and keeps
+ * them from growing for a while.  Why: a session that wants a row of the
+ * batch waits for the whole batch, so a smaller batch is a shorter wait;
+ * the batch's own duration shows this only after the fact, and not when
+ * the batch is fast but the rows it holds are hot.
+ */
+static void
+bf_watch_locks(struct pg *db, struct bf *f)
+{
+	struct pg_result *res = NULL;
+	struct buf e = BUF_INIT;
+	char pid[16];
+	const char *params[] = { pid };
+	int minb = f->o->min_batch > 0 ? f->o->min_batch : 10;
+	long long waiters;
+	double t = now_ms();
+
+	if (f->o->watch == NULL || t - f->locks_at < LOCKS_EVERY_MS)
+		return;
+	f->locks_at = t;
+	if (f->note.len > 0 && t >= f->calm_until) {
+		buf_reset(&f->note);
+		f->pr.note = NULL;
+	}
+	snprintf(pid, sizeof pid, "%d", pg_backend_pid(db));
+	/* Best effort: a failure to look only means not shrinking. */
+	if (pg_exec(f->o->watch, "SELECT count(*) FROM pg_catalog.pg_stat_activity"
+	    " WHERE wait_event_type = 'Lock'"
+	    " AND $1::int4 = ANY (pg_catalog.pg_blocking_pids(pid))",
+	    1, params, &res, &e) == 0) {
+		waiters = atoll(pg_result_get(res, 0, 0));
+		if (waiters > 0) {
+			f->n = f->n / 2 > minb ? f->n / 2 : minb;
+			f->calm_until = t + CALM_MS;
+			buf_reset(&f->note);
+			buf_printf(&f->note, "%lld session%s waited on the batch's rows: "
+			    "batches shrunk to %lld", waiters, waiters == 1 ? "" : "s", f->n);
+			f->pr.note = buf_cstr(&f->note);
+		}
+	}
+	pg_result_free(res);
+	buf_free(&e);
+}
+
+/*
  * A stretch of batches (a pg_unit_fn): runs batches until no key is left
  * after the cursor, max_batches, or a failure.
  *
@@ -762,6 +819,9 @@ bf_stretch(struct pg *db, void *arg, struct buf *err)
 		}
 		if (f->nq == 0)
 			break;
+		/* While a batch runs, look now and then at who waits on it. */
+		while (f->o->watch != NULL && pg_wait_result(db, LOCKS_EVERY_MS) == 0)
+			bf_watch_locks(db, f);
 		if (bf_recv(db, f, &moved, &berr) == -1) {
 			failed = 1;
 			continue;
@@ -828,6 +888,7 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 	memset(&f, 0, sizeof f);
 	buf_init(&f.cur);
 	buf_init(&f.why);
+	buf_init(&f.note);
 	f.o = o;
 	f.n = o->batch_size > 0 ? o->batch_size : 1000;
 	if (o->set == NULL || o->set[0] == '\0') {
@@ -948,6 +1009,7 @@ done:
 	free(f.keyarr);
 	buf_free(&f.cur);
 	buf_free(&f.why);
+	buf_free(&f.note);
 	return ret;
 }
 

@@ -33,6 +33,7 @@ struct backfill_progress {
 	long		 eta_s;		/* seconds left, -1 unknown */
 	const char	*cursor;	/* last key done, e.g. "(42)"; borrowed */
 	const char	*waiting;	/* why the walk is paused, or NULL; borrowed */
+	const char	*note;		/* why batches are kept small, or NULL; borrowed */
 	long		 waiting_s;	/* for how long, seconds */
 	int		 resumed;	/* 1 when this run started from a saved cursor */
 	int		 finished;
@@ -55,6 +56,8 @@ struct backfill_opts {
 	long long	 max_batches;	/* stop after this many (0 = all) */
 	long		 max_replica_lag_ms; /* pause while a standby lags more; 0 = off */
 	long		 max_xact_age_ms; /* pause while an older transaction is open; 0 = off */
+	struct pg	*watch;		/* a second session of the caller's, to see who
+					   waits on a batch's locks; NULL = do not look */
 	struct pg_retry	 retry;		/* lock_timeout, retries, notices */
 	backfill_progress_fn progress;	/* may be NULL */
 	void		*arg;

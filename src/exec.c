@@ -1252,9 +1252,21 @@ run_script(struct exec *x, const struct plan *p, const struct step *s,
 		if (sc->v[i].kind == UNIT_BACKFILL) {
 			struct backfill_opts bo;
 
+			struct pg *watch = NULL;
+			struct buf wname = BUF_INIT, werr = BUF_INIT;
+			int rc;
+
 			step_backfill(&x->o, p, s, &bo);
 			bo.retry = r;
-			if (backfill_run(x->db, &bo, NULL, err) == -1)
+			/* Best effort: without it the batches only adapt to their time. */
+			buf_printf(&wname, "excon %s/%s (lock watch)", p->name.s, s->id.s);
+			if (pg_connect(&watch, x->o.conninfo, buf_cstr(&wname), &werr) == 0)
+				bo.watch = watch;
+			rc = backfill_run(x->db, &bo, NULL, err);
+			pg_close(watch);
+			buf_free(&wname);
+			buf_free(&werr);
+			if (rc == -1)
 				goto done;
 			continue;
 		}

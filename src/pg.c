@@ -4,6 +4,7 @@
  * that callers can tell a lock timeout from a real failure.
  */
 #include <ctype.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +254,32 @@ pg_pipeline_send(struct pg *db, int n, const struct pg_stmt *st, struct buf *err
 	if (PQpipelineSync(db->conn) != 1)
 		return pg_fail(db, NULL, err);
 	return 0;
+}
+
+/*
+ * Waits up to timeout_ms for the next result to be readable without
+ * blocking: 1 when it is, 0 on timeout, -1 when the session failed (the
+ * next read then reports it).
+ */
+int
+pg_wait_result(struct pg *db, int timeout_ms)
+{
+	struct pollfd p;
+
+	if (PQconsumeInput(db->conn) == 0)
+		return -1;
+	if (!PQisBusy(db->conn))
+		return 1;
+	p.fd = PQsocket(db->conn);
+	p.events = POLLIN;
+	p.revents = 0;
+	if (p.fd < 0)
+		return -1;
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return 0;	/* timeout, or a signal: the caller looks again */
+	if (PQconsumeInput(db->conn) == 0)
+		return -1;
+	return !PQisBusy(db->conn);
 }
 
 /* Reads the results of the oldest group sent, up to and with its Sync. */

@@ -25,6 +25,8 @@ struct seen {
 	struct backfill_progress last;
 	int		 sizes_changed;
 	int		 prev_size;
+	int		 smallest;	/* least batch size seen */
+	struct buf	 note;		/* the last note seen */
 };
 
 /* Progress callback: records what a command would draw. */
@@ -41,6 +43,12 @@ on_progress(void *arg, const struct backfill_progress *p)
 		buf_printf(&s->cursors, "%s ", p->cursor);
 	if (s->prev_size != 0 && p->batch_size != s->prev_size)
 		s->sizes_changed++;
+	if (s->smallest == 0 || (p->batch_size > 0 && p->batch_size < s->smallest))
+		s->smallest = p->batch_size;
+	if (p->note != NULL) {
+		buf_reset(&s->note);
+		buf_puts(&s->note, p->note);
+	}
 	s->prev_size = p->batch_size;
 	s->last = *p;
 }
@@ -721,6 +729,58 @@ START_TEST(test_no_jit)
 }
 END_TEST
 
+/*
+ * Application sessions that wait on the rows of a running batch make the
+ * next batches smaller, even with a fixed batch size, and the progress
+ * says so.  The batches are slow (a sleep per row) and two pgbench
+ * clients update random rows meanwhile.
+ */
+START_TEST(test_batches_shrink_when_sessions_wait)
+{
+	char *ci = pt_db("b_lockwait");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct backfill_progress out;
+	struct buf err = BUF_INIT;
+	struct tu_proc app;
+	struct run r;
+	struct pg *db, *watch;
+	const char *bin = getenv("PG_BIN");
+	char *dir = tu_tmpdir();
+
+	free(pt_sql(ci, "CREATE TABLE users (id int PRIMARY KEY, name text, full_name text);"
+	    "INSERT INTO users SELECT g, 'n' || g, NULL FROM generate_series(1, 20000) g;"
+	    "CREATE FUNCTION slow(t text) RETURNS text LANGUAGE sql VOLATILE AS"
+	    " $$ SELECT pg_sleep(0.0001); SELECT t $$; ANALYZE users"));
+	tu_write(dir, "app.sql", "\\set id random(1, 20000)\n"
+	    "UPDATE users SET name = name WHERE id = :id;\n");
+	ck_assert(tu_proc_sh(&app, dir, "\"%s%spgbench\" -n -c 2 -R 200 -T 30 -f app.sql b_lockwait",
+	    bin ? bin : "", bin ? "/" : "") > 0);
+	tu_sleep_ms(500);
+	db = connect_pg(ci);
+	watch = connect_pg(ci);
+	opts(&o, "users", "full_name = slow(name)", NULL, 2000, &seen);
+	o.watch = watch;
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	tu_proc_kill(&app, SIGTERM);
+	tu_proc_wait(&app, &r, 10000);
+	tu_run_free(&r);
+	ck_assert_int_eq(out.finished, 1);
+	ck_assert_msg(seen.smallest <= 1000, "batches stayed at %d rows", seen.smallest);
+	ck_assert_msg(tu_has(buf_cstr(&seen.note), "waited on the batch's rows: batches shrunk to "),
+	    "note: '%s'", buf_cstr(&seen.note));
+	pt_sql_eq(ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	pg_close(db);
+	pg_close(watch);
+	tu_rmrf(dir);
+	free(dir);
+	buf_free(&err);
+	buf_free(&seen.cursors);
+	buf_free(&seen.note);
+	free(ci);
+}
+END_TEST
+
 /* One TCase per behaviour. */
 static Suite *
 backfill_suite(void)
@@ -740,6 +800,7 @@ backfill_suite(void)
 		{ "exec_verify_rollback", test_exec_backfill_verify_and_rollback },
 		{ "plan_independent_of_size", test_plan_independent_of_size },
 		{ "no_jit", test_no_jit },
+		{ "shrink_when_sessions_wait", test_batches_shrink_when_sessions_wait },
 	};
 	size_t i;
 

@@ -129,9 +129,9 @@ on_progress(void *arg, const struct backfill_progress *p)
 		for (i = 0; i < 30; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[30] = '\0';
-		fprintf(stderr, "\r%s [%s] %3d%% %lld/%lld rows  %.0f rows/s  ETA %s ",
+		fprintf(stderr, "\r%s [%s] %3d%% %lld/%lld rows  %.0f rows/s  ETA %s%s%s ",
 		    rn->step->id.s, bar, (int)(frac * 100), p->rows_done,
-		    p->rows_total, p->rate, eta);
+		    p->rows_total, p->rate, eta, p->note ? "  " : "", p->note ? p->note : "");
 		rn->bar_drawn = 1;
 		if (p->finished) {
 			fputc('\n', stderr);
@@ -141,9 +141,10 @@ on_progress(void *arg, const struct backfill_progress *p)
 	}
 	if (now - rn->last_line >= 5 || p->finished) {
 		fprintf(stderr, "excon: %s/%s: %lld of ~%lld rows (%d%%), %.0f rows/s, "
-		    "ETA %s%s\n", rn->plan->name.s, rn->step->id.s, p->rows_done,
+		    "ETA %s%s%s%s\n", rn->plan->name.s, rn->step->id.s, p->rows_done,
 		    p->rows_total, (int)(frac * 100), p->rate, eta,
-		    p->finished ? ", done" : "");
+		    p->finished ? ", done" : "", p->note && !p->finished ? "; " : "",
+		    p->note && !p->finished ? p->note : "");
 		rn->last_line = now;
 	}
 }
