@@ -602,6 +602,13 @@ out:
 	return ret;
 }
 
+/* 1 when the caller asked the walk to stop (Ctrl-C). */
+static int
+bf_stopped(const struct bf *f)
+{
+	return f->o->stop != NULL && *f->o->stop != 0;
+}
+
 /* 1 when the walk watches the database's health. */
 static int
 bf_watching(const struct bf *f)
@@ -708,7 +715,7 @@ bf_health_wait(struct pg *db, struct bf *f, struct buf *err)
 	for (;;) {
 		if (bf_health(db, f, err) == -1)
 			return -1;
-		if (f->why.len == 0)
+		if (f->why.len == 0 || bf_stopped(f))
 			break;
 		if (since == 0)
 			since = now_ms();
@@ -809,6 +816,7 @@ bf_stretch(struct pg *db, void *arg, struct buf *err)
 		int depth = f->cursor == NULL || f->o->pause_ms > 0 ? 1 : 2;
 
 		while (!failed && !f->empty && f->nq < depth && !bf_health_due(f) &&
+		    !bf_stopped(f) &&
 		    (max <= 0 || f->pr.batches + f->nq < max)) {
 			if (bf_send(db, f, err) == -1) {
 				/* libpq could not send: the session is gone. */
@@ -842,7 +850,7 @@ bf_stretch(struct pg *db, void *arg, struct buf *err)
 		if (!progressed)
 			goto done;
 		f->again = 1;
-	} else if (!f->empty && bf_health_due(f) &&
+	} else if (!f->empty && bf_health_due(f) && !bf_stopped(f) &&
 	    (max <= 0 || f->pr.batches < max))
 		f->again = 1;	/* stopped for a health check */
 	ret = 0;
@@ -959,7 +967,19 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 			buf_free(&m);
 			goto done;
 		}
-	} while (f.again);
+	} while (f.again && !bf_stopped(&f));
+	if (!f.empty && bf_stopped(&f)) {
+		struct buf m = BUF_INIT;
+
+		if (f.cursor != NULL)
+			key_display(&m, f.cursor, f.nkeys);
+		else
+			buf_puts(&m, "the start");
+		error_set(err, "interrupted after %lld of ~%lld rows, at %s", f.done,
+		    f.total, buf_cstr(&m));
+		buf_free(&m);
+		goto done;
+	}
 	if (f.empty) {
 		char upd[32];
 		const char *params[] = { o->plan, o->step, upd };

@@ -16,6 +16,8 @@
 #ifndef EXCON_BACKFILL_H
 #define EXCON_BACKFILL_H
 
+#include <signal.h>
+
 #include "buf.h"
 #include "pg.h"
 
@@ -58,6 +60,9 @@ struct backfill_opts {
 	long		 max_xact_age_ms; /* pause while an older transaction is open; 0 = off */
 	struct pg	*watch;		/* a second session of the caller's, to see who
 					   waits on a batch's locks; NULL = do not look */
+	const volatile sig_atomic_t *stop; /* when it becomes non-zero (a signal
+					   handler), stop after the batches in flight:
+					   -1 with "interrupted"; may be NULL */
 	struct pg_retry	 retry;		/* lock_timeout, retries, notices */
 	backfill_progress_fn progress;	/* may be NULL */
 	void		*arg;

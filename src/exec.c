@@ -860,6 +860,7 @@ step_backfill(const struct exec_opts *o, const struct plan *p, const struct step
 	b->pause_ms = s->pause_ms >= 0 ? s->pause_ms : o->pause_ms;
 	b->max_replica_lag_ms = o->max_replica_lag_ms;
 	b->max_xact_age_ms = o->max_xact_age_ms;
+	b->stop = o->stop;
 	b->progress = o->progress;
 	b->arg = o->arg;
 }

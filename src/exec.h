@@ -60,6 +60,7 @@ struct exec_opts {
 	long		 lock_wait_ms;
 	long		 max_replica_lag_ms;	/* backfill health limits; 0 = off */
 	long		 max_xact_age_ms;
+	const volatile sig_atomic_t *stop;	/* Ctrl-C: see backfill_opts */
 	/* One line per retry or server notice; may be NULL. */
 	void		(*notify)(void *arg, const char *line);
 	/* Backfill progress after each batch; may be NULL. */

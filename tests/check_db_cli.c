@@ -467,6 +467,48 @@ START_TEST(test_backfill_pauses_for_old_transaction)
 }
 END_TEST
 
+/*
+ * Ctrl-C (SIGINT) during a backfill stops it after the current batch,
+ * with a newline and how to resume, exit 130; nothing is recorded, and
+ * the next advance resumes and completes.
+ */
+START_TEST(test_ctrl_c_stops_cleanly)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	char *pid, *out, *v;
+	long long at;
+
+	pid = slow_backfill_cfg(&e, "cli_ctrl_c", &first, SLOWER "max_replica_lag: 2s}\n");
+	e2e_wait_sql(e.ci, "SELECT count(*) > 0 FROM excon.backfill WHERE rows_done > 0",
+	    "t", 10000);
+	tu_proc_kill(&first, SIGINT);
+	ck_assert_int_eq(tu_proc_wait(&first, &r, 20000), 130);
+	ck_assert_msg(tu_has(r.err, "excon: users-full-name/backfill: interrupted after ") &&
+	    tu_has(r.err, "excon: stopped cleanly; 'excon advance users-full-name' resumes"
+	    " the backfill where it stopped\n"), "%s", r.err);
+	ck_assert_msg(!tu_has(r.out, "shipped"), "%s", r.out);
+	tu_run_free(&r);
+	at = rows_done(&e);
+	ck_assert_int_gt(at, 0);
+	ck_assert_int_lt(at, 20000);
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "backfill", "status");
+	ck_assert_str_ne(v, "shipped");
+	free(v);
+	free(out);
+	/* The next advance resumes where it stopped and completes. */
+	out = e2e_ok(&e, 1, "advance", PLAN, "--to", "backfill", NULL);
+	ck_assert_msg(tu_has(out, "shipped users-full-name/backfill"), "%s", out);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger WHERE step = 'backfill'", "1");
+	free(pid);
+	e2e_free(&e);
+}
+END_TEST
+
 START_TEST(test_recorded_once_with_record_only_meanwhile)
 {
 	struct e2e e;
@@ -923,6 +965,7 @@ db_cli_suite(void)
 		{ "rollback", test_rollback_runs_down },
 		{ "rollback_of_failed_step", test_rollback_of_failed_step },
 		{ "pauses_for_old_transaction", test_backfill_pauses_for_old_transaction },
+		{ "ctrl_c_stops_cleanly", test_ctrl_c_stops_cleanly },
 	};
 	TCase *tc;
 	size_t i;

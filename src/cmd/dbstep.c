@@ -12,6 +12,7 @@
  *   5. record the step in the state file.
  * The state file is never held in a transaction while SQL runs.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,17 @@ struct runner {
 	int			 bar_drawn;
 	time_t			 wait_line;	/* last "paused" line, 0 = not paused */
 };
+
+/* Set by SIGINT while a step runs: a backfill stops after its current batch. */
+static volatile sig_atomic_t interrupted;
+
+/* SIGINT handler: asks the running backfill to stop. */
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
 
 /* Prints executor notices (lock retries, server notices) on stderr. */
 static void
@@ -175,6 +187,7 @@ opts_fill(struct cmd_ctx *ctx, struct exec_opts *o, struct runner *rn)
 		    (ctx->cfg.lock_retries > 0 ? ctx->cfg.lock_retries : 1);
 	else
 		o->lock_wait_ms = 20000;
+	o->stop = &interrupted;
 	o->notify = on_notify;
 	o->progress = on_progress;
 	o->arg = rn;
@@ -251,7 +264,8 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	const struct state_release *r;
 	enum exec_outcome outcome;
 	char *rname = xstrdup(r0->name);
-	int rc, ok = 1, in_tx = 0;
+	struct sigaction sa, old_sa;
+	int rc, ok = 1, in_tx = 0, failed;
 
 	(void)res0;
 	memset(&h, 0, sizeof h);
@@ -284,8 +298,23 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 		rc = EXCON_EXIT_REFUSED;
 		goto done;
 	}
-	/* 3. The SQL. */
-	if (exec_step(x, p, s, &outcome, &err) != 0) {
+	/* 3. The SQL; Ctrl-C stops a backfill cleanly after its current batch. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_sa);
+	failed = exec_step(x, p, s, &outcome, &err) != 0;
+	sigaction(SIGINT, &old_sa, NULL);
+	if (failed && interrupted) {
+		if (rn.bar_drawn)
+			fputc('\n', stderr);
+		fprintf(stderr, "excon: %s/%s: %s\nexcon: stopped cleanly; "
+		    "'excon advance %s' resumes the backfill where it stopped\n",
+		    p->name.s, s->id.s, buf_cstr(&err), p->name.s);
+		rc = EXCON_EXIT_INTERRUPTED;
+		goto done;
+	}
+	if (failed) {
 		if (rn.bar_drawn)
 			fputc('\n', stderr);
 		record_failure(ctx, p, idx, r, buf_cstr(&err));
