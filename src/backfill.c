@@ -404,13 +404,19 @@ bf_sql(const struct bf *f, int next)
 		buf_printf(&lo, "(%s) >= (SELECT %s FROM excon_w ORDER BY %s LIMIT 1)",
 		    buf_cstr(&keys), buf_cstr(&keys), buf_cstr(&keys));
 	}
-	buf_puts(&q, "excon_b AS (SELECT ");
-	for (i = 0; i < f->nkeys; i++) {
-		pg_quote_ident(&q, f->cols[i]);
-		buf_printf(&q, " AS excon_k%d, ", i);
+	if (f->nkeys == 1) {
+		/* One aggregate pass, no sort; no row at all when no key is left. */
+		buf_printf(&q, "excon_b AS (SELECT max(%s) AS excon_k0, count(*) AS excon_n"
+		    " FROM excon_w HAVING count(*) > 0)", buf_cstr(&keys));
+	} else {
+		buf_puts(&q, "excon_b AS (SELECT ");
+		for (i = 0; i < f->nkeys; i++) {
+			pg_quote_ident(&q, f->cols[i]);
+			buf_printf(&q, " AS excon_k%d, ", i);
+		}
+		buf_printf(&q, "(SELECT count(*) FROM excon_w) AS excon_n FROM excon_w"
+		    " ORDER BY %s LIMIT 1)", buf_cstr(&desc));
 	}
-	buf_printf(&q, "(SELECT count(*) FROM excon_w) AS excon_n FROM excon_w"
-	    " ORDER BY %s LIMIT 1)", buf_cstr(&desc));
 
 	buf_printf(&q, ", excon_c AS (INSERT INTO excon.backfill (plan, step, key_columns,"
 	    " cursor, rows_done, rows_updated, rows_total)"
