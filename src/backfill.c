@@ -1101,6 +1101,149 @@ done:
 	return ret;
 }
 
+/* The first value of sql's first row as a number (0 when NULL). */
+static int
+bf_number(struct pg *db, const char *sql, int n, const char *const *params,
+    double *out, struct buf *err)
+{
+	struct pg_result *res = NULL;
+
+	if (pg_exec(db, sql, n, params, &res, err) == -1)
+		return -1;
+	*out = pg_result_get(res, 0, 0) ? atof(pg_result_get(res, 0, 0)) : 0;
+	pg_result_free(res);
+	return 0;
+}
+
+/* Estimates a backfill (see backfill.h). */
+int
+backfill_estimate(struct pg *db, const struct backfill_opts *o, int exact,
+    struct backfill_estimate *e, struct buf *err)
+{
+	struct bf f;
+	struct buf q = BUF_INIT, keys = BUF_INIT;
+	struct pg_result *res = NULL;
+	const char *schema = o->schema ? o->schema : "public";
+	const char *where = o->where && o->where[0] ? o->where : NULL;
+	double v, wal0, wal1, t0;
+	int i, n, in_tx = 0, ret = -1;
+
+	memset(&f, 0, sizeof f);
+	memset(e, 0, sizeof *e);
+	e->seconds = -1;
+	e->wal_bytes = -1;
+	f.o = o;
+	if (backfill_primary_key(db, schema, o->table, &f.cols, &f.types, err) == -1)
+		goto done;
+	if (f.cols[0] == NULL) {
+		error_set(err, "table '%s.%s' has no primary key: backfill walks the "
+		    "table in primary-key order", schema, o->table);
+		goto done;
+	}
+	if (bf_prepare(&f, err) == -1)
+		goto done;
+	for (i = 0; i < f.nkeys; i++) {
+		if (i > 0)
+			buf_puts(&keys, ", ");
+		pg_quote_ident(&keys, f.cols[i]);
+	}
+	/* Rows walked: the catalog, or a count when it knows nothing or exact. */
+	{
+		const char *params[] = { f.table };
+
+		if (bf_number(db, "SELECT reltuples FROM pg_catalog.pg_class WHERE oid = $1::regclass",
+		    1, params, &v, err) == -1)
+			goto done;
+	}
+	e->exact = exact;
+	if (exact || v < 0) {
+		buf_printf(&q, "SELECT count(*) FROM %s", f.table);
+		if (bf_number(db, buf_cstr(&q), 0, NULL, &v, err) == -1)
+			goto done;
+	}
+	e->rows_walked = (long long)v;
+	/* Rows touched: the planner's estimate of `where`, or a count. */
+	e->rows_touched = e->rows_walked;
+	if (where != NULL) {
+		buf_reset(&q);
+		if (exact) {
+			buf_printf(&q, "SELECT count(*) FROM %s WHERE (%s)", f.table, where);
+			if (bf_number(db, buf_cstr(&q), 0, NULL, &v, err) == -1)
+				goto done;
+			e->rows_touched = (long long)v;
+		} else {
+			const char *p;
+
+			buf_printf(&q, "EXPLAIN (FORMAT JSON) SELECT 1 FROM %s WHERE (%s)",
+			    f.table, where);
+			if (pg_exec(db, buf_cstr(&q), 0, NULL, &res, err) == -1)
+				goto done;
+			p = strstr(pg_result_get(res, 0, 0), "\"Plan Rows\": ");
+			if (p != NULL)
+				e->rows_touched = atoll(p + strlen("\"Plan Rows\": "));
+			pg_result_free(res);
+			res = NULL;
+		}
+	}
+	/*
+	 * The sample: the first batch's keys, updated and rolled back.  WAL
+	 * is written even for a transaction that rolls back, so the insert
+	 * position before and after measures what a batch writes.
+	 */
+	n = o->batch_size > 0 ? o->batch_size : 1000;
+	if (pg_exec(db, "BEGIN", 0, NULL, NULL, err) == -1)
+		goto done;
+	in_tx = 1;
+	buf_reset(&q);
+	buf_printf(&q, "SET LOCAL lock_timeout = '%ld'", o->retry.lock_timeout ?
+	    (pg_timeout_ms(o->retry.lock_timeout) > 0 ?
+	    pg_timeout_ms(o->retry.lock_timeout) : 2000) : 2000);
+	if (pg_exec(db, buf_cstr(&q), 0, NULL, NULL, err) == -1 ||
+	    bf_number(db, "SELECT pg_catalog.pg_current_wal_insert_lsn() - '0/0'", 0, NULL,
+	    &wal0, err) == -1)
+		goto done;
+	buf_reset(&q);
+	buf_printf(&q, "UPDATE %s SET %s WHERE (%s) IN (SELECT %s FROM %s ORDER BY %s"
+	    " LIMIT %d)%s%s%s", f.table, o->set, buf_cstr(&keys), buf_cstr(&keys),
+	    f.table, buf_cstr(&keys), n, where ? " AND (" : "", where ? where : "",
+	    where ? ")" : "");
+	t0 = now_ms();
+	if (pg_exec(db, buf_cstr(&q), 0, NULL, NULL, err) == -1)
+		goto done;
+	e->sample_ms = now_ms() - t0;
+	if (bf_number(db, "SELECT pg_catalog.pg_current_wal_insert_lsn() - '0/0'", 0, NULL,
+	    &wal1, err) == -1)
+		goto done;
+	e->sample_rows = e->rows_walked < n ? e->rows_walked : n;
+	if (e->sample_rows > 0) {
+		e->seconds = (double)e->rows_walked * e->sample_ms / (double)e->sample_rows / 1000;
+		e->wal_bytes = (long long)((wal1 - wal0) * (double)e->rows_walked /
+		    (double)e->sample_rows);
+	} else {
+		e->seconds = 0;
+		e->wal_bytes = 0;
+	}
+	ret = 0;
+done:
+	if (in_tx) {
+		struct buf e2 = BUF_INIT;
+
+		(void)pg_exec(db, "ROLLBACK", 0, NULL, NULL, &e2);
+		buf_free(&e2);
+	}
+	pg_result_free(res);
+	buf_free(&q);
+	buf_free(&keys);
+	backfill_strv_free(f.cols);
+	backfill_strv_free(f.types);
+	free(f.table);
+	free(f.sql[0]);
+	free(f.sql[1]);
+	free(f.sql_cursor);
+	free(f.keyarr);
+	return ret;
+}
+
 /* The batch SQL with placeholders, for --dry-run. */
 void
 backfill_describe(const struct backfill_opts *o, struct buf *out)

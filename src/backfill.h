@@ -79,6 +79,27 @@ struct backfill_opts {
 int backfill_run(struct pg *db, const struct backfill_opts *o,
     struct backfill_progress *out, struct buf *err);
 
+/* What a backfill would do, estimated before it runs (backfill_estimate). */
+struct backfill_estimate {
+	long long	 rows_walked;	/* keys in the table */
+	long long	 rows_touched;	/* rows matching `where` (all without one) */
+	int		 exact;		/* both counted, not estimated */
+	long long	 sample_rows;	/* keys of the rolled-back sample */
+	double		 sample_ms;	/* its time */
+	double		 seconds;	/* expected duration, -1 unknown */
+	long long	 wal_bytes;	/* expected WAL, -1 unknown */
+};
+
+/*
+ * Estimates the backfill o on db without changing anything: rows walked
+ * and touched from the catalog and the planner (counted when exact), and
+ * the duration and WAL volume from a sample, the first batch's rows
+ * updated in a transaction that is rolled back (it holds their row locks
+ * for its few milliseconds, under lock_timeout).
+ */
+int backfill_estimate(struct pg *db, const struct backfill_opts *o, int exact,
+    struct backfill_estimate *e, struct buf *err);
+
 /*
  * Appends to out PostgreSQL's EXPLAIN (FORMAT JSON) of the batch statement
  * that backfill_run would run for o (next 0: the first batch, 1: a later

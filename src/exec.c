@@ -932,6 +932,63 @@ done:
 	return ret;
 }
 
+/* Appends n bytes in a readable unit. */
+static void
+human_bytes(struct buf *out, double n)
+{
+	const char *u[] = { "bytes", "kB", "MB", "GB", "TB" };
+	int i = 0;
+
+	while (n >= 1024 && i < 4) {
+		n /= 1024;
+		i++;
+	}
+	buf_printf(out, i ? "%.1f %s" : "%.0f %s", n, u[i]);
+}
+
+/* Estimates a backfill step (see exec.h). */
+int
+exec_estimate(const struct exec_opts *o, const struct plan *p, const struct step *s,
+    int exact, struct buf *out, struct buf *err)
+{
+	struct backfill_opts bo;
+	struct backfill_estimate e;
+	struct pg *db = NULL;
+	struct buf app = BUF_INIT;
+	struct pg_retry r;
+	struct buf what = BUF_INIT;
+	int ret = -1;
+
+	buf_printf(&app, "excon %s/%s", p->name.s, s->id.s);
+	if (pg_connect(&db, o->conninfo, buf_cstr(&app), err) == -1)
+		goto done;
+	step_retry(o, s, &r, &what);
+	step_backfill(o, p, s, &bo);
+	bo.retry = r;
+	if (backfill_estimate(db, &bo, exact, &e, err) == -1)
+		goto done;
+	buf_printf(out, "-- estimate: walks %s%lld rows, updates %s%lld (%s)", exact ? "" : "~",
+	    e.rows_walked, exact ? "" : "~", e.rows_touched, exact ? "counted" :
+	    "from the catalog and the planner; --exact counts them");
+	if (e.seconds >= 0) {
+		long sec = (long)(e.seconds + 0.5);
+
+		buf_printf(out, ";\n--   about %ld:%02ld:%02ld", sec / 3600, sec / 60 % 60, sec % 60);
+		buf_printf(out, " (a rolled-back sample of %lld rows took %.1f ms)", e.sample_rows,
+		    e.sample_ms);
+		buf_puts(out, ", writing ~");
+		human_bytes(out, (double)e.wal_bytes);
+		buf_puts(out, " of WAL");
+	}
+	buf_puts(out, "\n");
+	ret = 0;
+done:
+	pg_close(db);
+	buf_free(&app);
+	buf_free(&what);
+	return ret;
+}
+
 /* The dry run: the statements that would run, without connecting. */
 int
 exec_dry_run(const struct exec_opts *o, const struct plan *p, const struct step *s,

@@ -141,6 +141,13 @@ int exec_ledger_get(struct exec *x, const char *plan, const char *step,
  * at run time (a leftover INVALID index, the backfill's keys) is shown as
  * the query that decides it and "--" comments.
  */
+/*
+ * For a backfill step: connects and appends to out what it would do, as
+ * SQL comments: rows walked and touched, expected duration and WAL (see
+ * backfill_estimate).  Changes nothing.
+ */
+int exec_estimate(const struct exec_opts *o, const struct plan *p,
+    const struct step *s, int exact, struct buf *out, struct buf *err);
 int exec_dry_run(const struct exec_opts *o, const struct plan *p,
     const struct step *s, int rollback, struct buf *out, struct buf *err);
 

@@ -334,6 +334,7 @@ START_TEST(test_killed_excon_rerun_at_once)
 	char *pid, *out;
 
 	pid = slow_backfill(&e, "cli_kill_rerun", &first);
+	e2e_wait_sql(e.ci, "SELECT to_regclass('excon.backfill') IS NOT NULL", "t", 10000);
 	e2e_wait_sql(e.ci, "SELECT count(*) > 0 FROM excon.backfill WHERE rows_done > 0",
 	    "t", 10000);
 	tu_proc_kill(&first, SIGKILL);
@@ -481,6 +482,7 @@ START_TEST(test_ctrl_c_stops_cleanly)
 	long long at;
 
 	pid = slow_backfill_cfg(&e, "cli_ctrl_c", &first, SLOWER "max_replica_lag: 2s}\n");
+	e2e_wait_sql(e.ci, "SELECT to_regclass('excon.backfill') IS NOT NULL", "t", 10000);
 	e2e_wait_sql(e.ci, "SELECT count(*) > 0 FROM excon.backfill WHERE rows_done > 0",
 	    "t", 10000);
 	tu_proc_kill(&first, SIGINT);
@@ -505,6 +507,44 @@ START_TEST(test_ctrl_c_stops_cleanly)
 	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
 	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger WHERE step = 'backfill'", "1");
 	free(pid);
+	e2e_free(&e);
+}
+END_TEST
+
+/*
+ * advance --dry-run of a backfill estimates, from the catalog and a
+ * rolled-back sample, the rows it walks and updates, its duration and
+ * its WAL; --exact counts the rows.  Nothing changes.
+ */
+START_TEST(test_dry_run_estimates_backfill)
+{
+	struct e2e e;
+	char *out;
+
+	e2e_setup(&e, "cli_estimate", NULL);
+	e2e_plan(&e, PLAN ".yaml", NULL);
+	e2e_users(e.ci, 20000);
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", PLAN, "--to", "dual-write", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+	free(pt_sql(e.ci, "UPDATE users SET full_name = name WHERE id <= 5000; ANALYZE users"));
+
+	out = e2e_ok(&e, 1, "advance", PLAN, "--dry-run", NULL);
+	ck_assert_msg(tu_has(out, "-- estimate: walks ~20000 rows, updates ~") &&
+	    tu_has(out, "(from the catalog and the planner; --exact counts them);\n--   about ") &&
+	    tu_has(out, "(a rolled-back sample of 1000 rows took ") && tu_has(out, " of WAL\n") &&
+	    tu_has(out, "would record users-full-name/backfill"), "%s", out);
+	free(out);
+	out = e2e_ok(&e, 1, "advance", PLAN, "--dry-run", "--exact", NULL);
+	ck_assert_msg(tu_has(out, "-- estimate: walks 20000 rows, updates 15000 (counted);"),
+	    "%s", out);
+	free(out);
+	/* Nothing changed: the sample was rolled back, nothing was recorded. */
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS NULL", "15000");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger WHERE step = 'backfill'", "0");
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	ck_assert_int_eq(e2e_count(out, "\"status\":\"shipped\""), 2);
+	free(out);
 	e2e_free(&e);
 }
 END_TEST
@@ -966,6 +1006,7 @@ db_cli_suite(void)
 		{ "rollback_of_failed_step", test_rollback_of_failed_step },
 		{ "pauses_for_old_transaction", test_backfill_pauses_for_old_transaction },
 		{ "ctrl_c_stops_cleanly", test_ctrl_c_stops_cleanly },
+		{ "dry_run_estimates_backfill", test_dry_run_estimates_backfill },
 	};
 	TCase *tc;
 	size_t i;

@@ -26,6 +26,8 @@ static const struct cmd_opt advance_opts[] = {
 	{ "record-only", OPT_BOOL, NULL, "record without touching the database" },
 	{ "force", OPT_BOOL, NULL, "pass a refusing gate (rules 3-5); needs --reason" },
 	{ "reason", OPT_STR, "TEXT", "why the gate is forced (logged and audited)" },
+	{ "exact", OPT_BOOL, NULL, "with --dry-run: count a backfill's rows instead of "
+	  "estimating them" },
 	{ "wait", OPT_STR, "DURATION", "wait this long for a plan another excon holds "
 	  "(default: lock_timeout x lock_retries; 0 = refuse at once)" },
 	{ NULL, 0, NULL, NULL }
@@ -206,6 +208,17 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 
 				if (dbstep_dry(ctx, p, (size_t)next, &sql, &err) != 0) {
 					rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+					buf_free(&sql);
+					goto done;
+				}
+				fputs(buf_cstr(&sql), stdout);
+				/* A backfill says what it would cost, when it can ask the database. */
+				buf_reset(&sql);
+				if (s->kind == KIND_BACKFILL && a->ctx->cfg.database_set &&
+				    dbstep_estimate(ctx, p, (size_t)next, cmd_opt(ctx, "exact") != NULL,
+				    &sql, &err) != 0) {
+					rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s: cannot estimate the "
+					    "backfill: %s", p->name.s, s->id.s, buf_cstr(&err));
 					buf_free(&sql);
 					goto done;
 				}

@@ -193,6 +193,22 @@ opts_fill(struct cmd_ctx *ctx, struct exec_opts *o, struct runner *rn)
 	o->arg = rn;
 }
 
+/* Estimates a backfill step on the configured database. */
+int
+dbstep_estimate(struct cmd_ctx *ctx, const struct plan *p, size_t idx, int exact,
+    struct buf *out, struct buf *err)
+{
+	struct exec_opts o;
+	struct runner rn;
+
+	memset(&rn, 0, sizeof rn);
+	rn.ctx = ctx;
+	rn.plan = p;
+	rn.step = &p->steps[idx];
+	opts_fill(ctx, &o, &rn);
+	return exec_estimate(&o, p, &p->steps[idx], exact, out, err);
+}
+
 /* The SQL a step would run. */
 int
 dbstep_dry(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
