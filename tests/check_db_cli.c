@@ -410,6 +410,9 @@ START_TEST(test_backfill_pauses_for_lagging_standby)
 	ck_assert_int_eq(tu_proc_wait(&first, &r, 60000), 0);
 	ck_assert_msg(tu_has(r.err, "excon: users-full-name/backfill: resumed"), "%s", r.err);
 	ck_assert_msg(tu_has(r.out, "shipped users-full-name/backfill"), "%s", r.out);
+	/* The end: one line with the rows and the total time. */
+	ck_assert_msg(e2e_lines_with(r.err, "excon: users-full-name/backfill: done, 20000 rows"
+	    " (20000 updated) in 0:") == 1, "%s", r.err);
 	tu_run_free(&r);
 	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
 	free(pid);

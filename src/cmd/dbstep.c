@@ -13,6 +13,7 @@
  * The state file is never held in a transaction while SQL runs.
  */
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,19 @@ struct runner {
 	time_t			 last_line;	/* plain progress lines */
 	int			 bar_drawn;
 	time_t			 wait_line;	/* last "paused" line, 0 = not paused */
+	time_t			 started;	/* first progress of the backfill */
 };
+
+/* The terminal's width in columns (stderr), or 80; read at every draw, so it follows a resize. */
+static int
+term_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(fileno(stderr), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
 
 /* Set by SIGINT while a step runs: a backfill stops after its current batch. */
 static volatile sig_atomic_t interrupted;
@@ -100,7 +113,21 @@ on_progress(void *arg, const struct backfill_progress *p)
 
 	if (frac > 1)
 		frac = 1;
+	if (rn->started == 0)
+		rn->started = now;
 	fmt_eta(eta, sizeof eta, p->eta_s);
+	/* The end: one line with the rows and the total time, on a terminal or not. */
+	if (p->finished) {
+		char took[32];
+
+		fmt_eta(took, sizeof took, (long)(now - rn->started));
+		fprintf(stderr, "%sexcon: %s/%s: done, %lld rows (%lld updated) in %s\n",
+		    rn->bar_drawn ? "\r\033[K" : "", rn->plan->name.s, rn->step->id.s,
+		    p->rows_done, p->rows_updated, took);
+		rn->bar_drawn = 0;
+		mirror(rn, p);
+		return;
+	}
 	/* Paused for the database's health: a line when it starts, then every 10 s. */
 	if (p->waiting != NULL) {
 		if (rn->wait_line == 0 || now - rn->wait_line >= 10) {
@@ -135,28 +162,38 @@ on_progress(void *arg, const struct backfill_progress *p)
 	 */
 	mirror(rn, p);
 	if (rn->tty) {
-		char bar[31];
-		int i, fill = (int)(frac * 30);
+		struct buf line = BUF_INIT, tail = BUF_INIT;
+		int i, w = term_width(), barw, fill;
 
-		for (i = 0; i < 30; i++)
-			bar[i] = i < fill ? '#' : '.';
-		bar[30] = '\0';
-		fprintf(stderr, "\r%s [%s] %3d%% %lld/%lld rows  %.0f rows/s  ETA %s%s%s ",
-		    rn->step->id.s, bar, (int)(frac * 100), p->rows_done,
-		    p->rows_total, p->rate, eta, p->note ? "  " : "", p->note ? p->note : "");
-		rn->bar_drawn = 1;
-		if (p->finished) {
-			fputc('\n', stderr);
-			rn->bar_drawn = 0;
+		/* "plan/step [####....] 42% 420/1000 rows 5000 rows/s ETA 0:01", cut to the width. */
+		buf_printf(&tail, " %3d%% %lld/%lld rows  %.0f rows/s  ETA %s%s%s",
+		    (int)(frac * 100), p->rows_done, p->rows_total, p->rate, eta,
+		    p->note ? "  " : "", p->note ? p->note : "");
+		buf_printf(&line, "%s/%s ", rn->plan->name.s, rn->step->id.s);
+		barw = w - 1 - (int)line.len - 2 - (int)tail.len;
+		if (barw > 50)
+			barw = 50;
+		if (barw >= 10) {
+			fill = (int)(frac * barw);
+			buf_putc(&line, '[');
+			for (i = 0; i < barw; i++)
+				buf_putc(&line, i < fill ? '#' : '.');
+			buf_putc(&line, ']');
 		}
+		buf_puts(&line, buf_cstr(&tail));
+		if ((int)line.len > w - 1)
+			buf_truncate(&line, (size_t)(w > 1 ? w - 1 : 0));
+		fprintf(stderr, "\r%s\033[K", buf_cstr(&line));
+		rn->bar_drawn = 1;
+		buf_free(&line);
+		buf_free(&tail);
 		return;
 	}
-	if (now - rn->last_line >= 5 || p->finished) {
+	if (now - rn->last_line >= 5) {
 		fprintf(stderr, "excon: %s/%s: %lld of ~%lld rows (%d%%), %.0f rows/s, "
-		    "ETA %s%s%s%s\n", rn->plan->name.s, rn->step->id.s, p->rows_done,
+		    "ETA %s%s%s\n", rn->plan->name.s, rn->step->id.s, p->rows_done,
 		    p->rows_total, (int)(frac * 100), p->rate, eta,
-		    p->finished ? ", done" : "", p->note && !p->finished ? "; " : "",
-		    p->note && !p->finished ? p->note : "");
+		    p->note ? "; " : "", p->note ? p->note : "");
 		rn->last_line = now;
 	}
 }
@@ -291,6 +328,7 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	rn.plan = p;
 	rn.step = s;
 	rn.tty = out_color(stderr) || (isatty(fileno(stderr)) && getenv("NO_COLOR"));
+	rn.started = time(NULL);
 	opts_fill(ctx, &o, &rn);
 
 	if (exec_connect(&x, &o, &err) != 0) {
