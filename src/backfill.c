@@ -51,15 +51,20 @@ struct bf {
 	struct backfill_progress pr;
 	struct buf	  cur;		/* pr.cursor's text */
 	double		  health_at;	/* last health check, ms (0: none yet) */
-	struct bf_lsn {
-		double		   t;	/* when, ms */
-		unsigned long long lsn;	/* the primary's WAL position then */
-	}		  lsn[128];	/* WAL positions a standby has not replayed */
-	int		  nlsn;
+	struct bf_track {
+		struct bf_lsn {
+			double		   t;	/* when, ms */
+			unsigned long long lsn;	/* a WAL position then */
+		}	 v[128];	/* positions not replayed yet, oldest first */
+		int	 n;
+	}		  lsn;		/* the primary's, against its slowest standby */
 	struct buf	  why;		/* pr.waiting's text */
 	double		  locks_at;	/* last look at who waits on the batch, ms */
 	double		  calm_until;	/* batches do not grow before, ms */
 	struct buf	  note;		/* pr.note's text */
+	struct pg	**reps;		/* sessions on o->replicas, once opened */
+	struct bf_track	 *rtrack;	/* their WAL positions, as lsn/nlsn */
+	int		  nreps;
 };
 
 /* How often the walk looks at who waits on its batch's locks, ms. */
@@ -630,6 +635,92 @@ bf_health_due(const struct bf *f)
 }
 
 /*
+ * Remembers WAL position cur at time t, forgets the positions replay has
+ * passed, and returns the lag in ms: the age of the oldest position not
+ * replayed yet (0 when replay is level with cur).
+ */
+static double
+lag_track(struct bf_track *k, double t, unsigned long long cur, unsigned long long replay)
+{
+	int i, keep, cap = (int)(sizeof k->v / sizeof k->v[0]);
+
+	for (keep = 0, i = 0; i < k->n; i++)
+		if (k->v[i].lsn > replay)
+			k->v[keep++] = k->v[i];
+	k->n = keep;
+	if (k->n == cap) {
+		/* Full: drop the second oldest, so the oldest keeps the lag's start. */
+		memmove(&k->v[1], &k->v[2], (size_t)(k->n - 2) * sizeof k->v[0]);
+		k->n--;
+	}
+	if (cur > replay && (k->n == 0 || k->v[k->n - 1].lsn < cur)) {
+		k->v[k->n].t = t;
+		k->v[k->n].lsn = cur;
+		k->n++;
+	}
+	return k->n > 0 ? t - k->v[0].t : 0;
+}
+
+/*
+ * Asks each of o->replicas how far its replay is behind (the age of the
+ * oldest WAL position it had received at a check and has not replayed
+ * yet, as for the primary's standbys) and adds the ones beyond
+ * max_replica_lag to f->why.  A
+ * replica that cannot be reached is named once through the retry notice
+ * and not waited for.  Returns 0 (-1 only for an allocation failure,
+ * which cannot happen with xalloc).
+ */
+static int
+bf_replicas_lag(struct bf *f)
+{
+	int i;
+
+	if (f->o->replicas == NULL)
+		return 0;
+	if (f->reps == NULL) {
+		for (f->nreps = 0; f->o->replicas[f->nreps] != NULL; f->nreps++)
+			;
+		f->reps = xcalloc((size_t)f->nreps + 1, sizeof *f->reps);
+		f->rtrack = xcalloc((size_t)f->nreps + 1, sizeof *f->rtrack);
+		for (i = 0; i < f->nreps; i++) {
+			struct buf e = BUF_INIT;
+
+			if (pg_connect(&f->reps[i], f->o->replicas[i], "excon replica lag",
+			    &e) == -1 && f->o->retry.notify != NULL)
+				f->o->retry.notify(f->o->retry.arg, buf_cstr(&e));
+			buf_free(&e);
+		}
+	}
+	for (i = 0; i < f->nreps; i++) {
+		struct pg_result *res = NULL;
+		struct buf e = BUF_INIT;
+		double lag;
+
+		if (f->reps[i] == NULL)
+			continue;
+		if (pg_exec(f->reps[i], "SELECT (pg_catalog.pg_last_wal_receive_lsn() - '0/0')::text,"
+		    " (pg_catalog.pg_last_wal_replay_lsn() - '0/0')::text",
+		    0, NULL, &res, &e) == 0 && pg_result_get(res, 0, 0) != NULL &&
+		    pg_result_get(res, 0, 1) != NULL) {
+			lag = lag_track(&f->rtrack[i], now_ms(),
+			    strtoull(pg_result_get(res, 0, 0), NULL, 10),
+			    strtoull(pg_result_get(res, 0, 1), NULL, 10));
+			if (lag > (double)f->o->max_replica_lag_ms) {
+				char *safe = pg_conninfo_redact(f->o->replicas[i]);
+
+				buf_printf(&f->why, "%sreplica '%s' replays %.1f s behind "
+				    "(max_replica_lag %.1f s)", f->why.len ? "; " : "", safe,
+				    lag / 1000, (double)f->o->max_replica_lag_ms / 1000);
+				free(safe);
+			}
+		}
+		pg_result_free(res);
+		buf_free(&e);
+	}
+	return 0;
+}
+
+/*
  * Looks at the database's health once; leaves in f->why what the walk
  * must wait for (empty when nothing).
  *
@@ -648,7 +739,7 @@ bf_health(struct pg *db, struct bf *f, struct buf *err)
 	struct pg_result *res = NULL;
 	unsigned long long cur, replay;
 	double t = now_ms(), lag = 0;
-	int i, keep, ret = -1;
+	int ret = -1;
 
 	buf_reset(&f->why);
 	if (pg_exec(db,
@@ -671,22 +762,7 @@ bf_health(struct pg *db, struct bf *f, struct buf *err)
 	cur = strtoull(pg_result_get(res, 0, 0), NULL, 10);
 	if (f->o->max_replica_lag_ms > 0 && pg_result_get(res, 0, 1) != NULL) {
 		replay = strtoull(pg_result_get(res, 0, 1), NULL, 10);
-		/* Forget what every standby replayed; remember where WAL is now. */
-		for (keep = 0, i = 0; i < f->nlsn; i++)
-			if (f->lsn[i].lsn > replay)
-				f->lsn[keep++] = f->lsn[i];
-		f->nlsn = keep;
-		if (f->nlsn == (int)(sizeof f->lsn / sizeof f->lsn[0])) {
-			memmove(&f->lsn[1], &f->lsn[2], (size_t)(f->nlsn - 2) * sizeof f->lsn[0]);
-			f->nlsn--;
-		}
-		if (cur > replay && (f->nlsn == 0 || f->lsn[f->nlsn - 1].lsn < cur)) {
-			f->lsn[f->nlsn].t = t;
-			f->lsn[f->nlsn].lsn = cur;
-			f->nlsn++;
-		}
-		if (f->nlsn > 0)
-			lag = t - f->lsn[0].t;
+		lag = lag_track(&f->lsn, t, cur, replay);
 		if (atof(pg_result_get(res, 0, 2)) > lag)
 			lag = atof(pg_result_get(res, 0, 2));
 		if (lag > (double)f->o->max_replica_lag_ms)
@@ -694,7 +770,9 @@ bf_health(struct pg *db, struct bf *f, struct buf *err)
 			    "%.1f s)", pg_result_get(res, 0, 3), lag / 1000,
 			    (double)f->o->max_replica_lag_ms / 1000);
 	} else
-		f->nlsn = 0;
+		f->lsn.n = 0;
+	if (f->o->max_replica_lag_ms > 0 && bf_replicas_lag(f) == -1)
+		goto done;
 	if (f->o->max_xact_age_ms > 0 && pg_result_get(res, 0, 4) != NULL &&
 	    atof(pg_result_get(res, 0, 6)) > (double)f->o->max_xact_age_ms)
 		buf_printf(&f->why, "%stransaction of pid %s ('%s') open for %.0f s holds "
@@ -1036,6 +1114,10 @@ done:
 	buf_free(&f.cur);
 	buf_free(&f.why);
 	buf_free(&f.note);
+	for (i = 0; i < f.nreps; i++)
+		pg_close(f.reps[i]);
+	free(f.reps);
+	free(f.rtrack);
 	return ret;
 }
 

@@ -60,6 +60,8 @@ struct backfill_opts {
 	long		 max_xact_age_ms; /* pause while an older transaction is open; 0 = off */
 	struct pg	*watch;		/* a second session of the caller's, to see who
 					   waits on a batch's locks; NULL = do not look */
+	char *const	*replicas;	/* conninfos of standbys to ask for their
+					   replay lag (NULL-terminated; may be NULL) */
 	const volatile sig_atomic_t *stop; /* when it becomes non-zero (a signal
 					   handler), stop after the batches in flight:
 					   -1 with "interrupted"; may be NULL */

@@ -32,6 +32,7 @@ config_init(struct config *c)
 	c->pause_ms = 0;
 	c->max_replica_lag_ms = 2000;
 	c->max_xact_age_ms = 600000;
+	c->replicas = xcalloc(1, sizeof *c->replicas);
 }
 
 /* Replaces a string setting. */
@@ -107,6 +108,7 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 
 		/* A setting left empty (or ~) keeps its default. */
 		if (ytree_is_null(v) && (strcmp(k, "plans") == 0 ||
+		    strcmp(k, "replicas") == 0 ||
 		    strcmp(k, "backfill") == 0 || strcmp(k, "contract_after") == 0 ||
 		    strcmp(k, "lock_retries") == 0 || strcmp(k, "state") == 0 ||
 		    strcmp(k, "database") == 0 || strcmp(k, "lock_timeout") == 0 ||
@@ -168,6 +170,19 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 				if (int_value(v->items[j], file, bk, slot, err) != 0)
 					return -1;
 			}
+		} else if (strcmp(k, "replicas") == 0) {
+			if (v->type != YNODE_SEQ)
+				return error_set(err, "%s:%d:%d: \"replicas\" must be a list "
+				    "of conninfos", file, v->pos.line, v->pos.col);
+			strv_free(c->replicas);
+			c->replicas = xcalloc(v->n + 1, sizeof *c->replicas);
+			for (j = 0; j < v->n; j++) {
+				if (v->items[j]->type != YNODE_SCALAR ||
+				    v->items[j]->value[0] == '\0')
+					return error_set(err, "%s:%d:%d: expected a conninfo",
+					    file, v->items[j]->pos.line, v->items[j]->pos.col);
+				c->replicas[j] = xstrdup(v->items[j]->value);
+			}
 		} else if (strcmp(k, "contract_after") == 0) {
 			if (int_value(v, file, k, &c->contract_after, err) != 0)
 				return -1;
@@ -199,8 +214,8 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 		} else
 			return error_set(err, "%s:%d:%d: unknown setting \"%s\" "
 			    "(expected plans, state, database, contract_after, "
-			    "lock_timeout, statement_timeout, lock_retries or "
-			    "backfill)", file, kp.line, kp.col, k);
+			    "lock_timeout, statement_timeout, lock_retries, "
+			    "replicas or backfill)", file, kp.line, kp.col, k);
 	}
 	return 0;
 }
@@ -254,6 +269,7 @@ void
 config_free(struct config *c)
 {
 	strv_free(c->plan_dirs);
+	strv_free(c->replicas);
 	free(c->file);
 	free(c->state_path);
 	free(c->database);

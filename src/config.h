@@ -23,6 +23,7 @@ struct config {
 	int	 pause_ms;
 	long	 max_replica_lag_ms;	/* backfill pauses beyond it; 0 = never */
 	long	 max_xact_age_ms;	/* backfill pauses beyond it; 0 = never */
+	char	**replicas;		/* conninfos of standbys to watch, NULL-terminated */
 };
 
 /* Fills c with the built-in defaults. */

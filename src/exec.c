@@ -861,6 +861,7 @@ step_backfill(const struct exec_opts *o, const struct plan *p, const struct step
 	b->max_replica_lag_ms = o->max_replica_lag_ms;
 	b->max_xact_age_ms = o->max_xact_age_ms;
 	b->stop = o->stop;
+	b->replicas = o->replicas;
 	b->progress = o->progress;
 	b->arg = o->arg;
 }

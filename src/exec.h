@@ -61,6 +61,7 @@ struct exec_opts {
 	long		 max_replica_lag_ms;	/* backfill health limits; 0 = off */
 	long		 max_xact_age_ms;
 	const volatile sig_atomic_t *stop;	/* Ctrl-C: see backfill_opts */
+	char *const	*replicas;		/* standbys to watch; may be NULL */
 	/* One line per retry or server notice; may be NULL. */
 	void		(*notify)(void *arg, const char *line);
 	/* Backfill progress after each batch; may be NULL. */

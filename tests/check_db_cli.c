@@ -384,7 +384,7 @@ START_TEST(test_backfill_pauses_for_lagging_standby)
 	struct e2e e;
 	struct tu_proc first;
 	struct run r;
-	char *pid, *sci, *nl, *err;
+	char *pid, *sci, *nl, *err, *cfg;
 
 	tu_sh(&r, NULL, ". \"$EXCON_TESTS_DIR/pg.sh\" && pg_standby_start");
 	ck_assert_msg(r.status == 0, "cannot start the standby: %s", r.err);
@@ -396,7 +396,8 @@ START_TEST(test_backfill_pauses_for_lagging_standby)
 	    "1", 30000);
 	free(pt_sql(sci, "SELECT pg_wal_replay_pause()"));
 
-	pid = slow_backfill_cfg(&e, "cli_standby_lag", &first, SLOWER "max_replica_lag: 1s}\n");
+	cfg = xasprintf(SLOWER "max_replica_lag: 1s}\nreplicas: ['%s password=secret']\n", sci);
+	pid = slow_backfill_cfg(&e, "cli_standby_lag", &first, cfg);
 	/* Stopped within a couple of seconds of the standby falling behind. */
 	tu_sleep_ms(3500);
 	assert_stalled(&e, &first, 2000);
@@ -404,6 +405,9 @@ START_TEST(test_backfill_pauses_for_lagging_standby)
 	ck_assert_msg(tu_has(err, "excon: users-full-name/backfill: paused since ") &&
 	    tu_has(err, "waiting: standby walreceiver (pid ") &&
 	    tu_has(err, "(max_replica_lag 1.0 s)"), "%s", err);
+	/* The standby listed under replicas: is asked too, its password never shown. */
+	ck_assert_msg(tu_has(err, "; replica 'host=") && !tu_has(err, "password") &&
+	    !tu_has(err, "secret"), "%s", err);
 	free(err);
 
 	free(pt_sql(sci, "SELECT pg_wal_replay_resume()"));
@@ -417,6 +421,7 @@ START_TEST(test_backfill_pauses_for_lagging_standby)
 	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
 	free(pid);
 	free(sci);
+	free(cfg);
 	e2e_free(&e);
 }
 END_TEST

@@ -225,6 +225,7 @@ opts_fill(struct cmd_ctx *ctx, struct exec_opts *o, struct runner *rn)
 	else
 		o->lock_wait_ms = 20000;
 	o->stop = &interrupted;
+	o->replicas = ctx->cfg.replicas;
 	o->notify = on_notify;
 	o->progress = on_progress;
 	o->arg = rn;
