@@ -180,6 +180,7 @@ END_TEST
 
 /* One template: the command, the table, and the code of each release. */
 struct tmpl_case {
+	const char	*tcase;		/* the TCase's name */
 	const char	*db;
 	const char	*argv[8];	/* excon new ... (NULL-terminated) */
 	const char	*plan;
@@ -221,26 +222,26 @@ struct tmpl_case {
 	"UPDATE clients SET email = email || '' WHERE id = :id", "clients", "email")
 
 static const struct tmpl_case tmpl_cases[] = {
-	{ "zd_rename_column", { "new", "rename-column", "users", "name", "full_name",
+	{ "pipeline rename-column", "zd_rename_column", { "new", "rename-column", "users", "name", "full_name",
 	    "--type", "text", NULL }, "users-name-to-full-name",
 	  "CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL);"
 	  "INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, " TROWS_S ") g",
 	  6, { RC_OLD, RC_OLD, RC_NEW, RC_NEW, RC_NEW },
 	  "SELECT count(*) = 0 FROM users WHERE full_name IS NULL" },
-	{ "zd_change_type", { "new", "change-type", "orders", "amount", "bigint", NULL },
+	{ "pipeline change-type", "zd_change_type", { "new", "change-type", "orders", "amount", "bigint", NULL },
 	  "orders-amount-to-bigint",
 	  "CREATE TABLE orders (id bigserial PRIMARY KEY, amount integer NOT NULL);"
 	  "INSERT INTO orders (amount) SELECT g FROM generate_series(1, " TROWS_S ") g",
 	  6, { CT_OLD, CT_OLD, CT_NEW, CT_NEW, CT_NEW },
 	  "SELECT count(*) = 0 FROM orders WHERE amount_bigint IS NULL" },
-	{ "zd_add_not_null", { "new", "add-not-null", "accounts", "status", "text",
+	{ "pipeline add-not-null", "zd_add_not_null", { "new", "add-not-null", "accounts", "status", "text",
 	    "--default", "active", NULL }, "accounts-status-not-null",
 	  "CREATE TABLE accounts (id bigserial PRIMARY KEY, email text);"
 	  "INSERT INTO accounts (email) SELECT 'a' || g FROM generate_series(1, " TROWS_S ") g",
 	  4, { NN_OLD, NN_NEW, NN_NEW, NN_NEW, NN_NEW },
 	  "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'accounts'::regclass"
 	  " AND attname = 'status'" },
-	{ "zd_drop_column", { "new", "drop-column", "users", "legacy_flags", NULL },
+	{ "pipeline drop-column", "zd_drop_column", { "new", "drop-column", "users", "legacy_flags", NULL },
 	  "users-drop-legacy-flags",
 	  "CREATE TABLE users (id bigserial PRIMARY KEY, name text,"
 	  " legacy_flags integer NOT NULL);"
@@ -249,7 +250,7 @@ static const struct tmpl_case tmpl_cases[] = {
 	  3, { DC_V0, DC_V1, DC_V2, DC_V2, DC_V2 },
 	  "SELECT NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
 	  " 'users'::regclass AND attname = 'legacy_flags' AND NOT attisdropped)" },
-	{ "zd_rename_table", { "new", "rename-table", "customers", "clients", NULL },
+	{ "pipeline rename-table", "zd_rename_table", { "new", "rename-table", "customers", "clients", NULL },
 	  "customers-to-clients",
 	  "CREATE TABLE customers (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL);"
 	  "INSERT INTO customers (email) SELECT 'c' || g FROM generate_series(1, " TROWS_S ") g",
@@ -333,10 +334,7 @@ zero_downtime_suite(void)
 	tcase_add_test(tc, test_walk_with_writers);
 	suite_add_tcase(s, tc);
 	for (i = 0; i < sizeof tmpl_cases / sizeof tmpl_cases[0]; i++) {
-		char *name = xasprintf("pipeline %s", tmpl_cases[i].argv[1]);
-
-		/* Check keeps the name: it is freed only at exit. */
-		tc = tcase_create(name);
+		tc = tcase_create(tmpl_cases[i].tcase);
 		tcase_set_timeout(tc, 120);
 		tcase_add_loop_test(tc, test_pipeline_template, (int)i, (int)i + 1);
 		suite_add_tcase(s, tc);
