@@ -50,7 +50,30 @@ struct bf {
 	long long	  done0;	/* rows_done when it started */
 	struct backfill_progress pr;
 	struct buf	  cur;		/* pr.cursor's text */
+	double		  health_at;	/* last health check, ms (0: none yet) */
+	struct bf_track {
+		struct bf_lsn {
+			double		   t;	/* when, ms */
+			unsigned long long lsn;	/* a WAL position then */
+		}	 v[128];	/* positions not replayed yet, oldest first */
+		int	 n;
+	}		  lsn;		/* the primary's, against its slowest standby */
+	struct buf	  why;		/* pr.waiting's text */
+	double		  locks_at;	/* last look at who waits on the batch, ms */
+	double		  calm_until;	/* batches do not grow before, ms */
+	struct buf	  note;		/* pr.note's text */
+	struct pg	**reps;		/* sessions on o->replicas, once opened */
+	struct bf_track	 *rtrack;	/* their WAL positions, as lsn/nlsn */
+	int		  nreps;
 };
+
+/* How often the walk looks at who waits on its batch's locks, ms. */
+#define LOCKS_EVERY_MS 250
+/* How long batches stay small after a session waited on one, ms. */
+#define CALM_MS 5000
+
+/* How often the walk looks at the database's health, ms. */
+#define HEALTH_EVERY_MS 1000
 
 /* Frees a NULL-terminated vector; NULL-safe. */
 void
@@ -323,39 +346,47 @@ enum {
 
 /*
  * The batch statement, from the start (next 0) or after the cursor saved
- * in excon.backfill (next 1): find the upper key, save it as the new
- * cursor, and update the rows in (cursor, upper] that match `where`.
+ * in excon.backfill (next 1): walk the next n keys, save the last as the
+ * new cursor, and update the rows in (cursor, upper] that match `where`.
  *
- * Why this shape: excon_b is the n-th key after the cursor (an index-only
- * walk of the primary key) or, when fewer than n are left, the last key
- * and how many there are; the second branch of the UNION ALL runs only
- * then.  The UPDATE compares the key with excon_b through a sub-select,
- * which PostgreSQL evaluates once and uses as the upper bound of an index
- * range scan; the lower bound, the cursor, comes the same way from
- * excon_a, the row the batch before committed.  Reading the cursor from
- * the table rather than from a parameter is what lets excon send a batch
- * before the previous one has answered (see bf_stretch): whatever
- * committed last, the next batch starts right after it.  The UPDATE is
- * the statement itself, not a CTE with RETURNING, so the rows it changed
- * come from its command tag: counting a RETURNING list cost about 6% of
- * the batch.  Every part sees one snapshot: a row inserted after it is
- * not updated by this batch, exactly as with separate statements in READ
- * COMMITTED, and the sync trigger (or the insert itself) has it right.
+ * Why this shape: excon_w is the next n keys after the cursor, an
+ * index-only walk of the primary key that stops after n; excon_b is its
+ * last key and how many it holds (fewer than n only at the end of the
+ * table).  Nothing in the statement reads or counts the rest of the
+ * table, so neither its plan nor its cost depends on the table's size:
+ * the UPDATE is an index range scan of the primary key between two
+ * bounds that sub-selects give (PostgreSQL estimates such a range with a
+ * fixed selectivity, and the first batch takes its lower bound from its
+ * first key so that it is a range too, not a third of the table), and no
+ * plan crosses the cost at which PostgreSQL would compile it (excon's
+ * sessions turn JIT off besides, see pg.c).  The lower bound, the cursor,
+ * comes from excon_a, the row the batch before committed.  Reading the
+ * cursor from the table rather than from a parameter is what lets excon
+ * send a batch before the previous one has answered (see bf_stretch):
+ * whatever committed last, the next batch starts right after it.  The
+ * UPDATE is the statement itself, not a CTE with RETURNING, so the rows it
+ * changed come from its command tag: counting a RETURNING list cost about
+ * 6% of the batch.  Every part sees one snapshot: a row inserted after it
+ * is not updated by this batch, exactly as with separate statements in
+ * READ COMMITTED, and the sync trigger (or the insert itself) has it right.
  */
 static char *
 bf_sql(const struct bf *f, int next)
 {
 	struct buf q = BUF_INIT, lo = BUF_INIT, keys = BUF_INIT, desc = BUF_INIT;
+	struct buf ks = BUF_INIT;
 	int i;
 
 	for (i = 0; i < f->nkeys; i++) {
 		if (i > 0) {
 			buf_puts(&keys, ", ");
 			buf_puts(&desc, ", ");
+			buf_puts(&ks, ", ");
 		}
 		pg_quote_ident(&keys, f->cols[i]);
 		pg_quote_ident(&desc, f->cols[i]);
 		buf_puts(&desc, " DESC");
+		buf_printf(&ks, "excon_k%d", i);
 	}
 	buf_puts(&q, "WITH ");
 	if (next) {
@@ -368,21 +399,29 @@ bf_sql(const struct bf *f, int next)
 		for (i = 0; i < f->nkeys; i++)
 			buf_printf(&lo, "%sexcon_c%d", i ? ", " : "", i);
 		buf_puts(&lo, " FROM excon_a)");
-	} else
-		buf_puts(&lo, "true");
-
-	buf_puts(&q, "excon_b AS (SELECT * FROM ((SELECT ");
-	for (i = 0; i < f->nkeys; i++) {
-		pg_quote_ident(&q, f->cols[i]);
-		buf_printf(&q, " AS excon_k%d, ", i);
+		buf_printf(&q, "excon_w AS (SELECT %s FROM %s WHERE %s ORDER BY %s"
+		    " LIMIT $%d::bigint), ", buf_cstr(&keys), f->table,
+		    buf_cstr(&lo), buf_cstr(&keys), P_N);
+	} else {
+		buf_printf(&q, "excon_w AS (SELECT %s FROM %s ORDER BY %s"
+		    " LIMIT $%d::bigint), ", buf_cstr(&keys), f->table,
+		    buf_cstr(&keys), P_N);
+		buf_printf(&lo, "(%s) >= (SELECT %s FROM excon_w ORDER BY %s LIMIT 1)",
+		    buf_cstr(&keys), buf_cstr(&keys), buf_cstr(&keys));
 	}
-	buf_printf(&q, "$%d::bigint AS excon_n FROM %s WHERE %s ORDER BY %s"
-	    " OFFSET $%d::bigint - 1 LIMIT 1)",
-	    P_N, f->table, buf_cstr(&lo), buf_cstr(&keys), P_N);
-	buf_printf(&q, " UNION ALL (SELECT %s, (SELECT count(*) FROM %s WHERE %s)"
-	    " FROM %s WHERE %s ORDER BY %s LIMIT 1)) AS excon_s LIMIT 1)",
-	    buf_cstr(&keys), f->table, buf_cstr(&lo), f->table, buf_cstr(&lo),
-	    buf_cstr(&desc));
+	if (f->nkeys == 1) {
+		/* One aggregate pass, no sort; no row at all when no key is left. */
+		buf_printf(&q, "excon_b AS (SELECT max(%s) AS excon_k0, count(*) AS excon_n"
+		    " FROM excon_w HAVING count(*) > 0)", buf_cstr(&keys));
+	} else {
+		buf_puts(&q, "excon_b AS (SELECT ");
+		for (i = 0; i < f->nkeys; i++) {
+			pg_quote_ident(&q, f->cols[i]);
+			buf_printf(&q, " AS excon_k%d, ", i);
+		}
+		buf_printf(&q, "(SELECT count(*) FROM excon_w) AS excon_n FROM excon_w"
+		    " ORDER BY %s LIMIT 1)", buf_cstr(&desc));
+	}
 
 	buf_printf(&q, ", excon_c AS (INSERT INTO excon.backfill (plan, step, key_columns,"
 	    " cursor, rows_done, rows_updated, rows_total)"
@@ -399,17 +438,15 @@ bf_sql(const struct bf *f, int next)
 	    " rows_total = EXCLUDED.rows_total, updated_at = now())",
 	    P_UPDATED, P_TOTAL);
 
-	buf_printf(&q, " UPDATE %s SET %s WHERE %s AND (%s) <= (SELECT ",
-	    f->table, f->o->set, buf_cstr(&lo), buf_cstr(&keys));
-	for (i = 0; i < f->nkeys; i++)
-		buf_printf(&q, "%sexcon_k%d", i ? ", " : "", i);
-	buf_puts(&q, " FROM excon_b)");
+	buf_printf(&q, " UPDATE %s SET %s WHERE %s AND (%s) <= (SELECT %s FROM excon_b)",
+	    f->table, f->o->set, buf_cstr(&lo), buf_cstr(&keys), buf_cstr(&ks));
 	if (f->o->where != NULL && f->o->where[0] != '\0')
 		buf_printf(&q, " AND (%s)", f->o->where);
 
 	buf_free(&lo);
 	buf_free(&keys);
 	buf_free(&desc);
+	buf_free(&ks);
 	return buf_detach(&q);
 }
 
@@ -473,15 +510,18 @@ bf_adapt(struct bf *f, long long n, double ms)
 {
 	int minb = f->o->min_batch > 0 ? f->o->min_batch : 10;
 	int maxb = f->o->max_batch > 0 ? f->o->max_batch : 100000;
-	int target = f->o->target_batch_ms == 0 ? 200 : f->o->target_batch_ms;
+	int target = f->o->target_batch_ms == 0 ? 25 : f->o->target_batch_ms;
 	double want;
 
-	if (target <= 0)
+	if (target <= 0 && now_ms() >= f->calm_until)
 		return;
 	/* Changing at most 2x per batch. */
-	want = (double)n * target / (ms >= 1 ? ms : 1);
+	want = target > 0 ? (double)n * target / (ms >= 1 ? ms : 1) : (double)f->n;
 	if (want > n * 2.0)
 		want = n * 2.0;
+	/* While sessions recently waited on a batch, batches do not grow. */
+	if (now_ms() < f->calm_until && want > (double)f->n)
+		want = (double)f->n;
 	if (want < n / 2.0)
 		want = n / 2.0;
 	f->n = (long long)want;
@@ -573,6 +613,253 @@ out:
 	return ret;
 }
 
+/* 1 when the caller asked the walk to stop (Ctrl-C). */
+static int
+bf_stopped(const struct bf *f)
+{
+	return f->o->stop != NULL && *f->o->stop != 0;
+}
+
+/* 1 when the walk watches the database's health. */
+static int
+bf_watching(const struct bf *f)
+{
+	return f->o->max_replica_lag_ms > 0 || f->o->max_xact_age_ms > 0;
+}
+
+/* 1 when the next health check is due (the stretch then stops sending). */
+static int
+bf_health_due(const struct bf *f)
+{
+	return bf_watching(f) && now_ms() - f->health_at >= HEALTH_EVERY_MS;
+}
+
+/*
+ * Remembers WAL position cur at time t, forgets the positions replay has
+ * passed, and returns the lag in ms: the age of the oldest position not
+ * replayed yet (0 when replay is level with cur).
+ */
+static double
+lag_track(struct bf_track *k, double t, unsigned long long cur, unsigned long long replay)
+{
+	int i, keep, cap = (int)(sizeof k->v / sizeof k->v[0]);
+
+	for (keep = 0, i = 0; i < k->n; i++)
+		if (k->v[i].lsn > replay)
+			k->v[keep++] = k->v[i];
+	k->n = keep;
+	if (k->n == cap) {
+		/* Full: drop the second oldest, so the oldest keeps the lag's start. */
+		memmove(&k->v[1], &k->v[2], (size_t)(k->n - 2) * sizeof k->v[0]);
+		k->n--;
+	}
+	if (cur > replay && (k->n == 0 || k->v[k->n - 1].lsn < cur)) {
+		k->v[k->n].t = t;
+		k->v[k->n].lsn = cur;
+		k->n++;
+	}
+	return k->n > 0 ? t - k->v[0].t : 0;
+}
+
+/*
+ * Asks each of o->replicas how far its replay is behind (the age of the
+ * oldest WAL position it had received at a check and has not replayed
+ * yet, as for the primary's standbys) and adds the ones beyond
+ * max_replica_lag to f->why.  A
+ * replica that cannot be reached is named once through the retry notice
+ * and not waited for.  Returns 0 (-1 only for an allocation failure,
+ * which cannot happen with xalloc).
+ */
+static int
+bf_replicas_lag(struct bf *f)
+{
+	int i;
+
+	if (f->o->replicas == NULL)
+		return 0;
+	if (f->reps == NULL) {
+		for (f->nreps = 0; f->o->replicas[f->nreps] != NULL; f->nreps++)
+			;
+		f->reps = xcalloc((size_t)f->nreps + 1, sizeof *f->reps);
+		f->rtrack = xcalloc((size_t)f->nreps + 1, sizeof *f->rtrack);
+		for (i = 0; i < f->nreps; i++) {
+			struct buf e = BUF_INIT;
+
+			if (pg_connect(&f->reps[i], f->o->replicas[i], "excon replica lag",
+			    &e) == -1 && f->o->retry.notify != NULL)
+				f->o->retry.notify(f->o->retry.arg, buf_cstr(&e));
+			buf_free(&e);
+		}
+	}
+	for (i = 0; i < f->nreps; i++) {
+		struct pg_result *res = NULL;
+		struct buf e = BUF_INIT;
+		double lag;
+
+		if (f->reps[i] == NULL)
+			continue;
+		if (pg_exec(f->reps[i], "SELECT (pg_catalog.pg_last_wal_receive_lsn() - '0/0')::text,"
+		    " (pg_catalog.pg_last_wal_replay_lsn() - '0/0')::text",
+		    0, NULL, &res, &e) == 0 && pg_result_get(res, 0, 0) != NULL &&
+		    pg_result_get(res, 0, 1) != NULL) {
+			lag = lag_track(&f->rtrack[i], now_ms(),
+			    strtoull(pg_result_get(res, 0, 0), NULL, 10),
+			    strtoull(pg_result_get(res, 0, 1), NULL, 10));
+			if (lag > (double)f->o->max_replica_lag_ms) {
+				char *safe = pg_conninfo_redact(f->o->replicas[i]);
+
+				buf_printf(&f->why, "%sreplica '%s' replays %.1f s behind "
+				    "(max_replica_lag %.1f s)", f->why.len ? "; " : "", safe,
+				    lag / 1000, (double)f->o->max_replica_lag_ms / 1000);
+				free(safe);
+			}
+		}
+		pg_result_free(res);
+		buf_free(&e);
+	}
+	return 0;
+}
+
+/*
+ * Looks at the database's health once; leaves in f->why what the walk
+ * must wait for (empty when nothing).
+ *
+ * Why the standby's lag is measured this way: pg_stat_replication's
+ * replay_lag is only measured when a standby's replay moves, so it stays
+ * small while replay is stuck (a paused or overloaded standby, a query
+ * conflict).  Instead each check remembers the primary's WAL position;
+ * a standby lags by the age of the oldest remembered position it has not
+ * replayed yet.  The older transaction counts only in this database and
+ * only when it holds a snapshot or an xid, as only then does it hold back
+ * vacuum of the rows the batches leave dead.
+ */
+static int
+bf_health(struct pg *db, struct bf *f, struct buf *err)
+{
+	struct pg_result *res = NULL;
+	unsigned long long cur, replay;
+	double t = now_ms(), lag = 0;
+	int ret = -1;
+
+	buf_reset(&f->why);
+	if (pg_exec(db,
+	    "SELECT (pg_catalog.pg_current_wal_lsn() - '0/0')::text,"
+	    " (SELECT (min(replay_lsn) - '0/0')::text FROM pg_catalog.pg_stat_replication),"
+	    " (SELECT coalesce(max(extract(epoch FROM replay_lag) * 1000), 0)::bigint::text"
+	    "  FROM pg_catalog.pg_stat_replication),"
+	    " (SELECT coalesce(application_name, '') || ' (pid ' || pid || ')'"
+	    "  FROM pg_catalog.pg_stat_replication ORDER BY replay_lsn NULLS FIRST LIMIT 1),"
+	    " o.pid::text, o.app, o.age::text"
+	    " FROM (SELECT 1) AS one LEFT JOIN (SELECT pid, coalesce(application_name, '') AS app,"
+	    "  (extract(epoch FROM now() - xact_start) * 1000)::bigint AS age"
+	    "  FROM pg_catalog.pg_stat_activity WHERE datname = current_database()"
+	    "  AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend'"
+	    "  AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)"
+	    "  AND xact_start IS NOT NULL ORDER BY xact_start LIMIT 1) AS o ON true",
+	    0, NULL, &res, err) == -1)
+		goto done;
+	f->health_at = t;
+	cur = strtoull(pg_result_get(res, 0, 0), NULL, 10);
+	if (f->o->max_replica_lag_ms > 0 && pg_result_get(res, 0, 1) != NULL) {
+		replay = strtoull(pg_result_get(res, 0, 1), NULL, 10);
+		lag = lag_track(&f->lsn, t, cur, replay);
+		if (atof(pg_result_get(res, 0, 2)) > lag)
+			lag = atof(pg_result_get(res, 0, 2));
+		if (lag > (double)f->o->max_replica_lag_ms)
+			buf_printf(&f->why, "standby %s replays %.1f s behind (max_replica_lag "
+			    "%.1f s)", pg_result_get(res, 0, 3), lag / 1000,
+			    (double)f->o->max_replica_lag_ms / 1000);
+	} else
+		f->lsn.n = 0;
+	if (f->o->max_replica_lag_ms > 0 && bf_replicas_lag(f) == -1)
+		goto done;
+	if (f->o->max_xact_age_ms > 0 && pg_result_get(res, 0, 4) != NULL &&
+	    atof(pg_result_get(res, 0, 6)) > (double)f->o->max_xact_age_ms)
+		buf_printf(&f->why, "%stransaction of pid %s ('%s') open for %.0f s holds "
+		    "back vacuum (max_xact_age %.0f s)", f->why.len ? "; " : "",
+		    pg_result_get(res, 0, 4), pg_result_get(res, 0, 5),
+		    atof(pg_result_get(res, 0, 6)) / 1000,
+		    (double)f->o->max_xact_age_ms / 1000);
+	ret = 0;
+done:
+	pg_result_free(res);
+	return ret;
+}
+
+/*
+ * Waits, telling the caller through progress every check, until the
+ * database's health lets the walk go on.  Never fails the walk for a
+ * lagging standby or an old transaction: it pauses until they clear.
+ */
+static int
+bf_health_wait(struct pg *db, struct bf *f, struct buf *err)
+{
+	double since = 0;
+
+	for (;;) {
+		if (bf_health(db, f, err) == -1)
+			return -1;
+		if (f->why.len == 0 || bf_stopped(f))
+			break;
+		if (since == 0)
+			since = now_ms();
+		f->pr.waiting = buf_cstr(&f->why);
+		f->pr.waiting_s = (long)((now_ms() - since) / 1000);
+		if (f->o->progress != NULL)
+			f->o->progress(f->o->arg, &f->pr);
+		pause_ms(HEALTH_EVERY_MS);
+	}
+	f->pr.waiting = NULL;
+	f->pr.waiting_s = 0;
+	return 0;
+}
+
+/*
+ * Looks, from the watch session, whether application sessions wait on a
+ * lock of the batch running now; if so, halves the next batches and keeps
+ * them from growing for a while.  Why: a session that wants a row of the
+ * batch waits for the whole batch, so a smaller batch is a shorter wait;
+ * the batch's own duration shows this only after the fact, and not when
+ * the batch is fast but the rows it holds are hot.
+ */
+static void
+bf_watch_locks(struct pg *db, struct bf *f)
+{
+	struct pg_result *res = NULL;
+	struct buf e = BUF_INIT;
+	char pid[16];
+	const char *params[] = { pid };
+	int minb = f->o->min_batch > 0 ? f->o->min_batch : 10;
+	long long waiters;
+	double t = now_ms();
+
+	if (f->o->watch == NULL || t - f->locks_at < LOCKS_EVERY_MS)
+		return;
+	f->locks_at = t;
+	if (f->note.len > 0 && t >= f->calm_until) {
+		buf_reset(&f->note);
+		f->pr.note = NULL;
+	}
+	snprintf(pid, sizeof pid, "%d", pg_backend_pid(db));
+	/* Best effort: a failure to look only means not shrinking. */
+	if (pg_exec(f->o->watch, "SELECT count(*) FROM pg_catalog.pg_stat_activity"
+	    " WHERE wait_event_type = 'Lock'"
+	    " AND $1::int4 = ANY (pg_catalog.pg_blocking_pids(pid))",
+	    1, params, &res, &e) == 0) {
+		waiters = atoll(pg_result_get(res, 0, 0));
+		if (waiters > 0) {
+			f->n = f->n / 2 > minb ? f->n / 2 : minb;
+			f->calm_until = t + CALM_MS;
+			buf_reset(&f->note);
+			buf_printf(&f->note, "%lld session%s waited on the batch's rows: "
+			    "batches shrunk to %lld", waiters, waiters == 1 ? "" : "s", f->n);
+			f->pr.note = buf_cstr(&f->note);
+		}
+	}
+	pg_result_free(res);
+	buf_free(&e);
+}
+
 /*
  * A stretch of batches (a pg_unit_fn): runs batches until no key is left
  * after the cursor, max_batches, or a failure.
@@ -612,7 +899,8 @@ bf_stretch(struct pg *db, void *arg, struct buf *err)
 	for (;;) {
 		int depth = f->cursor == NULL || f->o->pause_ms > 0 ? 1 : 2;
 
-		while (!failed && !f->empty && f->nq < depth &&
+		while (!failed && !f->empty && f->nq < depth && !bf_health_due(f) &&
+		    !bf_stopped(f) &&
 		    (max <= 0 || f->pr.batches + f->nq < max)) {
 			if (bf_send(db, f, err) == -1) {
 				/* libpq could not send: the session is gone. */
@@ -623,6 +911,9 @@ bf_stretch(struct pg *db, void *arg, struct buf *err)
 		}
 		if (f->nq == 0)
 			break;
+		/* While a batch runs, look now and then at who waits on it. */
+		while (f->o->watch != NULL && pg_wait_result(db, LOCKS_EVERY_MS) == 0)
+			bf_watch_locks(db, f);
 		if (bf_recv(db, f, &moved, &berr) == -1) {
 			failed = 1;
 			continue;
@@ -643,7 +934,9 @@ bf_stretch(struct pg *db, void *arg, struct buf *err)
 		if (!progressed)
 			goto done;
 		f->again = 1;
-	}
+	} else if (!f->empty && bf_health_due(f) && !bf_stopped(f) &&
+	    (max <= 0 || f->pr.batches < max))
+		f->again = 1;	/* stopped for a health check */
 	ret = 0;
 done:
 	buf_free(&berr);
@@ -686,6 +979,8 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 
 	memset(&f, 0, sizeof f);
 	buf_init(&f.cur);
+	buf_init(&f.why);
+	buf_init(&f.note);
 	f.o = o;
 	f.n = o->batch_size > 0 ? o->batch_size : 1000;
 	if (o->set == NULL || o->set[0] == '\0') {
@@ -741,6 +1036,8 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 	pr->resumed = resumed;
 	f.t0 = now_ms();
 	do {
+		if (bf_watching(&f) && bf_health_wait(db, &f, err) == -1)
+			goto done;
 		if (pg_retry_run(db, &retry, bf_stretch, &f, NULL, err) == -1) {
 			struct buf m = BUF_INIT;
 
@@ -754,7 +1051,19 @@ backfill_run(struct pg *db, const struct backfill_opts *o,
 			buf_free(&m);
 			goto done;
 		}
-	} while (f.again);
+	} while (f.again && !bf_stopped(&f));
+	if (!f.empty && bf_stopped(&f)) {
+		struct buf m = BUF_INIT;
+
+		if (f.cursor != NULL)
+			key_display(&m, f.cursor, f.nkeys);
+		else
+			buf_puts(&m, "the start");
+		error_set(err, "interrupted after %lld of ~%lld rows, at %s", f.done,
+		    f.total, buf_cstr(&m));
+		buf_free(&m);
+		goto done;
+	}
 	if (f.empty) {
 		char upd[32];
 		const char *params[] = { o->plan, o->step, upd };
@@ -803,6 +1112,217 @@ done:
 	free(f.sql_cursor);
 	free(f.keyarr);
 	buf_free(&f.cur);
+	buf_free(&f.why);
+	buf_free(&f.note);
+	for (i = 0; i < f.nreps; i++)
+		pg_close(f.reps[i]);
+	free(f.reps);
+	free(f.rtrack);
+	return ret;
+}
+
+/*
+ * EXPLAIN of the batch statement as backfill_run prepares it (the first
+ * batch when next is 0, a later one when 1), for a batch of o->batch_size
+ * rows, in PostgreSQL's JSON format, appended to out.  Creates
+ * excon.backfill when missing; runs nothing else.
+ */
+int
+backfill_explain(struct pg *db, const struct backfill_opts *o, int next,
+    struct buf *out, struct buf *err)
+{
+	struct bf f;
+	struct pg_result *res = NULL;
+	struct buf q = BUF_INIT;
+	const char *schema = o->schema ? o->schema : "public";
+	int prepared = 0, i, ret = -1;
+
+	memset(&f, 0, sizeof f);
+	f.o = o;
+	if (backfill_primary_key(db, schema, o->table, &f.cols, &f.types, err) == -1)
+		goto done;
+	if (f.cols[0] == NULL) {
+		error_set(err, "table '%s.%s' has no primary key", schema, o->table);
+		goto done;
+	}
+	if (bf_prepare(&f, err) == -1 || bf_ensure_table(db, err) == -1)
+		goto done;
+	if (pg_prepare(db, stmt_name[!!next], f.sql[!!next], next ? P_DONE - 1 :
+	    P_DONE, err) == -1)
+		goto done;
+	prepared = 1;
+	buf_printf(&q, "EXPLAIN (FORMAT JSON) EXECUTE %s(%d, ", stmt_name[!!next],
+	    o->batch_size > 0 ? o->batch_size : 1000);
+	pg_quote_literal(&q, o->plan ? o->plan : "");
+	buf_puts(&q, ", ");
+	pg_quote_literal(&q, o->step ? o->step : "");
+	buf_puts(&q, ", ");
+	pg_quote_literal(&q, f.keyarr);
+	buf_puts(&q, next ? ", 0, 0)" : ", 0, 0, 0)");
+	if (pg_exec(db, buf_cstr(&q), 0, NULL, &res, err) == -1)
+		goto done;
+	for (i = 0; i < pg_result_nrows(res); i++)
+		buf_puts(out, pg_result_get(res, i, 0));
+	ret = 0;
+done:
+	if (prepared) {
+		struct buf e2 = BUF_INIT;
+
+		(void)pg_deallocate(db, stmt_name[!!next], &e2);
+		buf_free(&e2);
+	}
+	pg_result_free(res);
+	buf_free(&q);
+	backfill_strv_free(f.cols);
+	backfill_strv_free(f.types);
+	free(f.table);
+	free(f.sql[0]);
+	free(f.sql[1]);
+	free(f.sql_cursor);
+	free(f.keyarr);
+	return ret;
+}
+
+/* The first value of sql's first row as a number (0 when NULL). */
+static int
+bf_number(struct pg *db, const char *sql, int n, const char *const *params,
+    double *out, struct buf *err)
+{
+	struct pg_result *res = NULL;
+
+	if (pg_exec(db, sql, n, params, &res, err) == -1)
+		return -1;
+	*out = pg_result_get(res, 0, 0) ? atof(pg_result_get(res, 0, 0)) : 0;
+	pg_result_free(res);
+	return 0;
+}
+
+/* Estimates a backfill (see backfill.h). */
+int
+backfill_estimate(struct pg *db, const struct backfill_opts *o, int exact,
+    struct backfill_estimate *e, struct buf *err)
+{
+	struct bf f;
+	struct buf q = BUF_INIT, keys = BUF_INIT;
+	struct pg_result *res = NULL;
+	const char *schema = o->schema ? o->schema : "public";
+	const char *where = o->where && o->where[0] ? o->where : NULL;
+	double v, wal0, wal1, t0;
+	int i, n, in_tx = 0, ret = -1;
+
+	memset(&f, 0, sizeof f);
+	memset(e, 0, sizeof *e);
+	e->seconds = -1;
+	e->wal_bytes = -1;
+	f.o = o;
+	if (backfill_primary_key(db, schema, o->table, &f.cols, &f.types, err) == -1)
+		goto done;
+	if (f.cols[0] == NULL) {
+		error_set(err, "table '%s.%s' has no primary key: backfill walks the "
+		    "table in primary-key order", schema, o->table);
+		goto done;
+	}
+	if (bf_prepare(&f, err) == -1)
+		goto done;
+	for (i = 0; i < f.nkeys; i++) {
+		if (i > 0)
+			buf_puts(&keys, ", ");
+		pg_quote_ident(&keys, f.cols[i]);
+	}
+	/* Rows walked: the catalog, or a count when it knows nothing or exact. */
+	{
+		const char *params[] = { f.table };
+
+		if (bf_number(db, "SELECT reltuples FROM pg_catalog.pg_class WHERE oid = $1::regclass",
+		    1, params, &v, err) == -1)
+			goto done;
+	}
+	e->exact = exact;
+	if (exact || v < 0) {
+		buf_printf(&q, "SELECT count(*) FROM %s", f.table);
+		if (bf_number(db, buf_cstr(&q), 0, NULL, &v, err) == -1)
+			goto done;
+	}
+	e->rows_walked = (long long)v;
+	/* Rows touched: the planner's estimate of `where`, or a count. */
+	e->rows_touched = e->rows_walked;
+	if (where != NULL) {
+		buf_reset(&q);
+		if (exact) {
+			buf_printf(&q, "SELECT count(*) FROM %s WHERE (%s)", f.table, where);
+			if (bf_number(db, buf_cstr(&q), 0, NULL, &v, err) == -1)
+				goto done;
+			e->rows_touched = (long long)v;
+		} else {
+			const char *p;
+
+			buf_printf(&q, "EXPLAIN (FORMAT JSON) SELECT 1 FROM %s WHERE (%s)",
+			    f.table, where);
+			if (pg_exec(db, buf_cstr(&q), 0, NULL, &res, err) == -1)
+				goto done;
+			p = strstr(pg_result_get(res, 0, 0), "\"Plan Rows\": ");
+			if (p != NULL)
+				e->rows_touched = atoll(p + strlen("\"Plan Rows\": "));
+			pg_result_free(res);
+			res = NULL;
+		}
+	}
+	/*
+	 * The sample: the first batch's keys, updated and rolled back.  WAL
+	 * is written even for a transaction that rolls back, so the insert
+	 * position before and after measures what a batch writes.
+	 */
+	n = o->batch_size > 0 ? o->batch_size : 1000;
+	if (pg_exec(db, "BEGIN", 0, NULL, NULL, err) == -1)
+		goto done;
+	in_tx = 1;
+	buf_reset(&q);
+	buf_printf(&q, "SET LOCAL lock_timeout = '%ld'", o->retry.lock_timeout ?
+	    (pg_timeout_ms(o->retry.lock_timeout) > 0 ?
+	    pg_timeout_ms(o->retry.lock_timeout) : 2000) : 2000);
+	if (pg_exec(db, buf_cstr(&q), 0, NULL, NULL, err) == -1 ||
+	    bf_number(db, "SELECT pg_catalog.pg_current_wal_insert_lsn() - '0/0'", 0, NULL,
+	    &wal0, err) == -1)
+		goto done;
+	buf_reset(&q);
+	buf_printf(&q, "UPDATE %s SET %s WHERE (%s) IN (SELECT %s FROM %s ORDER BY %s"
+	    " LIMIT %d)%s%s%s", f.table, o->set, buf_cstr(&keys), buf_cstr(&keys),
+	    f.table, buf_cstr(&keys), n, where ? " AND (" : "", where ? where : "",
+	    where ? ")" : "");
+	t0 = now_ms();
+	if (pg_exec(db, buf_cstr(&q), 0, NULL, NULL, err) == -1)
+		goto done;
+	e->sample_ms = now_ms() - t0;
+	if (bf_number(db, "SELECT pg_catalog.pg_current_wal_insert_lsn() - '0/0'", 0, NULL,
+	    &wal1, err) == -1)
+		goto done;
+	e->sample_rows = e->rows_walked < n ? e->rows_walked : n;
+	if (e->sample_rows > 0) {
+		e->seconds = (double)e->rows_walked * e->sample_ms / (double)e->sample_rows / 1000;
+		e->wal_bytes = (long long)((wal1 - wal0) * (double)e->rows_walked /
+		    (double)e->sample_rows);
+	} else {
+		e->seconds = 0;
+		e->wal_bytes = 0;
+	}
+	ret = 0;
+done:
+	if (in_tx) {
+		struct buf e2 = BUF_INIT;
+
+		(void)pg_exec(db, "ROLLBACK", 0, NULL, NULL, &e2);
+		buf_free(&e2);
+	}
+	pg_result_free(res);
+	buf_free(&q);
+	buf_free(&keys);
+	backfill_strv_free(f.cols);
+	backfill_strv_free(f.types);
+	free(f.table);
+	free(f.sql[0]);
+	free(f.sql[1]);
+	free(f.sql_cursor);
+	free(f.keyarr);
 	return ret;
 }
 
@@ -824,7 +1344,7 @@ backfill_describe(const struct backfill_opts *o, struct buf *out)
 	    "  excon_c AS (INSERT INTO excon.backfill (plan, step, key_columns, cursor, rows_done, rows_updated, rows_total)"
 	    " SELECT ",
 	    o->batch_size > 0 ? o->batch_size : 1000,
-	    o->target_batch_ms > 0 ? o->target_batch_ms : 200,
+	    o->target_batch_ms > 0 ? o->target_batch_ms : 25,
 	    o->pause_ms > 0 ? o->pause_ms : 0);
 	pg_quote_literal(out, o->plan ? o->plan : "");
 	buf_puts(out, ", ");

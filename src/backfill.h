@@ -16,6 +16,8 @@
 #ifndef EXCON_BACKFILL_H
 #define EXCON_BACKFILL_H
 
+#include <signal.h>
+
 #include "buf.h"
 #include "pg.h"
 
@@ -32,6 +34,9 @@ struct backfill_progress {
 	double		 rate;		/* keys per second in this run */
 	long		 eta_s;		/* seconds left, -1 unknown */
 	const char	*cursor;	/* last key done, e.g. "(42)"; borrowed */
+	const char	*waiting;	/* why the walk is paused, or NULL; borrowed */
+	const char	*note;		/* why batches are kept small, or NULL; borrowed */
+	long		 waiting_s;	/* for how long, seconds */
 	int		 resumed;	/* 1 when this run started from a saved cursor */
 	int		 finished;
 };
@@ -48,9 +53,18 @@ struct backfill_opts {
 	int		 batch_size;	/* first batch; 0 = 1000 */
 	int		 min_batch;	/* 0 = 10 */
 	int		 max_batch;	/* 0 = 100000 */
-	int		 target_batch_ms; /* 0 = 200; -1 = keep batch_size */
+	int		 target_batch_ms; /* 0 = 25; -1 = keep batch_size */
 	int		 pause_ms;	/* sleep between batches */
 	long long	 max_batches;	/* stop after this many (0 = all) */
+	long		 max_replica_lag_ms; /* pause while a standby lags more; 0 = off */
+	long		 max_xact_age_ms; /* pause while an older transaction is open; 0 = off */
+	struct pg	*watch;		/* a second session of the caller's, to see who
+					   waits on a batch's locks; NULL = do not look */
+	char *const	*replicas;	/* conninfos of standbys to ask for their
+					   replay lag (NULL-terminated; may be NULL) */
+	const volatile sig_atomic_t *stop; /* when it becomes non-zero (a signal
+					   handler), stop after the batches in flight:
+					   -1 with "interrupted"; may be NULL */
 	struct pg_retry	 retry;		/* lock_timeout, retries, notices */
 	backfill_progress_fn progress;	/* may be NULL */
 	void		*arg;
@@ -66,6 +80,36 @@ struct backfill_opts {
  */
 int backfill_run(struct pg *db, const struct backfill_opts *o,
     struct backfill_progress *out, struct buf *err);
+
+/* What a backfill would do, estimated before it runs (backfill_estimate). */
+struct backfill_estimate {
+	long long	 rows_walked;	/* keys in the table */
+	long long	 rows_touched;	/* rows matching `where` (all without one) */
+	int		 exact;		/* both counted, not estimated */
+	long long	 sample_rows;	/* keys of the rolled-back sample */
+	double		 sample_ms;	/* its time */
+	double		 seconds;	/* expected duration, -1 unknown */
+	long long	 wal_bytes;	/* expected WAL, -1 unknown */
+};
+
+/*
+ * Estimates the backfill o on db without changing anything: rows walked
+ * and touched from the catalog and the planner (counted when exact), and
+ * the duration and WAL volume from a sample, the first batch's rows
+ * updated in a transaction that is rolled back (it holds their row locks
+ * for its few milliseconds, under lock_timeout).
+ */
+int backfill_estimate(struct pg *db, const struct backfill_opts *o, int exact,
+    struct backfill_estimate *e, struct buf *err);
+
+/*
+ * Appends to out PostgreSQL's EXPLAIN (FORMAT JSON) of the batch statement
+ * that backfill_run would run for o (next 0: the first batch, 1: a later
+ * one), for a batch of o->batch_size rows.  Creates excon.backfill when
+ * missing; changes nothing else.
+ */
+int backfill_explain(struct pg *db, const struct backfill_opts *o, int next,
+    struct buf *out, struct buf *err);
 
 /*
  * The primary-key columns of schema.table in key order, with their types

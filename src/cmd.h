@@ -22,6 +22,7 @@ enum {
 	EXCON_EXIT_USAGE = 2,		/* bad flag, bad input, unknown name */
 	EXCON_EXIT_REFUSED = 3,		/* a gate refused; compat unsafe */
 	EXCON_EXIT_PROBLEMS = 4,	/* lint, check, verify, audit --fail-on */
+	EXCON_EXIT_INTERRUPTED = 130,	/* Ctrl-C: stopped cleanly, resumable */
 };
 
 enum cmd_format {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "pg.h"
 #include "plan.h"
 #include "sqlcheck.h"
 #include "xalloc.h"
@@ -28,8 +29,11 @@ config_init(struct config *c)
 	c->statement_timeout = xstrdup("0");
 	c->lock_retries = 10;
 	c->batch_size = 1000;
-	c->target_batch_ms = 200;
+	c->target_batch_ms = 25;
 	c->pause_ms = 0;
+	c->max_replica_lag_ms = 2000;
+	c->max_xact_age_ms = 600000;
+	c->replicas = xcalloc(1, sizeof *c->replicas);
 }
 
 /* Replaces a string setting. */
@@ -154,6 +158,7 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 
 		/* A setting left empty (or ~) keeps its default. */
 		if (ytree_is_null(v) && (strcmp(k, "plans") == 0 ||
+		    strcmp(k, "replicas") == 0 ||
 		    strcmp(k, "backfill") == 0 || strcmp(k, "contract_after") == 0 ||
 		    strcmp(k, "lock_retries") == 0 || strcmp(k, "state") == 0 ||
 		    strcmp(k, "database") == 0 || strcmp(k, "lock_timeout") == 0 ||
@@ -189,14 +194,28 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 				    "mapping", file, v->pos.line, v->pos.col);
 			for (j = 0; j < v->n; j++) {
 				const char *bk = v->keys[j];
+				long *dslot = strcmp(bk, "max_replica_lag") == 0 ?
+				    &c->max_replica_lag_ms : strcmp(bk, "max_xact_age") == 0 ?
+				    &c->max_xact_age_ms : NULL;
 				int *slot = strcmp(bk, "batch_size") == 0 ? &c->batch_size :
 				    strcmp(bk, "target_batch_ms") == 0 ? &c->target_batch_ms :
 				    strcmp(bk, "pause_ms") == 0 ? &c->pause_ms : NULL;
 
+				if (dslot != NULL) {
+					const struct ynode *d = v->items[j];
+
+					if (d->type != YNODE_SCALAR || pg_timeout_ms(d->value) < 0)
+						return error_set(err, "%s:%d:%d: \"%s\" must be "
+						    "a duration such as 2s or 10min (0 = off)",
+						    file, d->pos.line, d->pos.col, bk);
+					*dslot = pg_timeout_ms(d->value);
+					continue;
+				}
 				if (slot == NULL)
 					return error_set(err, "%s:%d:%d: unknown backfill "
 					    "setting \"%s\" (expected batch_size, "
-					    "target_batch_ms or pause_ms)", file,
+					    "target_batch_ms, pause_ms, max_replica_lag or "
+					    "max_xact_age)", file,
 					    v->key_pos[j].line, v->key_pos[j].col, bk);
 				if (int_value(v->items[j], file, bk, slot, err) != 0)
 					return -1;
@@ -204,7 +223,20 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 		} else if (strcmp(k, "lint") == 0) {
 			if (lint_settings(c, v, file, err) != 0)
 				return -1;
-	} else if (strcmp(k, "contract_after") == 0) {
+		} else if (strcmp(k, "replicas") == 0) {
+			if (v->type != YNODE_SEQ)
+				return error_set(err, "%s:%d:%d: \"replicas\" must be a list "
+				    "of conninfos", file, v->pos.line, v->pos.col);
+			strv_free(c->replicas);
+			c->replicas = xcalloc(v->n + 1, sizeof *c->replicas);
+			for (j = 0; j < v->n; j++) {
+				if (v->items[j]->type != YNODE_SCALAR ||
+				    v->items[j]->value[0] == '\0')
+					return error_set(err, "%s:%d:%d: expected a conninfo",
+					    file, v->items[j]->pos.line, v->items[j]->pos.col);
+				c->replicas[j] = xstrdup(v->items[j]->value);
+			}
+		} else if (strcmp(k, "contract_after") == 0) {
 			if (int_value(v, file, k, &c->contract_after, err) != 0)
 				return -1;
 		} else if (strcmp(k, "lock_retries") == 0) {
@@ -236,7 +268,7 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 			return error_set(err, "%s:%d:%d: unknown setting \"%s\" "
 			    "(expected plans, state, database, contract_after, "
 			    "lock_timeout, statement_timeout, lock_retries, "
-			    "backfill or lint)", file, kp.line, kp.col, k);
+			    "replicas, backfill or lint)", file, kp.line, kp.col, k);
 	}
 	return 0;
 }
@@ -290,6 +322,7 @@ void
 config_free(struct config *c)
 {
 	strv_free(c->plan_dirs);
+	strv_free(c->replicas);
 	free(c->file);
 	strv_free(c->lint_exclude);
 	free(c->state_path);

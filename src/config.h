@@ -23,6 +23,9 @@ struct config {
 	int	 pause_ms;
 	int	 lint_assume_tx;	/* lint.assume_in_transaction */
 	char	**lint_exclude;		/* lint.exclude_rules: NULL-terminated, or NULL */
+	long	 max_replica_lag_ms;	/* backfill pauses beyond it; 0 = never */
+	long	 max_xact_age_ms;	/* backfill pauses beyond it; 0 = never */
+	char	**replicas;		/* conninfos of standbys to watch, NULL-terminated */
 };
 
 /* Fills c with the built-in defaults. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backfill.h"
 #include "exec.h"
@@ -68,7 +69,7 @@ exec_opts_init(struct exec_opts *o)
 	o->lock_timeout = "2s";
 	o->lock_retries = 10;
 	o->batch_size = 1000;
-	o->target_batch_ms = 200;
+	o->target_batch_ms = 25;
 }
 
 /* Frees a script's units and statements. */
@@ -989,6 +990,10 @@ step_backfill(const struct exec_opts *o, const struct plan *p, const struct step
 	b->batch_size = s->batch_size > 0 ? s->batch_size : o->batch_size;
 	b->target_batch_ms = s->target_batch_ms > 0 ? s->target_batch_ms : o->target_batch_ms;
 	b->pause_ms = s->pause_ms >= 0 ? s->pause_ms : o->pause_ms;
+	b->max_replica_lag_ms = o->max_replica_lag_ms;
+	b->max_xact_age_ms = o->max_xact_age_ms;
+	b->stop = o->stop;
+	b->replicas = o->replicas;
 	b->progress = o->progress;
 	b->arg = o->arg;
 }
@@ -1060,6 +1065,63 @@ done:
 	return ret;
 }
 
+/* Appends n bytes in a readable unit. */
+static void
+human_bytes(struct buf *out, double n)
+{
+	const char *u[] = { "bytes", "kB", "MB", "GB", "TB" };
+	int i = 0;
+
+	while (n >= 1024 && i < 4) {
+		n /= 1024;
+		i++;
+	}
+	buf_printf(out, i ? "%.1f %s" : "%.0f %s", n, u[i]);
+}
+
+/* Estimates a backfill step (see exec.h). */
+int
+exec_estimate(const struct exec_opts *o, const struct plan *p, const struct step *s,
+    int exact, struct buf *out, struct buf *err)
+{
+	struct backfill_opts bo;
+	struct backfill_estimate e;
+	struct pg *db = NULL;
+	struct buf app = BUF_INIT;
+	struct pg_retry r;
+	struct buf what = BUF_INIT;
+	int ret = -1;
+
+	buf_printf(&app, "excon %s/%s", p->name.s, s->id.s);
+	if (pg_connect(&db, o->conninfo, buf_cstr(&app), err) == -1)
+		goto done;
+	step_retry(o, s, &r, &what);
+	step_backfill(o, p, s, &bo);
+	bo.retry = r;
+	if (backfill_estimate(db, &bo, exact, &e, err) == -1)
+		goto done;
+	buf_printf(out, "-- estimate: walks %s%lld rows, updates %s%lld (%s)", exact ? "" : "~",
+	    e.rows_walked, exact ? "" : "~", e.rows_touched, exact ? "counted" :
+	    "from the catalog and the planner; --exact counts them");
+	if (e.seconds >= 0) {
+		long sec = (long)(e.seconds + 0.5);
+
+		buf_printf(out, ";\n--   about %ld:%02ld:%02ld", sec / 3600, sec / 60 % 60, sec % 60);
+		buf_printf(out, " (a rolled-back sample of %lld rows took %.1f ms)", e.sample_rows,
+		    e.sample_ms);
+		buf_puts(out, ", writing ~");
+		human_bytes(out, (double)e.wal_bytes);
+		buf_puts(out, " of WAL");
+	}
+	buf_puts(out, "\n");
+	ret = 0;
+done:
+	pg_close(db);
+	buf_free(&app);
+	buf_free(&what);
+	return ret;
+}
+
 /* The dry run: the statements that would run, without connecting. */
 int
 exec_dry_run(const struct exec_opts *o, const struct plan *p, const struct step *s,
@@ -1122,12 +1184,30 @@ exec_close(struct exec *x)
 	free(x);
 }
 
-/* Takes the plan's advisory lock or names its holder. */
+/* Monotonic milliseconds. */
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * Takes the plan's advisory lock, waiting up to o.lock_wait_ms while
+ * another session holds it, or names its holder.  Why wait: a killed
+ * excon's session keeps the lock until the server notices that its client
+ * is gone, which takes from milliseconds to client_connection_check_interval
+ * or the keepalive timeout; the next excon, started at once, should not
+ * be refused for that.
+ */
 int
 exec_lock_plan(struct exec *x, const char *plan, struct buf *err)
 {
 	struct buf holder = BUF_INIT;
-	int got, ret = -1;
+	double t0 = mono_ms(), waited = 0;
+	int got, said = 0, ret = -1;
 
 	if (x->locked != NULL && strcmp(x->locked, plan) == 0)
 		return 0;
@@ -1137,12 +1217,43 @@ exec_lock_plan(struct exec *x, const char *plan, struct buf *err)
 		free(x->locked);
 		x->locked = NULL;
 	}
-	if (pg_plan_lock(x->db, plan, &got, &holder, err) == -1)
-		goto done;
-	if (!got) {
-		error_set(err, "plan '%s' is being advanced by another excon (%s)",
-		    plan, buf_cstr(&holder));
-		goto done;
+	for (;;) {
+		struct timespec ts = { 0, 200 * 1000000L };
+
+		if (pg_plan_lock(x->db, plan, &got, &holder, err) == -1)
+			goto done;
+		if (got)
+			break;
+		waited = mono_ms() - t0;
+		if (waited >= (double)x->o.lock_wait_ms) {
+			if (x->o.lock_wait_ms > 0)
+				error_set(err, "plan '%s' is being advanced by another excon "
+				    "(%s); waited %.0f s", plan, buf_cstr(&holder), waited / 1000);
+			else
+				error_set(err, "plan '%s' is being advanced by another excon (%s)",
+				    plan, buf_cstr(&holder));
+			goto done;
+		}
+		if (!said && x->o.notify != NULL) {
+			struct buf line = BUF_INIT;
+
+			buf_printf(&line, "waiting up to %.0f s for plan '%s', locked by "
+			    "another excon (%s)", (double)x->o.lock_wait_ms / 1000, plan,
+			    buf_cstr(&holder));
+			x->o.notify(x->o.arg, buf_cstr(&line));
+			buf_free(&line);
+			said = 1;
+		}
+		while (nanosleep(&ts, &ts) != 0)
+			;
+	}
+	if (said && x->o.notify != NULL) {
+		struct buf line = BUF_INIT;
+
+		buf_printf(&line, "plan '%s' released after %.1f s; going on", plan,
+		    (mono_ms() - t0) / 1000);
+		x->o.notify(x->o.arg, buf_cstr(&line));
+		buf_free(&line);
 	}
 	x->locked = xstrdup(plan);
 	ret = 0;
@@ -1392,9 +1503,21 @@ run_script(struct exec *x, const struct plan *p, const struct step *s,
 		if (sc->v[i].kind == UNIT_BACKFILL) {
 			struct backfill_opts bo;
 
+			struct pg *watch = NULL;
+			struct buf wname = BUF_INIT, werr = BUF_INIT;
+			int rc;
+
 			step_backfill(&x->o, p, s, &bo);
 			bo.retry = r;
-			if (backfill_run(x->db, &bo, NULL, err) == -1)
+			/* Best effort: without it the batches only adapt to their time. */
+			buf_printf(&wname, "excon %s/%s (lock watch)", p->name.s, s->id.s);
+			if (pg_connect(&watch, x->o.conninfo, buf_cstr(&wname), &werr) == 0)
+				bo.watch = watch;
+			rc = backfill_run(x->db, &bo, NULL, err);
+			pg_close(watch);
+			buf_free(&wname);
+			buf_free(&werr);
+			if (rc == -1)
 				goto done;
 			continue;
 		}

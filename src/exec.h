@@ -52,6 +52,16 @@ struct exec_opts {
 	int		 batch_size;		/* backfill defaults */
 	int		 target_batch_ms;
 	int		 pause_ms;
+	/*
+	 * How long exec_lock_plan waits for a plan lock that another session
+	 * holds (a killed excon's session holds it until the server notices);
+	 * 0 = refuse at once.
+	 */
+	long		 lock_wait_ms;
+	long		 max_replica_lag_ms;	/* backfill health limits; 0 = off */
+	long		 max_xact_age_ms;
+	const volatile sig_atomic_t *stop;	/* Ctrl-C: see backfill_opts */
+	char *const	*replicas;		/* standbys to watch; may be NULL */
 	/* One line per retry or server notice; may be NULL. */
 	void		(*notify)(void *arg, const char *line);
 	/* Backfill progress after each batch; may be NULL. */
@@ -79,8 +89,10 @@ void exec_close(struct exec *x);
 
 /*
  * Takes the advisory lock of plan for this session (a no-op when held).
- * When another session holds it: -1 with e.g. "plan 'x' is being advanced
- * by another excon (pid 123 on host h, 'excon x/backfill')".
+ * When another session holds it, waits up to o.lock_wait_ms for it to be
+ * released, saying once through notify who holds it; then -1 with e.g.
+ * "plan 'x' is being advanced by another excon (pid 123 on host h,
+ * 'excon x/backfill'); waited 20 s".
  */
 int exec_lock_plan(struct exec *x, const char *plan, struct buf *err);
 
@@ -141,6 +153,13 @@ int exec_ledger_get(struct exec *x, const char *plan, const char *step,
  * at run time (a leftover INVALID index, the backfill's keys) is shown as
  * the query that decides it and "--" comments.
  */
+/*
+ * For a backfill step: connects and appends to out what it would do, as
+ * SQL comments: rows walked and touched, expected duration and WAL (see
+ * backfill_estimate).  Changes nothing.
+ */
+int exec_estimate(const struct exec_opts *o, const struct plan *p,
+    const struct step *s, int exact, struct buf *out, struct buf *err);
 int exec_dry_run(const struct exec_opts *o, const struct plan *p,
     const struct step *s, int rollback, struct buf *out, struct buf *err);
 

@@ -449,7 +449,11 @@ gate_window(const struct gate_ctx *ctx, const struct plan *p,
 	gate_progress_free(&pr);
 }
 
-/* Release in which the last code-stage, non-contract step of p shipped. */
+/*
+ * Release in which the last code-stage, non-contract step of p shipped; a
+ * stop_old_writes step counts at any stage (at pre it drops NOT NULL for
+ * the code of its release, which stops writing the column).
+ */
 static int64_t
 last_code_seq(const struct gate_ctx *ctx, const struct plan *p, int kind_only)
 {
@@ -461,7 +465,8 @@ last_code_seq(const struct gate_ctx *ctx, const struct plan *p, int kind_only)
 	for (i = 0; i < p->nsteps; i++) {
 		const struct step *s = &p->steps[i];
 
-		if (s->phase == PHASE_CONTRACT || s->stage != STAGE_CODE)
+		if (s->phase == PHASE_CONTRACT ||
+		    (s->stage != STAGE_CODE && s->kind != KIND_STOP_OLD_WRITES))
 			continue;
 		if (kind_only >= 0 && (int)s->kind != kind_only)
 			continue;

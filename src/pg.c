@@ -4,6 +4,7 @@
  * that callers can tell a lock timeout from a real failure.
  */
 #include <ctype.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,13 +52,39 @@ pg_notice(void *arg, const char *message)
 
 static char *scrub_secrets(const char *msg, const char *conninfo);
 
-/* Connects with conninfo and application_name appname. */
+/*
+ * Session settings of every excon session, applied after it connects:
+ *   - jit off: excon's statements are short, and a JIT compile (tens of
+ *     milliseconds, triggered by cost estimates that grow with the table)
+ *     would run while a batch holds its rows;
+ *   - client_connection_check_interval: a backend whose excon was killed
+ *     notices it within seconds even in the middle of a long statement,
+ *     and lets go of the plan's advisory lock.
+ * A setting the server does not know (an older version) is skipped.
+ */
+static const char session_sql[] =
+    "SELECT pg_catalog.set_config(s.name, v.value, false)"
+    " FROM (VALUES ('jit', 'off'), ('client_connection_check_interval', '2s'))"
+    " AS v(name, value) JOIN pg_catalog.pg_settings s ON s.name = v.name";
+
+/*
+ * Connects with conninfo and application_name appname.  Defaults placed
+ * before the conninfo (which may override them): TCP keepalives, so that
+ * the server notices a vanished client host, and a connect_timeout unless
+ * PGCONNECT_TIMEOUT says otherwise, so that an unreachable server fails
+ * instead of hanging.
+ */
 int
 pg_connect(struct pg **out, const char *conninfo, const char *appname,
     struct buf *err)
 {
-	const char *keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { conninfo ? conninfo : "", appname, NULL };
+	const char *timeout = getenv("PGCONNECT_TIMEOUT");
+	const char *keys[] = { "keepalives", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "connect_timeout",
+	    "dbname", "application_name", NULL };
+	const char *vals[] = { "1", "10", "5", "3",
+	    timeout != NULL && timeout[0] != '\0' ? timeout : "10",
+	    conninfo ? conninfo : "", appname, NULL };
 	struct pg *db = NULL;
 	char *safe = NULL;
 	int ret = -1;
@@ -84,6 +111,8 @@ pg_connect(struct pg **out, const char *conninfo, const char *appname,
 		goto done;
 	}
 	PQsetNoticeProcessor(db->conn, pg_notice, db);
+	if (pg_exec(db, session_sql, 0, NULL, NULL, err) == -1)
+		goto done;
 	*out = db;
 	db = NULL;
 	ret = 0;
@@ -234,6 +263,32 @@ pg_pipeline_send(struct pg *db, int n, const struct pg_stmt *st, struct buf *err
 	if (PQpipelineSync(db->conn) != 1)
 		return pg_fail(db, NULL, err);
 	return 0;
+}
+
+/*
+ * Waits up to timeout_ms for the next result to be readable without
+ * blocking: 1 when it is, 0 on timeout, -1 when the session failed (the
+ * next read then reports it).
+ */
+int
+pg_wait_result(struct pg *db, int timeout_ms)
+{
+	struct pollfd p;
+
+	if (PQconsumeInput(db->conn) == 0)
+		return -1;
+	if (!PQisBusy(db->conn))
+		return 1;
+	p.fd = PQsocket(db->conn);
+	p.events = POLLIN;
+	p.revents = 0;
+	if (p.fd < 0)
+		return -1;
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return 0;	/* timeout, or a signal: the caller looks again */
+	if (PQconsumeInput(db->conn) == 0)
+		return -1;
+	return !PQisBusy(db->conn);
 }
 
 /* Reads the results of the oldest group sent, up to and with its Sync. */

@@ -72,6 +72,11 @@ struct pg_stmt {
 int pg_exec_pipeline(struct pg *db, int n, const struct pg_stmt *stmts,
     struct pg_result **res, struct buf *err);
 /*
+ * Waits up to timeout_ms until the next result can be read without
+ * blocking: 1 ready, 0 timeout, -1 the session failed.
+ */
+int pg_wait_result(struct pg *db, int timeout_ms);
+/*
  * Pipeline mode piece by piece, for a caller that keeps a group of
  * statements in flight while it reads the results of the one before:
  * pg_pipeline_enter; then pg_pipeline_send of each group (its statements

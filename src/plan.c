@@ -843,6 +843,12 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 		if (s->drop_not_null) {
 			NEED(s->table.s, "table");
 			NEED(s->column.s, "column");
+			/*
+			 * The new code inserts without the column: its NOT NULL
+			 * must be gone before that code starts.
+			 */
+			if (!s->stage_set)
+				s->stage = STAGE_PRE;
 		}
 		break;
 	case KIND_DROP_TABLE:

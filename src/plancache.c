@@ -19,7 +19,7 @@
 #include "xalloc.h"
 
 #define CACHE_MAGIC	"EXCONPC"
-#define CACHE_FORMAT	2u
+#define CACHE_FORMAT	3u
 
 struct centry {
 	const char	*path;		/* points into the cache bytes, not NUL-ended */

@@ -1035,9 +1035,9 @@ gen_drop_column(struct tmpl_gen *g, char *const *a, char **name, struct buf *err
 	emit_step(g, &s);
 
 	s = step_new("stop-writes", "stop_old_writes", keep(g, xasprintf("the "
-	    "code stops writing %s; ship this step before the new code starts, "
-	    "as it drops the column's NOT NULL (if any) so that inserts without "
-	    "it succeed", col)));
+	    "code stops writing %s; the step itself runs at stage pre, before "
+	    "the new code starts, and drops the column's NOT NULL (if any) so "
+	    "that inserts without it succeed", col)));
 	s.table = table;
 	s.column = col;
 	s.drop_not_null = 1;

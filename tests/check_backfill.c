@@ -25,6 +25,8 @@ struct seen {
 	struct backfill_progress last;
 	int		 sizes_changed;
 	int		 prev_size;
+	int		 smallest;	/* least batch size seen */
+	struct buf	 note;		/* the last note seen */
 };
 
 /* Progress callback: records what a command would draw. */
@@ -41,6 +43,12 @@ on_progress(void *arg, const struct backfill_progress *p)
 		buf_printf(&s->cursors, "%s ", p->cursor);
 	if (s->prev_size != 0 && p->batch_size != s->prev_size)
 		s->sizes_changed++;
+	if (s->smallest == 0 || (p->batch_size > 0 && p->batch_size < s->smallest))
+		s->smallest = p->batch_size;
+	if (p->note != NULL) {
+		buf_reset(&s->note);
+		buf_puts(&s->note, p->note);
+	}
 	s->prev_size = p->batch_size;
 	s->last = *p;
 }
@@ -597,6 +605,182 @@ START_TEST(test_exec_backfill_verify_and_rollback)
 }
 END_TEST
 
+/* The "Node Type"s of an EXPLAIN (FORMAT JSON), in order, as "A,B,..." (owned). */
+static char *
+node_types(const char *json)
+{
+	struct buf b = BUF_INIT;
+	const char *p = json;
+
+	while ((p = strstr(p, "\"Node Type\": \"")) != NULL) {
+		const char *q;
+
+		p += strlen("\"Node Type\": \"");
+		q = strchr(p, '"');
+		buf_add(&b, p, (size_t)(q - p));
+		buf_putc(&b, ',');
+		p = q;
+	}
+	return buf_detach(&b);
+}
+
+/* The first "Total Cost" of an EXPLAIN (FORMAT JSON): the whole statement's. */
+static double
+total_cost(const char *json)
+{
+	const char *p = strstr(json, "\"Total Cost\": ");
+
+	ck_assert(p != NULL);
+	return atof(p + strlen("\"Total Cost\": "));
+}
+
+/*
+ * The batch statement's plan does not depend on the table's size: the
+ * same plan, an index range scan of the primary key, whether the
+ * statistics say 1,000 rows or 50 million, and a cost that stays below
+ * PostgreSQL's default jit_above_cost (100000) at 50 million.
+ */
+START_TEST(test_plan_independent_of_size)
+{
+	char *ci = pt_db("b_plan");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct buf err = BUF_INIT, small = BUF_INIT, big = BUF_INIT;
+	struct pg *db;
+	int next;
+
+	free(pt_sql(ci, "CREATE TABLE users (id bigint PRIMARY KEY, name text, full_name text)"
+	    " WITH (autovacuum_enabled = false);"
+	    "INSERT INTO users SELECT g, 'n' || g, NULL FROM generate_series(1, 1000) g;"
+	    "ANALYZE users"));
+	db = connect_pg(ci);
+	opts(&o, "users", "full_name = name", "full_name IS NULL", 1000, &seen);
+	for (next = 0; next <= 1; next++) {
+		char *a, *b;
+
+		buf_reset(&small);
+		buf_reset(&big);
+		free(pt_sql(ci, "UPDATE pg_class SET reltuples = 1000"
+		    " WHERE oid IN ('users'::regclass, 'users_pkey'::regclass)"));
+		ck_assert_msg(backfill_explain(db, &o, next, &small, &err) == 0, "%s", buf_cstr(&err));
+		/* The planner scales reltuples by the pages the table really has. */
+		free(pt_sql(ci, "UPDATE pg_class SET reltuples = 5e7"
+		    " WHERE oid IN ('users'::regclass, 'users_pkey'::regclass)"));
+		ck_assert_msg(backfill_explain(db, &o, next, &big, &err) == 0, "%s", buf_cstr(&err));
+		a = node_types(buf_cstr(&small));
+		b = node_types(buf_cstr(&big));
+		ck_assert_msg(strcmp(a, b) == 0, "batch %d: plan at 1k rows: %s\nat 50M rows: %s",
+		    next, a, b);
+		ck_assert_msg(!tu_has(b, "Seq Scan") && tu_has(buf_cstr(&big),
+		    "\"Index Name\": \"users_pkey\""), "batch %d: %s", next, buf_cstr(&big));
+		ck_assert_msg(total_cost(buf_cstr(&big)) < 100000, "batch %d costs %.0f at 50M"
+		    " rows:\n%s", next, total_cost(buf_cstr(&big)), buf_cstr(&big));
+		free(a);
+		free(b);
+	}
+	pg_close(db);
+	buf_free(&err);
+	buf_free(&small);
+	buf_free(&big);
+	free(ci);
+}
+END_TEST
+
+/*
+ * JIT is off in excon's sessions: on a database whose jit_above_cost is
+ * 10, a whole backfill compiles no function (pg_stat_statements), while
+ * a plain session's query on the same table does.
+ */
+START_TEST(test_no_jit)
+{
+	char *ci = pt_db("b_jit");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct backfill_progress out;
+	struct buf err = BUF_INIT;
+	struct pg *db, *app;
+
+	free(pt_sql(ci, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+	    "ALTER DATABASE b_jit SET jit = on; ALTER DATABASE b_jit SET jit_above_cost = 10;"
+	    "ALTER DATABASE b_jit SET jit_inline_above_cost = 10;"
+	    "ALTER DATABASE b_jit SET jit_optimize_above_cost = 10;"
+	    "CREATE TABLE users (id bigint PRIMARY KEY, name text, full_name text);"
+	    "INSERT INTO users SELECT g, 'n' || g, NULL FROM generate_series(1, 5000) g;"
+	    "ANALYZE users; SELECT pg_stat_statements_reset()"));
+	db = connect_pg(ci);
+	opts(&o, "users", "full_name = name", "full_name IS NULL", 500, &seen);
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(out.rows_updated, 5000);
+	pg_close(db);
+	pt_sql_eq(ci, "SELECT count(*) > 0 AND coalesce(sum(jit_functions), 0) = 0"
+	    " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
+	    " WHERE datname = 'b_jit') AND query LIKE '%excon_w%'", "t");
+	/* The same server compiles a plain session's statement: the check can fail. */
+	app = connect_pg(ci);
+	ck_assert_int_eq(pg_exec(app, "RESET jit", 0, NULL, NULL, &err), 0);
+	ck_assert_int_eq(pg_exec(app, "SELECT count(*) FROM users WHERE full_name <> 'x'",
+	    0, NULL, NULL, &err), 0);
+	pg_close(app);
+	pt_sql_eq(ci, "SELECT coalesce(sum(jit_functions), 0) > 0 FROM pg_stat_statements"
+	    " WHERE query LIKE '%full_name <> %'", "t");
+	buf_free(&err);
+	buf_free(&seen.cursors);
+	free(ci);
+}
+END_TEST
+
+/*
+ * Application sessions that wait on the rows of a running batch make the
+ * next batches smaller, even with a fixed batch size, and the progress
+ * says so.  The batches are slow (a sleep per row) and two pgbench
+ * clients update random rows meanwhile.
+ */
+START_TEST(test_batches_shrink_when_sessions_wait)
+{
+	char *ci = pt_db("b_lockwait");
+	struct backfill_opts o;
+	struct seen seen = { 0 };
+	struct backfill_progress out;
+	struct buf err = BUF_INIT;
+	struct tu_proc app;
+	struct run r;
+	struct pg *db, *watch;
+	const char *bin = getenv("PG_BIN");
+	char *dir = tu_tmpdir();
+
+	free(pt_sql(ci, "CREATE TABLE users (id int PRIMARY KEY, name text, full_name text);"
+	    "INSERT INTO users SELECT g, 'n' || g, NULL FROM generate_series(1, 20000) g;"
+	    "CREATE FUNCTION slow(t text) RETURNS text LANGUAGE sql VOLATILE AS"
+	    " $$ SELECT pg_sleep(0.0001); SELECT t $$; ANALYZE users"));
+	tu_write(dir, "app.sql", "\\set id random(1, 20000)\n"
+	    "UPDATE users SET name = name WHERE id = :id;\n");
+	ck_assert(tu_proc_sh(&app, dir, "\"%s%spgbench\" -n -c 2 -R 200 -T 30 -f app.sql b_lockwait",
+	    bin ? bin : "", bin ? "/" : "") > 0);
+	tu_sleep_ms(500);
+	db = connect_pg(ci);
+	watch = connect_pg(ci);
+	opts(&o, "users", "full_name = slow(name)", NULL, 2000, &seen);
+	o.watch = watch;
+	ck_assert_msg(backfill_run(db, &o, &out, &err) == 0, "%s", buf_cstr(&err));
+	tu_proc_kill(&app, SIGTERM);
+	tu_proc_wait(&app, &r, 10000);
+	tu_run_free(&r);
+	ck_assert_int_eq(out.finished, 1);
+	ck_assert_msg(seen.smallest <= 1000, "batches stayed at %d rows", seen.smallest);
+	ck_assert_msg(tu_has(buf_cstr(&seen.note), "waited on the batch's rows: batches shrunk to "),
+	    "note: '%s'", buf_cstr(&seen.note));
+	pt_sql_eq(ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	pg_close(db);
+	pg_close(watch);
+	tu_rmrf(dir);
+	free(dir);
+	buf_free(&err);
+	buf_free(&seen.cursors);
+	buf_free(&seen.note);
+	free(ci);
+}
+END_TEST
+
 /* One TCase per behaviour. */
 static Suite *
 backfill_suite(void)
@@ -614,6 +798,9 @@ backfill_suite(void)
 		{ "failed_batch_after_progress", test_failed_batch_after_progress },
 		{ "lock_timeout_retried", test_batch_lock_timeout_retried },
 		{ "exec_verify_rollback", test_exec_backfill_verify_and_rollback },
+		{ "plan_independent_of_size", test_plan_independent_of_size },
+		{ "no_jit", test_no_jit },
+		{ "shrink_when_sessions_wait", test_batches_shrink_when_sessions_wait },
 	};
 	size_t i;
 

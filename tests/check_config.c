@@ -411,12 +411,12 @@ START_TEST(test_unknown_setting)
 	ck_assert_int_eq(ex(&r, NULL, "status", (const char *)NULL), 2);
 	ck_assert_str_eq(r.err, "excon: excon.yaml:2:1: unknown setting \"stat\" "
 	    "(expected plans, state, database, contract_after, lock_timeout, "
-	    "statement_timeout, lock_retries, backfill or lint)\n");
+	    "statement_timeout, lock_retries, replicas, backfill or lint)\n");
 	tu_run_free(&r);
 	tu_write(dir, "excon.yaml", "backfill:\n  batch_size: 10\n  batchsize: 5\n");
 	ck_assert_int_eq(ex(&r, NULL, "status", (const char *)NULL), 2);
 	ck_assert_str_eq(r.err, "excon: excon.yaml:3:3: unknown backfill setting "
-	    "\"batchsize\" (expected batch_size, target_batch_ms or pause_ms)\n");
+	    "\"batchsize\" (expected batch_size, target_batch_ms, pause_ms, max_replica_lag or max_xact_age)\n");
 	tu_run_free(&r);
 }
 END_TEST
@@ -504,8 +504,11 @@ START_TEST(test_load_every_setting)
 	ck_assert_str_eq(c.statement_timeout, "0");
 	ck_assert_int_eq(c.lock_retries, 10);
 	ck_assert_int_eq(c.batch_size, 1000);
-	ck_assert_int_eq(c.target_batch_ms, 200);
+	ck_assert_int_eq(c.target_batch_ms, 25);
 	ck_assert_int_eq(c.pause_ms, 0);
+	ck_assert_int_eq(c.max_replica_lag_ms, 2000);
+	ck_assert_int_eq(c.max_xact_age_ms, 600000);
+	ck_assert_ptr_null(c.replicas[0]);
 	tu_write(dir, "excon.yaml",
 	    "plans: [a, b]\n"
 	    "state: s/x.db\n"
@@ -514,7 +517,9 @@ START_TEST(test_load_every_setting)
 	    "lock_timeout: 500ms\n"
 	    "statement_timeout: 1min\n"
 	    "lock_retries: 3\n"
-	    "backfill: {batch_size: 50, target_batch_ms: 20, pause_ms: 5}\n");
+	    "replicas: ['host=r1 dbname=app', 'host=r2']\n"
+	    "backfill: {batch_size: 50, target_batch_ms: 20, pause_ms: 5,"
+	    " max_replica_lag: 500ms, max_xact_age: 0}\n");
 	ck_assert_int_eq(config_load(&c, NULL, &err), 0);
 	ck_assert_str_eq(c.file, "excon.yaml");
 	ck_assert_str_eq(c.plan_dirs[0], "a");
@@ -530,6 +535,11 @@ START_TEST(test_load_every_setting)
 	ck_assert_int_eq(c.batch_size, 50);
 	ck_assert_int_eq(c.target_batch_ms, 20);
 	ck_assert_int_eq(c.pause_ms, 5);
+	ck_assert_int_eq(c.max_replica_lag_ms, 500);
+	ck_assert_int_eq(c.max_xact_age_ms, 0);
+	ck_assert_str_eq(c.replicas[0], "host=r1 dbname=app");
+	ck_assert_str_eq(c.replicas[1], "host=r2");
+	ck_assert_ptr_null(c.replicas[2]);
 	config_free(&c);
 
 	/* The environment on top of the file. */

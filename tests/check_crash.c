@@ -129,7 +129,9 @@ static const struct kill_point {
 	{ "backfill", "INSERT INTO excon.ledger", 1, RERUN_FRESH },
 	{ "backfill", "BEGIN READ ONLY", 1, RERUN_LEDGER },
 	{ "backfill", "SELECT count(*) = 0 FROM users", 1, RERUN_LEDGER },
-	{ "backfill", "PQfinish", 1, RERUN_RECORDED },
+	/* The lock-watch session closes first, then the step's own. */
+	{ "backfill", "PQfinish", 1, RERUN_FRESH },
+	{ "backfill", "PQfinish", 2, RERUN_RECORDED },
 	/* Steps without SQL: only the state file. */
 	{ "switch-reads", "COMMIT", 1, RERUN_FRESH },
 	{ "stop-old-writes", "BEGIN IMMEDIATE", 1, RERUN_FRESH },

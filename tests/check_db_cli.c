@@ -165,11 +165,11 @@ END_TEST
  * returns the pid of its server session (owned).
  */
 static char *
-slow_backfill(struct e2e *e, const char *db, struct tu_proc *first)
+slow_backfill_cfg(struct e2e *e, const char *db, struct tu_proc *first, const char *config)
 {
 	const char *av[] = { "advance", PLAN, "--db", NULL, NULL };
 
-	e2e_setup(e, db, "backfill: {batch_size: 1000, target_batch_ms: 1000, pause_ms: 300}\n");
+	e2e_setup(e, db, config);
 	e2e_plan(e, PLAN ".yaml", NULL);
 	e2e_users(e->ci, 20000);
 	free(e2e_ok(e, 0, "release", "start", "r1", NULL));
@@ -183,6 +183,17 @@ slow_backfill(struct e2e *e, const char *db, struct tu_proc *first)
 	    " WHERE application_name = 'excon users-full-name/backfill'");
 }
 
+/* slow_backfill_cfg with 1000-row batches and a 300 ms pause between them. */
+static char *
+slow_backfill(struct e2e *e, const char *db, struct tu_proc *first)
+{
+	return slow_backfill_cfg(e, db, first,
+	    "backfill: {batch_size: 1000, target_batch_ms: 1000, pause_ms: 300}\n");
+}
+
+/* Small batches with a pause: a backfill of 20,000 rows that takes some seconds. */
+#define SLOWER "backfill: {batch_size: 300, target_batch_ms: 5, pause_ms: 100, "
+
 START_TEST(test_one_executor_per_plan)
 {
 	struct e2e e;
@@ -193,8 +204,8 @@ START_TEST(test_one_executor_per_plan)
 	/* The first excon runs the slow backfill. */
 	pid = slow_backfill(&e, "cli_plan_lock", &first);
 
-	/* The second is told who holds the plan, and changes nothing. */
-	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 3);
+	/* The second, told not to wait, is told who holds the plan, and changes nothing. */
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--wait", "0", NULL), 3);
 	want = xasprintf("refused: plan 'users-full-name' is being advanced by another excon"
 	    " (pid %s on host [local], 'excon users-full-name/backfill')", pid);
 	ck_assert_msg(tu_has(r.err, want), "want '%s' in: %s", want, r.err);
@@ -218,6 +229,330 @@ START_TEST(test_one_executor_per_plan)
 	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
 	free(pid);
 	free(want);
+	e2e_free(&e);
+}
+END_TEST
+
+/* Waits until the process's stderr holds want; fails after timeout_ms. */
+static void
+wait_stderr(struct tu_proc *p, const char *want, int timeout_ms)
+{
+	double end = tu_ms() + timeout_ms;
+	char *err;
+
+	for (;;) {
+		err = tu_proc_peek(p, 1);
+		if (tu_has(err, want))
+			break;
+		ck_assert_msg(tu_ms() < end, "waited %d ms for '%s' in: %s", timeout_ms,
+		    want, err);
+		free(err);
+		tu_sleep_ms(50);
+	}
+	free(err);
+}
+
+/*
+ * An advance that finds its plan locked waits for it (saying who holds
+ * it), and goes on when it is released; with --wait it gives up after
+ * that long, naming the holder.
+ */
+START_TEST(test_advance_waits_for_plan_lock)
+{
+	const char *av[] = { "advance", PLAN, "--to", "dual-write", "--db", NULL, NULL };
+	struct e2e e;
+	struct tu_proc second;
+	struct pg *holder = NULL;
+	struct buf err = BUF_INIT, who = BUF_INIT;
+	struct run r;
+	double t0;
+	char *want;
+	int got;
+
+	e2e_setup(&e, "cli_lock_wait", NULL);
+	e2e_plan(&e, PLAN ".yaml", NULL);
+	e2e_users(e.ci, 100);
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	/* Another session holds the plan, as a killed excon's would for a while. */
+	ck_assert_int_eq(pg_connect(&holder, e.ci, "excon users-full-name/backfill", &err), 0);
+	ck_assert_int_eq(pg_plan_lock(holder, PLAN, &got, &who, &err), 0);
+	ck_assert_int_eq(got, 1);
+	want = xasprintf("waiting up to 20 s for plan '%s', locked by another excon (pid %d"
+	    " on host [local], 'excon users-full-name/backfill')", PLAN, pg_backend_pid(holder));
+
+	av[5] = e.ci;
+	ck_assert(tu_proc_excon(&second, e.dir, NULL, av) > 0);
+	wait_stderr(&second, want, 10000);
+	tu_sleep_ms(500);
+	ck_assert_msg(tu_proc_running(&second), "advance did not wait for the plan lock");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'full_name'", "0");
+	ck_assert_int_eq(pg_plan_unlock(holder, PLAN, &err), 0);
+	ck_assert_int_eq(tu_proc_wait(&second, &r, 30000), 0);
+	ck_assert_msg(tu_has(r.out, "shipped " PLAN "/add-column") &&
+	    tu_has(r.out, "shipped " PLAN "/dual-write"), "%s", r.out);
+	ck_assert_msg(tu_has(r.err, "plan '" PLAN "' released after "), "%s", r.err);
+	tu_run_free(&r);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'full_name'", "1");
+
+	/* Bounded: --wait 1s gives up after a second, naming the holder. */
+	ck_assert_int_eq(pg_plan_lock(holder, PLAN, &got, &who, &err), 0);
+	ck_assert_int_eq(got, 1);
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+	t0 = tu_ms();
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--wait", "1s", NULL), 3);
+	ck_assert_msg(tu_ms() - t0 >= 1000, "gave up after %.0f ms", tu_ms() - t0);
+	free(want);
+	want = xasprintf("refused: plan '%s' is being advanced by another excon (pid %d"
+	    " on host [local], 'excon users-full-name/backfill'); waited 1 s", PLAN,
+	    pg_backend_pid(holder));
+	ck_assert_msg(tu_has(r.err, want), "want '%s' in: %s", want, r.err);
+	ck_assert_str_eq(r.out, "");
+	tu_run_free(&r);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--wait", "soon", NULL), 2);
+	ck_assert_msg(tu_has(r.err, "invalid --wait 'soon'"), "%s", r.err);
+	tu_run_free(&r);
+	pg_close(holder);
+	free(want);
+	buf_free(&err);
+	buf_free(&who);
+	e2e_free(&e);
+}
+END_TEST
+
+/*
+ * kill -9 in the middle of a backfill, and `advance` again at once: it
+ * completes (waiting for the dead session's lock if need be), every row
+ * is right and the step is recorded once.
+ */
+START_TEST(test_killed_excon_rerun_at_once)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	char *pid, *out;
+
+	pid = slow_backfill(&e, "cli_kill_rerun", &first);
+	e2e_wait_sql(e.ci, "SELECT to_regclass('excon.backfill') IS NOT NULL", "t", 10000);
+	e2e_wait_sql(e.ci, "SELECT count(*) > 0 FROM excon.backfill WHERE rows_done > 0",
+	    "t", 10000);
+	tu_proc_kill(&first, SIGKILL);
+	tu_proc_wait(&first, &r, 10000);
+	tu_run_free(&r);
+	/* At once: the killed excon's session may still hold the plan. */
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--to", "backfill", NULL), 0);
+	ck_assert_msg(tu_has(r.out, "shipped users-full-name/backfill (backfill, post) in r1 (#1)"),
+	    "%s%s", r.out, r.err);
+	tu_run_free(&r);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger WHERE step = 'backfill'", "1");
+	out = e2e_ok(&e, 0, "log", PLAN, "--format", "json", NULL);
+	ck_assert_int_eq(e2e_count(out, "\"step\":\"backfill\""), 1);
+	free(out);
+	free(pid);
+	e2e_free(&e);
+}
+END_TEST
+
+/* rows_done of the backfill, from excon.backfill. */
+static long long
+rows_done(struct e2e *e)
+{
+	return e2e_num(e->ci, "SELECT coalesce(max(rows_done), 0) FROM excon.backfill");
+}
+
+/* Asserts that the backfill makes no progress for ms milliseconds. */
+static void
+assert_stalled(struct e2e *e, struct tu_proc *p, int ms)
+{
+	long long before = rows_done(e);
+
+	tu_sleep_ms(ms);
+	ck_assert_int_eq(rows_done(e), before);
+	ck_assert_msg(tu_proc_running(p), "the backfill ended while it should wait");
+	ck_assert_int_lt(before, 20000);
+}
+
+/*
+ * A streaming standby (pg_basebackup -R of the test server) whose replay
+ * is paused: the backfill stops within a couple of seconds, says why,
+ * and completes by itself once replay resumes.
+ */
+START_TEST(test_backfill_pauses_for_lagging_standby)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	char *pid, *sci, *nl, *err, *cfg;
+
+	tu_sh(&r, NULL, ". \"$EXCON_TESTS_DIR/pg.sh\" && pg_standby_start");
+	ck_assert_msg(r.status == 0, "cannot start the standby: %s", r.err);
+	sci = xstrdup(r.out);
+	if ((nl = strchr(sci, '\n')) != NULL)
+		*nl = '\0';
+	tu_run_free(&r);
+	e2e_wait_sql(tu_pg(), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+	    "1", 30000);
+	free(pt_sql(sci, "SELECT pg_wal_replay_pause()"));
+
+	cfg = xasprintf(SLOWER "max_replica_lag: 1s}\nreplicas: ['%s password=secret']\n", sci);
+	pid = slow_backfill_cfg(&e, "cli_standby_lag", &first, cfg);
+	/* Stopped within a couple of seconds of the standby falling behind. */
+	tu_sleep_ms(3500);
+	assert_stalled(&e, &first, 2000);
+	err = tu_proc_peek(&first, 1);
+	ck_assert_msg(tu_has(err, "excon: users-full-name/backfill: paused since ") &&
+	    tu_has(err, "waiting: standby walreceiver (pid ") &&
+	    tu_has(err, "(max_replica_lag 1.0 s)"), "%s", err);
+	/* The standby listed under replicas: is asked too, its password never shown. */
+	ck_assert_msg(tu_has(err, "; replica 'host=") && !tu_has(err, "password") &&
+	    !tu_has(err, "secret"), "%s", err);
+	free(err);
+
+	free(pt_sql(sci, "SELECT pg_wal_replay_resume()"));
+	ck_assert_int_eq(tu_proc_wait(&first, &r, 60000), 0);
+	ck_assert_msg(tu_has(r.err, "excon: users-full-name/backfill: resumed"), "%s", r.err);
+	ck_assert_msg(tu_has(r.out, "shipped users-full-name/backfill"), "%s", r.out);
+	/* The end: one line with the rows and the total time. */
+	ck_assert_msg(e2e_lines_with(r.err, "excon: users-full-name/backfill: done, 20000 rows"
+	    " (20000 updated) in 0:") == 1, "%s", r.err);
+	tu_run_free(&r);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	free(pid);
+	free(sci);
+	free(cfg);
+	e2e_free(&e);
+}
+END_TEST
+
+/* Stops and removes the standby, whatever the test did (runs in the parent). */
+static void
+standby_teardown(void)
+{
+	struct run r;
+
+	tu_sh(&r, NULL, ". \"$EXCON_TESTS_DIR/pg.sh\" && pg_standby_stop");
+	tu_run_free(&r);
+}
+
+/*
+ * Another transaction older than max_xact_age holds back vacuum: the
+ * backfill waits, says which, and goes on once it ends.
+ */
+START_TEST(test_backfill_pauses_for_old_transaction)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	struct pg *old = NULL;
+	struct buf perr = BUF_INIT;
+	char *pid, *err, *want;
+
+	pid = slow_backfill_cfg(&e, "cli_old_xact", &first, SLOWER "max_xact_age: 1s}\n");
+	ck_assert_int_eq(pg_connect(&old, e.ci, "report-job", &perr), 0);
+	ck_assert_int_eq(pg_exec(old, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL,
+	    &perr), 0);
+	ck_assert_int_eq(pg_exec(old, "SELECT count(*) FROM users", 0, NULL, NULL, &perr), 0);
+	tu_sleep_ms(3000);
+	assert_stalled(&e, &first, 2000);
+	err = tu_proc_peek(&first, 1);
+	want = xasprintf("waiting: transaction of pid %d ('report-job') open for ",
+	    pg_backend_pid(old));
+	ck_assert_msg(tu_has(err, want) && tu_has(err, "holds back vacuum (max_xact_age 1 s)"),
+	    "want '%s' in: %s", want, err);
+	free(err);
+	ck_assert_int_eq(pg_exec(old, "COMMIT", 0, NULL, NULL, &perr), 0);
+	ck_assert_int_eq(tu_proc_wait(&first, &r, 60000), 0);
+	ck_assert_msg(tu_has(r.err, "excon: users-full-name/backfill: resumed"), "%s", r.err);
+	ck_assert_msg(tu_has(r.out, "shipped users-full-name/backfill"), "%s", r.out);
+	tu_run_free(&r);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	pg_close(old);
+	buf_free(&perr);
+	free(want);
+	free(pid);
+	e2e_free(&e);
+}
+END_TEST
+
+/*
+ * Ctrl-C (SIGINT) during a backfill stops it after the current batch,
+ * with a newline and how to resume, exit 130; nothing is recorded, and
+ * the next advance resumes and completes.
+ */
+START_TEST(test_ctrl_c_stops_cleanly)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	char *pid, *out, *v;
+	long long at;
+
+	pid = slow_backfill_cfg(&e, "cli_ctrl_c", &first, SLOWER "max_replica_lag: 2s}\n");
+	e2e_wait_sql(e.ci, "SELECT to_regclass('excon.backfill') IS NOT NULL", "t", 10000);
+	e2e_wait_sql(e.ci, "SELECT count(*) > 0 FROM excon.backfill WHERE rows_done > 0",
+	    "t", 10000);
+	tu_proc_kill(&first, SIGINT);
+	ck_assert_int_eq(tu_proc_wait(&first, &r, 20000), 130);
+	ck_assert_msg(tu_has(r.err, "excon: users-full-name/backfill: interrupted after ") &&
+	    tu_has(r.err, "excon: stopped cleanly; 'excon advance users-full-name' resumes"
+	    " the backfill where it stopped\n"), "%s", r.err);
+	ck_assert_msg(!tu_has(r.out, "shipped"), "%s", r.out);
+	tu_run_free(&r);
+	at = rows_done(&e);
+	ck_assert_int_gt(at, 0);
+	ck_assert_int_lt(at, 20000);
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	v = e2e_json_get(out, "id", "backfill", "status");
+	ck_assert_str_ne(v, "shipped");
+	free(v);
+	free(out);
+	/* The next advance resumes where it stopped and completes. */
+	out = e2e_ok(&e, 1, "advance", PLAN, "--to", "backfill", NULL);
+	ck_assert_msg(tu_has(out, "shipped users-full-name/backfill"), "%s", out);
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name", "0");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger WHERE step = 'backfill'", "1");
+	free(pid);
+	e2e_free(&e);
+}
+END_TEST
+
+/*
+ * advance --dry-run of a backfill estimates, from the catalog and a
+ * rolled-back sample, the rows it walks and updates, its duration and
+ * its WAL; --exact counts the rows.  Nothing changes.
+ */
+START_TEST(test_dry_run_estimates_backfill)
+{
+	struct e2e e;
+	char *out;
+
+	e2e_setup(&e, "cli_estimate", NULL);
+	e2e_plan(&e, PLAN ".yaml", NULL);
+	e2e_users(e.ci, 20000);
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", PLAN, "--to", "dual-write", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+	free(pt_sql(e.ci, "UPDATE users SET full_name = name WHERE id <= 5000; ANALYZE users"));
+
+	out = e2e_ok(&e, 1, "advance", PLAN, "--dry-run", NULL);
+	ck_assert_msg(tu_has(out, "-- estimate: walks ~20000 rows, updates ~") &&
+	    tu_has(out, "(from the catalog and the planner; --exact counts them);\n--   about ") &&
+	    tu_has(out, "(a rolled-back sample of 1000 rows took ") && tu_has(out, " of WAL\n") &&
+	    tu_has(out, "would record users-full-name/backfill"), "%s", out);
+	free(out);
+	out = e2e_ok(&e, 1, "advance", PLAN, "--dry-run", "--exact", NULL);
+	ck_assert_msg(tu_has(out, "-- estimate: walks 20000 rows, updates 15000 (counted);"),
+	    "%s", out);
+	free(out);
+	/* Nothing changed: the sample was rolled back, nothing was recorded. */
+	pt_sql_eq(e.ci, "SELECT count(*) FROM users WHERE full_name IS NULL", "15000");
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.ledger WHERE step = 'backfill'", "0");
+	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
+	ck_assert_int_eq(e2e_count(out, "\"status\":\"shipped\""), 2);
+	free(out);
 	e2e_free(&e);
 }
 END_TEST
@@ -740,6 +1075,8 @@ db_cli_suite(void)
 	struct { const char *name; const TTest *t; } tests[] = {
 		{ "lock_retry", test_lock_retry_does_not_block_writers },
 		{ "one_executor_per_plan", test_one_executor_per_plan },
+		{ "advance_waits_for_plan_lock", test_advance_waits_for_plan_lock },
+		{ "killed_excon_rerun_at_once", test_killed_excon_rerun_at_once },
 		{ "recorded_once", test_recorded_once_with_record_only_meanwhile },
 		{ "no_primary_key", test_backfill_without_primary_key_refused },
 		{ "verify_fails", test_backfill_verify_fails },
@@ -749,12 +1086,22 @@ db_cli_suite(void)
 		{ "rollback", test_rollback_runs_down },
 		{ "rollback_of_failed_step", test_rollback_of_failed_step },
 		{ "second_history_refused", test_second_history_refused },
+		{ "pauses_for_old_transaction", test_backfill_pauses_for_old_transaction },
+		{ "ctrl_c_stops_cleanly", test_ctrl_c_stops_cleanly },
+		{ "dry_run_estimates_backfill", test_dry_run_estimates_backfill },
 	};
+	TCase *tc;
 	size_t i;
 
 	for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		tu_add(s, tests[i].name, tests[i].t, NULL, NULL, 60);
 	}
+	/* The standby goes even when the test fails: the teardown runs in the parent. */
+	tc = tcase_create("pauses_for_lagging_standby");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, NULL, standby_teardown);
+	tcase_add_test(tc, test_backfill_pauses_for_lagging_standby);
+	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -183,7 +183,7 @@ START_TEST(test_every_kind_loads)
 		{ "validate-constraint", KIND_VALIDATE_CONSTRAINT, PHASE_MIGRATE, STAGE_POST, 1 },
 		{ "set-not-null", KIND_SET_NOT_NULL, PHASE_MIGRATE, STAGE_POST, 1 },
 		{ "switch-reads", KIND_SWITCH_READS, PHASE_MIGRATE, STAGE_CODE, 0 },
-		{ "stop-old-writes", KIND_STOP_OLD_WRITES, PHASE_MIGRATE, STAGE_CODE, 0 },
+		{ "stop-old-writes", KIND_STOP_OLD_WRITES, PHASE_MIGRATE, STAGE_PRE, 0 },
 		{ "sql", KIND_SQL, PHASE_MIGRATE, STAGE_POST, 1 },
 		{ "code", KIND_CODE, PHASE_MIGRATE, STAGE_CODE, 0 },
 		{ "drop-column", KIND_DROP_COLUMN, PHASE_CONTRACT, STAGE_POST, 1 },

@@ -46,7 +46,8 @@ pg_start() {
 	pg_as_user "$bindir/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
 		-o "-c listen_addresses='' -k $PG_DIR -p $PGPORT -c fsync=off \
 		-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
-		-c shared_buffers=256MB -c max_wal_size=2GB" start >/dev/null ||
+		-c shared_buffers=256MB -c max_wal_size=2GB \
+		-c shared_preload_libraries=pg_stat_statements" start >/dev/null ||
 		{ cat "$PG_DIR/server.log" >&2; return 1; }
 	PGHOST=$PG_DIR PGUSER=postgres PGDATABASE=postgres
 	EXCON_TEST_PG="host=$PG_DIR port=$PGPORT user=postgres dbname=postgres"
@@ -54,8 +55,39 @@ pg_start() {
 	export PGHOST PGPORT PGUSER PGDATABASE EXCON_TEST_PG PG_DIR PG_BIN
 }
 
+# pg_standby_start makes a streaming standby of the running test server
+# (pg_basebackup -R into $PG_DIR/standby) and starts it on port PGPORT+1,
+# listening on the Unix socket in $PG_DIR/standby-sock.  It prints the
+# standby's conninfo.  pg_standby_stop stops and removes it; pg_stop does
+# too, so a failed test never leaves it running.
+pg_standby_start() {
+	sdir=$PG_DIR/standby
+	sock=$PG_DIR/standby-sock
+	pg_standby_stop
+	pg_as_user mkdir -p "$sock" || return 1
+	pg_as_user "$PG_BIN/pg_basebackup" -h "$PG_DIR" -p "$PGPORT" -U postgres \
+		-D "$sdir" -R -X stream -c fast >"$PG_DIR/basebackup.log" 2>&1 ||
+		{ cat "$PG_DIR/basebackup.log" >&2; return 1; }
+	pg_as_user "$PG_BIN/pg_ctl" -D "$sdir" -l "$PG_DIR/standby.log" -w -t 60 \
+		-o "-c listen_addresses='' -k $sock -p $((PGPORT + 1)) -c fsync=off \
+		-c hot_standby=on -c wal_receiver_status_interval=1s -c max_connections=200 \
+		-c shared_preload_libraries=''" start >/dev/null ||
+		{ cat "$PG_DIR/standby.log" >&2; return 1; }
+	echo "host=$sock port=$((PGPORT + 1)) user=postgres dbname=postgres"
+}
+
+pg_standby_stop() {
+	[ -n "${PG_DIR:-}" ] || return 0
+	if [ -f "$PG_DIR/standby/postmaster.pid" ]; then
+		pg_as_user "$(pg_bindir)/pg_ctl" -D "$PG_DIR/standby" -m immediate -w stop \
+			>/dev/null 2>&1
+	fi
+	rm -rf "$PG_DIR/standby" "$PG_DIR/standby-sock"
+}
+
 pg_stop() {
 	[ -n "${PG_DIR:-}" ] || return 0
+	pg_standby_stop
 	if [ -f "$PG_DIR/data/postmaster.pid" ]; then
 		pg_as_user "$(pg_bindir)/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop \
 			>/dev/null 2>&1

@@ -28,6 +28,10 @@ static const struct cmd_opt advance_opts[] = {
 	{ "record-only", OPT_BOOL, NULL, "record without touching the database" },
 	{ "force", OPT_BOOL, NULL, "pass a refusing gate (rules 3-5); needs --reason" },
 	{ "reason", OPT_STR, "TEXT", "why the gate is forced (logged and audited)" },
+	{ "exact", OPT_BOOL, NULL, "with --dry-run: count a backfill's rows instead of "
+	  "estimating them" },
+	{ "wait", OPT_STR, "DURATION", "wait this long for a plan another excon holds "
+	  "(default: lock_timeout x lock_retries; 0 = refuse at once)" },
 	{ NULL, 0, NULL, NULL }
 };
 
@@ -275,6 +279,17 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 					goto done;
 				}
 				fputs(buf_cstr(&sql), stdout);
+				/* A backfill says what it would cost, when it can ask the database. */
+				buf_reset(&sql);
+				if (s->kind == KIND_BACKFILL && a->ctx->cfg.database_set &&
+				    dbstep_estimate(ctx, p, (size_t)next, cmd_opt(ctx, "exact") != NULL,
+				    &sql, &err) != 0) {
+					rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s: cannot estimate the "
+					    "backfill: %s", p->name.s, s->id.s, buf_cstr(&err));
+					buf_free(&sql);
+					goto done;
+				}
+				fputs(buf_cstr(&sql), stdout);
 				buf_free(&sql);
 			}
 			printf("would record %s/%s (%s, %s) as shipped in %s (#%lld)%s\n",
@@ -368,6 +383,9 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 			    "pre, code or post)", st);
 		a.stage_set = 1;
 	}
+	if (cmd_opt(ctx, "wait") != NULL && pg_timeout_ms(cmd_opt(ctx, "wait")) < 0)
+		return cmd_fail(EXCON_EXIT_USAGE, "invalid --wait '%s' (expected a "
+		    "duration such as 30s, 500ms or 2min)", cmd_opt(ctx, "wait"));
 	if (all == (ctx->nargs == 1))
 		return cmd_fail(EXCON_EXIT_USAGE, "give a PLAN or --all (not both)");
 	if (all && cmd_opt(ctx, "to") != NULL)

@@ -20,7 +20,7 @@ static const char default_config[] =
 	"lock_timeout: 2s             # for every DDL statement excon runs\n"
 	"statement_timeout: 0         # 0 = none\n"
 	"lock_retries: 10             # retries after a lock timeout\n"
-	"backfill: {batch_size: 1000, target_batch_ms: 200, pause_ms: 0}\n";
+	"backfill: {batch_size: 1000, target_batch_ms: 25, pause_ms: 0}\n";
 
 /* Creates a directory unless it exists. */
 static int

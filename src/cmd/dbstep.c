@@ -12,6 +12,8 @@
  *   5. record the step in the state file.
  * The state file is never held in a transaction while SQL runs.
  */
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,31 @@ struct runner {
 	int			 tty;		/* draw a bar on stderr */
 	time_t			 last_line;	/* plain progress lines */
 	int			 bar_drawn;
+	time_t			 wait_line;	/* last "paused" line, 0 = not paused */
+	time_t			 started;	/* first progress of the backfill */
 };
+
+/* The terminal's width in columns (stderr), or 80; read at every draw, so it follows a resize. */
+static int
+term_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(fileno(stderr), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/* Set by SIGINT while a step runs: a backfill stops after its current batch. */
+static volatile sig_atomic_t interrupted;
+
+/* SIGINT handler: asks the running backfill to stop. */
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
 
 /* Prints executor notices (lock retries, server notices) on stderr. */
 static void
@@ -87,7 +113,47 @@ on_progress(void *arg, const struct backfill_progress *p)
 
 	if (frac > 1)
 		frac = 1;
+	if (rn->started == 0)
+		rn->started = now;
 	fmt_eta(eta, sizeof eta, p->eta_s);
+	/* The end: one line with the rows and the total time, on a terminal or not. */
+	if (p->finished) {
+		char took[32];
+
+		fmt_eta(took, sizeof took, (long)(now - rn->started));
+		fprintf(stderr, "%sexcon: %s/%s: done, %lld rows (%lld updated) in %s\n",
+		    rn->bar_drawn ? "\r\033[K" : "", rn->plan->name.s, rn->step->id.s,
+		    p->rows_done, p->rows_updated, took);
+		rn->bar_drawn = 0;
+		mirror(rn, p);
+		return;
+	}
+	/* Paused for the database's health: a line when it starts, then every 10 s. */
+	if (p->waiting != NULL) {
+		if (rn->wait_line == 0 || now - rn->wait_line >= 10) {
+			char since[16];
+			time_t t0 = now - p->waiting_s;
+			struct tm tm;
+
+			strftime(since, sizeof since, "%H:%M:%S", localtime_r(&t0, &tm));
+			if (rn->bar_drawn) {
+				fputc('\n', stderr);
+				rn->bar_drawn = 0;
+			}
+			fprintf(stderr, "excon: %s/%s: paused since %s (%lds), waiting: %s\n",
+			    rn->plan->name.s, rn->step->id.s, since, p->waiting_s, p->waiting);
+			rn->wait_line = now;
+		}
+		return;
+	}
+	if (rn->wait_line != 0) {
+		if (rn->bar_drawn) {
+			fputc('\n', stderr);
+			rn->bar_drawn = 0;
+		}
+		fprintf(stderr, "excon: %s/%s: resumed\n", rn->plan->name.s, rn->step->id.s);
+		rn->wait_line = 0;
+	}
 	/*
 	 * After every batch: after a crash, status then shows the progress
 	 * of the last batch or the one before, close to the cursor the next
@@ -96,27 +162,38 @@ on_progress(void *arg, const struct backfill_progress *p)
 	 */
 	mirror(rn, p);
 	if (rn->tty) {
-		char bar[31];
-		int i, fill = (int)(frac * 30);
+		struct buf line = BUF_INIT, tail = BUF_INIT;
+		int i, w = term_width(), barw, fill;
 
-		for (i = 0; i < 30; i++)
-			bar[i] = i < fill ? '#' : '.';
-		bar[30] = '\0';
-		fprintf(stderr, "\r%s [%s] %3d%% %lld/%lld rows  %.0f rows/s  ETA %s ",
-		    rn->step->id.s, bar, (int)(frac * 100), p->rows_done,
-		    p->rows_total, p->rate, eta);
-		rn->bar_drawn = 1;
-		if (p->finished) {
-			fputc('\n', stderr);
-			rn->bar_drawn = 0;
+		/* "plan/step [####....] 42% 420/1000 rows 5000 rows/s ETA 0:01", cut to the width. */
+		buf_printf(&tail, " %3d%% %lld/%lld rows  %.0f rows/s  ETA %s%s%s",
+		    (int)(frac * 100), p->rows_done, p->rows_total, p->rate, eta,
+		    p->note ? "  " : "", p->note ? p->note : "");
+		buf_printf(&line, "%s/%s ", rn->plan->name.s, rn->step->id.s);
+		barw = w - 1 - (int)line.len - 2 - (int)tail.len;
+		if (barw > 50)
+			barw = 50;
+		if (barw >= 10) {
+			fill = (int)(frac * barw);
+			buf_putc(&line, '[');
+			for (i = 0; i < barw; i++)
+				buf_putc(&line, i < fill ? '#' : '.');
+			buf_putc(&line, ']');
 		}
+		buf_puts(&line, buf_cstr(&tail));
+		if ((int)line.len > w - 1)
+			buf_truncate(&line, (size_t)(w > 1 ? w - 1 : 0));
+		fprintf(stderr, "\r%s\033[K", buf_cstr(&line));
+		rn->bar_drawn = 1;
+		buf_free(&line);
+		buf_free(&tail);
 		return;
 	}
-	if (now - rn->last_line >= 5 || p->finished) {
+	if (now - rn->last_line >= 5) {
 		fprintf(stderr, "excon: %s/%s: %lld of ~%lld rows (%d%%), %.0f rows/s, "
-		    "ETA %s%s\n", rn->plan->name.s, rn->step->id.s, p->rows_done,
+		    "ETA %s%s%s\n", rn->plan->name.s, rn->step->id.s, p->rows_done,
 		    p->rows_total, (int)(frac * 100), p->rate, eta,
-		    p->finished ? ", done" : "");
+		    p->note ? "; " : "", p->note ? p->note : "");
 		rn->last_line = now;
 	}
 }
@@ -125,6 +202,8 @@ on_progress(void *arg, const struct backfill_progress *p)
 static void
 opts_fill(struct cmd_ctx *ctx, struct exec_opts *o, struct runner *rn)
 {
+	const char *wait;
+
 	exec_opts_init(o);
 	o->conninfo = cmd_conninfo(ctx);
 	o->lock_timeout = ctx->cfg.lock_timeout;
@@ -134,9 +213,38 @@ opts_fill(struct cmd_ctx *ctx, struct exec_opts *o, struct runner *rn)
 	o->batch_size = ctx->cfg.batch_size;
 	o->target_batch_ms = ctx->cfg.target_batch_ms;
 	o->pause_ms = ctx->cfg.pause_ms;
+	o->max_replica_lag_ms = ctx->cfg.max_replica_lag_ms;
+	o->max_xact_age_ms = ctx->cfg.max_xact_age_ms;
+	/* A killed excon's lock outlives it briefly: wait as for a table lock. */
+	wait = cmd_opt(ctx, "wait");
+	if (wait != NULL && pg_timeout_ms(wait) >= 0)
+		o->lock_wait_ms = pg_timeout_ms(wait);
+	else if (pg_timeout_ms(ctx->cfg.lock_timeout) > 0)
+		o->lock_wait_ms = pg_timeout_ms(ctx->cfg.lock_timeout) *
+		    (ctx->cfg.lock_retries > 0 ? ctx->cfg.lock_retries : 1);
+	else
+		o->lock_wait_ms = 20000;
+	o->stop = &interrupted;
+	o->replicas = ctx->cfg.replicas;
 	o->notify = on_notify;
 	o->progress = on_progress;
 	o->arg = rn;
+}
+
+/* Estimates a backfill step on the configured database. */
+int
+dbstep_estimate(struct cmd_ctx *ctx, const struct plan *p, size_t idx, int exact,
+    struct buf *out, struct buf *err)
+{
+	struct exec_opts o;
+	struct runner rn;
+
+	memset(&rn, 0, sizeof rn);
+	rn.ctx = ctx;
+	rn.plan = p;
+	rn.step = &p->steps[idx];
+	opts_fill(ctx, &o, &rn);
+	return exec_estimate(&o, p, &p->steps[idx], exact, out, err);
 }
 
 /* The SQL a step would run. */
@@ -210,7 +318,8 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	const struct state_release *r;
 	enum exec_outcome outcome;
 	char *rname = xstrdup(r0->name);
-	int rc, ok = 1, in_tx = 0;
+	struct sigaction sa, old_sa;
+	int rc, ok = 1, in_tx = 0, failed;
 
 	(void)res0;
 	memset(&h, 0, sizeof h);
@@ -220,6 +329,7 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	rn.plan = p;
 	rn.step = s;
 	rn.tty = out_color(stderr) || (isatty(fileno(stderr)) && getenv("NO_COLOR"));
+	rn.started = time(NULL);
 	opts_fill(ctx, &o, &rn);
 
 	if (exec_connect(&x, &o, &err) != 0) {
@@ -263,8 +373,23 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 			goto done;
 		}
 	}
-	/* 3. The SQL. */
-	if (exec_step(x, p, s, &outcome, &err) != 0) {
+	/* 3. The SQL; Ctrl-C stops a backfill cleanly after its current batch. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_sa);
+	failed = exec_step(x, p, s, &outcome, &err) != 0;
+	sigaction(SIGINT, &old_sa, NULL);
+	if (failed && interrupted) {
+		if (rn.bar_drawn)
+			fputc('\n', stderr);
+		fprintf(stderr, "excon: %s/%s: %s\nexcon: stopped cleanly; "
+		    "'excon advance %s' resumes the backfill where it stopped\n",
+		    p->name.s, s->id.s, buf_cstr(&err), p->name.s);
+		rc = EXCON_EXIT_INTERRUPTED;
+		goto done;
+	}
+	if (failed) {
 		if (rn.bar_drawn)
 			fputc('\n', stderr);
 		record_failure(ctx, p, idx, r, buf_cstr(&err));

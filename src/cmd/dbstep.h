@@ -9,6 +9,9 @@
 #include "cmd.h"
 #include "gate.h"
 
+/* A backfill's estimate for --dry-run (exec_estimate), when a database is set. */
+int dbstep_estimate(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
+    int exact, struct buf *out, struct buf *err);
 /* Appends the SQL that step idx would run, with its settings, to sql. */
 int dbstep_dry(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
     struct buf *sql, struct buf *err);
