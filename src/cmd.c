@@ -649,9 +649,13 @@ void
 cmd_gate(const struct cmd_ctx *ctx, const struct state_history *h,
     struct gate_ctx *g)
 {
+	memset(g, 0, sizeof *g);
 	g->plans = &ctx->plans;
 	g->hist = h;
 	g->default_contract_after = ctx->cfg.contract_after;
+	g->probe = ctx->cfg.probe == CONFIG_PROBE_OFF ? GATE_PROBE_OFF :
+	    ctx->cfg.probe == CONFIG_PROBE_REQUIRED ? GATE_PROBE_REQUIRED :
+	    GATE_PROBE_ADVISORY;
 }
 
 /* Appends an event. */

@@ -29,6 +29,7 @@ config_init(struct config *c)
 	c->batch_size = 1000;
 	c->target_batch_ms = 200;
 	c->pause_ms = 0;
+	c->probe = CONFIG_PROBE_ADVISORY;
 }
 
 /* Replaces a string setting. */
@@ -157,6 +158,15 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 		} else if (strcmp(k, "lock_retries") == 0) {
 			if (int_value(v, file, k, &c->lock_retries, err) != 0)
 				return -1;
+		} else if (strcmp(k, "probe") == 0) {
+			if (v->type != YNODE_SCALAR || (strcmp(v->value, "off") != 0 &&
+			    strcmp(v->value, "advisory") != 0 &&
+			    strcmp(v->value, "required") != 0))
+				return error_set(err, "%s:%d:%d: \"probe\" must be off, "
+				    "advisory or required", file, v->pos.line, v->pos.col);
+			c->probe = strcmp(v->value, "off") == 0 ? CONFIG_PROBE_OFF :
+			    strcmp(v->value, "required") == 0 ?
+			    CONFIG_PROBE_REQUIRED : CONFIG_PROBE_ADVISORY;
 		} else if (strcmp(k, "state") == 0 || strcmp(k, "database") == 0 ||
 		    strcmp(k, "lock_timeout") == 0 ||
 		    strcmp(k, "statement_timeout") == 0) {

@@ -21,7 +21,13 @@ struct config {
 	int	 batch_size;
 	int	 target_batch_ms;
 	int	 pause_ms;
+	int	 probe;			/* CONFIG_PROBE_*: rule 9 */
 };
+
+/* The `probe:` setting: usage evidence before a contract (rule 9). */
+#define CONFIG_PROBE_OFF	0
+#define CONFIG_PROBE_ADVISORY	1	/* the default: warn, never refuse */
+#define CONFIG_PROBE_REQUIRED	2	/* refuse without evidence of disuse */
 
 /* Fills c with the built-in defaults. */
 void config_init(struct config *c);
