@@ -18,7 +18,8 @@
 extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
     cmd_release_entry, cmd_status_entry, cmd_advance_entry,
     cmd_rollback_entry, cmd_compat_entry, cmd_check_entry, cmd_audit_entry,
-    cmd_log_entry, cmd_verify_entry, cmd_help_entry, cmd_version_entry;
+    cmd_log_entry, cmd_verify_entry, cmd_help_entry, cmd_version_entry,
+    cmd_probe_entry;
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_init_entry,
@@ -33,6 +34,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_audit_entry,
 	&cmd_log_entry,
 	&cmd_verify_entry,
+	&cmd_probe_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
 	NULL

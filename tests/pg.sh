@@ -46,7 +46,8 @@ pg_start() {
 	pg_as_user "$bindir/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
 		-o "-c listen_addresses='' -k $PG_DIR -p $PGPORT -c fsync=off \
 		-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
-		-c shared_buffers=256MB -c max_wal_size=2GB" start >/dev/null ||
+		-c shared_buffers=256MB -c max_wal_size=2GB \
+		-c shared_preload_libraries=pg_stat_statements" start >/dev/null ||
 		{ cat "$PG_DIR/server.log" >&2; return 1; }
 	PGHOST=$PG_DIR PGUSER=postgres PGDATABASE=postgres
 	EXCON_TEST_PG="host=$PG_DIR port=$PGPORT user=postgres dbname=postgres"

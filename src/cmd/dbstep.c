@@ -212,7 +212,6 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	char *rname = xstrdup(r0->name);
 	int rc, ok = 1, in_tx = 0;
 
-	(void)res0;
 	memset(&h, 0, sizeof h);
 	memset(&rn, 0, sizeof rn);
 	gate_result_init(&res);
@@ -236,8 +235,16 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		goto done;
 	cmd_gate(ctx, &h, &g);
+	/* Rule 9 was decided by the caller, on evidence gathered once. */
+	g.probe = GATE_PROBE_OFF;
 	r = gate_release_named(&h, rname);
 	gate_step(&g, p, idx, r ? r->seq : 0, reason != NULL, &res);
+	if (res.allowed && !res.forced && res0->forced &&
+	    res0->rule == GATE_EVIDENCE) {
+		res.forced = 1;
+		res.rule = GATE_EVIDENCE;
+		buf_puts(&res.why, buf_cstr(&res0->why));
+	}
 	if (!res.allowed) {
 		fprintf(stderr, "refused: %s\n", buf_cstr(&res.why));
 		rc = EXCON_EXIT_REFUSED;
