@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "cmd/evidence.h"
 #include "gate.h"
 #include "out.h"
 
@@ -27,18 +28,54 @@ today(char out[11])
 	strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+/*
+ * Appends rule 9's line for p to out (indent, then text): "no use seen
+ * since <time> across N databases", the evidence, or why there is none.
+ * Nothing when the probe is off, no database is configured or the
+ * contract is not waiting.
+ */
+static void
+audit_evidence(struct cmd_ctx *ctx, const struct state_history *h,
+    const struct plan *p, struct buf *out)
+{
+	struct evidence e;
+	struct buf err = BUF_INIT;
+
+	if (ctx->cfg.probe == CONFIG_PROBE_OFF || !cmd_have_db(ctx) ||
+	    !evidence_pending(ctx, h, p))
+		return;
+	if (evidence_gather(ctx, p, &e, &err) != 0)
+		buf_printf(out, "    usage evidence: cannot tell: %s\n",
+		    buf_cstr(&err));
+	else if (!e.res.gathered)
+		buf_printf(out, "    usage evidence: cannot tell: %s\n",
+		    e.res.missing);
+	else if (e.res.nuses == 0)
+		buf_printf(out, "    no use seen since %s across %zu database%s\n",
+		    e.since ? out_time(e.since) : "the statistics began",
+		    e.res.nservers, e.res.nservers == 1 ? "" : "s");
+	else
+		buf_printf(out, "    still used since %s (rule 9):\n  %s",
+		    e.since ? out_time(e.since) : "the statistics began",
+		    buf_cstr(&e.lines));
+	if (e.res.gathered && e.res.reset != NULL)
+		buf_printf(out, "    note: %s\n", e.res.reset);
+	evidence_free(&e);
+	buf_free(&err);
+}
+
 /* Runs audit. */
 static int
 cmd_audit_exec(struct cmd_ctx *ctx)
 {
 	struct state_history h;
-	struct state_event *ev = NULL;
+	struct state_event *ev = NULL, *snaps = NULL;
 	struct gate_ctx g;
 	struct buf out = BUF_INIT, err = BUF_INIT;
 	const char *fail_on = cmd_opt(ctx, "fail-on");
 	const struct state_release *newest;
 	char day[11];
-	size_t i, nev = 0;
+	size_t i, nev = 0, nsnaps = 0, nrestarts = 0;
 	int rc, npending = 0, noverdue = 0, json = ctx->format == FORMAT_JSON;
 
 	if (fail_on != NULL && strcmp(fail_on, "overdue") != 0 &&
@@ -52,8 +89,9 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	cmd_gate(ctx, &h, &g);
 	newest = gate_newest(&h);
 	today(day);
-	if (ctx->st != NULL && state_events_load(ctx->st, NULL, "override", &ev,
-	    &nev, &err) != 0) {
+	if (ctx->st != NULL && (state_events_load(ctx->st, NULL, "override", &ev,
+	    &nev, &err) != 0 || state_events_load(ctx->st, NULL, EVIDENCE_EVENT,
+	    &snaps, &nsnaps, &err) != 0)) {
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
 	}
@@ -126,6 +164,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 			if (p->deadline.s != NULL)
 				buf_printf(&out, "    deadline %s%s\n", p->deadline.s,
 				    overdue ? "  OVERDUE" : "");
+			audit_evidence(ctx, &h, p, &out);
 		}
 		npending++;
 	}
@@ -157,7 +196,9 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	} else {
 		if (npending == 0)
 			buf_puts(&out, "no pending contracts\n");
-		if (nev == 0)
+		for (i = 0; i < nsnaps; i++)
+			nrestarts += snaps[i].reason != NULL;
+		if (nev == 0 && nrestarts == 0)
 			buf_puts(&out, "no overrides\n");
 		else
 			buf_puts(&out, "overrides:\n");
@@ -169,6 +210,14 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 			    ev[i].release ? ev[i].release : "-",
 			    ev[i].detail ? ev[i].detail : "-",
 			    ev[i].reason ? ev[i].reason : "-");
+		/* probe --restart: a new evidence window is an override of rule 9. */
+		for (i = 0; i < nsnaps; i++)
+			if (snaps[i].reason != NULL)
+				buf_printf(&out, "  %s probe restart by %s: %s\n    "
+				    "gate: rule 9, a new evidence window\n    "
+				    "reason: %s\n", out_time(snaps[i].at),
+				    snaps[i].actor ? snaps[i].actor : "-",
+				    snaps[i].plan ? snaps[i].plan : "-", snaps[i].reason);
 	}
 	cmd_out(&out);
 	if (fail_on != NULL && ((strcmp(fail_on, "overdue") == 0 && noverdue) ||
@@ -176,6 +225,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 		rc = EXCON_EXIT_PROBLEMS;
 done:
 	state_events_free(ev, nev);
+	state_events_free(snaps, nsnaps);
 	buf_free(&out);
 	buf_free(&err);
 	state_history_free(&h);
