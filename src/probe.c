@@ -373,7 +373,9 @@ catalog_uses(struct pg *db, const char *where, const struct use_target *t,
 	    "  AND NOT ($2::text IS NULL AND d.classid = 'pg_policy'::regclass) "
 	    "ORDER BY 1";
 	static const char fn_sql[] =
-	    "SELECT p.oid::regprocedure::text, l.lanname, p.prosrc FROM pg_proc p "
+	    "SELECT p.oid::regprocedure::text, l.lanname, p.prosrc, EXISTS "
+	    "(SELECT 1 FROM pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid = "
+	    "to_regclass($2)) FROM pg_proc p "
 	    "JOIN pg_language l ON l.oid = p.prolang JOIN pg_namespace n ON "
 	    "n.oid = p.pronamespace WHERE l.lanname IN ('sql', 'plpgsql') AND "
 	    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND "
@@ -398,7 +400,8 @@ catalog_uses(struct pg *db, const char *where, const struct use_target *t,
 	pg_result_free(r);
 	r = NULL;
 	params[0] = t->kind == USE_COLUMN ? t->column : t->name;
-	if (pg_exec(db, fn_sql, 1, params, &r, err) != 0)
+	params[1] = rel;
+	if (pg_exec(db, fn_sql, 2, params, &r, err) != 0)
 		goto done;
 	for (i = 0; i < pg_result_nrows(r); i++) {
 		const char *lang = pg_result_get(r, i, 1);
@@ -407,13 +410,15 @@ catalog_uses(struct pg *db, const char *where, const struct use_target *t,
 
 		/*
 		 * SQL bodies are parsed like statements; PL/pgSQL is not SQL
-		 * text as a whole, so naming both the table and the column is
-		 * taken as use.
+		 * text as a whole, so naming the column (or table) is taken as
+		 * use when the body also names the table, or when the function
+		 * is a trigger's on that table (NEW.col).
 		 */
 		if (strcmp(lang, "sql") == 0)
 			uses = sqlcheck_uses(src, t);
 		else
-			uses = strcasestr(src, t->name) != NULL;
+			uses = strcasestr(src, t->name) != NULL ||
+			    strcmp(pg_result_get(r, i, 3), "t") == 0;
 		if (!uses)
 			continue;
 		free(text);

@@ -259,6 +259,30 @@ START_TEST(test_stats_reset_reported)
 }
 END_TEST
 
+START_TEST(test_functions_naming_old_column_are_use)
+{
+	struct e2e e;
+	struct run r;
+
+	walk(&e, "probe_funcs", "probe: required\n", 1);
+	free(pt_sql(e.ci, "CREATE FUNCTION name_of(bigint) RETURNS text "
+	    "LANGUAGE sql AS 'SELECT u.name FROM users u WHERE u.id = $1'"));
+	free(pt_sql(e.ci, "CREATE FUNCTION full_name_of(bigint) RETURNS text "
+	    "LANGUAGE sql AS 'SELECT full_name FROM users WHERE id = $1'"));
+	free(pt_sql(e.ci, "CREATE FUNCTION shout() RETURNS trigger LANGUAGE "
+	    "plpgsql AS $$BEGIN NEW.full_name := upper(NEW.name); RETURN NEW; "
+	    "END$$; CREATE TRIGGER shout BEFORE UPDATE ON users FOR EACH ROW "
+	    "EXECUTE FUNCTION shout()"));
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "probe", "--fail-on", "used", NULL), 4);
+	ck_assert_msg(tu_has(r.out, "function name_of(bigint) names") &&
+	    tu_has(r.out, "function shout() names") &&
+	    !tu_has(r.out, "full_name_of") && !tu_has(r.out, "excon_sync"),
+	    "%s", r.out);
+	tu_run_free(&r);
+	e2e_free(&e);
+}
+END_TEST
+
 /* The probe suite. */
 static Suite *
 probe_cli_suite(void)
@@ -269,6 +293,8 @@ probe_cli_suite(void)
 	    test_alias_use_refused_then_restart_allows, NULL, NULL, 120);
 	tu_add(s, "select star", test_select_star_is_use, NULL, NULL, 120);
 	tu_add(s, "view", test_view_over_old_column_is_use, NULL, NULL, 120);
+	tu_add(s, "functions", test_functions_naming_old_column_are_use,
+	    NULL, NULL, 120);
 	tu_add(s, "own statements", test_excon_own_statements_do_not_count,
 	    NULL, NULL, 120);
 	tu_add(s, "extension missing", test_extension_missing, NULL, NULL, 180);
