@@ -89,6 +89,9 @@ START_TEST(test_alias_use_refused_then_restart_allows)
 	drop_refused(&e, "3 calls on the database: SELECT u.name FROM users u "
 	    "WHERE u.id = $1");
 
+	out = e2e_ok(&e, 1, "status", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "next: drop-name waiting (rule 9)"), "%s", out);
+	free(out);
 	/* probe says the same, for CI. */
 	out = e2e_ok(&e, 1, "probe", PLAN, NULL);
 	ck_assert_msg(tu_has(out, "still used") &&
@@ -228,6 +231,11 @@ START_TEST(test_advisory_warns_on_use)
 	app(e.ci, "SELECT name FROM users WHERE id = 5", 2);
 	out = e2e_ok(&e, 1, "audit", NULL);
 	ck_assert_msg(tu_has(out, "still used since") &&
+	    tu_has(out, "SELECT name FROM users WHERE id = $1"), "%s", out);
+	free(out);
+	out = e2e_ok(&e, 1, "status", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "allowed now") &&
+	    tu_has(out, "warning: drop-name (contract) removes what 1 statement") &&
 	    tu_has(out, "SELECT name FROM users WHERE id = $1"), "%s", out);
 	free(out);
 	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 0);
