@@ -106,8 +106,10 @@ status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
 			buf_printf(out, "%d", (int)res.rule);
 			json_key(out, &f, "reason");
 			json_str(out, res.allowed ? NULL : buf_cstr(&res.why));
-			json_key(out, &f, "warning");
-			json_str(out, res.warn.len ? buf_cstr(&res.warn) : NULL);
+			if (res.warn.len > 0) {
+				json_key(out, &f, "warning");
+				json_str(out, buf_cstr(&res.warn));
+			}
 			json_key(out, &f, "allowed_from");
 			if (res.from_seq > 0)
 				buf_printf(out, "%lld", (long long)res.from_seq);
