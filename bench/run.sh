@@ -4,7 +4,8 @@
 #
 #   a. status/audit: `excon status` and `excon audit` on a project of 1,000
 #      plans x 6 steps and ~1,000 releases (bench/gen-state.sh), against
-#      sqlite3 counting the ships of the same state file;
+#      sqlite3 counting the ships of the same state file; then the same
+#      history in the PostgreSQL store against the SQLite figures;
 #   b. backfill: rows/s of excon's batched backfill against one plain
 #      `UPDATE t SET b = a` of a 1,000,000-row table, then the latency of a
 #      concurrent writer (pgbench, random single-row updates) with no
@@ -148,6 +149,21 @@ row "excon audit" "$au" "$(ratio "$au" "$base")x baseline"
 cd /
 pg_start
 pgver=$(sql -c 'SHOW server_version' | cut -d' ' -f1)
+
+# a (continued). The same history in the PostgreSQL store (loopback), copied
+# with `excon state copy`: status and audit against the SQLite figures
+# above.  The goal is within 2x; the whole history is read in one round trip.
+sql -c "CREATE DATABASE excon_state"
+pgstate="$EXCON_TEST_PG dbname=excon_state"
+cd "$tmp/state"
+"$EXCON_BIN" state copy state/excon.db "$pgstate" >/dev/null
+export EXCON_STATE="$pgstate"
+pst=$(median_ms "$EXCON_BIN" status)
+pau=$(median_ms "$EXCON_BIN" audit)
+unset EXCON_STATE
+row "excon status, PostgreSQL store" "$pst" "$(ratio "$pst" "$st")x the SQLite store (goal <= 2)"
+row "excon audit, PostgreSQL store" "$pau" "$(ratio "$pau" "$au")x the SQLite store (goal <= 2)"
+cd /
 
 # Server CPU time in ms: the postmaster, its live children and the children
 # it has reaped (backends that have exited).  Less sensitive than wall time

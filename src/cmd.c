@@ -13,13 +13,14 @@
 #include "out.h"
 #include "pg.h"
 #include "plancache.h"
+#include "sha256.h"
 #include "xalloc.h"
 
 extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
     cmd_release_entry, cmd_status_entry, cmd_advance_entry,
     cmd_rollback_entry, cmd_compat_entry, cmd_check_entry, cmd_audit_entry,
-    cmd_log_entry, cmd_verify_entry, cmd_help_entry, cmd_version_entry,
-    cmd_probe_entry;
+    cmd_log_entry, cmd_verify_entry, cmd_state_entry, cmd_help_entry,
+    cmd_version_entry, cmd_probe_entry;
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_init_entry,
@@ -35,6 +36,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_log_entry,
 	&cmd_verify_entry,
 	&cmd_probe_entry,
+	&cmd_state_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
 	NULL
@@ -388,6 +390,47 @@ cmd_print_diag(FILE *f, const struct plan_diag *d)
 }
 
 /*
+ * The plan cache of a project whose history is in PostgreSQL: there is no
+ * state file to sit beside, so it goes in the user's cache directory
+ * ($XDG_CACHE_HOME or ~/.cache)/excon/, named after the working directory
+ * and the plan directories.  NULL when there is no writable place.
+ */
+static char *
+pg_store_cache_path(const struct cmd_ctx *ctx)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	struct sha256 c;
+	char *base, *dir = NULL, *cwd, hex[65];
+	size_t i;
+
+	if (xdg != NULL && *xdg == '/')
+		base = xstrdup(xdg);
+	else if (home != NULL && *home == '/')
+		base = xasprintf("%s/.cache", home);
+	else
+		return NULL;
+	dir = xasprintf("%s/excon", base);
+	(void)mkdir(base, 0700);
+	(void)mkdir(dir, 0700);
+	free(base);
+	if (access(dir, W_OK) != 0) {
+		free(dir);
+		return NULL;
+	}
+	sha256_init(&c);
+	if ((cwd = getcwd(NULL, 0)) != NULL)
+		sha256_update(&c, cwd, strlen(cwd) + 1);
+	free(cwd);
+	for (i = 0; ctx->cfg.plan_dirs[i] != NULL; i++)
+		sha256_update(&c, ctx->cfg.plan_dirs[i],
+		    strlen(ctx->cfg.plan_dirs[i]) + 1);
+	sha256_final_hex(&c, hex);
+	base = xasprintf("%s/plans-%.16s", dir, hex);
+	free(dir);
+	return base;
+}
+
+/*
  * Where the plan cache lives: beside the state file, when its directory is
  * writable; NULL when it is not or $EXCON_PLAN_CACHE=0 turns the cache off.
  * The caller owns the result.
@@ -400,9 +443,8 @@ cmd_plan_cache_path(const struct cmd_ctx *ctx)
 
 	if (off != NULL && strcmp(off, "0") == 0)
 		return NULL;
-	/* No file to sit beside: a shared store has no local cache. */
 	if (cmd_store_is_pg(ctx))
-		return NULL;
+		return pg_store_cache_path(ctx);
 	path = xasprintf("%s.plans", ctx->cfg.state_path);
 	slash = strrchr(path, '/');
 	if (slash != NULL) {
@@ -438,14 +480,43 @@ cmd_load_plans(struct cmd_ctx *ctx, int lax)
 	return EXCON_EXIT_USAGE;
 }
 
+/* Whether loc (a `state:` value) names a PostgreSQL store. */
+static int
+loc_is_pg(const char *loc)
+{
+	return strcmp(loc, "database") == 0 || state_location_is_pg(loc);
+}
+
+/* The conninfo of the PostgreSQL store at loc ("database": the target). */
+static const char *
+loc_conninfo(const struct cmd_ctx *ctx, const char *loc)
+{
+	return strcmp(loc, "database") == 0 ? cmd_conninfo(ctx) : loc;
+}
+
+/* Where loc's history lives, quoted and without a password; owned. */
+char *
+cmd_loc_where(const struct cmd_ctx *ctx, const char *loc)
+{
+	char *r, *q;
+
+	if (!loc_is_pg(loc))
+		return xasprintf("'%s'", loc);
+	r = pg_conninfo_redact(loc_conninfo(ctx, loc));
+	q = r[0] != '\0' ? xasprintf("'%s'", r) :
+	    xstrdup("the PG* environment's database");
+	free(r);
+	return q;
+}
+
 /*
  * The exit code for a command that needs a history where there is none:
  * names where it looked and how to create one or reach the shared one.
  */
-int
-cmd_no_history(const struct cmd_ctx *ctx)
+static int
+no_history_at(const struct cmd_ctx *ctx, const char *loc)
 {
-	char *where = cmd_store_where(ctx);
+	char *where = cmd_loc_where(ctx, loc);
 
 	cmd_fail(EXCON_EXIT_USAGE, "no history at %s: run 'excon init' "
 	    "to create one, or point --state, EXCON_STATE or 'state:' in "
@@ -454,36 +525,25 @@ cmd_no_history(const struct cmd_ctx *ctx)
 	return EXCON_EXIT_USAGE;
 }
 
+/* Says that there is no history where the config points; returns 2. */
+int
+cmd_no_history(const struct cmd_ctx *ctx)
+{
+	return no_history_at(ctx, ctx->cfg.state_path);
+}
+
 /* Whether the history lives in PostgreSQL (a URI, conninfo or "database"). */
 int
 cmd_store_is_pg(const struct cmd_ctx *ctx)
 {
-	return strcmp(ctx->cfg.state_path, "database") == 0 ||
-	    state_location_is_pg(ctx->cfg.state_path);
+	return loc_is_pg(ctx->cfg.state_path);
 }
 
-/* The conninfo of the PostgreSQL store. */
-static const char *
-cmd_store_conninfo(const struct cmd_ctx *ctx)
-{
-	if (strcmp(ctx->cfg.state_path, "database") == 0)
-		return cmd_conninfo(ctx);
-	return ctx->cfg.state_path;
-}
-
-/* Where the history lives, quoted and without a password; owned. */
+/* Where the configured history lives, quoted, without a password; owned. */
 char *
 cmd_store_where(const struct cmd_ctx *ctx)
 {
-	char *r, *q;
-
-	if (!cmd_store_is_pg(ctx))
-		return xasprintf("'%s'", ctx->cfg.state_path);
-	r = pg_conninfo_redact(cmd_store_conninfo(ctx));
-	q = r[0] != '\0' ? xasprintf("'%s'", r) :
-	    xstrdup("the PG* environment's database");
-	free(r);
-	return q;
+	return cmd_loc_where(ctx, ctx->cfg.state_path);
 }
 
 /*
@@ -500,6 +560,29 @@ cmd_have_state(const struct cmd_ctx *ctx)
 	    stat(ctx->cfg.state_path, &sb) == 0;
 }
 
+/* Opens the store at loc into *out; see cmd.h.  Returns an exit code. */
+int
+cmd_store_open(struct cmd_ctx *ctx, const char *loc, int create,
+    struct state **out)
+{
+	struct buf err = BUF_INIT;
+	struct stat sb;
+	int absent = 0, rc = 0;
+
+	*out = NULL;
+	if (loc_is_pg(loc)) {
+		if (state_open_pg(out, loc_conninfo(ctx, loc), create, &absent,
+		    &err) != 0)
+			rc = absent ? no_history_at(ctx, loc) :
+			    cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+	} else if (!create && stat(loc, &sb) != 0)
+		rc = no_history_at(ctx, loc);
+	else if (state_open(out, loc, create, &err) != 0)
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+	buf_free(&err);
+	return rc;
+}
+
 /*
  * Opens the store.  Only `excon init` passes create: every other command
  * that finds no store exits 2 (cmd_no_history) rather than starting an
@@ -508,32 +591,9 @@ cmd_have_state(const struct cmd_ctx *ctx)
 int
 cmd_open_state(struct cmd_ctx *ctx, int create)
 {
-	struct buf err = BUF_INIT;
-
-	int absent = 0;
-
 	if (ctx->st != NULL)
 		return 0;
-	if (cmd_store_is_pg(ctx)) {
-		if (state_open_pg(&ctx->st, cmd_store_conninfo(ctx), create,
-		    &absent, &err) == 0)
-			return 0;
-		if (absent) {
-			buf_free(&err);
-			return cmd_no_history(ctx);
-		}
-		cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
-		buf_free(&err);
-		return EXCON_EXIT_RUNTIME;
-	}
-	if (!create && !cmd_have_state(ctx))
-		return cmd_no_history(ctx);
-	if (state_open(&ctx->st, ctx->cfg.state_path, create, &err) != 0) {
-		cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
-		buf_free(&err);
-		return EXCON_EXIT_RUNTIME;
-	}
-	return 0;
+	return cmd_store_open(ctx, ctx->cfg.state_path, create, &ctx->st);
 }
 
 /* Whether a database is configured. */

@@ -115,6 +115,15 @@ int cmd_no_history(const struct cmd_ctx *ctx);
 int cmd_store_is_pg(const struct cmd_ctx *ctx);
 /* Where the history lives, quoted, never with a password (owned). */
 char *cmd_store_where(const struct cmd_ctx *ctx);
+/* The same for a `state:` value loc (a path, URI, conninfo or "database"). */
+char *cmd_loc_where(const struct cmd_ctx *ctx, const char *loc);
+/*
+ * Opens the store at loc into *out (owned by the caller); with create a
+ * missing one is created, without it a missing one exits 2 naming loc.
+ * Returns an exit code, having printed the message.
+ */
+int cmd_store_open(struct cmd_ctx *ctx, const char *loc, int create,
+    struct state **out);
 /* Prints one diagnostic as file:line:col: message. */
 void cmd_print_diag(FILE *f, const struct plan_diag *d);
 /* 1 when a database is configured (flag, env, file, or PG* variables). */

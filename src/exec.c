@@ -1027,8 +1027,14 @@ ledger_ensure(struct exec *x, struct buf *err)
 
 	if (x->ledger_ok)
 		return 0;
-	if (pg_exec(x->db, "SELECT to_regclass('excon.ledger') IS NOT NULL",
-	    0, NULL, &res, err) == -1)
+	/*
+	 * The ledger, with the history columns (a ledger made by an older
+	 * excon gains them).  They default to the session's settings, which
+	 * exec_history_claim sets, so every INSERT records them.
+	 */
+	if (pg_exec(x->db, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute "
+	    "WHERE attrelid = to_regclass('excon.ledger') AND attname = "
+	    "'history_id')", 0, NULL, &res, err) == -1)
 		goto done;
 	if (strcmp(pg_result_get(res, 0, 0), "t") != 0 &&
 	    pg_exec_script(x->db,
@@ -1040,6 +1046,13 @@ ledger_ensure(struct exec *x, struct buf *err)
 	    " applied_at timestamptz NOT NULL DEFAULT now(),"
 	    " applied_by text NOT NULL DEFAULT current_user,"
 	    " PRIMARY KEY (plan, step));"
+	    "ALTER TABLE excon.ledger"
+	    " ADD COLUMN IF NOT EXISTS history_id text"
+	    "  DEFAULT current_setting('excon.history_id', true),"
+	    " ADD COLUMN IF NOT EXISTS release text"
+	    "  DEFAULT current_setting('excon.release', true),"
+	    " ADD COLUMN IF NOT EXISTS actor text"
+	    "  DEFAULT current_setting('excon.actor', true);"
 	    "COMMIT", NULL, err) == -1) {
 		if (err != NULL) {
 			struct buf m = BUF_INIT;
@@ -1054,6 +1067,48 @@ ledger_ensure(struct exec *x, struct buf *err)
 	}
 	x->ledger_ok = 1;
 	ret = 0;
+done:
+	pg_result_free(res);
+	return ret;
+}
+
+/*
+ * Fork protection; see exec.h.  The settings outlive this call for the
+ * session, so every ledger row the session writes records them.
+ */
+int
+exec_history_claim(struct exec *x, const char *history_id, const char *release,
+    const char *actor, struct buf *other, struct buf *err)
+{
+	const char *params[] = { history_id, release, actor };
+	struct pg_result *res = NULL;
+	int ret = -1;
+
+	if (pg_exec(x->db, "SELECT set_config('excon.history_id', $1, false), "
+	    "set_config('excon.release', $2, false), "
+	    "set_config('excon.actor', $3, false)", 3, params, NULL, err) == -1 ||
+	    ledger_ensure(x, err) == -1)
+		goto done;
+	if (pg_exec(x->db, "SELECT history_id, coalesce(actor, applied_by), "
+	    "to_char(applied_at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), release, plan, step "
+	    "FROM excon.ledger WHERE history_id IS NOT NULL AND history_id <> $1 "
+	    "ORDER BY applied_at DESC LIMIT 1", 1, params, &res, err) == -1)
+		goto done;
+	ret = 0;
+	if (pg_result_nrows(res) > 0) {
+		buf_reset(other);
+		buf_printf(other, "this database was migrated under another "
+		    "history (id %s, last used here by %s at %s: %s/%s in release "
+		    "%s); this history is %s.  Two histories would count releases "
+		    "apart: point --state at the history that migrated it (the "
+		    "team's shared store)", pg_result_get(res, 0, 0),
+		    pg_result_get(res, 0, 1), pg_result_get(res, 0, 2),
+		    pg_result_get(res, 0, 4), pg_result_get(res, 0, 5),
+		    pg_result_get(res, 0, 3) ? pg_result_get(res, 0, 3) : "?",
+		    history_id);
+		ret = 1;
+	}
 done:
 	pg_result_free(res);
 	return ret;

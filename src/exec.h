@@ -84,6 +84,17 @@ void exec_close(struct exec *x);
  */
 int exec_lock_plan(struct exec *x, const char *plan, struct buf *err);
 
+/*
+ * Claims the database for a history before a step runs on it: sets the
+ * session's history id, release and actor (which the ledger rows record)
+ * and looks for ledger rows of another history.  Returns 0 when there are
+ * none, 1 when there are (other says whose, and when it was last used),
+ * -1 on error.
+ */
+int exec_history_claim(struct exec *x, const char *history_id,
+    const char *release, const char *actor, struct buf *other,
+    struct buf *err);
+
 /* 1 when the step kind (with its options) runs SQL on the database. */
 int exec_step_runs_sql(const struct step *s);
 

@@ -19,6 +19,7 @@
 /* One backend: every function takes the backend's own handle first. */
 struct state_backend {
 	const char	*name;		/* "postgresql" */
+	const char	*(*history_id)(void *be);
 	int	(*check)(void *be, struct buf *err);
 	void	(*close)(void *be);
 	int	(*begin)(void *be, struct buf *err);
@@ -42,6 +43,14 @@ struct state_backend {
 	int	(*backfill_put)(void *be, const struct state_backfill *b,
 		    struct buf *err);
 	int	(*backfill_delete)(void *be, const char *plan, const char *step,
+		    struct buf *err);
+	/* For state_copy: rows written as they are. */
+	int	(*backfills_load)(void *be, struct state_backfill **out,
+		    size_t *n, struct buf *err);
+	int	(*history_id_set)(void *be, const char *id, struct buf *err);
+	int	(*release_put)(void *be, const struct state_release *r,
+		    struct buf *err);
+	int	(*event_put)(void *be, const struct state_event *ev,
 		    struct buf *err);
 };
 

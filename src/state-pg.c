@@ -34,6 +34,7 @@
 struct spg {
 	struct pg	*db;
 	char		*where;		/* conninfo without its password */
+	char		*history_id;
 	int		 in_tx;		/* a change is open (state_begin) */
 };
 
@@ -285,6 +286,13 @@ done:
 	return ret;
 }
 
+/* The history's id, read when the store was opened. */
+static const char *
+spg_history_id(void *be)
+{
+	return ((struct spg *)be)->history_id;
+}
+
 /* Nothing to check beyond what the server guarantees. */
 static int
 spg_check(void *be, struct buf *err)
@@ -305,6 +313,7 @@ spg_close(void *be)
 	spg_rollback(sp);
 	pg_close(sp->db);
 	free(sp->where);
+	free(sp->history_id);
 	free(sp);
 }
 
@@ -742,6 +751,102 @@ spg_backfill_delete(void *be, const char *plan, const char *step,
 	    "AND step = $2", plan, step, err);
 }
 
+/* Loads every backfill progress row (state_copy). */
+static int
+spg_backfills_load(void *be, struct state_backfill **out, size_t *n,
+    struct buf *err)
+{
+	struct spg *sp = be;
+	struct pg_stmt q = { "SELECT plan, step, cursor, rows_done, rows_total, "
+	    "finished, updated_at FROM excon.backfills ORDER BY plan COLLATE "
+	    "\"C\", step COLLATE \"C\"", NULL, 0, NULL };
+	struct pg_result *r = NULL;
+	const char *v;
+	int i, nr;
+
+	*out = NULL;
+	*n = 0;
+	if (spg_read(sp, "read backfill progress", 1, &q, &r, err) != 0)
+		return -1;
+	nr = pg_result_nrows(r);
+	*out = xcalloc((size_t)nr + 1, sizeof **out);
+	for (i = 0; i < nr; i++) {
+		struct state_backfill *b = &(*out)[i];
+
+		b->plan = get_str(r, i, 0);
+		b->step = get_str(r, i, 1);
+		b->cursor = get_str(r, i, 2);
+		b->rows_done = get_int(r, i, 3);
+		b->rows_total = get_int(r, i, 4);
+		v = pg_result_get(r, i, 5);
+		b->finished = v != NULL && v[0] == 't';
+		b->updated_at = get_int(r, i, 6);
+	}
+	*n = (size_t)nr;
+	pg_result_free(r);
+	return 0;
+}
+
+/* Sets the history's id (state_copy keeps it). */
+static int
+spg_history_id_set(void *be, const char *id, struct buf *err)
+{
+	struct spg *sp = be;
+	const char *p[1] = { id };
+
+	if (spg_exec(sp, "copy the history id", "UPDATE excon.store SET "
+	    "history_id = $1 WHERE k = 1", 1, p, NULL, err) != 0)
+		return -1;
+	free(sp->history_id);
+	sp->history_id = xstrdup(id);
+	return 0;
+}
+
+/* Inserts a release row as it is (state_copy). */
+static int
+spg_release_put(void *be, const struct state_release *r, struct buf *err)
+{
+	struct spg *sp = be;
+	char seq[32], st[32], fin[32];
+	const char *p[6];
+
+	p[0] = itoa64(seq, sizeof seq, r->seq);
+	p[1] = r->name;
+	p[2] = r->state == RELEASE_DEPLOYED ? "deployed" : "started";
+	p[3] = r->note;
+	p[4] = itoa64(st, sizeof st, r->started_at);
+	p[5] = itoa64(fin, sizeof fin, r->finished_at);
+	return spg_exec(sp, "copy a release", "INSERT INTO excon.releases (seq, "
+	    "name, state, note, started_at, finished_at) VALUES ($1, $2, $3, "
+	    "$4, $5, $6)", 6, p, NULL, err);
+}
+
+/* Inserts an event as it is and moves the head to it (state_copy). */
+static int
+spg_event_put(void *be, const struct state_event *ev, struct buf *err)
+{
+	struct spg *sp = be;
+	char id[32], at[32];
+	const char *p[10];
+
+	p[0] = itoa64(id, sizeof id, ev->id);
+	p[1] = itoa64(at, sizeof at, ev->at);
+	p[2] = ev->actor;
+	p[3] = ev->kind;
+	p[4] = ev->plan;
+	p[5] = ev->step;
+	p[6] = ev->release;
+	p[7] = ev->detail;
+	p[8] = ev->reason;
+	p[9] = ev->hash;
+	return spg_exec(sp, "copy an event", "WITH e AS (INSERT INTO "
+	    "excon.events (id, at, actor, kind, plan, step, release, detail, "
+	    "reason, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) "
+	    "INSERT INTO excon.chain (k, head_id, head_hash) VALUES (1, $1, $10) "
+	    "ON CONFLICT (k) DO UPDATE SET head_id = EXCLUDED.head_id, "
+	    "head_hash = EXCLUDED.head_hash", 10, p, NULL, err);
+}
+
 /*
  * Reads the store's version row.  *absent is set when the schema or the
  * row is missing; a newer version or a missing table is refused.
@@ -759,7 +864,8 @@ spg_probe(struct spg *sp, int *absent, struct buf *err)
 	if (pg_exec(sp->db, "SELECT s.schema_version, (SELECT count(*) FROM "
 	    "pg_catalog.pg_tables WHERE schemaname = 'excon' AND tablename = "
 	    "ANY ('{releases,ships,events,chain,backfills}')) "
-	    "FROM excon.store s WHERE k = 1", 0, NULL, &r, &e) != 0) {
+	    ", s.history_id FROM excon.store s WHERE k = 1", 0, NULL, &r,
+	    &e) != 0) {
 		code = pg_sqlstate(sp->db);
 		if (strcmp(code, "42P01") == 0 || strcmp(code, "3F000") == 0)
 			*absent = 1;
@@ -774,6 +880,8 @@ spg_probe(struct spg *sp, int *absent, struct buf *err)
 	}
 	version = get_int(r, 0, 0);
 	ntables = get_int(r, 0, 1);
+	free(sp->history_id);
+	sp->history_id = get_str(r, 0, 2);
 	if (version > STATE_PG_VERSION) {
 		error_set(err, "the history in %s was written by a newer excon "
 		    "(store schema %" PRId64 ", this excon knows %d): upgrade "
@@ -804,7 +912,8 @@ spg_create(struct spg *sp, struct buf *err)
 
 	/* Two excon init at once: the advisory lock lets one create it. */
 	buf_printf(&sql, "BEGIN; SELECT pg_advisory_xact_lock(%d);%s"
-	    "INSERT INTO excon.store VALUES (1, %d, gen_random_uuid()::text, "
+	    "INSERT INTO excon.store VALUES (1, %d, "
+	    "replace(gen_random_uuid()::text, '-', ''), "
 	    "%" PRId64 ") ON CONFLICT DO NOTHING; COMMIT", 0x4558434e,
 	    schema_v1, STATE_PG_VERSION, state_clock());
 	if (pg_exec_script(sp->db, buf_cstr(&sql), NULL, &e) != 0) {
@@ -867,6 +976,7 @@ done:
 
 const struct state_backend state_pg_backend = {
 	.name = "postgresql",
+	.history_id = spg_history_id,
 	.check = spg_check,
 	.close = spg_close,
 	.begin = spg_begin,
@@ -883,4 +993,8 @@ const struct state_backend state_pg_backend = {
 	.backfill_get = spg_backfill_get,
 	.backfill_put = spg_backfill_put,
 	.backfill_delete = spg_backfill_delete,
+	.backfills_load = spg_backfills_load,
+	.history_id_set = spg_history_id_set,
+	.release_put = spg_release_put,
+	.event_put = spg_event_put,
 };

@@ -61,6 +61,7 @@ struct state {
 	sqlite3	*db;
 	char	*path;
 	int	 unchecked;	/* quick_check still owed before a write */
+	char	*history_id;	/* from the history table */
 	/* Another backend (state-be.h), when not NULL: db is then unused. */
 	const struct state_backend *be;
 	void	*bctx;
@@ -135,7 +136,18 @@ static const char schema_v1[] =
  * (path.v<N>.bak) and runs the missing entries in one transaction.
  */
 static const char *const migrations[] = {
-	NULL,		/* placeholder: there is no version 2 yet */
+	/*
+	 * 2: the history's id, made once (random, 128 bits) and kept by
+	 * `excon state copy`; the ledger of every database this history
+	 * migrates records it, so that another history is refused there.
+	 */
+	"CREATE TABLE history ("
+	"  k INTEGER PRIMARY KEY CHECK (k = 1),"
+	"  id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"INSERT INTO history VALUES (1, lower(hex(randomblob(16))),"
+	"  CAST(strftime('%s', 'now') AS INTEGER));",
 };
 
 /* The tables a version-1 file must have. */
@@ -381,8 +393,8 @@ schema_init(struct state *st, struct buf *err)
 		goto done;
 	}
 	if (appid == 0) {
-		sql = xasprintf("%sPRAGMA application_id = %d;"
-		    "PRAGMA user_version = %d;", schema_v1,
+		sql = xasprintf("%s%sPRAGMA application_id = %d;"
+		    "PRAGMA user_version = %d;", schema_v1, migrations[0],
 		    STATE_APPLICATION_ID, STATE_SCHEMA_VERSION);
 		if (db_exec(st, sql, "cannot create state file", err) == -1)
 			goto done;
@@ -712,6 +724,7 @@ state_close(struct state *st)
 		sqlite3_close_v2(st->db);
 	}
 	free(st->path);
+	free(st->history_id);
 	free(st);
 }
 
@@ -1551,4 +1564,272 @@ void
 state_event_clear(struct state_event *ev)
 {
 	event_clear(ev);
+}
+
+/*
+ * The history's id (borrowed); see state.h.  Read on first use rather
+ * than at open, so that a command that never needs it does not read the
+ * page it lives on.
+ */
+const char *
+state_history_id(struct state *st, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (st->be != NULL)
+		return st->be->history_id(st->bctx);
+	if (st->history_id != NULL)
+		return st->history_id;
+	if (db_prepare(st, &s, "SELECT id FROM history WHERE k = 1",
+	    err) == -1)
+		return NULL;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		st->history_id = col_text(s, 0);
+	else
+		error_set(err, "'%s' is corrupt: it has no history id", st->path);
+	sqlite3_finalize(s);
+	return st->history_id;
+}
+
+/*
+ * The raw writes of `excon state copy`: rows as they are, ids and hashes
+ * included, into a store that state_copy has checked is empty.
+ */
+
+/* Sets the history's id (copying a history keeps it). */
+static int
+copy_history_id(struct state *st, const char *id, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -1;
+
+	if (st->be != NULL)
+		return st->be->history_id_set(st->bctx, id, err);
+	if (db_prepare(st, &s, "UPDATE history SET id = ? WHERE k = 1",
+	    err) == -1)
+		goto done;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot copy into");
+		goto done;
+	}
+	free(st->history_id);
+	st->history_id = xstrdup(id);
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Inserts a release row as it is. */
+static int
+copy_release(struct state *st, const struct state_release *r, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -1;
+
+	if (st->be != NULL)
+		return st->be->release_put(st->bctx, r, err);
+	if (db_prepare(st, &s, "INSERT INTO releases (seq, name, state, note, "
+	    "started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?)", err) == -1)
+		goto done;
+	sqlite3_bind_int64(s, 1, r->seq);
+	sqlite3_bind_text(s, 2, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->state == RELEASE_DEPLOYED ? "deployed" :
+	    "started", -1, SQLITE_STATIC);
+	bind_text(s, 4, r->note);
+	sqlite3_bind_int64(s, 5, r->started_at);
+	sqlite3_bind_int64(s, 6, r->finished_at);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot copy into");
+		goto done;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Inserts an event as it is (id and hash kept) and moves the head to it. */
+static int
+copy_event(struct state *st, const struct state_event *ev, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -1;
+
+	if (st->be != NULL)
+		return st->be->event_put(st->bctx, ev, err);
+	if (db_prepare(st, &s, "INSERT INTO events (" EVENT_COLUMNS ") "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", err) == -1)
+		goto done;
+	sqlite3_bind_int64(s, 1, ev->id);
+	sqlite3_bind_int64(s, 2, ev->at);
+	bind_text(s, 3, ev->actor);
+	bind_text(s, 4, ev->kind);
+	bind_text(s, 5, ev->plan);
+	bind_text(s, 6, ev->step);
+	bind_text(s, 7, ev->release);
+	bind_text(s, 8, ev->detail);
+	bind_text(s, 9, ev->reason);
+	bind_text(s, 10, ev->hash);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot copy into");
+		goto done;
+	}
+	sqlite3_finalize(s);
+	if (db_prepare(st, &s, "INSERT OR REPLACE INTO chain (k, head_id, "
+	    "head_hash) VALUES (1, ?, ?)", err) == -1)
+		goto done;
+	sqlite3_bind_int64(s, 1, ev->id);
+	bind_text(s, 2, ev->hash);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		db_error(st, err, "cannot copy into");
+		goto done;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Loads every backfill progress row; *out owned by the caller. */
+int
+state_backfills_load(struct state *st, struct state_backfill **out,
+    size_t *n, struct buf *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct state_backfill *v = NULL;
+	size_t nv = 0, cap = 0;
+	int rc, ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (st->be != NULL)
+		return st->be->backfills_load(st->bctx, out, n, err);
+	if (db_prepare(st, &s, "SELECT plan, step, cursor, rows_done, "
+	    "rows_total, finished, updated_at FROM backfills ORDER BY plan, "
+	    "step", err) == -1)
+		goto done;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct state_backfill *b;
+
+		XGROW(v, cap, nv + 1);
+		b = &v[nv++];
+		b->plan = col_text(s, 0);
+		b->step = col_text(s, 1);
+		b->cursor = col_text(s, 2);
+		b->rows_done = sqlite3_column_int64(s, 3);
+		b->rows_total = sqlite3_column_int64(s, 4);
+		b->finished = sqlite3_column_int(s, 5) != 0;
+		b->updated_at = sqlite3_column_int64(s, 6);
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(st, err, "cannot read backfill progress from");
+		goto done;
+	}
+	*out = v;
+	*n = nv;
+	v = NULL;
+	nv = 0;
+	ret = 0;
+done:
+	sqlite3_finalize(s);
+	state_backfills_free(v, nv);
+	return ret;
+}
+
+/* Frees what state_backfills_load filled (NULL-safe). */
+void
+state_backfills_free(struct state_backfill *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		state_backfill_free(&v[i]);
+	free(v);
+}
+
+/* Counts what a store holds, for state_copy. */
+static int
+copy_count(struct state *st, struct state_copy_counts *c,
+    struct state_history *h, struct state_event **ev,
+    struct state_backfill **bf, struct buf *err)
+{
+	memset(c, 0, sizeof *c);
+	if (state_history_load(st, h, err) != 0 ||
+	    state_events_load(st, NULL, NULL, ev, &c->events, err) != 0 ||
+	    state_backfills_load(st, bf, &c->backfills, err) != 0)
+		return -1;
+	c->releases = h->nreleases;
+	c->ships = h->nships;
+	return 0;
+}
+
+/* Copies a whole history; see state.h. */
+int
+state_copy(struct state *from, struct state *to, int dry_run,
+    struct state_copy_counts *counts, struct buf *err)
+{
+	struct state_history h, th;
+	struct state_event *ev = NULL, *tev = NULL;
+	struct state_backfill *bf = NULL, *tbf = NULL;
+	struct state_copy_counts tc;
+	const char *id;
+	size_t i;
+	int own = 0, ret = -1;
+
+	memset(&h, 0, sizeof h);
+	memset(&th, 0, sizeof th);
+	memset(&tc, 0, sizeof tc);
+	if ((id = state_history_id(from, err)) == NULL ||
+	    copy_count(from, counts, &h, &ev, &bf, err) != 0)
+		goto done;
+	if (!dry_run) {
+		if (state_begin(to, err) != 0)
+			goto done;
+		own = 1;
+	}
+	/* The target is read inside the transaction: nobody writes meanwhile. */
+	if (copy_count(to, &tc, &th, &tev, &tbf, err) != 0)
+		goto done;
+	if (tc.releases || tc.ships || tc.events || tc.backfills) {
+		error_set(err, "the target already holds a history (%zu "
+		    "release%s, %zu ship%s, %zu event%s): excon copies only into "
+		    "an empty store", tc.releases, tc.releases == 1 ? "" : "s",
+		    tc.ships, tc.ships == 1 ? "" : "s", tc.events,
+		    tc.events == 1 ? "" : "s");
+		goto done;
+	}
+	if (dry_run) {
+		ret = 0;
+		goto done;
+	}
+	if (copy_history_id(to, id, err) != 0)
+		goto done;
+	for (i = 0; i < h.nreleases; i++)
+		if (copy_release(to, &h.releases[i], err) != 0)
+			goto done;
+	for (i = 0; i < h.nships; i++)
+		if (state_ship_put(to, &h.ships[i], err) != 0)
+			goto done;
+	for (i = 0; i < counts->events; i++)
+		if (copy_event(to, &ev[i], err) != 0)
+			goto done;
+	for (i = 0; i < counts->backfills; i++)
+		if (state_backfill_put(to, &bf[i], err) != 0)
+			goto done;
+	if (state_commit(to, err) != 0)
+		goto done;
+	own = 0;
+	ret = 0;
+done:
+	if (own)
+		state_rollback(to);
+	state_history_free(&h);
+	state_history_free(&th);
+	state_events_free(ev, counts->events);
+	state_events_free(tev, tc.events);
+	state_backfills_free(bf, counts->backfills);
+	state_backfills_free(tbf, tc.backfills);
+	return ret;
 }

@@ -2,8 +2,9 @@
  * The state store: releases, shipped steps, backfill progress and the
  * hash-chained event log.  This header is the one narrow interface every
  * command uses; state.c implements it on SQLite (the only file that
- * includes sqlite3.h), so that a PostgreSQL-backed store can be added
- * behind the same functions without touching gates or commands.
+ * includes sqlite3.h) and hands every call on a store opened by
+ * state_open_pg to the PostgreSQL backend of state-pg.c (see
+ * state-be.h), so gates and commands work on either store alike.
  *
  * Concurrency: a command that changes anything calls state_begin() (an
  * immediate write transaction), reads the history inside it, decides, writes
@@ -22,7 +23,7 @@
 #include "buf.h"
 
 /* Schema version of the state file, kept in PRAGMA user_version. */
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 
 enum release_state {
 	RELEASE_STARTED,
@@ -111,6 +112,12 @@ int state_open_pg(struct state **out, const char *conninfo, int create,
  * postgres:// or postgresql:// URI, or a key=value conninfo.
  */
 int state_location_is_pg(const char *loc);
+/*
+ * The history's id: made once when the store is created (or upgraded from
+ * a file without one) and kept by `excon state copy` (borrowed); NULL
+ * with err set when it cannot be read.
+ */
+const char *state_history_id(struct state *st, struct buf *err);
 /* "sqlite" or "postgresql" (borrowed). */
 const char *state_kind(const struct state *st);
 /*
@@ -172,6 +179,28 @@ int state_backfill_put(struct state *st, const struct state_backfill *b,
 int state_backfill_delete(struct state *st, const char *plan, const char *step,
     struct buf *err);
 void state_backfill_free(struct state_backfill *b);
+
+/* Every backfill progress row, by plan and step; *out owned by the caller. */
+int state_backfills_load(struct state *st, struct state_backfill **out,
+    size_t *n, struct buf *err);
+void state_backfills_free(struct state_backfill *v, size_t n);
+
+/* What a history holds, as counted by state_copy. */
+struct state_copy_counts {
+	size_t	releases;
+	size_t	ships;
+	size_t	events;
+	size_t	backfills;
+};
+
+/*
+ * Copies the whole history of from into to, which must be empty: its id,
+ * releases, ships, events (ids, hashes and chain head as they are) and
+ * backfill progress, in one transaction of to.  counts receives what from
+ * holds.  With dry_run set, only counts and checks that to is empty.
+ */
+int state_copy(struct state *from, struct state *to, int dry_run,
+    struct state_copy_counts *counts, struct buf *err);
 
 /*
  * Clock: the store stamps times with time(NULL), or with $EXCON_NOW (unix

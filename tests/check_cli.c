@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "state.h"
+#include "state-be.h"
 #include "util/testutil.h"
 #include "xalloc.h"
 
@@ -1162,7 +1164,7 @@ START_TEST(test_newer_state_file)
 	snap_take(&s);
 	ck_assert_int_eq(X(&r, "status"), 1);
 	same(r.err, "excon: 'state/excon.db' was written by a newer excon (state "
-	    "schema 7, this excon knows 1): upgrade excon\n");
+	    "schema 7, this excon knows 2): upgrade excon\n");
 	tu_run_free(&r);
 	ck_assert_int_eq(X(&r, "release start v2"), 1);
 	ck_assert_msg(tu_has(r.err, "was written by a newer excon"), "%s", r.err);
@@ -1739,6 +1741,152 @@ START_TEST(test_log_unknown_plan)
 }
 END_TEST
 
+/*
+ * Does what a careful forger does after editing or deleting events: drops
+ * the triggers, recomputes every hash from the stored fields, and moves
+ * the chain head to the newest event left.
+ */
+static void
+rechain(const char *edit)
+{
+	struct state *st = NULL;
+	struct state_event *ev = NULL;
+	struct buf err = BUF_INIT, sql = BUF_INIT;
+	char *path = xasprintf("%s/state/excon.db", dir), *out;
+	char prev[65], h[65];
+	size_t n = 0, i;
+
+	out = sqlite("DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF "
+	    "EXISTS events_no_delete");
+	ck_assert_str_eq(out, "");
+	free(out);
+	out = sqlite(edit);
+	ck_assert_str_eq(out, "");
+	free(out);
+	ck_assert_msg(state_open(&st, path, 0, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert(state_events_load(st, NULL, NULL, &ev, &n, &err) == 0);
+	state_close(st);
+	memcpy(prev, STATE_GENESIS_HASH, 65);
+	for (i = 0; i < n; i++) {
+		state_event_hash(prev, &ev[i], h);
+		buf_printf(&sql, "UPDATE events SET hash = '%s' WHERE id = %lld;", h,
+		    (long long)ev[i].id);
+		memcpy(prev, h, 65);
+	}
+	buf_printf(&sql, "UPDATE chain SET head_id = %lld, head_hash = '%s'",
+	    n ? (long long)ev[n - 1].id : 0LL, prev);
+	out = sqlite(buf_cstr(&sql));
+	ck_assert_str_eq(out, "");
+	free(out);
+	state_events_free(ev, n);
+	buf_free(&err);
+	buf_free(&sql);
+	free(path);
+}
+
+/* The head printed by log --head (owned, without the newline). */
+static char *
+head(void)
+{
+	struct run r;
+	char *h;
+
+	ck_assert_int_eq(X(&r, "log --head"), 0);
+	ck_assert_uint_eq(strlen(r.out), 65);
+	h = xstrndup(r.out, 64);
+	tu_run_free(&r);
+	return h;
+}
+
+/*
+ * A ship row deleted behind excon's back: the chain is intact, but
+ * log --verify and check find the row the log records and the file lacks.
+ */
+START_TEST(test_tamper_deleted_ship_row)
+{
+	struct run r;
+	char *out;
+
+	walk(2);
+	out = sqlite("DELETE FROM ships WHERE step = 'dual-write'");
+	ck_assert_str_eq(out, "");
+	free(out);
+	ck_assert_int_eq(X(&r, "log --verify"), 4);
+	same(r.out, "ship " PLAN "/dual-write shipped in v1 per the log (event 5) "
+	    "but its row is missing\nthe history disagrees with its event log "
+	    "in 1 place\n");
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "log --verify --format json"), 4);
+	same(r.out, "{\"intact\":false,\"first_bad_event\":null,\"problems\":"
+	    "[\"ship " PLAN "/dual-write shipped in v1 per the log (event 5) but "
+	    "its row is missing\"]}\n");
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "check"), 4);
+	ck_assert_msg(tu_has(r.out, "ship " PLAN "/dual-write shipped in v1 per "
+	    "the log (event 5) but its row is missing"), "%s", r.out);
+	tu_run_free(&r);
+}
+END_TEST
+
+/*
+ * An event edited and every hash recomputed: the chain verifies, but the
+ * replay finds the ship the edit moved, and a head printed earlier finds
+ * even an edit that changes no row.
+ */
+START_TEST(test_tamper_event_rehashed)
+{
+	struct run r;
+	char *h;
+
+	walk(3);
+	h = head();
+	rechain("UPDATE events SET release = 'v1' WHERE kind = 'advance' AND "
+	    "step = 'switch-reads'");
+	ck_assert_int_eq(X(&r, "log --verify"), 4);
+	ck_assert_msg(tu_has(r.out, "ship " PLAN "/switch-reads is in release #2 "
+	    "in its row but in v1 (#1) in the log (event 10)\n"), "%s", r.out);
+	tu_run_free(&r);
+	/* Put the release back; change only who did it. */
+	rechain("UPDATE events SET release = 'v2', actor = 'mallory@x' WHERE "
+	    "kind = 'advance' AND step = 'switch-reads'");
+	ck_assert_int_eq(X(&r, "log --verify"), 0);
+	same(r.out, "event log intact\n");
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "log --verify --since-head %s", h), 4);
+	ck_assert_msg(starts(r.out, "no event carries head "), "%s", r.out);
+	tu_run_free(&r);
+	free(h);
+}
+END_TEST
+
+/*
+ * The newest events deleted and the head reset to the last one left: the
+ * rows those events recorded have no event any more.
+ */
+START_TEST(test_tamper_tail_truncated)
+{
+	struct run r;
+	char *h;
+
+	walk(2);
+	h = head();
+	ck_assert_int_eq(X(&r, "log --verify --since-head %s", h), 0);
+	same(r.out, "event log intact\n");
+	tu_run_free(&r);
+	rechain("DELETE FROM events WHERE id > 5");
+	ck_assert_int_eq(X(&r, "log --verify"), 4);
+	same(r.out, "release v1 (#1) is deployed in its row but started in the "
+	    "log\nship " PLAN "/backfill (release #1) has a row but no event "
+	    "records it\nthe history disagrees with its event log in 2 "
+	    "places\n");
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "log --verify --since-head %s", h), 4);
+	ck_assert_msg(tu_has(r.out, "no event carries head "), "%s", r.out);
+	tu_run_free(&r);
+	free(h);
+}
+END_TEST
+
 /* Adds test as its own TCase (one behaviour each) to s. */
 static void
 add(Suite *s, const char *name, const TTest *test)
@@ -1802,6 +1950,9 @@ cli_suite(void)
 	add(s, "advance unknown release", test_advance_unknown_release_complete_plan);
 	add(s, "check deleted beside broken", test_check_deleted_plan_beside_broken_one);
 	add(s, "log unknown plan", test_log_unknown_plan);
+	add(s, "tamper: deleted ship row", test_tamper_deleted_ship_row);
+	add(s, "tamper: event rehashed", test_tamper_event_rehashed);
+	add(s, "tamper: tail truncated", test_tamper_tail_truncated);
 	return s;
 }
 

@@ -659,6 +659,79 @@ START_TEST(test_backfill_leaves_old_column_alone)
 }
 END_TEST
 
+/*
+ * Two machines, each with its own state file, against one database: the
+ * ledger records the first history's id, release and actor with every
+ * step, and the second history is refused (exit 3) with the first one's
+ * id, actor and time, before anything runs or is recorded.
+ */
+START_TEST(test_second_history_refused)
+{
+	struct e2e e, b;
+	struct run r;
+	char *id, *want, *out;
+
+	setenv("EXCON_ACTOR", "rm@laptop", 1);
+	e2e_setup(&e, "cli_fork", NULL);
+	e2e_plan(&e, PLAN ".yaml", small_plan);
+	e2e_users(e.ci, 10);
+	free(e2e_ok(&e, 0, "release", "start", "v1", NULL));
+	free(e2e_ok(&e, 1, "advance", PLAN, NULL));
+	tu_sh(&r, e.dir, "sqlite3 state/excon.db 'SELECT id FROM history'");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_uint_eq(strlen(r.out), 33);
+	id = xstrndup(r.out, 32);
+	tu_run_free(&r);
+	want = xasprintf("%s|v1|rm@laptop", id);
+	pt_sql_eq(e.ci, "SELECT history_id || '|' || release || '|' || actor "
+	    "FROM excon.ledger WHERE step = 'add-column'", want);
+	free(want);
+
+	/* The second machine: the same plan, a state file of its own. */
+	memset(&b, 0, sizeof b);
+	b.dir = tu_tmpdir();
+	b.ci = e.ci;
+	tu_write(b.dir, "excon.yaml", "plans: plans\nstate: state/excon.db\n");
+	e2e_plan(&b, PLAN ".yaml", small_plan);
+	tu_state_init(b.dir, "state/excon.db");
+	free(e2e_ok(&b, 0, "release", "start", "v2", NULL));
+	ck_assert_int_eq(e2e_run(&b, &r, 1, "advance", PLAN, NULL), 3);
+	want = xasprintf("refused: " PLAN "/add-column: this database was "
+	    "migrated under another history (id %s, last used here by "
+	    "rm@laptop at ", id);
+	ck_assert_msg(tu_has(r.err, want), "%s", r.err);
+	ck_assert_msg(tu_has(r.err, ": " PLAN "/add-column in release v1); "
+	    "this history is "), "%s", r.err);
+	free(want);
+	tu_run_free(&r);
+	tu_sh(&r, b.dir, "sqlite3 state/excon.db 'SELECT count(*) FROM ships'");
+	ck_assert_str_eq(r.out, "0\n");
+	tu_run_free(&r);
+	out = pt_sql(e.ci, "SELECT count(*) FROM excon.ledger");
+	ck_assert_str_eq(out, "1");
+	free(out);
+
+	/*
+	 * The team moves the first history into the database (state copy
+	 * keeps its id) and both machines use it: the next step runs.
+	 */
+	free(e2e_ok(&e, 1, "state", "copy", "state/excon.db", "database", NULL));
+	tu_write(b.dir, "excon.yaml", "plans: plans\nstate: database\n");
+	free(e2e_ok(&b, 1, "release", "finish", "v1", NULL));
+	out = e2e_ok(&b, 1, "advance", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "shipped " PLAN "/backfill"), "%s", out);
+	free(out);
+	want = xasprintf("%s|v1", id);
+	pt_sql_eq(e.ci, "SELECT history_id || '|' || release FROM excon.ledger "
+	    "WHERE step = 'backfill'", want);
+	free(want);
+	tu_rmrf(b.dir);
+	free(b.dir);
+	free(id);
+	e2e_free(&e);
+}
+END_TEST
+
 /* One TCase per behaviour. */
 static Suite *
 db_cli_suite(void)
@@ -675,6 +748,7 @@ db_cli_suite(void)
 		{ "drift_across_plans", test_verify_across_plans },
 		{ "rollback", test_rollback_runs_down },
 		{ "rollback_of_failed_step", test_rollback_of_failed_step },
+		{ "second_history_refused", test_second_history_refused },
 	};
 	size_t i;
 

@@ -224,7 +224,7 @@ START_TEST(test_create_mode_0600)
 	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
 	state_close(st);
 	cli_is("PRAGMA journal_mode", "wal\n");
-	cli_is("PRAGMA user_version", "1\n");
+	cli_is("PRAGMA user_version", "2\n");
 	cli_is("PRAGMA application_id", "1163412302\n");
 	buf_free(&err);
 }
@@ -564,7 +564,7 @@ START_TEST(test_refuse_newer_version)
 	assert_refused("'");
 	ck_assert_int_eq(state_open(&st, path, 0, &err), -1);
 	want = xasprintf("'%s' was written by a newer excon (state schema 7, "
-	    "this excon knows 1): upgrade excon", path);
+	    "this excon knows 2): upgrade excon", path);
 	ck_assert_str_eq(buf_cstr(&err), want);
 	free(want);
 	snap_same(&s, 1);
@@ -930,6 +930,52 @@ START_TEST(test_actor)
 }
 END_TEST
 
+/*
+ * Each history gets an id once: random per new file, stable across opens,
+ * and made for a version-1 file when it is upgraded (after the file is
+ * copied aside).
+ */
+START_TEST(test_history_id)
+{
+	struct buf err = BUF_INIT;
+	struct state *st = open_new();
+	char *id, *other_path, *bak;
+	const char *v;
+	struct state *o = NULL;
+	size_t i;
+
+	v = state_history_id(st, &err);
+	ck_assert_msg(v != NULL, "%s", buf_cstr(&err));
+	ck_assert_uint_eq(strlen(v), 32);
+	for (i = 0; i < 32; i++)
+		ck_assert_msg(strchr("0123456789abcdef", v[i]) != NULL, "%s", v);
+	id = xstrdup(v);
+	state_close(st);
+	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
+	ck_assert_str_eq(state_history_id(st, &err), id);
+	state_close(st);
+	other_path = xasprintf("%s/other.db", dir);
+	ck_assert_int_eq(state_open(&o, other_path, 1, &err), 0);
+	ck_assert_str_ne(state_history_id(o, &err), id);
+	state_close(o);
+
+	/* A version-1 file (no history table) gains an id on upgrade. */
+	cli_is("DROP TABLE history; PRAGMA user_version = 1", "");
+	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
+	v = state_history_id(st, &err);
+	ck_assert_msg(v != NULL && strlen(v) == 32, "%s", buf_cstr(&err));
+	ck_assert_str_ne(v, id);
+	state_close(st);
+	cli_is("PRAGMA user_version", "2\n");
+	bak = xasprintf("%s.v1.bak", path);
+	ck_assert_int_eq(access(bak, F_OK), 0);
+	free(bak);
+	free(other_path);
+	free(id);
+	buf_free(&err);
+}
+END_TEST
+
 /* Adds test as its own TCase (one behaviour each) to s. */
 static void
 add(Suite *s, const char *name, const TTest *test)
@@ -965,6 +1011,7 @@ state_suite(void)
 	add(s, "backfill", test_backfill_progress);
 	add(s, "large history", test_history_load_large);
 	add(s, "actor", test_actor);
+	add(s, "history id", test_history_id);
 	return s;
 }
 

@@ -6,6 +6,7 @@
  * database (state: database).
  */
 #include <check.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,6 +334,51 @@ START_TEST(test_tampered_log_detected)
 }
 END_TEST
 
+/*
+ * A ship row deleted, or the newest events deleted with the head reset:
+ * the replay of log --verify finds it on this store too, and a head kept
+ * from before proves the rewrite.
+ */
+START_TEST(test_tampered_rows_detected)
+{
+	char *ci = pt_db("spg_rows");
+	char *d = project(ci), *h, *out;
+	struct run r;
+
+	free(run_ok(d, 0, "init"));
+	free(run_ok(d, 0, "release start v1"));
+	free(run_ok(d, 0, "advance " PLAN " --record-only"));
+	free(run_ok(d, 0, "advance " PLAN " --record-only"));
+	h = run_ok(d, 0, "log --head");
+	ck_assert_uint_eq(strlen(h), 65);
+	h[64] = '\0';
+	free(pt_sql(ci, "DELETE FROM excon.ships WHERE step = 'dual-write'"));
+	tu_excon_str(&r, d, "log --verify");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_str_eq(r.out, "ship " PLAN "/dual-write shipped in v1 per the "
+	    "log (event 5) but its row is missing\nthe history disagrees with "
+	    "its event log in 1 place\n");
+	tu_run_free(&r);
+	/* The tail (events 4 and 5) deleted and the head reset to event 3. */
+	free(pt_sql(ci, "ALTER TABLE excon.events DISABLE TRIGGER USER;"
+	    "DELETE FROM excon.events WHERE id > 3;"
+	    "UPDATE excon.chain SET head_id = 3, head_hash = "
+	    "(SELECT hash FROM excon.events WHERE id = 3)"));
+	/* Row and events gone together: only a kept head can tell. */
+	out = run_ok(d, 0, "log --verify");
+	ck_assert_str_eq(out, "event log intact\n");
+	free(out);
+	tu_excon_str(&r, d, "log --verify --since-head %s", h);
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.out, "no event carries head "), "%s", r.out);
+	tu_run_free(&r);
+	free(h);
+	tu_rmrf(d);
+	free(d);
+	free(ci);
+}
+END_TEST
+
 /* state: database keeps the history in the target database's excon schema. */
 START_TEST(test_store_in_target_database)
 {
@@ -365,6 +411,264 @@ START_TEST(test_store_in_target_database)
 }
 END_TEST
 
+/*
+ * excon state copy: a file's history moves to PostgreSQL and back with its
+ * id, events and chain; every report reads the same from each copy; a
+ * store that holds anything is refused and left alone; --dry-run creates
+ * nothing.
+ */
+START_TEST(test_state_copy_round_trip)
+{
+	static const char *const same[] = { "status", "release list", "audit",
+	    "log", "log --head", "log --verify", NULL };
+	char *ci = pt_db("spg_copy");
+	char *fd = project("state/excon.db"), *back, *pgd, *out, *id, *cmd;
+	struct run r;
+	int i;
+
+	free(run_ok(fd, 0, "init"));
+	for (i = 0; walk[i] != NULL && i < 6; i++)
+		free(run_ok(fd, 0, walk[i]));
+	tu_sh(&r, fd, "sqlite3 state/excon.db 'SELECT id FROM history'");
+	id = xstrndup(r.out, 32);
+	tu_run_free(&r);
+	pgd = project(ci);
+	back = project("state/back.db");
+	tu_write(back, "state/.keep", "");
+
+	/* A dry run says what it would copy and creates nothing. */
+	tu_sh(&r, fd, "'%s' state copy state/excon.db \"%s\" --dry-run",
+	    getenv("EXCON_BIN"), ci);
+	ck_assert_int_eq(r.status, 0);
+	cmd = xasprintf("would copy history %s from 'state/excon.db' to '", id);
+	ck_assert_msg(tu_has(r.out, cmd) && tu_has(r.out, "': 2 releases, 3 "
+	    "ships, 9 events, 0 backfills\n"), "%s", r.out);
+	free(cmd);
+	tu_run_free(&r);
+	pt_sql_eq(ci, "SELECT count(*) FROM pg_namespace WHERE nspname = 'excon'",
+	    "0");
+
+	tu_sh(&r, fd, "'%s' state copy state/excon.db \"%s\"",
+	    getenv("EXCON_BIN"), ci);
+	ck_assert_msg(r.status == 0 && tu_has(r.out, "; verified: log intact, "
+	    "rows agree\n"), "%d %s%s", r.status, r.out, r.err);
+	tu_run_free(&r);
+	pt_sql_eq(ci, "SELECT history_id FROM excon.store", id);
+	/* And back again, into a new file. */
+	tu_sh(&r, back, "'%s' state copy \"%s\" state/back.db",
+	    getenv("EXCON_BIN"), ci);
+	ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
+	tu_run_free(&r);
+	tu_sh(&r, back, "sqlite3 state/back.db 'SELECT id FROM history'");
+	ck_assert_msg(strncmp(r.out, id, 32) == 0, "%s", r.out);
+	tu_run_free(&r);
+	for (i = 0; same[i] != NULL; i++) {
+		char *a = run_ok(fd, 0, same[i]);
+		char *b = run_ok(pgd, 0, same[i]);
+		char *c = run_ok(back, 0, same[i]);
+
+		ck_assert_msg(strcmp(a, b) == 0 && strcmp(a, c) == 0,
+		    "%s:\nfile:\n%s\npostgresql:\n%s\ncopied back:\n%s",
+		    same[i], a, b, c);
+		free(a);
+		free(b);
+		free(c);
+	}
+	/* The copy works on: the next step ships in the PostgreSQL store. */
+	free(run_ok(pgd, 0, walk[6]));
+	out = run_ok(pgd, 0, "log --verify");
+	ck_assert_str_eq(out, "event log intact\n");
+	free(out);
+
+	/* A store that holds a history is refused, and left as it was. */
+	out = pt_sql(ci, "SELECT count(*) || '/' || max(id) FROM excon.events");
+	tu_sh(&r, fd, "'%s' state copy state/excon.db \"%s\"",
+	    getenv("EXCON_BIN"), ci);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.err, "the target already holds a history (2 "
+	    "releases, 5 ships, 11 events): excon copies only into an empty "
+	    "store"), "%s", r.err);
+	tu_run_free(&r);
+	pt_sql_eq(ci, "SELECT count(*) || '/' || max(id) FROM excon.events", out);
+	free(out);
+	tu_excon_str(&r, fd, "state copy state/excon.db state/excon.db");
+	ck_assert_int_eq(r.status, 2);
+	tu_run_free(&r);
+	tu_rmrf(fd);
+	tu_rmrf(pgd);
+	tu_rmrf(back);
+	free(fd);
+	free(pgd);
+	free(back);
+	free(id);
+	free(ci);
+}
+END_TEST
+
+/* The register holding a function's second argument at its first instruction. */
+#if defined(__x86_64__)
+#define ARG2_REG "$rsi"
+#elif defined(__aarch64__)
+#define ARG2_REG "$x1"
+#else
+#define ARG2_REG NULL
+#endif
+
+/*
+ * Runs `excon advance PLAN --record-only` in d under gdb and SIGKILLs it
+ * before its k-th call into libpq that sends SQL or ends the session, as
+ * tests/check_crash.c does (breakpoints on excon's PLT entries, no hook in
+ * the product).  Returns 1 when it was killed, 0 when it ran to the end.
+ */
+static int
+advance_killed_at(const char *d, int k)
+{
+	static const char *const fns[] = { "PQexecParams", "PQexec",
+	    "PQsendQueryParams", "PQfinish" };
+	const char *bin = getenv("EXCON_BIN");
+	const char *av[] = { "gdb", "-nx", "-batch", "-readnever", "-iex",
+	    "set auto-solib-add off", "-x", "kill.gdb", "--args",
+	    bin ? bin : "excon", "advance", PLAN, "--record-only", NULL };
+	struct buf g = BUF_INIT;
+	struct tu_proc p;
+	struct run r;
+	size_t i;
+	int killed;
+
+	ck_assert_msg(ARG2_REG != NULL, "the kill points need x86-64 or aarch64");
+	buf_printf(&g, "set pagination off\nset confirm off\nset $n = 0\n"
+	    "define excon_event\n  set $n = $n + 1\n  if $n == %d\n"
+	    "    printf \"@@kill %%d\\n\", $n\n    signal SIGKILL\n  end\n"
+	    "  continue\nend\n", k);
+	for (i = 0; i < sizeof fns / sizeof fns[0]; i++)
+		buf_printf(&g, "break *%s\ncommands\n  silent\n  excon_event\n"
+		    "end\n", fns[i]);
+	buf_puts(&g, "run\n");
+	tu_write(d, "kill.gdb", buf_cstr(&g));
+	buf_free(&g);
+	ck_assert_msg(tu_proc_start(&p, d, NULL, av) > 0, "cannot start gdb");
+	if (tu_proc_wait(&p, &r, 60000) < 0) {
+		tu_proc_kill(&p, SIGKILL);
+		tu_proc_wait(&p, &r, -1);
+		ck_abort_msg("excon under gdb did not end:\n%s\n%s", r.out, r.err);
+	}
+	killed = tu_has(r.out, "@@kill ");
+	tu_run_free(&r);
+	return killed;
+}
+
+/*
+ * A writer killed at every point of a change: the store is never half
+ * written (the step's row and its events are all there or none is, and
+ * log --verify finds the rows agreeing with the log), and the next
+ * advance ships the step exactly once.
+ */
+START_TEST(test_writer_killed_anywhere)
+{
+	char *ci = pt_db("spg_kill");
+	char *d = project(ci), *fd = project("state/snap.db"), *out;
+	int k, killed = 1;
+
+	tu_write(fd, "state/.keep", "");
+	free(run_ok(fd, 0, "init"));
+	free(run_ok(fd, 0, "release start v1"));
+	for (k = 1; killed && k < 80; k++) {
+		char *from = xasprintf("%s/state/snap.db", fd);
+		const char *const av[] = { "state", "copy", from, ci, NULL };
+		struct run r;
+
+		/* The same store before every kill: v1 started, nothing shipped. */
+		free(pt_sql(ci, "DROP SCHEMA IF EXISTS excon CASCADE"));
+		ck_assert_int_eq(tu_excon(&r, d, NULL, av), 0);
+		tu_run_free(&r);
+		free(from);
+		killed = advance_killed_at(d, k);
+		out = run_ok(d, 0, "log --verify");
+		ck_assert_msg(strcmp(out, "event log intact\n") == 0, "killed at %d: "
+		    "%s", k, out);
+		free(out);
+		out = pt_sql(ci, "SELECT (SELECT count(*) FROM excon.ships) || '/' || "
+		    "(SELECT count(*) FROM excon.events WHERE kind = 'advance')");
+		ck_assert_msg(strcmp(out, "0/0") == 0 || strcmp(out, "1/1") == 0,
+		    "killed at %d: ships/advance events %s", k, out);
+		/*
+		 * The next run goes on from there: add-column when the kill
+		 * came before the commit, dual-write after it; never twice.
+		 */
+		free(run_ok(d, 0, "advance " PLAN " --record-only"));
+		pt_sql_eq(ci, "SELECT string_agg(step, ',' ORDER BY idx) FROM "
+		    "excon.ships", strcmp(out, "0/0") == 0 ? "add-column" :
+		    "add-column,dual-write");
+		pt_sql_eq(ci, "SELECT (SELECT count(*) FROM excon.events WHERE kind = "
+		    "'advance') = (SELECT count(*) FROM excon.ships)", "t");
+		free(out);
+	}
+	ck_assert_msg(k > 5, "too few kill points (%d): is gdb working?", k);
+	ck_assert_msg(!killed, "the advance was still killed at %d", k);
+	tu_rmrf(d);
+	tu_rmrf(fd);
+	free(d);
+	free(fd);
+	free(ci);
+}
+END_TEST
+
+/*
+ * The server goes away while a change waits for the store's lock: excon
+ * exits 1 saying so, and nothing is written.
+ */
+START_TEST(test_server_gone_mid_command)
+{
+	char *ci = pt_db("spg_gone");
+	char *d = project(ci);
+	const char *const av[] = { "release", "start", "v2", NULL };
+	struct tu_proc p;
+	struct run r;
+	char *n;
+	int i;
+
+	free(run_ok(d, 0, "init"));
+	free(run_ok(d, 0, "release start v1"));
+	/* A session holds the lock row; excon queues behind it. */
+	ck_assert_int_gt(tu_proc_sh(&p, d, "exec psql -qAtX \"%s\" -c 'BEGIN' "
+	    "-c 'SELECT 1 FROM excon.store FOR UPDATE' -c 'SELECT pg_sleep(30)'",
+	    ci), 0);
+	tu_sleep_ms(500);
+	{
+		struct tu_proc x;
+
+		ck_assert_int_gt(tu_proc_excon(&x, d, NULL, av), 0);
+		for (i = 0; i < 100; i++) {
+			n = pt_sql(ci, "SELECT count(*) FROM pg_stat_activity WHERE "
+			    "application_name = 'excon state' AND wait_event_type = "
+			    "'Lock'");
+			if (strcmp(n, "1") == 0) {
+				free(n);
+				break;
+			}
+			free(n);
+			tu_sleep_ms(100);
+		}
+		ck_assert_int_lt(i, 100);
+		free(pt_sql(ci, "SELECT pg_terminate_backend(pid) FROM "
+		    "pg_stat_activity WHERE application_name = 'excon state'"));
+		tu_proc_wait(&x, &r, 30000);
+	}
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(tu_has(r.err, "excon: cannot lock the history in '") &&
+	    tu_has(r.err, "dbname=spg_gone"), "%s", r.err);
+	tu_run_free(&r);
+	tu_proc_kill(&p, SIGKILL);
+	tu_proc_wait(&p, &r, -1);
+	tu_run_free(&r);
+	pt_sql_eq(ci, "SELECT string_agg(name, ',') FROM excon.releases", "v1");
+	free(run_ok(d, 0, "log --verify"));
+	tu_rmrf(d);
+	free(d);
+	free(ci);
+}
+END_TEST
+
 /* The PostgreSQL store suite. */
 static Suite *
 state_pg_suite(void)
@@ -379,6 +683,14 @@ state_pg_suite(void)
 	tu_add(s, "many runners", test_many_runners_one_store, setup, teardown,
 	    120);
 	tu_add(s, "tampered log", test_tampered_log_detected, setup, teardown,
+	    60);
+	tu_add(s, "state copy", test_state_copy_round_trip, setup, teardown,
+	    120);
+	tu_add(s, "writer killed anywhere", test_writer_killed_anywhere, setup,
+	    teardown, 300);
+	tu_add(s, "server gone mid-command", test_server_gone_mid_command, setup,
+	    teardown, 60);
+	tu_add(s, "tampered rows", test_tampered_rows_detected, setup, teardown,
 	    60);
 	tu_add(s, "store in target database", test_store_in_target_database,
 	    setup, teardown, 60);

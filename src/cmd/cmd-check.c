@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "gate.h"
 #include "out.h"
+#include "replay.h"
 #include "xalloc.h"
 #include "ytree.h"
 
@@ -140,6 +141,25 @@ cmd_check_exec(struct cmd_ctx *ctx)
 		problem(&text, &json, &n, "missing", buf_cstr(&line));
 	}
 	strv_free(broken);
+	/* Rows edited, deleted or inserted behind excon's back (log --verify). */
+	if (cmd_opt(ctx, "plans-only") == NULL) {
+		struct state_event *ev = NULL;
+		struct buf rows = BUF_INIT, err = BUF_INIT;
+		size_t nev = 0;
+		char *s, *nl;
+
+		if (state_events_load(ctx->st, NULL, NULL, &ev, &nev, &err) != 0)
+			problem(&text, &json, &n, "history", buf_cstr(&err));
+		else if (replay_check(ev, nev, &h, &rows) > 0)
+			for (s = rows.ptr; s != NULL && *s != '\0'; s = nl + 1) {
+				nl = strchr(s, '\n');
+				*nl = '\0';
+				problem(&text, &json, &n, "history", s);
+			}
+		state_events_free(ev, nev);
+		buf_free(&rows);
+		buf_free(&err);
+	}
 	if (ctx->format == FORMAT_JSON)
 		printf("{\"ok\":%s,\"plans\":%zu,\"problems\":[%s]}\n",
 		    n ? "false" : "true", ctx->plans.nplans, buf_cstr(&json));

@@ -6,13 +6,77 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <string.h>
+
 #include "cmd.h"
 #include "out.h"
+#include "replay.h"
 
 static const struct cmd_opt log_opts[] = {
-	{ "verify", OPT_BOOL, NULL, "check the hash chain; exit 4 if an event was edited or deleted" },
+	{ "verify", OPT_BOOL, NULL, "check the hash chain and that every release and ship row agrees with the log; exit 4 if not" },
+	{ "head", OPT_BOOL, NULL, "print the hash of the newest event (the chain's head)" },
+	{ "since-head", OPT_STR, "HASH", "with --verify: also prove that the history up to a head printed earlier was not rewritten" },
 	{ NULL, 0, NULL, NULL }
 };
+
+/*
+ * The checks of log --verify beyond the chain: the releases and ships
+ * replayed from the log must be the rows (problems gets one line per
+ * disagreement), and with since set, an event must carry that head hash.
+ * Returns the number of problems, or -1 with err set.
+ */
+static int
+log_verify_rows(struct cmd_ctx *ctx, const char *since, struct buf *problems,
+    struct buf *err)
+{
+	struct state_history h;
+	struct state_event *ev = NULL;
+	size_t n = 0, i;
+	int bad = -1, found = 0;
+
+	memset(&h, 0, sizeof h);
+	if (state_events_load(ctx->st, NULL, NULL, &ev, &n, err) != 0 ||
+	    state_history_load(ctx->st, &h, err) != 0)
+		goto done;
+	bad = (int)replay_check(ev, n, &h, problems);
+	if (since != NULL) {
+		for (i = 0; i < n && !found; i++)
+			found = ev[i].hash != NULL && strcmp(ev[i].hash, since) == 0;
+		if (!found) {
+			buf_printf(problems, "no event carries head %s: the history "
+			    "recorded up to it was rewritten or removed\n", since);
+			bad++;
+		}
+	}
+done:
+	state_events_free(ev, n);
+	state_history_free(&h);
+	return bad;
+}
+
+/* Prints the chain's head: the newest event's hash (and id in JSON). */
+static int
+log_head(struct cmd_ctx *ctx)
+{
+	struct state_event *ev = NULL;
+	struct buf err = BUF_INIT;
+	size_t n = 0;
+	int rc = EXCON_EXIT_OK;
+
+	if (state_events_load(ctx->st, NULL, NULL, &ev, &n, &err) != 0)
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+	else if (ctx->format == FORMAT_JSON)
+		printf("{\"head_id\":%lld,\"head\":\"%s\"}\n",
+		    n ? (long long)ev[n - 1].id : 0LL,
+		    n && ev[n - 1].hash ? ev[n - 1].hash : "");
+	else if (n == 0)
+		printf("the event log is empty\n");
+	else
+		printf("%s\n", ev[n - 1].hash ? ev[n - 1].hash : "");
+	state_events_free(ev, n);
+	buf_free(&err);
+	return rc;
+}
 
 /* Runs log. */
 static int
@@ -30,15 +94,47 @@ cmd_log_exec(struct cmd_ctx *ctx)
 			return rc;
 		known = plan_set_find(&ctx->plans, ctx->args[0]) != NULL;
 	}
+	if (cmd_opt(ctx, "since-head") != NULL && cmd_opt(ctx, "verify") == NULL)
+		return cmd_fail(EXCON_EXIT_USAGE, "--since-head goes with --verify");
 	if ((rc = cmd_open_state(ctx, 0)) != 0)
 		return rc;
+	if (cmd_opt(ctx, "head") != NULL)
+		return log_head(ctx);
 	if (cmd_opt(ctx, "verify") != NULL) {
+		struct buf problems = BUF_INIT;
 		int v = state_check(ctx->st, &err) == -1 ? -1 :
-		    state_log_verify(ctx->st, &bad, &err);
+		    state_log_verify(ctx->st, &bad, &err), nbad = 0;
 
-		if (v < 0)
+		if (v == 0)
+			nbad = log_verify_rows(ctx, cmd_opt(ctx, "since-head"),
+			    &problems, &err);
+		if (v < 0 || nbad < 0)
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
-		else if (v > 0) {
+		else if (nbad > 0) {
+			if (ctx->format == FORMAT_JSON) {
+				char *line = problems.ptr, *nl;
+				int first = 1;
+
+				printf("{\"intact\":false,\"first_bad_event\":null,"
+				    "\"problems\":[");
+				while (line != NULL && *line != '\0') {
+					struct buf j = BUF_INIT;
+
+					nl = strchr(line, '\n');
+					*nl = '\0';
+					json_str(&j, line);
+					printf("%s%s", first ? "" : ",", buf_cstr(&j));
+					buf_free(&j);
+					first = 0;
+					line = nl + 1;
+				}
+				printf("]}\n");
+			} else
+				printf("%sthe history disagrees with its event log "
+				    "in %d place%s\n", buf_cstr(&problems), nbad,
+				    nbad == 1 ? "" : "s");
+			rc = EXCON_EXIT_PROBLEMS;
+		} else if (v > 0) {
 			if (ctx->format == FORMAT_JSON)
 				printf("{\"intact\":false,\"first_bad_event\":%lld}\n",
 				    (long long)bad);
@@ -50,6 +146,7 @@ cmd_log_exec(struct cmd_ctx *ctx)
 			printf("{\"intact\":true,\"first_bad_event\":null}\n");
 		else
 			printf("event log intact\n");
+		buf_free(&problems);
 		goto done;
 	}
 	if (state_events_load(ctx->st, ctx->nargs ? ctx->args[0] : NULL, NULL,
@@ -120,7 +217,7 @@ done:
 
 const struct cmd_entry cmd_log_entry = {
 	.name = "log",
-	.args = "[PLAN] [--verify]",
+	.args = "[PLAN] [--verify [--since-head HASH]] [--head]",
 	.summary = "show the event log, newest last, or verify its hash chain",
 	.opts = log_opts,
 	.flags = CMD_REPORTS,

@@ -250,6 +250,26 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 		rc = EXCON_EXIT_REFUSED;
 		goto done;
 	}
+	/* The database must not belong to another history (a fork). */
+	{
+		const char *id = state_history_id(ctx->st, &err);
+		char *actor = state_actor();
+		int f = id == NULL ? -1 : exec_history_claim(x, id, rname, actor,
+		    &detail, &err);
+
+		free(actor);
+		if (f < 0) {
+			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s: %s", p->name.s,
+			    s->id.s, buf_cstr(&err));
+			goto done;
+		}
+		if (f > 0) {
+			fprintf(stderr, "refused: %s/%s: %s\n", p->name.s, s->id.s,
+			    buf_cstr(&detail));
+			rc = EXCON_EXIT_REFUSED;
+			goto done;
+		}
+	}
 	/* 3. The SQL. */
 	if (exec_step(x, p, s, &outcome, &err) != 0) {
 		if (rn.bar_drawn)
