@@ -124,6 +124,10 @@ START_TEST(test_alias_use_refused_then_restart_allows)
 	ck_assert_msg(tu_has(out, "probe.snapshot") &&
 	    tu_has(out, "(reason: report job reads full_name since v2.5)"), "%s", out);
 	free(out);
+	/* Snapshots are events of the hash chain like any other. */
+	out = e2e_ok(&e, 0, "log", "--verify", NULL);
+	ck_assert_msg(tu_has(out, "intact"), "%s", out);
+	free(out);
 	ship(&e, "drop-name");
 	e2e_free(&e);
 }
