@@ -31,13 +31,23 @@ ship(struct e2e *e, const char *step)
  * stop-old-writes ships in r2; r4 is deployed).
  */
 static void
+walk_steps(struct e2e *e);
+
+static void
 walk(struct e2e *e, const char *name, const char *config, int ext)
 {
 	e2e_setup(e, name, config);
-	e2e_plan(e, PLAN ".yaml", NULL);
-	e2e_users(e->ci, 100);
 	if (ext)
 		free(pt_sql(e->ci, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	walk_steps(e);
+}
+
+/* The walk of walk(), in a project set up already. */
+static void
+walk_steps(struct e2e *e)
+{
+	e2e_plan(e, PLAN ".yaml", NULL);
+	e2e_users(e->ci, 100);
 	free(e2e_ok(e, 0, "release", "start", "r1", NULL));
 	ship(e, "add-column");
 	ship(e, "dual-write");
@@ -295,6 +305,36 @@ START_TEST(test_functions_naming_old_column_are_use)
 }
 END_TEST
 
+START_TEST(test_snapshots_in_the_postgresql_store)
+{
+	struct e2e e;
+	char *out;
+
+	/* The history in the target database (state: database). */
+	e2e_setup(&e, "probe_pgstore", "probe: required\n");
+	free(pt_sql(e.ci, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	setenv("EXCON_STATE", "database", 1);
+	setenv("EXCON_DATABASE", e.ci, 1);
+	free(e2e_ok(&e, 0, "init", NULL));
+	walk_steps(&e);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.events WHERE kind = "
+	    "'probe.snapshot' AND plan = '" PLAN "'", "1");
+	app(e.ci, "SELECT x.name FROM public.users AS x WHERE x.id = 4", 2);
+	drop_refused(&e, "2 calls on the database: SELECT x.name FROM "
+	    "public.users AS x WHERE x.id = $1");
+	free(e2e_ok(&e, 1, "probe", PLAN, "--restart", "--reason", "fixed", NULL));
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.events WHERE kind = "
+	    "'probe.snapshot' AND reason = 'fixed'", "1");
+	out = e2e_ok(&e, 1, "probe", "--fail-on", "used", NULL);
+	ck_assert_msg(tu_has(out, "no use seen since"), "%s", out);
+	free(out);
+	ship(&e, "drop-name");
+	unsetenv("EXCON_STATE");
+	unsetenv("EXCON_DATABASE");
+	e2e_free(&e);
+}
+END_TEST
+
 /* The probe suite. */
 static Suite *
 probe_cli_suite(void)
@@ -311,6 +351,8 @@ probe_cli_suite(void)
 	    NULL, NULL, 120);
 	tu_add(s, "extension missing", test_extension_missing, NULL, NULL, 180);
 	tu_add(s, "advisory", test_advisory_warns_on_use, NULL, NULL, 120);
+	tu_add(s, "postgresql store", test_snapshots_in_the_postgresql_store,
+	    NULL, NULL, 120);
 	tu_add(s, "stats reset", test_stats_reset_reported, NULL, NULL, 120);
 	return s;
 }
