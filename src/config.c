@@ -158,6 +158,27 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 		} else if (strcmp(k, "lock_retries") == 0) {
 			if (int_value(v, file, k, &c->lock_retries, err) != 0)
 				return -1;
+		} else if (strcmp(k, "replicas") == 0) {
+			/* One conninfo, or a list of them; [] or empty = none. */
+			strv_free(c->replicas);
+			c->replicas = xcalloc((v->type == YNODE_SEQ ? v->n : 1) + 1,
+			    sizeof *c->replicas);
+			if (v->type == YNODE_SCALAR) {
+				if (!ytree_is_null(v) && v->value[0] != '\0')
+					c->replicas[0] = xstrdup(v->value);
+				continue;
+			}
+			if (v->type != YNODE_SEQ)
+				return error_set(err, "%s:%d:%d: \"replicas\" must be a "
+				    "list of conninfos", file, v->pos.line, v->pos.col);
+			for (j = 0; j < v->n; j++) {
+				if (v->items[j]->type != YNODE_SCALAR ||
+				    v->items[j]->value[0] == '\0')
+					return error_set(err, "%s:%d:%d: expected a "
+					    "conninfo", file, v->items[j]->pos.line,
+					    v->items[j]->pos.col);
+				c->replicas[j] = xstrdup(v->items[j]->value);
+			}
 		} else if (strcmp(k, "probe") == 0) {
 			if (v->type != YNODE_SCALAR || (strcmp(v->value, "off") != 0 &&
 			    strcmp(v->value, "advisory") != 0 &&
@@ -247,6 +268,7 @@ void
 config_free(struct config *c)
 {
 	strv_free(c->plan_dirs);
+	strv_free(c->replicas);
 	free(c->file);
 	free(c->state_path);
 	free(c->database);

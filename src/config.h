@@ -22,6 +22,7 @@ struct config {
 	int	 target_batch_ms;
 	int	 pause_ms;
 	int	 probe;			/* CONFIG_PROBE_*: rule 9 */
+	char	**replicas;		/* conninfos of standbys, NULL-terminated; may be NULL */
 };
 
 /* The `probe:` setting: usage evidence before a contract (rule 9). */

@@ -239,8 +239,8 @@ stats_info(struct pg *db, const char *schema, long long *reset,
 
 /* Takes a snapshot. */
 int
-probe_snapshot(struct pg *db, struct buf *snap, char **missing,
-    struct buf *err)
+probe_snapshot(struct pg *db, const char *where, struct buf *snap,
+    char **missing, struct buf *err)
 {
 	struct pg_result *r = NULL;
 	char *schema = NULL;
@@ -257,8 +257,7 @@ probe_snapshot(struct pg *db, struct buf *snap, char **missing,
 	}
 	stats_info(db, schema, &reset, &dealloc);
 	n = pg_result_nrows(r);
-	buf_printf(snap, "pg_stat_statements: %d statement%s; stats_reset %lld; "
-	    "dealloc %lld\n", n, n == 1 ? "" : "s", reset, dealloc);
+	buf_printf(snap, "@\t%s\t%lld\t%lld\n", where, reset, dealloc);
 	for (i = 0; i < n; i++)
 		buf_printf(snap, "%s %s\n", pg_result_get(r, i, 0),
 		    pg_result_get(r, i, 1));
@@ -278,25 +277,37 @@ snap_cmp(const void *a, const void *b)
 	return x->queryid < y->queryid ? -1 : x->queryid > y->queryid;
 }
 
-/* Parses a snapshot text (NULL or malformed lines: no rows). */
-static void
-snap_parse(struct snap *s, const char *text)
+/*
+ * Parses where's section of a snapshot text into s; returns 0 when there
+ * is none (NULL text, or where was not read then).  Malformed lines are
+ * skipped.
+ */
+static int
+snap_parse(struct snap *s, const char *text, const char *where)
 {
-	const char *p = text, *q;
-	size_t cap = 0;
+	const char *p = text;
+	size_t cap = 0, n = strlen(where);
 
 	memset(s, 0, sizeof *s);
 	s->dealloc = -1;
 	if (text == NULL)
-		return;
-	if ((q = strstr(text, "stats_reset ")) != NULL)
-		s->reset = atoll(q + 12);
-	if ((q = strstr(text, "dealloc ")) != NULL)
-		s->dealloc = atoll(q + 8);
+		return 0;
+	/* The section header: "@\twhere\treset\tdealloc". */
+	for (; (p = strchr(p, '\n')) != NULL; p++)
+		if (strncmp(p + 1, "@\t", 2) == 0 &&
+		    strncmp(p + 3, where, n) == 0 && p[3 + n] == '\t')
+			break;
+	if (p == NULL)
+		return 0;
+	p += 4 + n;
+	if (sscanf(p, "%lld\t%lld", &s->reset, &s->dealloc) != 2)
+		s->dealloc = -1;
 	while ((p = strchr(p, '\n')) != NULL) {
 		struct snap_row row;
 
 		p++;
+		if (*p == '@')
+			break;		/* the next server's section */
 		if (sscanf(p, "%lld %lld", &row.queryid, &row.calls) != 2)
 			continue;
 		if (s->n == cap) {
@@ -306,6 +317,7 @@ snap_parse(struct snap *s, const char *text)
 		s->rows[s->n++] = row;
 	}
 	qsort(s->rows, s->n, sizeof *s->rows, snap_cmp);
+	return 1;
 }
 
 /* The snapshot's calls of queryid, 0 when absent. */
@@ -450,17 +462,17 @@ utc(char out[32], long long at)
 /* Collects the evidence of one server. */
 int
 probe_collect(struct pg *db, const char *where, const char *snaptext,
-    const struct use_target *t, size_t n, struct probe_result *res,
-    struct buf *err)
+    int catalog, const struct use_target *t, size_t n,
+    struct probe_result *res, struct buf *err)
 {
 	struct pg_result *r = NULL;
 	struct snap snap;
 	char *schema = NULL, *missing = NULL, when[32];
 	long long reset, dealloc;
 	size_t j;
-	int i, ret = -1, fresh;
+	int i, ret = -1, fresh, have;
 
-	snap_parse(&snap, snaptext);
+	have = snap_parse(&snap, snaptext, where);
 	if (stats_open(db, &schema, &missing, err) != 0)
 		goto done;
 	if (missing == NULL && stats_read(db, schema, 1, &r, &missing, err) != 0)
@@ -479,13 +491,16 @@ probe_collect(struct pg *db, const char *where, const char *snaptext,
 	 * A reset (or a restart that lost the statistics) since the snapshot
 	 * makes its counters meaningless: every call since the reset counts.
 	 */
-	fresh = snaptext == NULL || (snap.reset != 0 && reset != snap.reset);
-	if (snaptext != NULL && fresh && res->reset == NULL) {
+	fresh = !have || (snap.reset != 0 && reset != snap.reset);
+	if (snaptext != NULL && !have && res->reset == NULL)
+		res->reset = xasprintf("the snapshot has no counters of the %s: "
+		    "every call recorded there counts", where);
+	else if (snaptext != NULL && fresh && res->reset == NULL) {
 		utc(when, reset);
 		res->reset = xasprintf("the statistics of the %s were reset at %s, "
 		    "after the snapshot: only calls since the reset are seen", where,
 		    when);
-	} else if (snaptext != NULL && snap.dealloc >= 0 &&
+	} else if (have && snap.dealloc >= 0 &&
 	    dealloc > snap.dealloc && res->reset == NULL)
 		res->reset = xasprintf("pg_stat_statements on the %s evicted %lld "
 		    "entries since the snapshot (pg_stat_statements.max): a "
@@ -507,7 +522,7 @@ probe_collect(struct pg *db, const char *where, const char *snaptext,
 				break;
 			}
 	}
-	for (j = 0; j < n; j++)
+	for (j = 0; catalog && j < n; j++)
 		if (catalog_uses(db, where, &t[j], res, err) != 0)
 			goto done;
 	ret = 0;

@@ -56,24 +56,27 @@ void probe_result_free(struct probe_result *r);
 size_t probe_targets(const struct plan *p, struct use_target **out);
 
 /*
- * Appends to snap the snapshot of db's pg_stat_statements: a first line
- * for people, then "queryid calls" lines.  When the statistics cannot be
- * read, sets *missing (owned) to what is missing and how to enable it
- * and returns 0 with snap untouched.
+ * Appends to snap the snapshot of db's pg_stat_statements, as the
+ * section of the server named where: a line "@<TAB>where<TAB>stats_reset
+ * <TAB>dealloc", then "queryid calls" lines.  A snapshot of several
+ * servers is their sections one after the other, after a first line for
+ * people.  When the statistics cannot be read, sets *missing (owned) to
+ * what is missing and how to enable it and returns 0 with snap untouched.
  */
-int probe_snapshot(struct pg *db, struct buf *snap, char **missing,
-    struct buf *err);
+int probe_snapshot(struct pg *db, const char *where, struct buf *snap,
+    char **missing, struct buf *err);
 
 /*
  * Adds to res the statements of db (named where) whose calls grew since
- * snap (a text from probe_snapshot, or NULL: every call counts) and that
- * use one of the n targets, and the catalog objects that depend on them
- * (except excon's own sync trigger and function, which the contract
- * removes with the column).  A reset since snap is noted in res->reset,
- * and every call since the reset counts.
+ * where's section of snap (see probe_snapshot; NULL or no such section:
+ * every call counts) and that use one of the n targets, and with catalog
+ * set the catalog objects that depend on them (except excon's own sync
+ * trigger and function, which the contract removes with the column).  A
+ * reset since snap is noted in res->reset, and every call since the
+ * reset counts.
  */
 int probe_collect(struct pg *db, const char *where, const char *snap,
-    const struct use_target *t, size_t n, struct probe_result *res,
-    struct buf *err);
+    int catalog, const struct use_target *t, size_t n,
+    struct probe_result *res, struct buf *err);
 
 #endif

@@ -605,6 +605,19 @@ START_TEST(test_probe_setting)
 		ck_assert_int_eq(c.probe, ok[i].want);
 		config_free(&c);
 	}
+	tu_write(dir, "excon.yaml", "replicas:\n  - host=r1\n  - \"host=r2 "
+	    "port=5433\"\n");
+	config_init(&c);
+	ck_assert_int_eq(config_load(&c, NULL, &err), 0);
+	ck_assert_str_eq(c.replicas[0], "host=r1");
+	ck_assert_str_eq(c.replicas[1], "host=r2 port=5433");
+	ck_assert_ptr_null(c.replicas[2]);
+	config_free(&c);
+	tu_write(dir, "excon.yaml", "replicas: []\n");
+	config_init(&c);
+	ck_assert_int_eq(config_load(&c, NULL, &err), 0);
+	ck_assert_ptr_null(c.replicas[0]);
+	config_free(&c);
 	tu_write(dir, "excon.yaml", "contract_after: 2\nprobe: always\n");
 	ck_assert_int_eq(ex(&r, NULL, "status", (const char *)NULL), 2);
 	ck_assert_str_eq(r.err, "excon: excon.yaml:2:8: \"probe\" must be off, "

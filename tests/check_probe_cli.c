@@ -335,6 +335,53 @@ START_TEST(test_snapshots_in_the_postgresql_store)
 }
 END_TEST
 
+/*
+ * replicas: every server listed is read, and use there is named by the
+ * server.  The harness has no streaming standby on this branch, so a
+ * second database of the test server stands for the replica's server:
+ * pg_stat_statements filters by database, so its counters are its own.
+ */
+START_TEST(test_use_on_a_replica)
+{
+	struct e2e e;
+	char *rep = pt_db("probe_rep2"), *config;
+	struct buf drop = BUF_INIT;
+
+	e2e_users(rep, 10);
+	free(pt_sql(rep, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	config = xasprintf("probe: required\nreplicas:\n  - \"%s password=s3cret\"\n",
+	    rep);
+	walk(&e, "probe_rep1", config, 1);
+	app(rep, "SELECT u.name FROM users u WHERE u.id = 3", 2);
+	app(e.ci, "SELECT full_name FROM users WHERE id = 3", 2);
+	drop_refused(&e, "2 calls on the replica ");
+	drop_refused(&e, "dbname=probe_rep2");
+	drop_refused(&e, "SELECT u.name FROM users u WHERE u.id = $1");
+	{
+		struct run r;
+
+		ck_assert_int_eq(e2e_run(&e, &r, 1, "probe", "--fail-on", "used",
+		    NULL), 4);
+		ck_assert_msg(!tu_has(r.out, "s3cret") && !tu_has(r.err, "s3cret") &&
+		    tu_has(r.out, "replica"), "%s", r.out);
+		tu_run_free(&r);
+		ck_assert_int_eq(e2e_run(&e, &r, 0, "log", PLAN, "--format", "json",
+		    NULL), 0);
+		/* The snapshot holds both servers' counters, no password. */
+		ck_assert_msg(!tu_has(r.out, "s3cret") &&
+		    tu_has(r.out, "\\n@\\tdatabase\\t") &&
+		    tu_has(r.out, "\\n@\\treplica "), "%s", r.out);
+		tu_run_free(&r);
+	}
+	e2e_free(&e);
+	buf_printf(&drop, "DROP DATABASE IF EXISTS probe_rep2 WITH (FORCE)");
+	free(pt_sql(tu_pg(), buf_cstr(&drop)));
+	buf_free(&drop);
+	free(config);
+	free(rep);
+}
+END_TEST
+
 /* The probe suite. */
 static Suite *
 probe_cli_suite(void)
@@ -353,6 +400,7 @@ probe_cli_suite(void)
 	tu_add(s, "advisory", test_advisory_warns_on_use, NULL, NULL, 120);
 	tu_add(s, "postgresql store", test_snapshots_in_the_postgresql_store,
 	    NULL, NULL, 120);
+	tu_add(s, "replica", test_use_on_a_replica, NULL, NULL, 120);
 	tu_add(s, "stats reset", test_stats_reset_reported, NULL, NULL, 120);
 	return s;
 }

@@ -30,6 +30,36 @@ evidence_pending(const struct cmd_ctx *ctx, const struct state_history *h,
 	return w.contract >= 0 && !w.shipped && w.last_nc_seq > 0;
 }
 
+/* The number of servers the probe reads: the database and each replica. */
+static size_t
+nservers(const struct cmd_ctx *ctx)
+{
+	size_t n = 1;
+
+	while (ctx->cfg.replicas != NULL && ctx->cfg.replicas[n - 1] != NULL)
+		n++;
+	return n;
+}
+
+/*
+ * The conninfo of server i (borrowed) and its name in evidence (owned):
+ * "database", or "replica <conninfo without its password>".
+ */
+static const char *
+server(const struct cmd_ctx *ctx, size_t i, char **where)
+{
+	char *red;
+
+	if (i == 0) {
+		*where = xstrdup("database");
+		return cmd_conninfo(ctx);
+	}
+	red = pg_conninfo_redact(ctx->cfg.replicas[i - 1]);
+	*where = xasprintf("replica %s", red);
+	free(red);
+	return ctx->cfg.replicas[i - 1];
+}
+
 /* Takes and records a snapshot. */
 int
 evidence_snapshot(struct cmd_ctx *ctx, const struct plan *p,
@@ -37,15 +67,33 @@ evidence_snapshot(struct cmd_ctx *ctx, const struct plan *p,
 {
 	struct pg *db = NULL;
 	struct buf snap = BUF_INIT;
-	char *app = xasprintf("excon %s/probe", p->name.s);
+	char *app = xasprintf("excon %s/probe", p->name.s), *where = NULL;
+	size_t i, n = nservers(ctx);
 	int ret = -1;
 
-	if (pg_connect(&db, cmd_conninfo(ctx), app, err) != 0 ||
-	    probe_snapshot(db, &snap, missing, err) != 0)
-		goto done;
-	if (*missing != NULL) {
-		ret = 0;
-		goto done;
+	if (n == 1)
+		buf_puts(&snap, "pg_stat_statements snapshot of the database\n");
+	else
+		buf_printf(&snap, "pg_stat_statements snapshot of the database and "
+		    "%zu replica%s\n", n - 1, n == 2 ? "" : "s");
+	for (i = 0; i < n; i++) {
+		const char *ci = server(ctx, i, &where);
+
+		if (pg_connect(&db, ci, app, err) != 0 ||
+		    probe_snapshot(db, where, &snap, missing, err) != 0)
+			goto done;
+		pg_close(db);
+		db = NULL;
+		if (*missing != NULL) {
+			char *m = xasprintf("%s: %s", where, *missing);
+
+			free(*missing);
+			*missing = m;
+			ret = 0;
+			goto done;
+		}
+		free(where);
+		where = NULL;
 	}
 	if (state_begin(ctx->st, err) != 0)
 		goto done;
@@ -60,6 +108,7 @@ done:
 	pg_close(db);
 	buf_free(&snap);
 	free(app);
+	free(where);
 	return ret;
 }
 
@@ -72,8 +121,8 @@ evidence_gather(struct cmd_ctx *ctx, const struct plan *p, struct evidence *e,
 	struct use_target *t = NULL;
 	struct pg *db = NULL;
 	const char *snap = NULL;
-	char *app = xasprintf("excon %s/probe", p->name.s);
-	size_t nev = 0, n, i;
+	char *app = xasprintf("excon %s/probe", p->name.s), *where = NULL;
+	size_t nev = 0, n, i, k;
 	int ret = -1;
 
 	memset(e, 0, sizeof *e);
@@ -86,9 +135,25 @@ evidence_gather(struct cmd_ctx *ctx, const struct plan *p, struct evidence *e,
 		snap = ev[nev - 1].detail;
 		e->since = ev[nev - 1].at;
 	}
-	if (pg_connect(&db, cmd_conninfo(ctx), app, err) != 0 ||
-	    probe_collect(db, "database", snap, t, n, &e->res, err) != 0)
-		goto done;
+	for (k = 0; k < nservers(ctx); k++) {
+		const char *ci = server(ctx, k, &where);
+
+		/* The catalog is the same on a standby: read it once. */
+		if (pg_connect(&db, ci, app, err) != 0 ||
+		    probe_collect(db, where, snap, k == 0, t, n, &e->res,
+		    err) != 0) {
+			char *m = xasprintf("%s: %s", where, buf_cstr(err));
+
+			buf_reset(err);
+			buf_puts(err, m);
+			free(m);
+			goto done;
+		}
+		pg_close(db);
+		db = NULL;
+		free(where);
+		where = NULL;
+	}
 	if (snap == NULL && e->res.gathered && e->res.reset == NULL)
 		e->res.reset = xstrdup("no snapshot was taken when the window "
 		    "opened: every call recorded so far counts ('excon probe PLAN "
@@ -114,6 +179,7 @@ done:
 	pg_close(db);
 	free(t);
 	free(app);
+	free(where);
 	return ret;
 }
 
