@@ -243,6 +243,12 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 		rc = cmd_fail(EXCON_EXIT_USAGE, "unknown release '%s'", a->release_name);
 		goto done;
 	}
+	/*
+	 * Rule 9's evidence is read here, inside the history's write
+	 * transaction, so that the decision and the record see one history;
+	 * the probe only reads statistics and the catalog, on a connection
+	 * of its own, and never waits on a lock of the application's.
+	 */
 	if (g.probe != GATE_PROBE_OFF && gate_first_contract(p, (size_t)next) &&
 	    cmd_have_db(ctx) && !a->record_only &&
 	    probe_evidence(ctx, p, &ev) == 0) {
