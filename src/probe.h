@@ -15,6 +15,10 @@
  * the database could not be read; "no evidence can be gathered" (the
  * extension missing, not preloaded, no permission) is not an error but
  * a result, with what is missing and how to enable it.
+ *
+ * The snapshot keeps counters, not statement texts: only a statement
+ * whose calls grew can be evidence, and its text is read then, so the
+ * history stays small (pg_stat_statements.max is 5000 by default).
  */
 #ifndef EXCON_PROBE_H
 #define EXCON_PROBE_H
