@@ -45,7 +45,7 @@ const struct cmd_entry *const cmd_table[] = {
 /* Options every command takes, whatever its flags say about the rest. */
 static const struct cmd_opt global_opts[] = {
 	{ "config", OPT_STR, "FILE", "configuration file (default ./excon.yaml)" },
-	{ "state", OPT_STR, "FILE", "state file (default state/excon.db)" },
+	{ "state", OPT_STR, "FILE", "the history: a file, a PostgreSQL URI or conninfo, or 'database' (default state/excon.db)" },
 	{ "plans", OPT_STR, "DIRS", "plan directories, ':'-separated (default plans)" },
 	{ "help", OPT_BOOL, NULL, "show this help" },
 	{ NULL, 0, NULL, NULL }

@@ -187,6 +187,10 @@ START_TEST(test_empty_database_is_no_history)
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(!tu_has(r.err, "sekrit"), "%s", r.err);
 	tu_run_free(&r);
+	/* Linting plans needs no history, so an unreachable store is fine. */
+	tu_excon_str(&r, d, "lint --state host=/nonexistent");
+	ck_assert_msg(r.status == 0, "%d %s", r.status, r.err);
+	tu_run_free(&r);
 	tu_rmrf(d);
 	free(d);
 	free(withpw);
@@ -505,6 +509,50 @@ START_TEST(test_state_copy_round_trip)
 }
 END_TEST
 
+/*
+ * What is in the excon schema decides: only a ledger (steps ran, no
+ * history) is no history (exit 2); a newer store or an incomplete one is
+ * refused (exit 1) and left as it was; init never touches either.
+ */
+START_TEST(test_foreign_or_newer_store_refused)
+{
+	char *ci = pt_db("spg_foreign");
+	char *d = project(ci);
+	struct run r;
+
+	free(pt_sql(ci, "CREATE SCHEMA excon; CREATE TABLE excon.ledger "
+	    "(plan text, step text, checksum text)"));
+	tu_excon_str(&r, d, "status");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.err, "excon: no history at '"), "%s", r.err);
+	tu_run_free(&r);
+
+	free(pt_sql(ci, "CREATE TABLE excon.store (k int, schema_version int, "
+	    "history_id text, created_at bigint);"
+	    "INSERT INTO excon.store VALUES (1, 9, 'abc', 0)"));
+	tu_excon_str(&r, d, "status");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(tu_has(r.err, "was written by a newer excon (store schema "
+	    "9, this excon knows 1): upgrade excon"), "%s", r.err);
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "init");
+	ck_assert_int_eq(r.status, 1);
+	tu_run_free(&r);
+
+	free(pt_sql(ci, "UPDATE excon.store SET schema_version = 1"));
+	tu_excon_str(&r, d, "release start v1");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(tu_has(r.err, "is not a complete excon history (a table "
+	    "is missing); it was left untouched"), "%s", r.err);
+	tu_run_free(&r);
+	pt_sql_eq(ci, "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM "
+	    "pg_tables WHERE schemaname = 'excon'", "ledger,store");
+	tu_rmrf(d);
+	free(d);
+	free(ci);
+}
+END_TEST
+
 /* The register holding a function's second argument at its first instruction. */
 #if defined(__x86_64__)
 #define ARG2_REG "$rsi"
@@ -686,6 +734,8 @@ state_pg_suite(void)
 	    60);
 	tu_add(s, "state copy", test_state_copy_round_trip, setup, teardown,
 	    120);
+	tu_add(s, "foreign or newer store", test_foreign_or_newer_store_refused,
+	    setup, teardown, 60);
 	tu_add(s, "writer killed anywhere", test_writer_killed_anywhere, setup,
 	    teardown, 300);
 	tu_add(s, "server gone mid-command", test_server_gone_mid_command, setup,

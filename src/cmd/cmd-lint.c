@@ -206,7 +206,7 @@ cmd_lint_exec(struct cmd_ctx *ctx)
 	 * the contract windows the history opens; with no history every
 	 * window is closed, which can only add errors, and the user is told.
 	 */
-	if (cmd_have_state(ctx)) {
+	if (nsql > 0 && cmd_have_state(ctx)) {
 		if ((rc = cmd_history(ctx, &h, 0)) != 0)
 			goto done;
 	} else if (nsql > 0)
