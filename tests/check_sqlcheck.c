@@ -913,6 +913,32 @@ START_TEST(test_uses_unparsable)
 }
 END_TEST
 
+/* Every statement of the rule corpus is walked for every kind of target. */
+START_TEST(test_uses_corpus_walks)
+{
+	static const struct use_target t[] = {
+		{ USE_COLUMN, NULL, "users", "name" },
+		{ USE_RELATION, "public", "users", NULL },
+		{ USE_FUNCTION, NULL, "now", NULL },
+	};
+	const struct sqlrule *r;
+	size_t n, i, k;
+	int used = 0;
+
+	r = sqlcheck_rules(&n);
+	for (i = 0; i < n; i++) {
+		char *name, *bad = corpus_read(r[i].id, "bad", &name);
+
+		free(name);
+		for (k = 0; k < sizeof t / sizeof t[0]; k++)
+			used += sqlcheck_uses(bad, &t[k]);
+		free(bad);
+	}
+	/* The corpus alters and drops users.name in places. */
+	ck_assert_int_gt(used, 0);
+}
+END_TEST
+
 
 /* The sqlcheck suite: one TCase per rule (its corpus), one per behaviour. */
 static Suite *
@@ -944,6 +970,7 @@ sqlcheck_suite(void)
 		{ "uses_relation", test_uses_relation },
 		{ "uses_function", test_uses_function },
 		{ "uses_unparsable", test_uses_unparsable },
+		{ "uses_corpus", test_uses_corpus_walks },
 	};
 
 	for (i = 0; i < n; i++) {
