@@ -4,6 +4,7 @@
  * override with who, when and why.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -11,6 +12,7 @@
 #include "cmd/evidence.h"
 #include "gate.h"
 #include "out.h"
+#include "xalloc.h"
 
 static const struct cmd_opt audit_opts[] = {
 	{ "fail-on", OPT_STR, "WHAT", "exit 4 when a contract is 'overdue' or any is 'pending'" },
@@ -28,11 +30,20 @@ today(char out[11])
 	strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+/* 1 when audit shows rule 9's evidence for p. */
+static int
+audit_probes(struct cmd_ctx *ctx, const struct state_history *h,
+    const struct plan *p)
+{
+	return ctx->cfg.probe != CONFIG_PROBE_OFF && cmd_have_db(ctx) &&
+	    evidence_pending(ctx, h, p);
+}
+
 /*
- * Appends rule 9's line for p to out (indent, then text): "no use seen
- * since <time> across N databases", the evidence, or why there is none.
- * Nothing when the probe is off, no database is configured or the
- * contract is not waiting.
+ * Appends rule 9's evidence for p to out: in text, an indented line "no
+ * use seen since <time> across N databases", the evidence, or why there
+ * is none; in JSON, the value of the "usage" key.  Nothing when
+ * audit_probes says no.
  */
 static void
 audit_evidence(struct cmd_ctx *ctx, const struct state_history *h,
@@ -40,10 +51,48 @@ audit_evidence(struct cmd_ctx *ctx, const struct state_history *h,
 {
 	struct evidence e;
 	struct buf err = BUF_INIT;
+	size_t i;
+	int json = ctx->format == FORMAT_JSON, f = 1;
 
-	if (ctx->cfg.probe == CONFIG_PROBE_OFF || !cmd_have_db(ctx) ||
-	    !evidence_pending(ctx, h, p))
+	if (!audit_probes(ctx, h, p))
 		return;
+	if (json) {
+		/* {since, databases, gathered, missing, reset, uses: [...]} */
+		if (evidence_gather(ctx, p, &e, &err) != 0) {
+			e.res.gathered = 0;
+			free(e.res.missing);
+			e.res.missing = xstrdup(buf_cstr(&err));
+		}
+		buf_putc(out, '{');
+		json_key(out, &f, "since");
+		json_str(out, e.since ? out_time(e.since) : NULL);
+		json_key(out, &f, "databases");
+		buf_printf(out, "%zu", e.res.nservers);
+		json_key(out, &f, "gathered");
+		buf_puts(out, e.res.gathered ? "true" : "false");
+		json_key(out, &f, "missing");
+		json_str(out, e.res.missing);
+		json_key(out, &f, "reset");
+		json_str(out, e.res.reset);
+		json_key(out, &f, "uses");
+		buf_putc(out, '[');
+		for (i = 0; i < e.res.nuses; i++) {
+			int g = 1;
+
+			buf_puts(out, i ? ",{" : "{");
+			json_key(out, &g, "where");
+			json_str(out, e.res.uses[i].where);
+			json_key(out, &g, "calls");
+			buf_printf(out, "%lld", (long long)e.res.uses[i].calls);
+			json_key(out, &g, "text");
+			json_str(out, e.res.uses[i].text);
+			buf_putc(out, '}');
+		}
+		buf_puts(out, "]}");
+		evidence_free(&e);
+		buf_free(&err);
+		return;
+	}
 	if (evidence_gather(ctx, p, &e, &err) != 0)
 		buf_printf(out, "    usage evidence: cannot tell: %s\n",
 		    buf_cstr(&err));
@@ -142,6 +191,10 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 			json_str(&out, p->deadline.s);
 			json_key(&out, &f, "overdue");
 			buf_puts(&out, overdue ? "true" : "false");
+			if (audit_probes(ctx, &h, p)) {
+				json_key(&out, &f, "usage");
+				audit_evidence(ctx, &h, p, &out);
+			}
 			buf_putc(&out, '}');
 		} else {
 			if (npending == 0)
