@@ -260,6 +260,7 @@ gate_step(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
 	res->allowed = 0;
 	res->rule = GATE_OK;
 	res->forced = 0;
+	res->forced_evidence = 0;
 	res->from_seq = 0;
 	gate_progress_load(ctx, p, &pr);
 
@@ -404,13 +405,21 @@ gate_step(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
 				soft_rule = GATE_DEPS;
 		}
 	}
-	/* 9. Evidence of disuse (only once 3-5 pass: one reason at a time). */
+	/*
+	 * 9. Evidence of disuse: refused, it is reported once 3-5 pass (one
+	 * reason at a time); forced, every overridden rule is said.
+	 */
 	buf_reset(&res->warn);
-	if (soft_rule == GATE_OK && evidence_says(ctx, p, idx, &res->warn) &&
+	if ((soft_rule == GATE_OK || force) &&
+	    evidence_says(ctx, p, idx, &res->warn) &&
 	    ctx->probe == GATE_PROBE_REQUIRED) {
+		if (soft.len)
+			buf_puts(&soft, "; ");
 		buf_puts(&soft, buf_cstr(&res->warn));
 		buf_reset(&res->warn);
-		soft_rule = GATE_EVIDENCE;
+		if (soft_rule == GATE_OK)
+			soft_rule = GATE_EVIDENCE;
+		res->forced_evidence = force;
 	}
 	if (soft_rule != GATE_OK) {
 		buf_puts(&res->why, buf_cstr(&soft));

@@ -71,6 +71,7 @@ struct gate_result {
 	int64_t		 from_seq;	/* first release number where it passes; 0 = n/a */
 	struct buf	 why;		/* refusal (or overridden rule) text */
 	struct buf	 warn;		/* rule 9 under probe: advisory, or "" */
+	int		 forced_evidence; /* force passed rule 9 (said in why) */
 };
 
 /* Fills pr (free with gate_progress_free) from the history of plan p. */

@@ -1043,6 +1043,41 @@ START_TEST(test_evidence_advisory_warns)
 }
 END_TEST
 
+START_TEST(test_evidence_forced_with_the_window)
+{
+	const struct plan *p = P("rename");
+	struct gate_evidence e = { "rename", 1, NULL, 1,
+	    "  1 call on the database: SELECT * FROM users\n" };
+	struct gate_result res;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		rel(names[i], 1);
+	ship_before(p, "stop-old-writes", 1);
+	ship(p, "stop-old-writes", 7);
+	ctx.probe = GATE_PROBE_REQUIRED;
+	ctx.evidence = &e;
+	ctx.nevidence = 1;
+	/* Refused, the window is reported first. */
+	refused(p, "drop-name", 8, GATE_WINDOW, 9,
+	    "drop-name (contract) needs 2 releases after stop-old-writes "
+	    "(shipped in v2.2, #7); 1 has passed (v2.3, #8); allowed from "
+	    "release #9");
+	/* Forced, the override names both rules it passes. */
+	gate_result_init(&res);
+	decide(p, "drop-name", 8, 1, &res);
+	ck_assert(res.allowed && res.forced && res.forced_evidence);
+	ck_assert_int_eq(res.rule, GATE_WINDOW);
+	ck_assert_str_eq(buf_cstr(&res.why),
+	    "drop-name (contract) needs 2 releases after stop-old-writes "
+	    "(shipped in v2.2, #7); 1 has passed (v2.3, #8); allowed from "
+	    "release #9; drop-name (contract) removes what 1 statement or "
+	    "object still uses (rule 9):\n  1 call on the database: SELECT * "
+	    "FROM users");
+	gate_result_free(&res);
+}
+END_TEST
+
 /* Adds test as its own TCase (one behaviour each) to s. */
 static void
 add(Suite *s, const char *name, const TTest *test)
@@ -1086,6 +1121,7 @@ gate_suite(void)
 	add(s, "evidence required missing",
 	    test_evidence_required_refuses_without_evidence);
 	add(s, "evidence advisory", test_evidence_advisory_warns);
+	add(s, "evidence forced with window", test_evidence_forced_with_the_window);
 	return s;
 }
 

@@ -250,8 +250,7 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	 * of its own, and never waits on a lock of the application's.
 	 */
 	if (g.probe != GATE_PROBE_OFF && gate_first_contract(p, (size_t)next) &&
-	    cmd_have_db(ctx) && !a->record_only &&
-	    probe_evidence(ctx, p, &ev) == 0) {
+	    cmd_have_db(ctx) && probe_evidence(ctx, p, &ev) == 0) {
 		g.evidence = &ev.gate;
 		g.nevidence = 1;
 	}

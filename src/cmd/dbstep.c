@@ -239,10 +239,12 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	g.probe = GATE_PROBE_OFF;
 	r = gate_release_named(&h, rname);
 	gate_step(&g, p, idx, r ? r->seq : 0, reason != NULL, &res);
-	if (res.allowed && !res.forced && res0->forced &&
-	    res0->rule == GATE_EVIDENCE) {
+	if (res.allowed && res0->forced_evidence) {
+		/* The caller's override names rule 9 too: record it whole. */
 		res.forced = 1;
-		res.rule = GATE_EVIDENCE;
+		if (res.rule == GATE_OK)
+			res.rule = res0->rule;
+		buf_reset(&res.why);
 		buf_puts(&res.why, buf_cstr(&res0->why));
 	}
 	if (!res.allowed) {
