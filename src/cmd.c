@@ -23,7 +23,7 @@ extern const struct cmd_entry cmd_init_entry, cmd_new_entry, cmd_lint_entry,
     cmd_release_entry, cmd_status_entry, cmd_advance_entry,
     cmd_rollback_entry, cmd_compat_entry, cmd_check_entry, cmd_audit_entry,
     cmd_log_entry, cmd_verify_entry, cmd_state_entry, cmd_help_entry,
-    cmd_version_entry, cmd_completion_entry;
+    cmd_version_entry, cmd_completion_entry, cmd_probe_entry;
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_init_entry,
@@ -38,6 +38,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_audit_entry,
 	&cmd_log_entry,
 	&cmd_verify_entry,
+	&cmd_probe_entry,
 	&cmd_state_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
@@ -770,9 +771,13 @@ void
 cmd_gate(const struct cmd_ctx *ctx, const struct state_history *h,
     struct gate_ctx *g)
 {
+	memset(g, 0, sizeof *g);
 	g->plans = &ctx->plans;
 	g->hist = h;
 	g->default_contract_after = ctx->cfg.contract_after;
+	g->probe = ctx->cfg.probe == CONFIG_PROBE_OFF ? GATE_PROBE_OFF :
+	    ctx->cfg.probe == CONFIG_PROBE_REQUIRED ? GATE_PROBE_REQUIRED :
+	    GATE_PROBE_ADVISORY;
 }
 
 /* Appends an event. */

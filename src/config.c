@@ -34,6 +34,7 @@ config_init(struct config *c)
 	c->max_replica_lag_ms = 2000;
 	c->max_xact_age_ms = 600000;
 	c->replicas = xcalloc(1, sizeof *c->replicas);
+	c->probe = CONFIG_PROBE_ADVISORY;
 }
 
 /* Replaces a string setting. */
@@ -223,25 +224,42 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 		} else if (strcmp(k, "lint") == 0) {
 			if (lint_settings(c, v, file, err) != 0)
 				return -1;
-		} else if (strcmp(k, "replicas") == 0) {
-			if (v->type != YNODE_SEQ)
-				return error_set(err, "%s:%d:%d: \"replicas\" must be a list "
-				    "of conninfos", file, v->pos.line, v->pos.col);
-			strv_free(c->replicas);
-			c->replicas = xcalloc(v->n + 1, sizeof *c->replicas);
-			for (j = 0; j < v->n; j++) {
-				if (v->items[j]->type != YNODE_SCALAR ||
-				    v->items[j]->value[0] == '\0')
-					return error_set(err, "%s:%d:%d: expected a conninfo",
-					    file, v->items[j]->pos.line, v->items[j]->pos.col);
-				c->replicas[j] = xstrdup(v->items[j]->value);
-			}
 		} else if (strcmp(k, "contract_after") == 0) {
 			if (int_value(v, file, k, &c->contract_after, err) != 0)
 				return -1;
 		} else if (strcmp(k, "lock_retries") == 0) {
 			if (int_value(v, file, k, &c->lock_retries, err) != 0)
 				return -1;
+		} else if (strcmp(k, "replicas") == 0) {
+			/* One conninfo, or a list of them; [] or empty = none. */
+			strv_free(c->replicas);
+			c->replicas = xcalloc((v->type == YNODE_SEQ ? v->n : 1) + 1,
+			    sizeof *c->replicas);
+			if (v->type == YNODE_SCALAR) {
+				if (!ytree_is_null(v) && v->value[0] != '\0')
+					c->replicas[0] = xstrdup(v->value);
+				continue;
+			}
+			if (v->type != YNODE_SEQ)
+				return error_set(err, "%s:%d:%d: \"replicas\" must be a "
+				    "list of conninfos", file, v->pos.line, v->pos.col);
+			for (j = 0; j < v->n; j++) {
+				if (v->items[j]->type != YNODE_SCALAR ||
+				    v->items[j]->value[0] == '\0')
+					return error_set(err, "%s:%d:%d: expected a "
+					    "conninfo", file, v->items[j]->pos.line,
+					    v->items[j]->pos.col);
+				c->replicas[j] = xstrdup(v->items[j]->value);
+			}
+		} else if (strcmp(k, "probe") == 0) {
+			if (v->type != YNODE_SCALAR || (strcmp(v->value, "off") != 0 &&
+			    strcmp(v->value, "advisory") != 0 &&
+			    strcmp(v->value, "required") != 0))
+				return error_set(err, "%s:%d:%d: \"probe\" must be off, "
+				    "advisory or required", file, v->pos.line, v->pos.col);
+			c->probe = strcmp(v->value, "off") == 0 ? CONFIG_PROBE_OFF :
+			    strcmp(v->value, "required") == 0 ?
+			    CONFIG_PROBE_REQUIRED : CONFIG_PROBE_ADVISORY;
 		} else if (strcmp(k, "state") == 0 || strcmp(k, "database") == 0 ||
 		    strcmp(k, "lock_timeout") == 0 ||
 		    strcmp(k, "statement_timeout") == 0) {
@@ -268,7 +286,7 @@ apply_file(struct config *c, const struct ynode *root, const char *file,
 			return error_set(err, "%s:%d:%d: unknown setting \"%s\" "
 			    "(expected plans, state, database, contract_after, "
 			    "lock_timeout, statement_timeout, lock_retries, "
-			    "replicas, backfill or lint)", file, kp.line, kp.col, k);
+			    "replicas, probe, backfill or lint)", file, kp.line, kp.col, k);
 	}
 	return 0;
 }

@@ -26,7 +26,13 @@ struct config {
 	long	 max_replica_lag_ms;	/* backfill pauses beyond it; 0 = never */
 	long	 max_xact_age_ms;	/* backfill pauses beyond it; 0 = never */
 	char	**replicas;		/* conninfos of standbys to watch, NULL-terminated */
+	int	 probe;			/* CONFIG_PROBE_*: rule 9 */
 };
+
+/* The `probe:` setting: usage evidence before a contract (rule 9). */
+#define CONFIG_PROBE_OFF	0
+#define CONFIG_PROBE_ADVISORY	1	/* the default: warn, never refuse */
+#define CONFIG_PROBE_REQUIRED	2	/* refuse without evidence of disuse */
 
 /* Fills c with the built-in defaults. */
 void config_init(struct config *c);

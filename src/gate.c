@@ -161,6 +161,7 @@ gate_result_init(struct gate_result *res)
 {
 	memset(res, 0, sizeof *res);
 	buf_init(&res->why);
+	buf_init(&res->warn);
 }
 
 /* Frees a result. */
@@ -168,6 +169,54 @@ void
 gate_result_free(struct gate_result *res)
 {
 	buf_free(&res->why);
+	buf_free(&res->warn);
+}
+
+/* 1 when step idx of p is its first contract step. */
+int
+gate_first_contract(const struct plan *p, size_t idx)
+{
+	return idx < p->nsteps && p->steps[idx].phase == PHASE_CONTRACT &&
+	    (idx == 0 || p->steps[idx - 1].phase != PHASE_CONTRACT);
+}
+
+/*
+ * Rule 9: appends to out why step idx of p lacks evidence of disuse (its
+ * plan's evidence shows use, could not be gathered, or is absent) and
+ * returns 1; returns 0 when the evidence is clean or the rule does not
+ * apply (probe off, not the first contract step).
+ */
+static int
+evidence_says(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
+    struct buf *out)
+{
+	const struct step *s = &p->steps[idx];
+	const struct gate_evidence *e = NULL;
+	size_t i;
+
+	if (ctx->probe == GATE_PROBE_OFF || !gate_first_contract(p, idx))
+		return 0;
+	for (i = 0; i < ctx->nevidence; i++)
+		if (strcmp(ctx->evidence[i].plan, p->name.s) == 0)
+			e = &ctx->evidence[i];
+	if (e == NULL && ctx->probe != GATE_PROBE_REQUIRED)
+		return 0;	/* advisory, and nothing was looked at */
+	if (e == NULL || !e->gathered) {
+		buf_printf(out, "%s (contract) needs evidence that nothing still "
+		    "uses what it removes (rule 9), and none could be gathered: %s",
+		    s->id.s, e != NULL && e->missing != NULL ? e->missing :
+		    "no database is configured to read pg_stat_statements from");
+		return 1;
+	}
+	if (e->nuses == 0)
+		return 0;
+	buf_printf(out, "%s (contract) removes what %zu statement%s or "
+	    "object%s still use%s (rule 9):\n%s", s->id.s, e->nuses,
+	    e->nuses == 1 ? "" : "s", e->nuses == 1 ? "" : "s",
+	    e->nuses == 1 ? "s" : "", e->uses != NULL ? e->uses : "");
+	buf_truncate(out, out->len - (out->len > 0 &&
+	    out->ptr[out->len - 1] == '\n'));
+	return 1;
 }
 
 /* Index of the last non-contract step before idx, or -1. */
@@ -211,6 +260,7 @@ gate_step(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
 	res->allowed = 0;
 	res->rule = GATE_OK;
 	res->forced = 0;
+	res->forced_evidence = 0;
 	res->from_seq = 0;
 	gate_progress_load(ctx, p, &pr);
 
@@ -354,6 +404,22 @@ gate_step(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
 			if (soft_rule == GATE_OK)
 				soft_rule = GATE_DEPS;
 		}
+	}
+	/*
+	 * 9. Evidence of disuse: refused, it is reported once 3-5 pass (one
+	 * reason at a time); forced, every overridden rule is said.
+	 */
+	buf_reset(&res->warn);
+	if ((soft_rule == GATE_OK || force) &&
+	    evidence_says(ctx, p, idx, &res->warn) &&
+	    ctx->probe == GATE_PROBE_REQUIRED) {
+		if (soft.len)
+			buf_puts(&soft, "; ");
+		buf_puts(&soft, buf_cstr(&res->warn));
+		buf_reset(&res->warn);
+		if (soft_rule == GATE_OK)
+			soft_rule = GATE_EVIDENCE;
+		res->forced_evidence = force;
 	}
 	if (soft_rule != GATE_OK) {
 		buf_puts(&res->why, buf_cstr(&soft));

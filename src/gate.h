@@ -23,12 +23,36 @@ enum gate_rule {
 	GATE_IMMUTABLE = 6,
 	GATE_VERIFY = 7,
 	GATE_HALF = 8,
+	GATE_EVIDENCE = 9,
+};
+
+/* The `probe:` setting, for rule 9. */
+enum gate_probe {
+	GATE_PROBE_OFF,
+	GATE_PROBE_ADVISORY,	/* warn in res->warn, never refuse */
+	GATE_PROBE_REQUIRED,	/* refuse without evidence of disuse */
+};
+
+/*
+ * Rule 9's evidence for one plan, gathered by the command layer (which
+ * reads pg_stat_statements and the catalog) and passed in, so that the
+ * rule itself stays pure.  Strings are borrowed.
+ */
+struct gate_evidence {
+	const char	*plan;		/* the plan it was gathered for */
+	int		 gathered;	/* 0: could not be gathered; see missing */
+	const char	*missing;	/* what is missing and how to enable it */
+	size_t		 nuses;		/* statements and catalog objects using it */
+	const char	*uses;		/* one line per use, each ending in '\n' */
 };
 
 struct gate_ctx {
 	const struct plan_set		*plans;		/* for depends_on */
 	const struct state_history	*hist;
 	int				 default_contract_after;
+	enum gate_probe			 probe;
+	const struct gate_evidence	*evidence;	/* rule 9, or NULL */
+	size_t				 nevidence;
 };
 
 /* What of a plan has shipped, step by step. */
@@ -46,6 +70,8 @@ struct gate_result {
 	int		 forced;	/* allowed only because force passed rules 3-5 */
 	int64_t		 from_seq;	/* first release number where it passes; 0 = n/a */
 	struct buf	 why;		/* refusal (or overridden rule) text */
+	struct buf	 warn;		/* rule 9 under probe: advisory, or "" */
+	int		 forced_evidence; /* force passed rule 9 (said in why) */
 };
 
 /* Fills pr (free with gate_progress_free) from the history of plan p. */
@@ -67,8 +93,14 @@ int gate_contract_after(const struct gate_ctx *ctx, const struct plan *p);
 int gate_min_releases(const struct plan *p, size_t idx);
 
 /*
+ * 1 when step idx of p is the first contract step, the one rule 9 asks
+ * evidence of disuse for.
+ */
+int gate_first_contract(const struct plan *p, size_t idx);
+
+/*
  * Decides whether step idx of p may ship in release seq.  With force, rules
- * 3-5 are passed and reported in res->why with res->forced set.  res must
+ * 3-5 and 9 are passed and reported in res->why with res->forced set.  res must
  * be initialised with gate_result_init and freed with gate_result_free.
  */
 void gate_step(const struct gate_ctx *ctx, const struct plan *p, size_t idx,

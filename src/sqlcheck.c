@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
@@ -3155,4 +3156,562 @@ const char *
 sqlcheck_lib_version(void)
 {
 	return "grammar of PostgreSQL " PG_VERSION;
+}
+
+/* ------------------------------------------------------------------ */
+/* Usage analysis (rule 9)                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * sqlcheck_uses walks a statement's parse tree with a scope per query
+ * level: the names its FROM list makes visible (a table under its alias
+ * or its own name, a subquery or function under its alias) and the CTEs
+ * it defines.  Nodes this analysis has no rule for are walked through
+ * protobuf-c's reflection, so a new node type of the grammar is still
+ * searched rather than skipped.  Without the catalog an unqualified
+ * column cannot be tied to one table: a name equal to the removed column
+ * counts as use whenever the removed table is visible, which can only
+ * err towards seeing use.
+ */
+
+/* Deeper trees are not walked; they count as use when they name the object. */
+#define USE_MAX_DEPTH	2000
+
+/* One name visible in a query level. */
+struct urel {
+	const char	*name;		/* alias, or the table's own name */
+	int		 target;	/* 1 when it is the removed table */
+};
+
+/* The names visible in one query level; up is the enclosing level. */
+struct uscope {
+	const struct uscope	*up;
+	struct urel		*rels;
+	size_t			 nrels;
+	const char		**ctes;
+	size_t			 nctes;
+};
+
+/* The state of one walk. */
+struct uwalk {
+	const struct use_target	*t;
+	int			 used;
+	int			 deep;	/* the depth limit was reached */
+	int			 depth;
+};
+
+static void use_walk(struct uwalk *w, const ProtobufCMessage *m,
+    struct uscope *sc);
+
+/* Frees what sc owns (not sc itself). */
+static void
+uscope_free(struct uscope *sc)
+{
+	free(sc->rels);
+	free(sc->ctes);
+}
+
+/* Makes name visible in sc. */
+static void
+uscope_add(struct uscope *sc, const char *name, int target)
+{
+	sc->rels = xrealloc(sc->rels, (sc->nrels + 1) * sizeof *sc->rels);
+	sc->rels[sc->nrels].name = name;
+	sc->rels[sc->nrels].target = target;
+	sc->nrels++;
+}
+
+/* 1 when name is a CTE visible from sc. */
+static int
+uscope_cte(const struct uscope *sc, const char *name)
+{
+	size_t i;
+
+	for (; sc != NULL; sc = sc->up)
+		for (i = 0; i < sc->nctes; i++)
+			if (strcmp(sc->ctes[i], name) == 0)
+				return 1;
+	return 0;
+}
+
+/* The innermost visible name called name, or NULL. */
+static const struct urel *
+uscope_find(const struct uscope *sc, const char *name)
+{
+	size_t i;
+
+	for (; sc != NULL; sc = sc->up)
+		for (i = 0; i < sc->nrels; i++)
+			if (strcmp(sc->rels[i].name, name) == 0)
+				return &sc->rels[i];
+	return NULL;
+}
+
+/* 1 when the removed table is visible in sc (up = 1: or any enclosing level). */
+static int
+uscope_target(const struct uscope *sc, int up)
+{
+	size_t i;
+
+	for (; sc != NULL; sc = up ? sc->up : NULL)
+		for (i = 0; i < sc->nrels; i++)
+			if (sc->rels[i].target)
+				return 1;
+	return 0;
+}
+
+/* 1 when schema (possibly empty) names the target's schema. */
+static int
+use_schema(const struct use_target *t, const char *schema)
+{
+	return empty(schema) ||
+	    strcmp(schema, t->schema != NULL ? t->schema : "public") == 0;
+}
+
+/* 1 when rv names the removed table (and is not a CTE of that name). */
+static int
+use_rv_target(const struct uwalk *w, const PgQuery__RangeVar *rv,
+    const struct uscope *sc)
+{
+	if (rv == NULL || empty(rv->relname) || w->t->kind == USE_FUNCTION ||
+	    strcmp(rv->relname, w->t->name) != 0 ||
+	    !use_schema(w->t, rv->schemaname))
+		return 0;
+	return !empty(rv->schemaname) || !uscope_cte(sc, rv->relname);
+}
+
+/* Walks every message field of m except those named in skip (NULL-ended). */
+static void
+use_fields(struct uwalk *w, const ProtobufCMessage *m, struct uscope *sc,
+    const char *const *skip)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = (const char *)m;
+	unsigned i;
+	size_t j, n;
+
+	for (i = 0; i < d->n_fields && !w->used; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *const *k;
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		for (k = skip; k != NULL && *k != NULL; k++)
+			if (strcmp(*k, f->name) == 0)
+				break;
+		if (k != NULL && *k != NULL)
+			continue;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(const void *)(base +
+		    f->quantifier_offset) != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			ProtobufCMessage *const *v;
+
+			n = *(const size_t *)(const void *)(base +
+			    f->quantifier_offset);
+			v = *(ProtobufCMessage *const *const *)(const void *)
+			    (base + f->offset);
+			for (j = 0; j < n && !w->used; j++)
+				use_walk(w, v[j], sc);
+		} else
+			use_walk(w, *(ProtobufCMessage *const *)(const void *)
+			    (base + f->offset), sc);
+	}
+}
+
+/* Walks a Node (NULL-safe). */
+static void
+use_node(struct uwalk *w, const PgQuery__Node *n, struct uscope *sc)
+{
+	if (n != NULL)
+		use_walk(w, &n->base, sc);
+}
+
+/* Walks a list of Nodes. */
+static void
+use_nodes(struct uwalk *w, PgQuery__Node *const *v, size_t n,
+    struct uscope *sc)
+{
+	size_t i;
+
+	for (i = 0; i < n && !w->used; i++)
+		use_node(w, v[i], sc);
+}
+
+/* Defines the CTEs of wc in sc, walking each query where it is visible. */
+static void
+use_with(struct uwalk *w, const PgQuery__WithClause *wc, struct uscope *sc)
+{
+	size_t i;
+
+	if (wc == NULL)
+		return;
+	for (i = 0; i < wc->n_ctes; i++) {
+		const PgQuery__Node *n = wc->ctes[i];
+		const PgQuery__CommonTableExpr *c;
+
+		if (n->node_case != NC(COMMON_TABLE_EXPR))
+			continue;
+		c = n->common_table_expr;
+		if (wc->recursive) {
+			sc->ctes = xrealloc(sc->ctes, (sc->nctes + 1) *
+			    sizeof *sc->ctes);
+			sc->ctes[sc->nctes++] = c->ctename;
+		}
+		use_node(w, c->ctequery, sc);
+		if (!wc->recursive) {
+			sc->ctes = xrealloc(sc->ctes, (sc->nctes + 1) *
+			    sizeof *sc->ctes);
+			sc->ctes[sc->nctes++] = c->ctename;
+		}
+	}
+}
+
+/* A column name of a name list (String nodes) equal to the removed column. */
+static int
+use_names(const struct uwalk *w, PgQuery__Node *const *v, size_t n)
+{
+	size_t i;
+	const char *s;
+
+	for (i = 0; i < n; i++) {
+		s = node_str(v[i]);
+		if (s == NULL && v[i]->node_case == NC(RES_TARGET))
+			s = v[i]->res_target->name;
+		if (s == NULL && v[i]->node_case == NC(INDEX_ELEM))
+			s = v[i]->index_elem->name;
+		if (s != NULL && strcmp(s, w->t->column) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Makes the names of one FROM item visible in sc, walking what it holds. */
+static void
+use_from(struct uwalk *w, const PgQuery__Node *n, struct uscope *sc)
+{
+	if (n == NULL || w->used)
+		return;
+	switch (n->node_case) {
+	case NC(RANGE_VAR): {
+		const PgQuery__RangeVar *rv = n->range_var;
+		int target = use_rv_target(w, rv, sc);
+
+		if (target && w->t->kind == USE_RELATION)
+			w->used = 1;
+		uscope_add(sc, rv->alias != NULL && !empty(rv->alias->aliasname) ?
+		    rv->alias->aliasname : rv->relname, target);
+		break;
+	}
+	case NC(JOIN_EXPR): {
+		const PgQuery__JoinExpr *j = n->join_expr;
+		size_t before = sc->nrels, i;
+		int target = 0;
+
+		use_from(w, j->larg, sc);
+		use_from(w, j->rarg, sc);
+		for (i = before; i < sc->nrels; i++)
+			target |= sc->rels[i].target;
+		/* USING (col) and NATURAL read the joined columns. */
+		if (target && w->t->kind == USE_COLUMN &&
+		    (j->is_natural ||
+		    use_names(w, j->using_clause, j->n_using_clause)))
+			w->used = 1;
+		use_node(w, j->quals, sc);
+		if (j->alias != NULL && !empty(j->alias->aliasname))
+			uscope_add(sc, j->alias->aliasname, target);
+		break;
+	}
+	case NC(RANGE_SUBSELECT): {
+		const PgQuery__RangeSubselect *r = n->range_subselect;
+
+		use_node(w, r->subquery, sc);
+		if (r->alias != NULL && !empty(r->alias->aliasname))
+			uscope_add(sc, r->alias->aliasname, 0);
+		break;
+	}
+	case NC(RANGE_FUNCTION): {
+		const PgQuery__RangeFunction *r = n->range_function;
+
+		use_walk(w, &r->base, sc);
+		if (r->alias != NULL && !empty(r->alias->aliasname))
+			uscope_add(sc, r->alias->aliasname, 0);
+		break;
+	}
+	default:
+		use_node(w, n, sc);
+		break;
+	}
+}
+
+/* A column reference: x, x.col, x.*, s.x.col, *. */
+static void
+use_colref(struct uwalk *w, const PgQuery__ColumnRef *c,
+    const struct uscope *sc)
+{
+	const PgQuery__Node *last;
+	const struct urel *r;
+	const char *col, *q;
+	int star, target;
+
+	if (c->n_fields == 0)
+		return;
+	last = c->fields[c->n_fields - 1];
+	star = last->node_case == NC(A_STAR);
+	col = node_str(last);
+	if (w->t->kind == USE_RELATION && !star && c->n_fields == 1 &&
+	    col != NULL) {
+		/* A whole-row reference to a removed view or table by name. */
+		r = uscope_find(sc, col);
+		if (r != NULL && r->target)
+			w->used = 1;
+		return;
+	}
+	if (w->t->kind != USE_COLUMN)
+		return;
+	if (c->n_fields == 1) {
+		if (star)
+			w->used = uscope_target(sc, 0);
+		else if (col != NULL && strcmp(col, w->t->column) == 0)
+			w->used = uscope_target(sc, 1);
+		else if (col != NULL && (r = uscope_find(sc, col)) != NULL)
+			w->used = r->target;	/* whole row: every column */
+		return;
+	}
+	q = node_str(c->fields[c->n_fields - 2]);
+	if (q == NULL)
+		return;
+	if (c->n_fields >= 3) {
+		const char *s = node_str(c->fields[c->n_fields - 3]);
+
+		target = strcmp(q, w->t->name) == 0 && use_schema(w->t, s);
+	} else {
+		r = uscope_find(sc, q);
+		target = r != NULL && r->target;
+	}
+	if (target && (star || (col != NULL && strcmp(col, w->t->column) == 0)))
+		w->used = 1;
+}
+
+/* 1 when the function name list names the removed function. */
+static int
+use_func(const struct uwalk *w, PgQuery__Node *const *v, size_t n)
+{
+	const char *name, *schema;
+
+	if (w->t->kind != USE_FUNCTION || n == 0)
+		return 0;
+	name = node_str(v[n - 1]);
+	schema = n >= 2 ? node_str(v[n - 2]) : NULL;
+	return name != NULL && strcmp(name, w->t->name) == 0 &&
+	    use_schema(w->t, schema);
+}
+
+/* SELECT: a new query level. */
+static void
+use_select(struct uwalk *w, const PgQuery__SelectStmt *s,
+    const struct uscope *outer)
+{
+	static const char *const skip[] = { "with_clause", "from_clause", NULL };
+	struct uscope sc = { outer, NULL, 0, NULL, 0 };
+	size_t i;
+
+	use_with(w, s->with_clause, &sc);
+	for (i = 0; i < s->n_from_clause && !w->used; i++)
+		use_from(w, s->from_clause[i], &sc);
+	if (!w->used)
+		use_fields(w, &s->base, &sc, skip);
+	uscope_free(&sc);
+}
+
+/*
+ * The target relation of INSERT, UPDATE, DELETE or COPY: a removed table
+ * is used; a removed column is used when cols (n of them) names it, or
+ * when there is no list and all = 1 (INSERT or COPY without a column list).
+ */
+static int
+use_write(struct uwalk *w, const PgQuery__RangeVar *rv, struct uscope *sc,
+    PgQuery__Node *const *cols, size_t n, int all)
+{
+	int target = use_rv_target(w, rv, sc);
+
+	if (target && (w->t->kind == USE_RELATION ||
+	    use_names(w, cols, n) || (n == 0 && all)))
+		w->used = 1;
+	if (rv != NULL)
+		uscope_add(sc, rv->alias != NULL && !empty(rv->alias->aliasname) ?
+		    rv->alias->aliasname : rv->relname, target);
+	return target;
+}
+
+/* INSERT: the query feeding it does not see the target; RETURNING does. */
+static void
+use_insert(struct uwalk *w, const PgQuery__InsertStmt *s,
+    const struct uscope *outer)
+{
+	struct uscope sc = { outer, NULL, 0, NULL, 0 };
+	const PgQuery__OnConflictClause *oc = s->on_conflict_clause;
+	int target;
+
+	use_with(w, s->with_clause, &sc);
+	use_node(w, s->select_stmt, &sc);
+	target = use_write(w, s->relation, &sc, s->cols, s->n_cols,
+	    s->select_stmt != NULL);
+	if (oc != NULL && !w->used) {
+		if (target && w->t->kind == USE_COLUMN &&
+		    ((oc->infer != NULL && use_names(w, oc->infer->index_elems,
+		    oc->infer->n_index_elems)) ||
+		    use_names(w, oc->target_list, oc->n_target_list)))
+			w->used = 1;
+		uscope_add(&sc, "excluded", target);
+		use_fields(w, &oc->base, &sc, NULL);
+	}
+	use_nodes(w, s->returning_list, s->n_returning_list, &sc);
+	uscope_free(&sc);
+}
+
+/* UPDATE: SET col names written columns. */
+static void
+use_update(struct uwalk *w, const PgQuery__UpdateStmt *s,
+    const struct uscope *outer)
+{
+	static const char *const skip[] = { "with_clause", "relation",
+	    "from_clause", NULL };
+	struct uscope sc = { outer, NULL, 0, NULL, 0 };
+	size_t i;
+
+	use_with(w, s->with_clause, &sc);
+	use_write(w, s->relation, &sc, s->target_list, s->n_target_list, 0);
+	for (i = 0; i < s->n_from_clause && !w->used; i++)
+		use_from(w, s->from_clause[i], &sc);
+	if (!w->used)
+		use_fields(w, &s->base, &sc, skip);
+	uscope_free(&sc);
+}
+
+/* DELETE: the target and USING are visible to WHERE and RETURNING. */
+static void
+use_delete(struct uwalk *w, const PgQuery__DeleteStmt *s,
+    const struct uscope *outer)
+{
+	static const char *const skip[] = { "with_clause", "relation",
+	    "using_clause", NULL };
+	struct uscope sc = { outer, NULL, 0, NULL, 0 };
+	size_t i;
+
+	use_with(w, s->with_clause, &sc);
+	use_write(w, s->relation, &sc, NULL, 0, 0);
+	for (i = 0; i < s->n_using_clause && !w->used; i++)
+		use_from(w, s->using_clause[i], &sc);
+	if (!w->used)
+		use_fields(w, &s->base, &sc, skip);
+	uscope_free(&sc);
+}
+
+/* COPY: without a column list it reads or writes every column. */
+static void
+use_copy(struct uwalk *w, const PgQuery__CopyStmt *s,
+    const struct uscope *outer)
+{
+	struct uscope sc = { outer, NULL, 0, NULL, 0 };
+
+	use_write(w, s->relation, &sc, s->attlist, s->n_attlist, 1);
+	use_node(w, s->query, &sc);
+	uscope_free(&sc);
+}
+
+/* Walks any message, with rules for the nodes that name objects. */
+static void
+use_walk(struct uwalk *w, const ProtobufCMessage *m, struct uscope *sc)
+{
+	const ProtobufCMessageDescriptor *d;
+
+	if (m == NULL || w->used)
+		return;
+	if (w->depth >= USE_MAX_DEPTH) {
+		w->deep = 1;
+		return;
+	}
+	w->depth++;
+	d = m->descriptor;
+	if (d == &pg_query__select_stmt__descriptor)
+		use_select(w, (const PgQuery__SelectStmt *)(const void *)m, sc);
+	else if (d == &pg_query__insert_stmt__descriptor)
+		use_insert(w, (const PgQuery__InsertStmt *)(const void *)m, sc);
+	else if (d == &pg_query__update_stmt__descriptor)
+		use_update(w, (const PgQuery__UpdateStmt *)(const void *)m, sc);
+	else if (d == &pg_query__delete_stmt__descriptor)
+		use_delete(w, (const PgQuery__DeleteStmt *)(const void *)m, sc);
+	else if (d == &pg_query__copy_stmt__descriptor)
+		use_copy(w, (const PgQuery__CopyStmt *)(const void *)m, sc);
+	else if (d == &pg_query__column_ref__descriptor)
+		use_colref(w, (const PgQuery__ColumnRef *)(const void *)m, sc);
+	else if (d == &pg_query__range_var__descriptor) {
+		/* Outside FROM (DDL, LOCK, TRUNCATE, INTO): names the table. */
+		if (w->t->kind == USE_RELATION &&
+		    use_rv_target(w, (const PgQuery__RangeVar *)(const void *)m,
+		    sc))
+			w->used = 1;
+	} else if (d == &pg_query__func_call__descriptor) {
+		const PgQuery__FuncCall *f = (const PgQuery__FuncCall *)
+		    (const void *)m;
+
+		if (use_func(w, f->funcname, f->n_funcname))
+			w->used = 1;
+		else
+			use_fields(w, m, sc, NULL);
+	} else
+		use_fields(w, m, sc, NULL);
+	w->depth--;
+}
+
+/* 1 when text contains word as a whole identifier, case-insensitively. */
+static int
+use_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	if (n == 0)
+		return 0;
+	for (p = text; *p != '\0'; p++) {
+		if (strncasecmp(p, word, n) != 0)
+			continue;
+		if ((p == text || !(isalnum((unsigned char)p[-1]) ||
+		    p[-1] == '_')) && !(isalnum((unsigned char)p[n]) ||
+		    p[n] == '_' || p[n] == '$'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether sql uses t; see sqlcheck.h. */
+int
+sqlcheck_uses(const char *sql, const struct use_target *t)
+{
+	PgQueryProtobufParseResult r;
+	PgQuery__ParseResult *pr = NULL;
+	struct uwalk w = { t, 0, 0, 0 };
+	const char *word = t->kind == USE_COLUMN ? t->column : t->name;
+	size_t i;
+
+	assert(t->name != NULL && (t->kind != USE_COLUMN || t->column != NULL));
+	r = pg_query_parse_protobuf(sql);
+	if (r.error == NULL)
+		pr = unpack(r.parse_tree);
+	if (pr == NULL) {
+		w.used = use_word(sql, word);
+		goto done;
+	}
+	for (i = 0; i < pr->n_stmts && !w.used; i++)
+		if (pr->stmts[i] != NULL)
+			use_node(&w, pr->stmts[i]->stmt, NULL);
+	if (w.deep && !w.used)
+		w.used = use_word(sql, word);
+done:
+	if (pr != NULL)
+		pg_query__parse_result__free_unpacked(pr, NULL);
+	pg_query_free_protobuf_parse_result(r);
+	return w.used;
 }

@@ -249,4 +249,40 @@ void sqlcheck_format_github(const struct findings *f, struct buf *out);
 /* The libpg_query parser version (the PostgreSQL grammar it carries). */
 const char *sqlcheck_lib_version(void);
 
+/* What a contract removes, for the usage analysis of rule 9. */
+enum use_kind {
+	USE_COLUMN,		/* a column of a table */
+	USE_RELATION,		/* a table, view or materialized view */
+	USE_FUNCTION,		/* a function or procedure */
+};
+
+/*
+ * The object whose use sqlcheck_uses looks for.  Strings are borrowed and
+ * are the exact object names (as the catalog spells them).  A name
+ * written without a schema in the statement matches whatever the schema,
+ * because the server's search_path is not known here: the analysis errs
+ * towards seeing use.
+ */
+struct use_target {
+	enum use_kind	 kind;
+	const char	*schema;	/* NULL = "public" */
+	const char	*name;		/* table, view or function */
+	const char	*column;	/* USE_COLUMN only */
+};
+
+/*
+ * Whether the statement text sql (as pg_stat_statements records it:
+ * constants replaced by $n placeholders; several statements allowed)
+ * reads, writes or names the object t.  A column is used when it is
+ * named through the table, an alias, a schema-qualified or quoted name,
+ * from a CTE or a subquery, or when every column is: `SELECT *`, `t.*`,
+ * a whole-row reference `t`, `RETURNING *`, `INSERT` or `COPY` without a
+ * column list.  A table or view is used wherever it is named (not a CTE
+ * of the same name); a function wherever it is called.  A text that does
+ * not parse, or nests too deep to walk, counts as use when it contains
+ * the name as a word (case-insensitive): unknown is not "unused".
+ * Returns 1 when used, 0 when not.
+ */
+int sqlcheck_uses(const char *sql, const struct use_target *t);
+
 #endif

@@ -411,7 +411,7 @@ START_TEST(test_unknown_setting)
 	ck_assert_int_eq(ex(&r, NULL, "status", (const char *)NULL), 2);
 	ck_assert_str_eq(r.err, "excon: excon.yaml:2:1: unknown setting \"stat\" "
 	    "(expected plans, state, database, contract_after, lock_timeout, "
-	    "statement_timeout, lock_retries, replicas, backfill or lint)\n");
+	    "statement_timeout, lock_retries, replicas, probe, backfill or lint)\n");
 	tu_run_free(&r);
 	tu_write(dir, "excon.yaml", "backfill:\n  batch_size: 10\n  batchsize: 5\n");
 	ck_assert_int_eq(ex(&r, NULL, "status", (const char *)NULL), 2);
@@ -597,6 +597,54 @@ START_TEST(test_init_writes_the_defaults)
 }
 END_TEST
 
+START_TEST(test_probe_setting)
+{
+	static const struct {
+		const char	*yaml;
+		int		 want;
+	} ok[] = {
+		{ "probe: off\n", CONFIG_PROBE_OFF },
+		{ "probe: advisory\n", CONFIG_PROBE_ADVISORY },
+		{ "probe: required\n", CONFIG_PROBE_REQUIRED },
+	};
+	struct config c;
+	struct buf err = BUF_INIT;
+	struct run r;
+	size_t i;
+
+	ck_assert_int_eq(chdir(dir), 0);
+	config_init(&c);
+	ck_assert_int_eq(c.probe, CONFIG_PROBE_ADVISORY);
+	config_free(&c);
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		tu_write(dir, "excon.yaml", ok[i].yaml);
+		config_init(&c);
+		ck_assert_int_eq(config_load(&c, NULL, &err), 0);
+		ck_assert_int_eq(c.probe, ok[i].want);
+		config_free(&c);
+	}
+	tu_write(dir, "excon.yaml", "replicas:\n  - host=r1\n  - \"host=r2 "
+	    "port=5433\"\n");
+	config_init(&c);
+	ck_assert_int_eq(config_load(&c, NULL, &err), 0);
+	ck_assert_str_eq(c.replicas[0], "host=r1");
+	ck_assert_str_eq(c.replicas[1], "host=r2 port=5433");
+	ck_assert_ptr_null(c.replicas[2]);
+	config_free(&c);
+	tu_write(dir, "excon.yaml", "replicas: []\n");
+	config_init(&c);
+	ck_assert_int_eq(config_load(&c, NULL, &err), 0);
+	ck_assert_ptr_null(c.replicas[0]);
+	config_free(&c);
+	tu_write(dir, "excon.yaml", "contract_after: 2\nprobe: always\n");
+	ck_assert_int_eq(ex(&r, NULL, "status", (const char *)NULL), 2);
+	ck_assert_str_eq(r.err, "excon: excon.yaml:2:8: \"probe\" must be off, "
+	    "advisory or required\n");
+	tu_run_free(&r);
+	buf_free(&err);
+}
+END_TEST
+
 /* Adds test as its own TCase (one behaviour each) to s. */
 static void
 add(Suite *s, const char *name, const TTest *test)
@@ -624,6 +672,7 @@ config_suite(void)
 	add(s, "empty config", test_empty_config_is_defaults);
 	add(s, "every setting", test_load_every_setting);
 	add(s, "init defaults", test_init_writes_the_defaults);
+	add(s, "probe setting", test_probe_setting);
 	return s;
 }
 

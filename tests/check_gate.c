@@ -47,6 +47,9 @@ setup(void)
 	ctx.plans = &plans;
 	ctx.hist = &hb.h;
 	ctx.default_contract_after = 2;
+	ctx.probe = GATE_PROBE_OFF;
+	ctx.evidence = NULL;
+	ctx.nevidence = 0;
 }
 
 /* Frees the fixtures. */
@@ -939,6 +942,142 @@ START_TEST(test_progress)
 }
 END_TEST
 
+/*
+ * 9. Evidence of disuse.
+ */
+
+/* The rename fixture walked to its open contract window in release 9. */
+static const struct plan *
+rename_window_open(void)
+{
+	const struct plan *p = P("rename");
+	int i;
+
+	for (i = 0; i < 9; i++)
+		rel(names[i], 1);
+	ship_before(p, "stop-old-writes", 1);
+	ship(p, "stop-old-writes", 7);
+	return p;
+}
+
+START_TEST(test_evidence_required_refuses_use)
+{
+	const struct plan *p = rename_window_open();
+	struct gate_evidence e = { "rename", 1, NULL, 1,
+	    "  12 calls on the database: SELECT u.name FROM users u WHERE u.id = $1\n" };
+	struct gate_result res;
+
+	ctx.probe = GATE_PROBE_REQUIRED;
+	ctx.evidence = &e;
+	ctx.nevidence = 1;
+	refused(p, "drop-name", 9, GATE_EVIDENCE, 0,
+	    "drop-name (contract) removes what 1 statement or object still "
+	    "uses (rule 9):\n  12 calls on the database: SELECT u.name FROM "
+	    "users u WHERE u.id = $1");
+	/* --force passes it, reported as the overridden rule. */
+	gate_result_init(&res);
+	decide(p, "drop-name", 9, 1, &res);
+	ck_assert(res.allowed);
+	ck_assert(res.forced);
+	ck_assert_int_eq(res.rule, GATE_EVIDENCE);
+	gate_result_free(&res);
+	/* No use seen: allowed. */
+	e.nuses = 0;
+	e.uses = "";
+	allowed(p, "drop-name", 9);
+}
+END_TEST
+
+START_TEST(test_evidence_required_refuses_without_evidence)
+{
+	const struct plan *p = rename_window_open();
+	struct gate_evidence e = { "rename", 0,
+	    "pg_stat_statements is not installed: run CREATE EXTENSION "
+	    "pg_stat_statements", 0, NULL };
+
+	ctx.probe = GATE_PROBE_REQUIRED;
+	refused(p, "drop-name", 9, GATE_EVIDENCE, 0,
+	    "drop-name (contract) needs evidence that nothing still uses what "
+	    "it removes (rule 9), and none could be gathered: no database is "
+	    "configured to read pg_stat_statements from");
+	ctx.evidence = &e;
+	ctx.nevidence = 1;
+	refused(p, "drop-name", 9, GATE_EVIDENCE, 0,
+	    "drop-name (contract) needs evidence that nothing still uses what "
+	    "it removes (rule 9), and none could be gathered: pg_stat_statements "
+	    "is not installed: run CREATE EXTENSION pg_stat_statements");
+}
+END_TEST
+
+START_TEST(test_evidence_advisory_warns)
+{
+	const struct plan *p = rename_window_open();
+	struct gate_evidence e = { "rename", 1, NULL, 2,
+	    "  3 calls on the database: SELECT * FROM users\n"
+	    "  view public.users_v depends on it\n" };
+	struct gate_result res;
+
+	ctx.probe = GATE_PROBE_ADVISORY;
+	ctx.evidence = &e;
+	ctx.nevidence = 1;
+	gate_result_init(&res);
+	decide(p, "drop-name", 9, 0, &res);
+	ck_assert(res.allowed);
+	ck_assert_int_eq(res.forced, 0);
+	ck_assert_str_eq(buf_cstr(&res.warn),
+	    "drop-name (contract) removes what 2 statements or objects still "
+	    "use (rule 9):\n  3 calls on the database: SELECT * FROM users\n"
+	    "  view public.users_v depends on it");
+	/* Off: neither refused nor warned. */
+	ctx.probe = GATE_PROBE_OFF;
+	decide(p, "drop-name", 9, 0, &res);
+	ck_assert(res.allowed);
+	ck_assert_str_eq(buf_cstr(&res.warn), "");
+	/* Evidence of another plan does not apply; advisory without any is quiet. */
+	ctx.probe = GATE_PROBE_ADVISORY;
+	e.plan = "orders";
+	decide(p, "drop-name", 9, 0, &res);
+	ck_assert(res.allowed);
+	ck_assert_str_eq(buf_cstr(&res.warn), "");
+	gate_result_free(&res);
+}
+END_TEST
+
+START_TEST(test_evidence_forced_with_the_window)
+{
+	const struct plan *p = P("rename");
+	struct gate_evidence e = { "rename", 1, NULL, 1,
+	    "  1 call on the database: SELECT * FROM users\n" };
+	struct gate_result res;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		rel(names[i], 1);
+	ship_before(p, "stop-old-writes", 1);
+	ship(p, "stop-old-writes", 7);
+	ctx.probe = GATE_PROBE_REQUIRED;
+	ctx.evidence = &e;
+	ctx.nevidence = 1;
+	/* Refused, the window is reported first. */
+	refused(p, "drop-name", 8, GATE_WINDOW, 9,
+	    "drop-name (contract) needs 2 releases after stop-old-writes "
+	    "(shipped in v2.2, #7); 1 has passed (v2.3, #8); allowed from "
+	    "release #9");
+	/* Forced, the override names both rules it passes. */
+	gate_result_init(&res);
+	decide(p, "drop-name", 8, 1, &res);
+	ck_assert(res.allowed && res.forced && res.forced_evidence);
+	ck_assert_int_eq(res.rule, GATE_WINDOW);
+	ck_assert_str_eq(buf_cstr(&res.why),
+	    "drop-name (contract) needs 2 releases after stop-old-writes "
+	    "(shipped in v2.2, #7); 1 has passed (v2.3, #8); allowed from "
+	    "release #9; drop-name (contract) removes what 1 statement or "
+	    "object still uses (rule 9):\n  1 call on the database: SELECT * "
+	    "FROM users");
+	gate_result_free(&res);
+}
+END_TEST
+
 /* Adds test as its own TCase (one behaviour each) to s. */
 static void
 add(Suite *s, const char *name, const TTest *test)
@@ -978,6 +1117,11 @@ gate_suite(void)
 	add(s, "breaks constraint", test_gate_breaks_constraint);
 	add(s, "release lookup", test_release_lookup);
 	add(s, "progress", test_progress);
+	add(s, "evidence required use", test_evidence_required_refuses_use);
+	add(s, "evidence required missing",
+	    test_evidence_required_refuses_without_evidence);
+	add(s, "evidence advisory", test_evidence_advisory_warns);
+	add(s, "evidence forced with window", test_evidence_forced_with_the_window);
 	return s;
 }
 

@@ -802,6 +802,213 @@ START_TEST(test_file_errors_and_rules)
 }
 END_TEST
 
+/* One statement and whether it uses the target. */
+struct use_case {
+	const char	*sql;
+	int		 used;
+};
+
+/* Asserts sqlcheck_uses(sql, t) for every case, naming the failing one. */
+static void
+check_uses(const struct use_target *t, const struct use_case *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ck_assert_msg(sqlcheck_uses(c[i].sql, t) == c[i].used,
+		    "%s: expected %s", c[i].sql, c[i].used ? "use" : "no use");
+}
+
+static const struct use_target USERS_NAME = {
+	USE_COLUMN, NULL, "users", "name"
+};
+
+/* A removed column is seen through aliases, schemas, quoting, CTEs, subqueries. */
+START_TEST(test_uses_column_names)
+{
+	static const struct use_case c[] = {
+		{ "SELECT name FROM users WHERE id = $1", 1 },
+		{ "SELECT u.name FROM users u WHERE u.id = $1", 1 },
+		{ "SELECT x.\"name\" FROM public.users AS x", 1 },
+		{ "SELECT public.users.name FROM public.users", 1 },
+		{ "SELECT \"u\".id FROM \"users\" \"u\" WHERE \"u\".name = $1", 1 },
+		{ "SELECT id FROM users WHERE lower(name) LIKE $1", 1 },
+		{ "SELECT id FROM users ORDER BY name LIMIT $1", 1 },
+		{ "WITH a AS (SELECT id, name FROM users) SELECT id FROM a", 1 },
+		{ "SELECT id FROM (SELECT u.name AS n, u.id FROM users u) s", 1 },
+		{ "SELECT o.id FROM orders o WHERE EXISTS "
+		  "(SELECT 1 FROM users u WHERE u.id = o.user_id AND u.name = $1)", 1 },
+		{ "SELECT o.id, (SELECT name FROM users WHERE id = o.user_id) FROM orders o", 1 },
+		{ "SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id "
+		  "WHERE u.name = $1", 1 },
+		{ "SELECT u.id FROM users u WHERE u.id IN (SELECT user_id FROM orders "
+		  "WHERE orders.note = u.name)", 1 },
+		{ "UPDATE users SET name = $1 WHERE id = $2", 1 },
+		{ "UPDATE users u SET full_name = $1 WHERE u.name = $2", 1 },
+		{ "INSERT INTO users (id, name) VALUES ($1, $2)", 1 },
+		{ "INSERT INTO users (id, full_name) VALUES ($1, $2) "
+		  "ON CONFLICT (id) DO UPDATE SET name = excluded.full_name", 1 },
+		{ "DELETE FROM users WHERE name = $1", 1 },
+		{ "SELECT u FROM users u", 1 },
+		{ "SELECT row_to_json(users) FROM users", 1 },
+		{ "SELECT a.id FROM users a JOIN users_old b USING (name)", 1 },
+		{ "SELECT id FROM users; SELECT name FROM users", 1 },
+	};
+
+	check_uses(&USERS_NAME, c, sizeof c / sizeof c[0]);
+}
+END_TEST
+
+/* Every column is used by *, t.*, RETURNING *, INSERT or COPY without a list. */
+START_TEST(test_uses_column_star)
+{
+	static const struct use_case c[] = {
+		{ "SELECT * FROM users WHERE id = $1", 1 },
+		{ "SELECT u.* FROM users u", 1 },
+		{ "SELECT o.id, u.* FROM orders o JOIN users u ON u.id = o.user_id", 1 },
+		{ "SELECT * FROM orders o JOIN users u ON u.id = o.user_id", 1 },
+		{ "WITH a AS (SELECT * FROM users) SELECT id FROM a", 1 },
+		{ "SELECT * FROM (SELECT * FROM users) s", 1 },
+		{ "UPDATE users SET full_name = $1 WHERE id = $2 RETURNING *", 1 },
+		{ "DELETE FROM users WHERE id = $1 RETURNING *", 1 },
+		{ "INSERT INTO users VALUES ($1, $2, $3)", 1 },
+		{ "INSERT INTO users SELECT * FROM users_import", 1 },
+		{ "INSERT INTO users (id) VALUES ($1) RETURNING *", 1 },
+		{ "COPY users TO STDOUT", 1 },
+		{ "COPY users (id, name) FROM STDIN", 1 },
+	};
+
+	check_uses(&USERS_NAME, c, sizeof c / sizeof c[0]);
+}
+END_TEST
+
+/* Near misses: the same name elsewhere, renamed, hidden behind a subquery. */
+START_TEST(test_uses_column_near_misses)
+{
+	static const struct use_case c[] = {
+		{ "SELECT id, full_name FROM users WHERE id = $1", 0 },
+		{ "SELECT name FROM orders WHERE id = $1", 0 },
+		{ "SELECT o.name FROM orders o JOIN users u ON u.id = o.user_id", 0 },
+		{ "SELECT name FROM accounts.users", 0 },
+		{ "SELECT * FROM orders", 0 },
+		{ "SELECT o.* FROM orders o JOIN users u ON u.id = o.user_id", 0 },
+		{ "SELECT * FROM (SELECT id, full_name FROM users) s", 0 },
+		{ "SELECT s.name FROM (SELECT full_name AS name FROM users) s", 0 },
+		{ "WITH users AS (SELECT 1 AS id, $1::text AS name) SELECT name FROM users", 0 },
+		{ "SELECT count(*) FROM users", 0 },
+		{ "INSERT INTO users (id, full_name) VALUES ($1, $2)", 0 },
+		{ "INSERT INTO users (id, full_name) SELECT id, name FROM people", 0 },
+		{ "UPDATE users SET full_name = $1 WHERE id = $2", 0 },
+		{ "UPDATE users SET full_name = $1 WHERE id = $2 RETURNING id", 0 },
+		{ "DELETE FROM users WHERE id = $1", 0 },
+		{ "COPY users (id, full_name) TO STDOUT", 0 },
+		{ "SELECT 'name' FROM users", 0 },
+		{ "SELECT id AS name FROM users_old", 0 },
+		{ "BEGIN", 0 },
+		{ "SET search_path = public", 0 },
+	};
+
+	check_uses(&USERS_NAME, c, sizeof c / sizeof c[0]);
+}
+END_TEST
+
+/* A removed table or view is used wherever it is named, not a CTE of that name. */
+START_TEST(test_uses_relation)
+{
+	static const struct use_target t = { USE_RELATION, NULL, "users_v", NULL };
+	static const struct use_case c[] = {
+		{ "SELECT id FROM users_v WHERE id = $1", 1 },
+		{ "SELECT count(*) FROM public.users_v", 1 },
+		{ "SELECT o.id FROM orders o WHERE o.user_id IN (SELECT id FROM \"users_v\")", 1 },
+		{ "INSERT INTO users_v (id) VALUES ($1)", 1 },
+		{ "UPDATE users_v SET x = $1", 1 },
+		{ "DELETE FROM users_v", 1 },
+		{ "TRUNCATE users_v", 1 },
+		{ "LOCK TABLE users_v IN SHARE MODE", 1 },
+		{ "COPY users_v TO STDOUT", 1 },
+		{ "SELECT id FROM users", 0 },
+		{ "SELECT id FROM other.users_v", 0 },
+		{ "SELECT users_v FROM orders", 0 },
+		{ "WITH users_v AS (SELECT 1 AS id) SELECT id FROM users_v", 0 },
+		{ "SELECT \"USERS_V\".id FROM \"USERS_V\"", 0 },
+	};
+
+	check_uses(&t, c, sizeof c / sizeof c[0]);
+}
+END_TEST
+
+/* A removed function is used wherever it is called. */
+START_TEST(test_uses_function)
+{
+	static const struct use_target t = { USE_FUNCTION, NULL, "full_name_of", NULL };
+	static const struct use_case c[] = {
+		{ "SELECT full_name_of(id) FROM users", 1 },
+		{ "SELECT public.full_name_of($1)", 1 },
+		{ "SELECT * FROM full_name_of($1)", 1 },
+		{ "SELECT id FROM users WHERE upper(full_name_of(id)) = $1", 1 },
+		{ "CALL full_name_of($1)", 1 },
+		{ "SELECT full_name FROM users", 0 },
+		{ "SELECT other.full_name_of($1)", 0 },
+		{ "SELECT full_name_of FROM users", 0 },
+	};
+
+	check_uses(&t, c, sizeof c / sizeof c[0]);
+}
+END_TEST
+
+/* Text that does not parse counts as use only when it contains the name. */
+START_TEST(test_uses_unparsable)
+{
+	static const struct use_case c[] = {
+		{ "SELECT interval $1 FROM users WHERE name = $2", 1 },
+		{ "SELEC name FROM users", 1 },
+		{ "<insufficient privilege>", 0 },
+		{ "SELECT FROM WHERE nickname", 0 },
+		{ "", 0 },
+	};
+	struct buf deep = BUF_INIT;
+	int i;
+
+	check_uses(&USERS_NAME, c, sizeof c / sizeof c[0]);
+	/* Deep nesting neither crashes nor hides the column. */
+	buf_puts(&deep, "SELECT ");
+	for (i = 0; i < 3000; i++)
+		buf_puts(&deep, "(");
+	buf_puts(&deep, "name");
+	for (i = 0; i < 3000; i++)
+		buf_puts(&deep, ")");
+	buf_puts(&deep, " FROM users");
+	ck_assert_int_eq(sqlcheck_uses(buf_cstr(&deep), &USERS_NAME), 1);
+	buf_free(&deep);
+}
+END_TEST
+
+/* Every statement of the rule corpus is walked for every kind of target. */
+START_TEST(test_uses_corpus_walks)
+{
+	static const struct use_target t[] = {
+		{ USE_COLUMN, NULL, "users", "name" },
+		{ USE_RELATION, "public", "users", NULL },
+		{ USE_FUNCTION, NULL, "now", NULL },
+	};
+	const struct sqlrule *r;
+	size_t n, i, k;
+	int used = 0;
+
+	r = sqlcheck_rules(&n);
+	for (i = 0; i < n; i++) {
+		char *name, *bad = corpus_read(r[i].id, "bad", &name);
+
+		free(name);
+		for (k = 0; k < sizeof t / sizeof t[0]; k++)
+			used += sqlcheck_uses(bad, &t[k]);
+		free(bad);
+	}
+	/* The corpus alters and drops users.name in places. */
+	ck_assert_int_gt(used, 0);
+}
+END_TEST
+
 
 /* The sqlcheck suite: one TCase per rule (its corpus), one per behaviour. */
 /* Seconds on a monotonic clock. */
@@ -986,6 +1193,13 @@ sqlcheck_suite(void)
 		{ "fragment_parsed", test_fragment_parsed },
 		{ "deep_nesting", test_deep_nesting },
 		{ "many_findings_fast", test_many_findings_fast },
+		{ "uses_column_names", test_uses_column_names },
+		{ "uses_column_star", test_uses_column_star },
+		{ "uses_column_near_misses", test_uses_column_near_misses },
+		{ "uses_relation", test_uses_relation },
+		{ "uses_function", test_uses_function },
+		{ "uses_unparsable", test_uses_unparsable },
+		{ "uses_corpus", test_uses_corpus_walks },
 	};
 
 	for (i = 0; i < n; i++) {

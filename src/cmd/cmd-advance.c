@@ -18,7 +18,9 @@
 #include "report.h"
 #include "sqlcheck.h"
 #include "cmd/dbstep.h"
+#include "cmd/evidence.h"
 #include "exec.h"
+#include "xalloc.h"
 
 static const struct cmd_opt advance_opts[] = {
 	{ "to", OPT_STR, "STEP", "ship every step up to and including STEP" },
@@ -26,7 +28,7 @@ static const struct cmd_opt advance_opts[] = {
 	{ "release", OPT_STR, "NAME", "release to ship in (default: the newest)" },
 	{ "stage", OPT_STR, "STAGE", "only ship steps of this stage: pre, code or post" },
 	{ "record-only", OPT_BOOL, NULL, "record without touching the database" },
-	{ "force", OPT_BOOL, NULL, "pass a refusing gate (rules 3-5); needs --reason" },
+	{ "force", OPT_BOOL, NULL, "pass a refusing gate (rules 3-5 and 9); needs --reason" },
 	{ "reason", OPT_STR, "TEXT", "why the gate is forced (logged and audited)" },
 	{ "exact", OPT_BOOL, NULL, "with --dry-run: count a backfill's rows instead of "
 	  "estimating them" },
@@ -135,9 +137,66 @@ print_refusal(struct advance *a, const struct plan *p, const struct step *s,
 	if (a->ctx->format == FORMAT_GITHUB)
 		annotate_refusal(p, s, res);
 	fprintf(stderr, "refused: %s\n", buf_cstr(&res->why));
+	if (res->rule == GATE_EVIDENCE)
+		fprintf(stderr, "hint: 'excon probe %s' shows the evidence; once "
+		    "the application is fixed, 'excon probe %s --restart --reason "
+		    "TEXT' starts a new window; --force --reason TEXT passes this "
+		    "gate (logged and audited)\n", p->name.s, p->name.s);
 	if (res->rule >= GATE_GAP && res->rule <= GATE_DEPS)
 		fprintf(stderr, "hint: --force --reason TEXT passes this gate; the "
 		    "override is logged and shown by 'excon audit'\n");
+}
+
+/*
+ * Gathers p's rule 9 evidence into ev; when it cannot be read, ev says
+ * so (the gate then refuses under probe: required).  Returns 0.
+ */
+static int
+probe_evidence(struct cmd_ctx *ctx, const struct plan *p, struct evidence *ev)
+{
+	struct buf err = BUF_INIT;
+
+	if (evidence_gather(ctx, p, ev, &err) != 0) {
+		evidence_free(ev);
+		buf_init(&ev->lines);
+		ev->res.missing = xasprintf("the database could not be read: %s",
+		    buf_cstr(&err));
+		ev->gate.plan = p->name.s;
+		ev->gate.gathered = 0;
+		ev->gate.missing = ev->res.missing;
+	}
+	buf_free(&err);
+	return 0;
+}
+
+/*
+ * After step idx of p shipped: when it was the last non-contract step
+ * before a contract that removes something, the evidence window of rule 9
+ * opens, and a snapshot of pg_stat_statements is recorded.  Failing to
+ * take one is a warning: the step has shipped.
+ */
+static void
+window_opens(struct advance *a, const struct plan *p, size_t idx)
+{
+	struct cmd_ctx *ctx = a->ctx;
+	struct use_target *t = NULL;
+	struct buf err = BUF_INIT;
+	char *missing = NULL;
+	size_t n = probe_targets(p, &t);
+
+	free(t);
+	if (n == 0 || ctx->dry_run || ctx->cfg.probe == CONFIG_PROBE_OFF ||
+	    !cmd_have_db(ctx) || idx + 1 >= p->nsteps ||
+	    !gate_first_contract(p, idx + 1))
+		return;
+	if (evidence_snapshot(ctx, p, NULL, &missing, &err) != 0)
+		fprintf(stderr, "warning: %s: no snapshot of pg_stat_statements "
+		    "(rule 9): %s\n", p->name.s, buf_cstr(&err));
+	else if (missing != NULL)
+		fprintf(stderr, "warning: %s: no snapshot of pg_stat_statements "
+		    "(rule 9): %s\n", p->name.s, missing);
+	free(missing);
+	buf_free(&err);
 }
 
 /* Records step idx of p as shipped in r, with its events, in the open transaction. */
@@ -223,12 +282,14 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	struct gate_ctx g;
 	struct gate_progress pr;
 	struct gate_result res;
+	struct evidence ev;
 	struct buf err = BUF_INIT;
 	const struct state_release *r;
 	const struct step *s;
 	int rc, in_tx = !ctx->dry_run, next;
 
 	gate_result_init(&res);
+	memset(&ev, 0, sizeof ev);
 	memset(&pr, 0, sizeof pr);
 	if ((rc = cmd_history(ctx, &h, in_tx)) != 0)
 		return rc;
@@ -250,7 +311,20 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 		rc = cmd_fail(EXCON_EXIT_USAGE, "unknown release '%s'", a->release_name);
 		goto done;
 	}
+	/*
+	 * Rule 9's evidence is read here, inside the history's write
+	 * transaction, so that the decision and the record see one history;
+	 * the probe only reads statistics and the catalog, on a connection
+	 * of its own, and never waits on a lock of the application's.
+	 */
+	if (g.probe != GATE_PROBE_OFF && gate_first_contract(p, (size_t)next) &&
+	    cmd_have_db(ctx) && probe_evidence(ctx, p, &ev) == 0) {
+		g.evidence = &ev.gate;
+		g.nevidence = 1;
+	}
 	gate_step(&g, p, (size_t)next, r ? r->seq : 0, a->force, &res);
+	if (res.allowed && res.warn.len > 0)
+		fprintf(stderr, "warning: %s\n", buf_cstr(&res.warn));
 	if (!res.allowed) {
 		if (!quiet)
 			print_refusal(a, p, s, &res);
@@ -306,8 +380,10 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 		state_rollback(ctx->st);
 		in_tx = 0;
 		rc = dbstep_run(ctx, p, (size_t)next, r, &res, a->reason);
-		if (rc == 0)
+		if (rc == 0) {
 			note_shipped(a, p, s, r, res.forced);
+			window_opens(a, p, (size_t)next);
+		}
 		goto done;
 	}
 	if (record_ship(a, p, (size_t)next, r, &res, &err) != 0 ||
@@ -321,10 +397,12 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 		    step_kind_name(s->kind), stage_name(s->stage), r->name,
 		    (long long)r->seq, res.forced ? " -- gate overridden" : "");
 	note_shipped(a, p, s, r, res.forced);
+	window_opens(a, p, (size_t)next);
 	rc = 0;
 done:
 	if (in_tx && ctx->st != NULL)
 		state_rollback(ctx->st);
+	evidence_free(&ev);
 	gate_progress_free(&pr);
 	gate_result_free(&res);
 	state_history_free(&h);

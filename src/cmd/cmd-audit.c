@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "cmd/evidence.h"
 #include "gate.h"
 #include "out.h"
 #include "sqlcheck.h"
@@ -183,12 +184,95 @@ audit_html(const struct cmd_ctx *ctx, const struct state_history *h,
 	return EXCON_EXIT_OK;
 }
 
+/* 1 when audit shows rule 9's evidence for p. */
+static int
+audit_probes(struct cmd_ctx *ctx, const struct state_history *h,
+    const struct plan *p)
+{
+	return ctx->cfg.probe != CONFIG_PROBE_OFF && cmd_have_db(ctx) &&
+	    evidence_pending(ctx, h, p);
+}
+
+/*
+ * Appends rule 9's evidence for p to out: in text, an indented line "no
+ * use seen since <time> across N databases", the evidence, or why there
+ * is none; in JSON, the value of the "usage" key.  Nothing when
+ * audit_probes says no.
+ */
+static void
+audit_evidence(struct cmd_ctx *ctx, const struct state_history *h,
+    const struct plan *p, struct buf *out)
+{
+	struct evidence e;
+	struct buf err = BUF_INIT;
+	size_t i;
+	int json = ctx->format == FORMAT_JSON, f = 1;
+
+	if (!audit_probes(ctx, h, p))
+		return;
+	if (json) {
+		/* {since, databases, gathered, missing, reset, uses: [...]} */
+		if (evidence_gather(ctx, p, &e, &err) != 0) {
+			e.res.gathered = 0;
+			free(e.res.missing);
+			e.res.missing = xstrdup(buf_cstr(&err));
+		}
+		buf_putc(out, '{');
+		json_key(out, &f, "since");
+		json_str(out, e.since ? out_time(e.since) : NULL);
+		json_key(out, &f, "databases");
+		buf_printf(out, "%zu", e.res.nservers);
+		json_key(out, &f, "gathered");
+		buf_puts(out, e.res.gathered ? "true" : "false");
+		json_key(out, &f, "missing");
+		json_str(out, e.res.missing);
+		json_key(out, &f, "reset");
+		json_str(out, e.res.reset);
+		json_key(out, &f, "uses");
+		buf_putc(out, '[');
+		for (i = 0; i < e.res.nuses; i++) {
+			int g = 1;
+
+			buf_puts(out, i ? ",{" : "{");
+			json_key(out, &g, "where");
+			json_str(out, e.res.uses[i].where);
+			json_key(out, &g, "calls");
+			buf_printf(out, "%lld", (long long)e.res.uses[i].calls);
+			json_key(out, &g, "text");
+			json_str(out, e.res.uses[i].text);
+			buf_putc(out, '}');
+		}
+		buf_puts(out, "]}");
+		evidence_free(&e);
+		buf_free(&err);
+		return;
+	}
+	if (evidence_gather(ctx, p, &e, &err) != 0)
+		buf_printf(out, "    usage evidence: cannot tell: %s\n",
+		    buf_cstr(&err));
+	else if (!e.res.gathered)
+		buf_printf(out, "    usage evidence: cannot tell: %s\n",
+		    e.res.missing);
+	else if (e.res.nuses == 0)
+		buf_printf(out, "    no use seen since %s across %zu database%s\n",
+		    e.since ? out_time(e.since) : "the statistics began",
+		    e.res.nservers, e.res.nservers == 1 ? "" : "s");
+	else
+		buf_printf(out, "    still used since %s (rule 9):\n  %s",
+		    e.since ? out_time(e.since) : "the statistics began",
+		    buf_cstr(&e.lines));
+	if (e.res.gathered && e.res.reset != NULL)
+		buf_printf(out, "    note: %s\n", e.res.reset);
+	evidence_free(&e);
+	buf_free(&err);
+}
+
 /* Runs audit. */
 static int
 cmd_audit_exec(struct cmd_ctx *ctx)
 {
 	struct state_history h;
-	struct state_event *ev = NULL;
+	struct state_event *ev = NULL, *snaps = NULL;
 	struct gate_ctx g;
 	struct buf out = BUF_INIT, err = BUF_INIT;
 	struct findings fs = FINDINGS_INIT;
@@ -198,7 +282,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	const char *fail_on = cmd_opt(ctx, "fail-on");
 	const struct state_release *newest;
 	char day[11];
-	size_t i, nev = 0;
+	size_t i, nev = 0, nsnaps = 0, nrestarts = 0;
 	int rc, npending = 0, noverdue = 0, json = ctx->format == FORMAT_JSON;
 
 	if (fail_on != NULL && strcmp(fail_on, "overdue") != 0 &&
@@ -212,8 +296,9 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	cmd_gate(ctx, &h, &g);
 	newest = gate_newest(&h);
 	today(day);
-	if (ctx->st != NULL && state_events_load(ctx->st, NULL, "override", &ev,
-	    &nev, &err) != 0) {
+	if (ctx->st != NULL && (state_events_load(ctx->st, NULL, "override", &ev,
+	    &nev, &err) != 0 || state_events_load(ctx->st, NULL, EVIDENCE_EVENT,
+	    &snaps, &nsnaps, &err) != 0)) {
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
 	}
@@ -267,6 +352,10 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 			json_str(&out, p->deadline.s);
 			json_key(&out, &f, "overdue");
 			buf_puts(&out, overdue ? "true" : "false");
+			if (audit_probes(ctx, &h, p)) {
+				json_key(&out, &f, "usage");
+				audit_evidence(ctx, &h, p, &out);
+			}
 			buf_putc(&out, '}');
 		} else {
 			if (npending == 0)
@@ -289,6 +378,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 			if (p->deadline.s != NULL)
 				buf_printf(&out, "    deadline %s%s\n", p->deadline.s,
 				    overdue ? "  OVERDUE" : "");
+			audit_evidence(ctx, &h, p, &out);
 		}
 		npending++;
 	}
@@ -302,7 +392,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 			rc = cmd_report(ctx, "audit", &fs, units, nunits);
 		if (rc != 0)
 			goto done;
-	} else 	if (json) {
+	} else if (json) {
 		buf_puts(&out, "],\"overrides\":[");
 		for (i = 0; i < nev; i++) {
 			int f = 1;
@@ -330,7 +420,9 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	} else {
 		if (npending == 0)
 			buf_puts(&out, "no pending contracts\n");
-		if (nev == 0)
+		for (i = 0; i < nsnaps; i++)
+			nrestarts += snaps[i].reason != NULL;
+		if (nev == 0 && nrestarts == 0)
 			buf_puts(&out, "no overrides\n");
 		else
 			buf_puts(&out, "overrides:\n");
@@ -342,6 +434,14 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 			    ev[i].release ? ev[i].release : "-",
 			    ev[i].detail ? ev[i].detail : "-",
 			    ev[i].reason ? ev[i].reason : "-");
+		/* probe --restart: a new evidence window is an override of rule 9. */
+		for (i = 0; i < nsnaps; i++)
+			if (snaps[i].reason != NULL)
+				buf_printf(&out, "  %s probe restart by %s: %s\n    "
+				    "gate: rule 9, a new evidence window\n    "
+				    "reason: %s\n", out_time(snaps[i].at),
+				    snaps[i].actor ? snaps[i].actor : "-",
+				    snaps[i].plan ? snaps[i].plan : "-", snaps[i].reason);
 	}
 	cmd_out(&out);
 	if (fail_on != NULL && ((strcmp(fail_on, "overdue") == 0 && noverdue) ||
@@ -352,6 +452,7 @@ done:
 	findings_free(&fs);
 	buf_free(&msg);
 	free(units);
+	state_events_free(snaps, nsnaps);
 	buf_free(&out);
 	buf_free(&err);
 	state_history_free(&h);

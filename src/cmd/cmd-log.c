@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <string.h>
 
@@ -196,8 +197,10 @@ cmd_log_exec(struct cmd_ctx *ctx)
 			    e->step ? e->step : "");
 		if (e->release != NULL)
 			buf_printf(&out, " in %s", e->release);
+		/* A multi-line detail (a probe snapshot) shows its first line. */
 		if (e->detail != NULL)
-			buf_printf(&out, ": %s", e->detail);
+			buf_printf(&out, ": %.*s", (int)strcspn(e->detail, "\n"),
+			    e->detail);
 		if (e->reason != NULL)
 			buf_printf(&out, " (reason: %s)", e->reason);
 		buf_putc(&out, '\n');

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd/evidence.h"
 #include "gate.h"
 #include "out.h"
 
@@ -18,6 +19,9 @@ status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
 	struct gate_progress pr;
 	struct gate_result res;
 	struct state_backfill bf;
+	struct gate_ctx g9 = *g;
+	struct evidence ev;
+	struct buf err = BUF_INIT;
 	size_t i, nshipped = 0;
 	int json = ctx->format == FORMAT_JSON, first = 1, found = 0;
 
@@ -25,8 +29,16 @@ status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
 	gate_result_init(&res);
 	for (i = 0; i < p->nsteps; i++)
 		nshipped += pr.ships[i] != NULL && pr.ships[i]->status == SHIP_DONE;
+	memset(&ev, 0, sizeof ev);
+	/* Rule 9 reads the database only for a contract that is next. */
+	if (pr.next >= 0 && g->probe != GATE_PROBE_OFF &&
+	    gate_first_contract(p, (size_t)pr.next) && cmd_have_db(ctx) &&
+	    evidence_gather(ctx, p, &ev, &err) == 0) {
+		g9.evidence = &ev.gate;
+		g9.nevidence = 1;
+	}
 	if (pr.next >= 0)
-		gate_step(g, p, (size_t)pr.next, newest ? newest->seq : 0, 0, &res);
+		gate_step(&g9, p, (size_t)pr.next, newest ? newest->seq : 0, 0, &res);
 	memset(&bf, 0, sizeof bf);
 	if (pr.next >= 0 && p->steps[pr.next].kind == KIND_BACKFILL && ctx->st != NULL)
 		state_backfill_get(ctx->st, p->name.s, p->steps[pr.next].id.s, &bf,
@@ -94,6 +106,10 @@ status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
 			buf_printf(out, "%d", (int)res.rule);
 			json_key(out, &f, "reason");
 			json_str(out, res.allowed ? NULL : buf_cstr(&res.why));
+			if (res.warn.len > 0) {
+				json_key(out, &f, "warning");
+				json_str(out, buf_cstr(&res.warn));
+			}
 			json_key(out, &f, "allowed_from");
 			if (res.from_seq > 0)
 				buf_printf(out, "%lld", (long long)res.from_seq);
@@ -156,6 +172,11 @@ status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
 		buf_printf(out, "  next: %s %swaiting%s (rule %d): %s\n",
 		    p->steps[pr.next].id.s, out_c(ctx->color, "yellow"),
 		    out_c(ctx->color, "reset"), (int)res.rule, buf_cstr(&res.why));
+	if (res.warn.len > 0)
+		buf_printf(out, "  warning: %s\n", buf_cstr(&res.warn));
+	else if (err.len > 0)
+		buf_printf(out, "  warning: usage evidence (rule 9) could not be "
+		    "read: %s\n", buf_cstr(&err));
 	if (found)
 		buf_printf(out, "  backfill: %lld of ~%lld rows done, resumes after "
 		    "key %s\n", (long long)bf.rows_done, (long long)bf.rows_total,
@@ -165,6 +186,8 @@ done:
 		state_backfill_free(&bf);
 	gate_result_free(&res);
 	gate_progress_free(&pr);
+	evidence_free(&ev);
+	buf_free(&err);
 }
 
 /* Runs status. */

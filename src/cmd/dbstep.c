@@ -321,7 +321,6 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	struct sigaction sa, old_sa;
 	int rc, ok = 1, in_tx = 0, failed;
 
-	(void)res0;
 	memset(&h, 0, sizeof h);
 	memset(&rn, 0, sizeof rn);
 	gate_result_init(&res);
@@ -346,8 +345,18 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		goto done;
 	cmd_gate(ctx, &h, &g);
+	/* Rule 9 was decided by the caller, on evidence gathered once. */
+	g.probe = GATE_PROBE_OFF;
 	r = gate_release_named(&h, rname);
 	gate_step(&g, p, idx, r ? r->seq : 0, reason != NULL, &res);
+	if (res.allowed && res0->forced_evidence) {
+		/* The caller's override names rule 9 too: record it whole. */
+		res.forced = 1;
+		if (res.rule == GATE_OK)
+			res.rule = res0->rule;
+		buf_reset(&res.why);
+		buf_puts(&res.why, buf_cstr(&res0->why));
+	}
 	if (!res.allowed) {
 		fprintf(stderr, "refused: %s\n", buf_cstr(&res.why));
 		rc = EXCON_EXIT_REFUSED;

@@ -1,0 +1,195 @@
+/*
+ * Rule 9 for the command layer (see evidence.h).  Snapshots live in the
+ * history as events, so that both stores keep them, hash-chained, with
+ * who took them and why: the first line of the detail is for people, the
+ * following "queryid calls" lines for the probe.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/evidence.h"
+#include "gate.h"
+#include "out.h"
+#include "xalloc.h"
+
+/* Whether rule 9 is about p now. */
+int
+evidence_pending(const struct cmd_ctx *ctx, const struct state_history *h,
+    const struct plan *p)
+{
+	struct use_target *t = NULL;
+	struct gate_ctx g;
+	struct gate_window w;
+	size_t n = probe_targets(p, &t);
+
+	free(t);
+	if (n == 0)
+		return 0;
+	cmd_gate(ctx, h, &g);
+	gate_window(&g, p, &w);
+	return w.contract >= 0 && !w.shipped && w.last_nc_seq > 0;
+}
+
+/* The number of servers the probe reads: the database and each replica. */
+static size_t
+nservers(const struct cmd_ctx *ctx)
+{
+	size_t n = 1;
+
+	while (ctx->cfg.replicas != NULL && ctx->cfg.replicas[n - 1] != NULL)
+		n++;
+	return n;
+}
+
+/*
+ * The conninfo of server i (borrowed) and its name in evidence (owned):
+ * "database", or "replica <conninfo without its password>".
+ */
+static const char *
+server(const struct cmd_ctx *ctx, size_t i, char **where)
+{
+	char *red;
+
+	if (i == 0) {
+		*where = xstrdup("database");
+		return cmd_conninfo(ctx);
+	}
+	red = pg_conninfo_redact(ctx->cfg.replicas[i - 1]);
+	*where = xasprintf("replica %s", red);
+	free(red);
+	return ctx->cfg.replicas[i - 1];
+}
+
+/* Takes and records a snapshot. */
+int
+evidence_snapshot(struct cmd_ctx *ctx, const struct plan *p,
+    const char *reason, char **missing, struct buf *err)
+{
+	struct pg *db = NULL;
+	struct buf snap = BUF_INIT;
+	char *app = xasprintf("excon %s/probe", p->name.s), *where = NULL;
+	size_t i, n = nservers(ctx);
+	int ret = -1;
+
+	if (n == 1)
+		buf_puts(&snap, "pg_stat_statements snapshot of the database\n");
+	else
+		buf_printf(&snap, "pg_stat_statements snapshot of the database and "
+		    "%zu replica%s\n", n - 1, n == 2 ? "" : "s");
+	for (i = 0; i < n; i++) {
+		const char *ci = server(ctx, i, &where);
+
+		if (pg_connect(&db, ci, app, err) != 0 ||
+		    probe_snapshot(db, where, &snap, missing, err) != 0)
+			goto done;
+		pg_close(db);
+		db = NULL;
+		if (*missing != NULL) {
+			char *m = xasprintf("%s: %s", where, *missing);
+
+			free(*missing);
+			*missing = m;
+			ret = 0;
+			goto done;
+		}
+		free(where);
+		where = NULL;
+	}
+	if (state_begin(ctx->st, err) != 0)
+		goto done;
+	if (cmd_event(ctx, EVIDENCE_EVENT, p->name.s, NULL, NULL,
+	    buf_cstr(&snap), reason, err) != 0 ||
+	    state_commit(ctx->st, err) != 0) {
+		state_rollback(ctx->st);
+		goto done;
+	}
+	ret = 0;
+done:
+	pg_close(db);
+	buf_free(&snap);
+	free(app);
+	free(where);
+	return ret;
+}
+
+/* Gathers p's evidence. */
+int
+evidence_gather(struct cmd_ctx *ctx, const struct plan *p, struct evidence *e,
+    struct buf *err)
+{
+	struct state_event *ev = NULL;
+	struct use_target *t = NULL;
+	struct pg *db = NULL;
+	const char *snap = NULL;
+	char *app = xasprintf("excon %s/probe", p->name.s), *where = NULL;
+	size_t nev = 0, n, i, k;
+	int ret = -1;
+
+	memset(e, 0, sizeof *e);
+	buf_init(&e->lines);
+	n = probe_targets(p, &t);
+	if (state_events_load(ctx->st, p->name.s, EVIDENCE_EVENT, &ev, &nev,
+	    err) != 0)
+		goto done;
+	if (nev > 0) {
+		snap = ev[nev - 1].detail;
+		e->since = ev[nev - 1].at;
+	}
+	for (k = 0; k < nservers(ctx); k++) {
+		const char *ci = server(ctx, k, &where);
+
+		/* The catalog is the same on a standby: read it once. */
+		if (pg_connect(&db, ci, app, err) != 0 ||
+		    probe_collect(db, where, snap, k == 0, t, n, &e->res,
+		    err) != 0) {
+			char *m = xasprintf("%s: %s", where, buf_cstr(err));
+
+			buf_reset(err);
+			buf_puts(err, m);
+			free(m);
+			goto done;
+		}
+		pg_close(db);
+		db = NULL;
+		free(where);
+		where = NULL;
+	}
+	if (snap == NULL && e->res.gathered && e->res.reset == NULL)
+		e->res.reset = xstrdup("no snapshot was taken when the window "
+		    "opened: every call recorded so far counts ('excon probe PLAN "
+		    "--restart --reason TEXT' takes one)");
+	for (i = 0; i < e->res.nuses; i++) {
+		const struct probe_use *u = &e->res.uses[i];
+
+		if (u->calls > 0)
+			buf_printf(&e->lines, "  %lld call%s on the %s: %s\n",
+			    (long long)u->calls, u->calls == 1 ? "" : "s", u->where,
+			    u->text);
+		else
+			buf_printf(&e->lines, "  %s (on the %s)\n", u->text, u->where);
+	}
+	e->gate.plan = p->name.s;
+	e->gate.gathered = e->res.gathered;
+	e->gate.missing = e->res.missing;
+	e->gate.nuses = e->res.nuses;
+	e->gate.uses = buf_cstr(&e->lines);
+	ret = 0;
+done:
+	state_events_free(ev, nev);
+	pg_close(db);
+	free(t);
+	free(app);
+	free(where);
+	return ret;
+}
+
+/* Frees an evidence. */
+void
+evidence_free(struct evidence *e)
+{
+	if (e == NULL)
+		return;
+	probe_result_free(&e->res);
+	buf_free(&e->lines);
+	memset(e, 0, sizeof *e);
+}

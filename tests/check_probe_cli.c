@@ -1,0 +1,418 @@
+/*
+ * End to end: rule 9 and `excon probe` on a real PostgreSQL whose server
+ * preloads pg_stat_statements (tests/pg.sh).  The sample rename plan is
+ * walked to its contract window while statements stand for the
+ * application; the probe must see them through aliases, `SELECT *` and a
+ * view, ignore excon's own, refuse under `probe: required`, warn under
+ * `advisory`, and start again after `probe --restart`.  Every test works
+ * in a database and a project of its own.
+ */
+#include "util/e2e.h"
+#include "util/testutil.h"
+
+#define PLAN "users-full-name"
+
+/* Ships the next step with excon advance, expecting it to be `step`. */
+static void
+ship(struct e2e *e, const char *step)
+{
+	char *out = e2e_ok(e, 1, "advance", PLAN, NULL);
+	char *want = xasprintf("shipped %s/%s ", PLAN, step);
+
+	ck_assert_msg(tu_has(out, want), "want '%s' in: %s", want, out);
+	free(want);
+	free(out);
+}
+
+/*
+ * A project with config lines, database name, the users table and the
+ * sample plan; with ext, pg_stat_statements is created in the database.
+ * Walks the plan to its open contract window (the snapshot is taken when
+ * stop-old-writes ships in r2; r4 is deployed).
+ */
+static void
+walk_steps(struct e2e *e);
+
+static void
+walk(struct e2e *e, const char *name, const char *config, int ext)
+{
+	e2e_setup(e, name, config);
+	if (ext)
+		free(pt_sql(e->ci, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	walk_steps(e);
+}
+
+/* The walk of walk(), in a project set up already. */
+static void
+walk_steps(struct e2e *e)
+{
+	e2e_plan(e, PLAN ".yaml", NULL);
+	e2e_users(e->ci, 100);
+	free(e2e_ok(e, 0, "release", "start", "r1", NULL));
+	ship(e, "add-column");
+	ship(e, "dual-write");
+	free(e2e_ok(e, 0, "release", "finish", "r1", NULL));
+	ship(e, "backfill");
+	free(e2e_ok(e, 0, "release", "start", "r2", NULL));
+	ship(e, "switch-reads");
+	ship(e, "stop-old-writes");
+	free(e2e_ok(e, 0, "release", "finish", "r2", NULL));
+	free(e2e_ok(e, 0, "release", "start", "r3", NULL));
+	free(e2e_ok(e, 0, "release", "finish", "r3", NULL));
+	free(e2e_ok(e, 0, "release", "start", "r4", NULL));
+	free(e2e_ok(e, 0, "release", "finish", "r4", NULL));
+}
+
+/* Runs sql n times on ci, each in a session of its own (an application client). */
+static void
+app(const char *ci, const char *sql, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(pt_sql(ci, sql));
+}
+
+/* Asserts that the drop is refused under rule 9, with want in the refusal. */
+static void
+drop_refused(struct e2e *e, const char *want)
+{
+	struct run r;
+
+	ck_assert_int_eq(e2e_run(e, &r, 1, "advance", PLAN, NULL), 3);
+	ck_assert_msg(tu_has(r.err, "refused: drop-name (contract)"), "%s", r.err);
+	ck_assert_msg(tu_has(r.err, want), "want '%s' in: %s", want, r.err);
+	tu_run_free(&r);
+	pt_sql_eq(e->ci, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'users' AND column_name = 'name'", "1");
+}
+
+START_TEST(test_alias_use_refused_then_restart_allows)
+{
+	struct e2e e;
+	struct run r;
+	char *out;
+
+	walk(&e, "probe_alias", "probe: required\n", 1);
+	/* A report job of the old release, through an alias. */
+	app(e.ci, "SELECT u.name FROM users u WHERE u.id = 7", 3);
+	drop_refused(&e, "3 calls on the database: SELECT u.name FROM users u "
+	    "WHERE u.id = $1");
+
+	out = e2e_ok(&e, 1, "status", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "next: drop-name waiting (rule 9)"), "%s", out);
+	free(out);
+	/* probe says the same, for CI. */
+	out = e2e_ok(&e, 1, "probe", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "still used") &&
+	    tu_has(out, "SELECT u.name FROM users u WHERE u.id = $1"), "%s", out);
+	free(out);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "probe", "--fail-on", "used", NULL), 4);
+	tu_run_free(&r);
+	out = e2e_ok(&e, 1, "probe", "--format", "json", NULL);
+	ck_assert_msg(tu_has(out, "\"plan\":\"" PLAN "\"") &&
+	    tu_has(out, "\"calls\":3,") && tu_has(out, "\"gathered\":true"), "%s", out);
+	free(out);
+
+	/* The job is fixed: a new window, which sees no use. */
+	out = e2e_ok(&e, 1, "probe", PLAN, "--restart", "--reason",
+	    "report job reads full_name since v2.5", NULL);
+	ck_assert_msg(tu_has(out, "new evidence window"), "%s", out);
+	free(out);
+	app(e.ci, "SELECT u.full_name FROM users u WHERE u.id = 7", 2);
+	out = e2e_ok(&e, 1, "probe", PLAN, "--fail-on", "used", NULL);
+	ck_assert_msg(tu_has(out, "no use seen since") &&
+	    tu_has(out, "across 1 database"), "%s", out);
+	free(out);
+	/* The restart is an audited event. */
+	out = e2e_ok(&e, 1, "audit", NULL);
+	ck_assert_msg(tu_has(out, "no use seen since") &&
+	    tu_has(out, "probe restart by") &&
+	    tu_has(out, "reason: report job reads full_name since v2.5"), "%s", out);
+	free(out);
+	out = e2e_ok(&e, 0, "log", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "probe.snapshot") &&
+	    tu_has(out, "(reason: report job reads full_name since v2.5)"), "%s", out);
+	free(out);
+	/* Snapshots are events of the hash chain like any other. */
+	out = e2e_ok(&e, 0, "log", "--verify", NULL);
+	ck_assert_msg(tu_has(out, "intact"), "%s", out);
+	free(out);
+	ship(&e, "drop-name");
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_select_star_is_use)
+{
+	struct e2e e;
+	struct run r;
+
+	walk(&e, "probe_star", "probe: required\n", 1);
+	app(e.ci, "SELECT * FROM users WHERE id = 3", 1);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "probe", "--fail-on", "used", NULL), 4);
+	ck_assert_msg(tu_has(r.out, "1 call on the database: SELECT * FROM users "
+	    "WHERE id = $1"), "%s", r.out);
+	tu_run_free(&r);
+	drop_refused(&e, "SELECT * FROM users WHERE id = $1");
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_view_over_old_column_is_use)
+{
+	struct e2e e;
+	struct run r;
+
+	walk(&e, "probe_view", "probe: required\n", 1);
+	free(pt_sql(e.ci, "CREATE VIEW user_names AS SELECT id, name FROM users"));
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "probe", "--fail-on", "used", NULL), 4);
+	ck_assert_msg(tu_has(r.out, "view user_names depends on "
+	    "\"public\".\"users\".name"), "%s", r.out);
+	tu_run_free(&r);
+	drop_refused(&e, "view user_names depends on");
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_excon_own_statements_do_not_count)
+{
+	struct e2e e;
+	char *out;
+
+	/*
+	 * The walk ran the backfill and its verify, both naming users.name,
+	 * and installed the sync trigger whose function names it; status,
+	 * verify and probe read the database since the snapshot.  None of it
+	 * is use; the application's reads of full_name are not either.
+	 */
+	walk(&e, "probe_own", "probe: required\n", 1);
+	app(e.ci, "SELECT full_name FROM users WHERE id = 1", 2);
+	app(e.ci, "UPDATE users SET full_name = 'x' WHERE id = 2", 2);
+	free(e2e_ok(&e, 1, "verify", NULL));
+	free(e2e_ok(&e, 1, "status", NULL));
+	out = e2e_ok(&e, 1, "probe", "--fail-on", "used", NULL);
+	ck_assert_msg(tu_has(out, "no use seen since"), "%s", out);
+	free(out);
+	ship(&e, "drop-name");
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_extension_missing)
+{
+	struct e2e e;
+	struct run r;
+
+	/* Required: refused, saying how to enable it. */
+	walk(&e, "probe_noext", "probe: required\n", 0);
+	drop_refused(&e, "CREATE EXTENSION pg_stat_statements");
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 3);
+	ck_assert_msg(tu_has(r.err, "shared_preload_libraries"), "%s", r.err);
+	tu_run_free(&r);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "probe", "--fail-on", "used", NULL), 4);
+	ck_assert_msg(tu_has(r.out, "cannot tell") &&
+	    tu_has(r.out, "CREATE EXTENSION pg_stat_statements"), "%s", r.out);
+	tu_run_free(&r);
+	/* --force --reason passes it, and audit shows the override. */
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--force", "--reason",
+	    "stats not available on this server", NULL), 0);
+	tu_run_free(&r);
+	ck_assert_int_eq(e2e_run(&e, &r, 0, "audit", NULL), 0);
+	ck_assert_msg(tu_has(r.out, "reason: stats not available on this server") &&
+	    tu_has(r.out, "rule 9"), "%s", r.out);
+	tu_run_free(&r);
+	e2e_free(&e);
+
+	/* Advisory (the default): a warning, and the drop ships. */
+	walk(&e, "probe_noext_adv", NULL, 0);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 0);
+	ck_assert_msg(tu_has(r.out, "shipped " PLAN "/drop-name"), "%s", r.out);
+	ck_assert_msg(tu_has(r.err, "warning: drop-name (contract) needs evidence") &&
+	    tu_has(r.err, "CREATE EXTENSION pg_stat_statements"), "%s", r.err);
+	tu_run_free(&r);
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_advisory_warns_on_use)
+{
+	struct e2e e;
+	struct run r;
+	char *out;
+
+	walk(&e, "probe_advisory", "probe: advisory\n", 1);
+	app(e.ci, "SELECT name FROM users WHERE id = 5", 2);
+	out = e2e_ok(&e, 1, "audit", NULL);
+	ck_assert_msg(tu_has(out, "still used since") &&
+	    tu_has(out, "SELECT name FROM users WHERE id = $1"), "%s", out);
+	free(out);
+	out = e2e_ok(&e, 1, "audit", "--format", "json", NULL);
+	ck_assert_msg(tu_has(out, "\"usage\":{\"since\":\"") &&
+	    tu_has(out, "\"databases\":1,\"gathered\":true") &&
+	    tu_has(out, "\"calls\":2,\"text\":\"SELECT name FROM users WHERE "
+	    "id = $1\""), "%s", out);
+	free(out);
+	out = e2e_ok(&e, 1, "status", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "allowed now") &&
+	    tu_has(out, "warning: drop-name (contract) removes what 1 statement") &&
+	    tu_has(out, "SELECT name FROM users WHERE id = $1"), "%s", out);
+	free(out);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 0);
+	ck_assert_msg(tu_has(r.err, "warning: drop-name (contract) removes what 1 "
+	    "statement or object still uses"), "%s", r.err);
+	tu_run_free(&r);
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_stats_reset_reported)
+{
+	struct e2e e;
+	struct run r;
+
+	walk(&e, "probe_reset", "probe: required\n", 1);
+	app(e.ci, "SELECT u.name FROM users u WHERE u.id = 9", 1);
+	free(pt_sql(e.ci, "SELECT pg_stat_statements_reset()"));
+	/* Calls before the reset are gone; the reset is said. */
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "probe", PLAN, "--fail-on", "used",
+	    NULL), 0);
+	ck_assert_msg(tu_has(r.out, "were reset at") &&
+	    tu_has(r.out, "only calls since the reset are seen"), "%s", r.out);
+	tu_run_free(&r);
+	/* Calls after it count in full. */
+	app(e.ci, "SELECT u.name FROM users u WHERE u.id = 9", 2);
+	drop_refused(&e, "2 calls on the database: SELECT u.name FROM users u");
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_functions_naming_old_column_are_use)
+{
+	struct e2e e;
+	struct run r;
+
+	walk(&e, "probe_funcs", "probe: required\n", 1);
+	free(pt_sql(e.ci, "CREATE FUNCTION name_of(bigint) RETURNS text "
+	    "LANGUAGE sql AS 'SELECT u.name FROM users u WHERE u.id = $1'"));
+	free(pt_sql(e.ci, "CREATE FUNCTION full_name_of(bigint) RETURNS text "
+	    "LANGUAGE sql AS 'SELECT full_name FROM users WHERE id = $1'"));
+	free(pt_sql(e.ci, "CREATE FUNCTION shout() RETURNS trigger LANGUAGE "
+	    "plpgsql AS $$BEGIN NEW.full_name := upper(NEW.name); RETURN NEW; "
+	    "END$$; CREATE TRIGGER shout BEFORE UPDATE ON users FOR EACH ROW "
+	    "EXECUTE FUNCTION shout()"));
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "probe", "--fail-on", "used", NULL), 4);
+	ck_assert_msg(tu_has(r.out, "function name_of(bigint) names") &&
+	    tu_has(r.out, "function shout() names") &&
+	    !tu_has(r.out, "full_name_of") && !tu_has(r.out, "excon_sync"),
+	    "%s", r.out);
+	tu_run_free(&r);
+	e2e_free(&e);
+}
+END_TEST
+
+START_TEST(test_snapshots_in_the_postgresql_store)
+{
+	struct e2e e;
+	char *out;
+
+	/* The history in the target database (state: database). */
+	e2e_setup(&e, "probe_pgstore", "probe: required\n");
+	free(pt_sql(e.ci, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	setenv("EXCON_STATE", "database", 1);
+	setenv("EXCON_DATABASE", e.ci, 1);
+	free(e2e_ok(&e, 0, "init", NULL));
+	walk_steps(&e);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.events WHERE kind = "
+	    "'probe.snapshot' AND plan = '" PLAN "'", "1");
+	app(e.ci, "SELECT x.name FROM public.users AS x WHERE x.id = 4", 2);
+	drop_refused(&e, "2 calls on the database: SELECT x.name FROM "
+	    "public.users AS x WHERE x.id = $1");
+	free(e2e_ok(&e, 1, "probe", PLAN, "--restart", "--reason", "fixed", NULL));
+	pt_sql_eq(e.ci, "SELECT count(*) FROM excon.events WHERE kind = "
+	    "'probe.snapshot' AND reason = 'fixed'", "1");
+	out = e2e_ok(&e, 1, "probe", "--fail-on", "used", NULL);
+	ck_assert_msg(tu_has(out, "no use seen since"), "%s", out);
+	free(out);
+	ship(&e, "drop-name");
+	unsetenv("EXCON_STATE");
+	unsetenv("EXCON_DATABASE");
+	e2e_free(&e);
+}
+END_TEST
+
+/*
+ * replicas: every server listed is read, and use there is named by the
+ * server.  The harness has no streaming standby on this branch, so a
+ * second database of the test server stands for the replica's server:
+ * pg_stat_statements filters by database, so its counters are its own.
+ */
+START_TEST(test_use_on_a_replica)
+{
+	struct e2e e;
+	char *rep = pt_db("probe_rep2"), *config;
+	struct buf drop = BUF_INIT;
+
+	e2e_users(rep, 10);
+	free(pt_sql(rep, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	config = xasprintf("probe: required\nreplicas:\n  - \"%s password=s3cret\"\n",
+	    rep);
+	walk(&e, "probe_rep1", config, 1);
+	app(rep, "SELECT u.name FROM users u WHERE u.id = 3", 2);
+	app(e.ci, "SELECT full_name FROM users WHERE id = 3", 2);
+	drop_refused(&e, "2 calls on the replica ");
+	drop_refused(&e, "dbname=probe_rep2");
+	drop_refused(&e, "SELECT u.name FROM users u WHERE u.id = $1");
+	{
+		struct run r;
+
+		ck_assert_int_eq(e2e_run(&e, &r, 1, "probe", "--fail-on", "used",
+		    NULL), 4);
+		ck_assert_msg(!tu_has(r.out, "s3cret") && !tu_has(r.err, "s3cret") &&
+		    tu_has(r.out, "replica"), "%s", r.out);
+		tu_run_free(&r);
+		ck_assert_int_eq(e2e_run(&e, &r, 0, "log", PLAN, "--format", "json",
+		    NULL), 0);
+		/* The snapshot holds both servers' counters, no password. */
+		ck_assert_msg(!tu_has(r.out, "s3cret") &&
+		    tu_has(r.out, "\\n@\\tdatabase\\t") &&
+		    tu_has(r.out, "\\n@\\treplica "), "%s", r.out);
+		tu_run_free(&r);
+	}
+	e2e_free(&e);
+	buf_printf(&drop, "DROP DATABASE IF EXISTS probe_rep2 WITH (FORCE)");
+	free(pt_sql(tu_pg(), buf_cstr(&drop)));
+	buf_free(&drop);
+	free(config);
+	free(rep);
+}
+END_TEST
+
+/* The probe suite. */
+static Suite *
+probe_cli_suite(void)
+{
+	Suite *s = suite_create("probe_cli");
+
+	tu_add(s, "alias use refused, restart allows",
+	    test_alias_use_refused_then_restart_allows, NULL, NULL, 120);
+	tu_add(s, "select star", test_select_star_is_use, NULL, NULL, 120);
+	tu_add(s, "view", test_view_over_old_column_is_use, NULL, NULL, 120);
+	tu_add(s, "functions", test_functions_naming_old_column_are_use,
+	    NULL, NULL, 120);
+	tu_add(s, "own statements", test_excon_own_statements_do_not_count,
+	    NULL, NULL, 120);
+	tu_add(s, "extension missing", test_extension_missing, NULL, NULL, 180);
+	tu_add(s, "advisory", test_advisory_warns_on_use, NULL, NULL, 120);
+	tu_add(s, "postgresql store", test_snapshots_in_the_postgresql_store,
+	    NULL, NULL, 120);
+	tu_add(s, "replica", test_use_on_a_replica, NULL, NULL, 120);
+	tu_add(s, "stats reset", test_stats_reset_reported, NULL, NULL, 120);
+	return s;
+}
+
+int
+main(void)
+{
+	return tu_run_suite(probe_cli_suite());
+}
