@@ -61,6 +61,7 @@ struct state {
 	sqlite3	*db;
 	char	*path;
 	int	 unchecked;	/* quick_check still owed before a write */
+	int	 readonly;	/* opened read-only: the file or its directory is */
 	char	*history_id;	/* from the history table */
 	/* Another backend (state-be.h), when not NULL: db is then unused. */
 	const struct state_backend *be;
@@ -644,12 +645,60 @@ done:
 	return ret;
 }
 
+/*
+ * 1 when this process cannot write path, or cannot create the journal
+ * files beside it: the store is then opened read-only, so that commands
+ * which only read the history still work (an auditor's copy, a read-only
+ * mount).  Root passes every access check except a read-only mount.
+ */
+static int
+place_readonly(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int ro;
+
+	if (access(path, W_OK) != 0)
+		return errno == EACCES || errno == EROFS || errno == EPERM;
+	dir = slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(slash - path));
+	ro = access(dir, W_OK) != 0 && (errno == EACCES || errno == EROFS ||
+	    errno == EPERM);
+	free(dir);
+	return ro;
+}
+
+/*
+ * The "file:" URI that opens path read-only and immutable: SQLite then
+ * needs no -shm file, which a read-only directory could not hold.  Only
+ * used when no -wal file exists, so that every committed change is in
+ * the main file.
+ */
+static char *
+immutable_uri(const char *path)
+{
+	struct buf b = BUF_INIT;
+	const unsigned char *p;
+
+	buf_puts(&b, "file:");
+	for (p = (const unsigned char *)path; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/-._~", *p) != NULL)
+			buf_putc(&b, (char)*p);
+		else
+			buf_printf(&b, "%%%02X", *p);
+	}
+	buf_puts(&b, "?mode=ro&immutable=1");
+	return buf_detach(&b);
+}
+
 /* Opens (creating when asked) and checks the state file; see state.h. */
 int
 state_open(struct state **out, const char *path, int create, struct buf *err)
 {
 	struct state *st = NULL;
 	int64_t version = 0;
+	char *uri = NULL;
 	int fd, empty = 0, ret = -1;
 
 	*out = NULL;
@@ -676,9 +725,16 @@ state_open(struct state **out, const char *path, int create, struct buf *err)
 	 * Symbolic links are followed, as in header_check: a state file on a
 	 * shared volume may well be reached through one.
 	 */
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
+	st->readonly = !create && place_readonly(path);
+	if (st->readonly) {
+		char *wal = xasprintf("%s-wal", path);
+
+		uri = access(wal, F_OK) != 0 ? immutable_uri(path) : NULL;
+		free(wal);
+	}
+	if (sqlite3_open_v2(uri != NULL ? uri : path, &st->db, (st->readonly ?
+	    SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX |
+	    (uri != NULL ? SQLITE_OPEN_URI : 0), NULL) != SQLITE_OK) {
 		if (st->db == NULL)
 			error_set(err, "cannot open '%s': out of memory", path);
 		else
@@ -696,8 +752,14 @@ state_open(struct state **out, const char *path, int create, struct buf *err)
 	st->unchecked = 1;
 	if (create && integrity_check(st, err) == -1)
 		goto done;
+	if (st->readonly && version < STATE_SCHEMA_VERSION) {
+		error_set(err, "'%s' has state schema %" PRId64 " and is read-only "
+		    "here: run excon once where it may write the file, to "
+		    "upgrade it", path, version);
+		goto done;
+	}
 	/* Nothing was written before this point. */
-	if (wal_enable(st, err) == -1)
+	if (!st->readonly && wal_enable(st, err) == -1)
 		goto done;
 	if (db_exec(st, "PRAGMA foreign_keys = ON; "
 	    "PRAGMA synchronous = NORMAL", "cannot set up", err) == -1)
@@ -708,6 +770,7 @@ state_open(struct state **out, const char *path, int create, struct buf *err)
 	st = NULL;
 	ret = 0;
 done:
+	free(uri);
 	state_close(st);
 	return ret;
 }
@@ -738,6 +801,9 @@ state_begin(struct state *st, struct buf *err)
 	if (!sqlite3_get_autocommit(st->db))
 		return error_set(err, "a transaction on '%s' is already open",
 		    st->path);
+	if (st->readonly)
+		return error_set(err, "cannot change the history: '%s' (or its "
+		    "directory) is read-only here", st->path);
 	if (integrity_check(st, err) == -1)
 		return -1;
 	return db_exec(st, "BEGIN IMMEDIATE", "cannot lock", err);

@@ -1198,6 +1198,45 @@ START_TEST(test_new_state_file_mode)
 END_TEST
 
 /*
+ * A state file this user may not write (a read-only directory or mount,
+ * an auditor's copy): commands that read the history work, one that would
+ * change it says why (exit 1), and nothing in the directory changes.
+ * Root may write anything, so the commands run as the test server's user.
+ */
+START_TEST(test_readonly_state_file)
+{
+	const char *as = getuid() == 0 ? "runuser -u excon-pg -- " : "";
+	struct snap s;
+	struct run r;
+
+	step("release start v1", "release v1 started (#1)");
+	ck_assert_int_eq(tu_sh(&r, dir, "chmod 755 . && chmod 644 state/excon.db && "
+	    "rm -f state/excon.db.plans && chmod 555 state"), 0);
+	tu_run_free(&r);
+	snap_take(&s);
+	tu_sh(&r, dir, "%s\"$EXCON_BIN\" status", as);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_msg(tu_has(r.out, "allowed now in v1 (#1)"), "%s", r.out);
+	tu_run_free(&r);
+	tu_sh(&r, dir, "%s\"$EXCON_BIN\" log --verify", as);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "event log intact\n");
+	tu_run_free(&r);
+	tu_sh(&r, dir, "%s\"$EXCON_BIN\" release start v2", as);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, "excon: cannot change the history: "
+	    "'state/excon.db' (or its directory) is read-only here\n");
+	tu_run_free(&r);
+	snap_same(&s);
+	ck_assert_int_eq(tu_sh(&r, dir, "ls -A state"), 0);
+	ck_assert_str_eq(r.out, "excon.db\n");
+	tu_run_free(&r);
+	ck_assert_int_eq(tu_sh(&r, dir, "chmod 755 state"), 0);
+	tu_run_free(&r);
+}
+END_TEST
+
+/*
  * Sixteen processes advance at once.
  */
 
@@ -1932,6 +1971,7 @@ cli_suite(void)
 	add(s, "newer state", test_newer_state_file);
 	add(s, "corrupt state", test_corrupt_state_file);
 	add(s, "state mode", test_new_state_file_mode);
+	add(s, "read-only state", test_readonly_state_file);
 	add(s, "concurrent advance", test_concurrent_advance);
 	add(s, "concurrent release start", test_concurrent_release_start);
 	add(s, "concurrent advance all", test_concurrent_advance_all);
