@@ -1198,6 +1198,38 @@ START_TEST(test_new_state_file_mode)
 END_TEST
 
 /*
+ * An empty file, or one that is not an excon state file, is refused and
+ * left as it was: not taken over at another mode, and no plan cache is
+ * written beside it.
+ */
+START_TEST(test_empty_or_foreign_state_file_untouched)
+{
+	struct stat sb;
+	struct run r;
+	char *path = xasprintf("%s/state/excon.db", dir);
+
+	ck_assert_int_eq(tu_sh(&r, dir, "rm -f state/excon.db* && : > state/excon.db "
+	    "&& chmod 640 state/excon.db"), 0);
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "release start v1"), 1);
+	ck_assert_str_eq(r.err, "excon: 'state/excon.db' is empty, not an excon "
+	    "state file\n");
+	tu_run_free(&r);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0640);
+	ck_assert(!exists("state/excon.db.plans"));
+	tu_write(dir, "state/excon.db", "name,shipped\nusers,yes\n");
+	ck_assert_int_eq(X(&r, "status"), 1);
+	ck_assert_str_eq(r.err, "excon: 'state/excon.db' is not an excon state "
+	    "file\n");
+	tu_run_free(&r);
+	ck_assert(!exists("state/excon.db.plans"));
+	free(path);
+}
+END_TEST
+
+/*
  * A state file this user may not write (a read-only directory or mount,
  * an auditor's copy): commands that read the history work, one that would
  * change it says why (exit 1), and nothing in the directory changes.
@@ -1972,6 +2004,7 @@ cli_suite(void)
 	add(s, "corrupt state", test_corrupt_state_file);
 	add(s, "state mode", test_new_state_file_mode);
 	add(s, "read-only state", test_readonly_state_file);
+	add(s, "empty or foreign state", test_empty_or_foreign_state_file_untouched);
 	add(s, "concurrent advance", test_concurrent_advance);
 	add(s, "concurrent release start", test_concurrent_release_start);
 	add(s, "concurrent advance all", test_concurrent_advance_all);
