@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "out.h"
-#include "report.h"
 
 /* Whether to colour output going to f. */
 int
@@ -39,6 +38,35 @@ out_c(int on, const char *name)
 	return "";
 }
 
+/* Appends the JSON string contents of s (see out.h). */
+void
+json_chars(struct buf *out, const char *s)
+{
+	const unsigned char *p;
+	size_t n;
+
+	for (p = (const unsigned char *)s; p != NULL && *p != '\0'; p += n) {
+		n = utf8_len(p);
+		if (n == 0) {
+			buf_puts(out, "\\ufffd");
+			n = 1;
+		} else if (*p == '"')
+			buf_puts(out, "\\\"");
+		else if (*p == '\\')
+			buf_puts(out, "\\\\");
+		else if (*p == '\n')
+			buf_puts(out, "\\n");
+		else if (*p == '\t')
+			buf_puts(out, "\\t");
+		else if (*p == '\r')
+			buf_puts(out, "\\r");
+		else if (*p < 0x20 || *p == 0x7f)
+			buf_printf(out, "\\u%04x", *p);
+		else
+			buf_add(out, p, n);
+	}
+}
+
 /* Appends a JSON string literal; bytes that are not UTF-8 become U+FFFD. */
 void
 json_str(struct buf *b, const char *s)
@@ -48,7 +76,7 @@ json_str(struct buf *b, const char *s)
 		return;
 	}
 	buf_putc(b, '"');
-	report_json_chars(b, s);
+	json_chars(b, s);
 	buf_putc(b, '"');
 }
 

@@ -14,6 +14,12 @@
 int out_color(FILE *f);
 /* ANSI sequence for a colour name ("red", "green", "yellow", "bold", "dim", "reset") when on, else "". */
 const char *out_c(int on, const char *name);
+/*
+ * Appends s as the contents of a JSON string (without quotes): quotes,
+ * backslashes and control characters escaped, bytes that are not valid
+ * UTF-8 replaced with \ufffd.  NULL appends nothing.
+ */
+void json_chars(struct buf *b, const char *s);
 /* Appends s as a JSON string literal (with quotes; bytes that are not UTF-8 become \ufffd); NULL gives null. */
 void json_str(struct buf *b, const char *s);
 /* Appends "key": to an object under construction, with a comma when needed. */

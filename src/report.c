@@ -8,38 +8,10 @@
 #include <string.h>
 
 #include "buf.h"
+#include "out.h"
 #include "report.h"
 #include "sha256.h"
 #include "xalloc.h"
-
-/* Appends the JSON string contents of s. */
-void
-report_json_chars(struct buf *out, const char *s)
-{
-	const unsigned char *p;
-	size_t n;
-
-	for (p = (const unsigned char *)s; p != NULL && *p != '\0'; p += n) {
-		n = utf8_len(p);
-		if (n == 0) {
-			buf_puts(out, "\\ufffd");
-			n = 1;
-		} else if (*p == '"')
-			buf_puts(out, "\\\"");
-		else if (*p == '\\')
-			buf_puts(out, "\\\\");
-		else if (*p == '\n')
-			buf_puts(out, "\\n");
-		else if (*p == '\t')
-			buf_puts(out, "\\t");
-		else if (*p == '\r')
-			buf_puts(out, "\\r");
-		else if (*p < 0x20 || *p == 0x7f)
-			buf_printf(out, "\\u%04x", *p);
-		else
-			buf_add(out, p, n);
-	}
-}
 
 /* Appends the XML text of s. */
 void
@@ -86,7 +58,7 @@ jstr(struct buf *out, const char *s)
 		return;
 	}
 	buf_putc(out, '"');
-	report_json_chars(out, s);
+	json_chars(out, s);
 	buf_putc(out, '"');
 }
 
@@ -477,10 +449,10 @@ write_sarif(const struct report *r, struct buf *out)
 		jstr(out, x->rule);
 		buf_printf(out, ",\"ruleIndex\":%zu,\"level\":\"%s\",\"message\":"
 		    "{\"text\":\"", j, sarif_level(x->severity));
-		report_json_chars(out, x->msg);
+		json_chars(out, x->msg);
 		if (x->fix != NULL) {
 			buf_puts(out, "\\nfix: ");
-			report_json_chars(out, x->fix);
+			json_chars(out, x->fix);
 		}
 		buf_puts(out, "\"}");
 		if (x->file[0] != '\0') {
@@ -531,4 +503,55 @@ report_write(enum report_format fmt, const struct report *r, struct buf *out)
 		write_markdown(r, out);
 		break;
 	}
+}
+
+/* Compiler-style text (see report.h). */
+void
+report_text(const struct findings *f, int show_suppressed, struct buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		const struct finding *x = &f->v[i];
+
+		if (x->suppressed && !show_suppressed)
+			continue;
+		buf_printf(out, "%s:%d:%d: %s[%s]: %s\n", x->file, x->line,
+		    x->col, x->suppressed ? "allowed" :
+		    report_severity(x->severity), x->rule, x->msg);
+		if (x->fix != NULL)
+			buf_printf(out, "  fix: %s\n", x->fix);
+		if (x->suppressed)
+			buf_printf(out, "  allowed: %s\n",
+			    x->reason != NULL ? x->reason : "");
+	}
+}
+
+/* A JSON array of every finding (see report.h). */
+void
+report_json(const struct findings *f, struct buf *out)
+{
+	size_t i;
+
+	buf_putc(out, '[');
+	for (i = 0; i < f->n; i++) {
+		const struct finding *x = &f->v[i];
+
+		buf_puts(out, i == 0 ? "\n  {" : ",\n  {");
+		buf_puts(out, "\"rule\": ");
+		json_str(out, x->rule);
+		buf_printf(out, ", \"severity\": \"%s\", \"file\": ",
+		    report_severity(x->severity));
+		json_str(out, x->file);
+		buf_printf(out, ", \"line\": %d, \"column\": %d, \"message\": ",
+		    x->line, x->col);
+		json_str(out, x->msg);
+		buf_puts(out, ", \"fix\": ");
+		json_str(out, x->fix);
+		buf_printf(out, ", \"suppressed\": %s, \"reason\": ",
+		    x->suppressed ? "true" : "false");
+		json_str(out, x->reason);
+		buf_putc(out, '}');
+	}
+	buf_puts(out, f->n > 0 ? "\n]\n" : "]\n");
 }

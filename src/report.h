@@ -55,11 +55,19 @@ void report_write(enum report_format fmt, const struct report *r,
 const char *report_severity(int sev);
 
 /*
- * Appends s to out as the contents of a JSON string (without quotes):
- * quotes, backslashes and control characters escaped, bytes that are not
- * valid UTF-8 replaced with \ufffd.  NULL appends nothing.
+ * Compiler-style text, one finding a line with its fix (and, when
+ * show_suppressed, the findings an allow comment covers, with the reason).
  */
-void report_json_chars(struct buf *out, const char *s);
+void report_text(const struct findings *f, int show_suppressed,
+    struct buf *out);
+
+/*
+ * JSON (lint --format json): an array of objects with keys rule, severity
+ * ("error", "warning" or "note"), file, line, column, message, fix,
+ * suppressed (boolean) and reason (string or null); every finding,
+ * suppressed ones included.
+ */
+void report_json(const struct findings *f, struct buf *out);
 
 /*
  * Appends s to out as XML character data or attribute text: markup

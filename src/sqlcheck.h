@@ -223,29 +223,6 @@ enum sqlfrag {
 int sqlcheck_fragment(enum sqlfrag k, const char *text, char **clean,
     struct buf *err);
 
-/*
- * Output helpers: pure functions appending to out.
- *
- * Text: `file:line:col: error[RULE]: message` then `  fix: ...`; with
- * show_suppressed, suppressed findings follow the same shape with
- * `allowed[RULE]` and an `  allowed: reason` line, otherwise they are
- * skipped.
- */
-void sqlcheck_format_text(const struct findings *f, int show_suppressed,
-    struct buf *out);
-/*
- * JSON: an array of objects with keys rule, severity ("error" or
- * "warning"), file, line, column, message, fix, suppressed (boolean) and
- * reason (string or null); every finding, suppressed ones included.
- */
-void sqlcheck_format_json(const struct findings *f, struct buf *out);
-/*
- * GitHub workflow commands, one line per unsuppressed finding:
- * `::error file=F,line=L,col=C,title=RULE::message` (`::warning` for
- * warnings), escaped as GitHub requires.
- */
-void sqlcheck_format_github(const struct findings *f, struct buf *out);
-
 /* The libpg_query parser version (the PostgreSQL grammar it carries). */
 const char *sqlcheck_lib_version(void);
 

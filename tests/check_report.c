@@ -89,6 +89,86 @@ sh_ok(const char *cmd)
 	return out;
 }
 
+START_TEST(test_format_text)
+{
+	struct findings f = FINDINGS_INIT;
+	struct buf b = BUF_INIT;
+	struct finding *x;
+
+	findings_add(&f, "E-DROP-COLUMN", SEV_ERROR, "m.sql", 3, 1,
+	    "drop of column \"public.t.c\"", "use a contract step");
+	x = findings_add(&f, "E-UNBATCHED-UPDATE", SEV_ERROR, "m.sql", 4, 1,
+	    "update", "batch it");
+	x->suppressed = 1;
+	x->reason = xstrdup("tiny table");
+	findings_add(&f, "W-NOT-IDEMPOTENT", SEV_WARNING, "m.sql", 5, 2, "w", NULL);
+	report_text(&f, 0, &b);
+	ck_assert_str_eq(buf_cstr(&b),
+	    "m.sql:3:1: error[E-DROP-COLUMN]: drop of column \"public.t.c\"\n"
+	    "  fix: use a contract step\n"
+	    "m.sql:5:2: warning[W-NOT-IDEMPOTENT]: w\n");
+	buf_reset(&b);
+	report_text(&f, 1, &b);
+	ck_assert(tu_has(buf_cstr(&b), "m.sql:4:1: allowed[E-UNBATCHED-UPDATE]: "
+	    "update\n  fix: batch it\n  allowed: tiny table\n"));
+	buf_free(&b);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_format_json)
+{
+	struct findings f = FINDINGS_INIT;
+	struct buf b = BUF_INIT;
+	struct finding *x;
+
+	report_json(&f, &b);
+	ck_assert_str_eq(buf_cstr(&b), "[]\n");
+	buf_reset(&b);
+	findings_add(&f, "E-X", SEV_ERROR, "dir\\m.sql", 3, 1,
+	    "a \"quoted\"\tname\nnext\x01", "fix");
+	x = findings_add(&f, "W-Y", SEV_WARNING, "m.sql", 4, 2, "m", NULL);
+	x->suppressed = 1;
+	x->reason = xstrdup("why");
+	report_json(&f, &b);
+	ck_assert_str_eq(buf_cstr(&b), "[\n"
+	    "  {\"rule\": \"E-X\", \"severity\": \"error\", \"file\": \"dir\\\\m.sql\", "
+	    "\"line\": 3, \"column\": 1, \"message\": \"a \\\"quoted\\\"\\tname\\nnext\\u0001\", "
+	    "\"fix\": \"fix\", \"suppressed\": false, \"reason\": null},\n"
+	    "  {\"rule\": \"W-Y\", \"severity\": \"warning\", \"file\": \"m.sql\", "
+	    "\"line\": 4, \"column\": 2, \"message\": \"m\", \"fix\": null, "
+	    "\"suppressed\": true, \"reason\": \"why\"}\n"
+	    "]\n");
+	buf_free(&b);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_format_github)
+{
+	struct findings f = FINDINGS_INIT;
+	struct buf b = BUF_INIT;
+	struct finding *x;
+
+	findings_add(&f, "E-DROP-COLUMN", SEV_ERROR, "a,b:c.sql", 3, 1,
+	    "50% done: a\nb", "fix");
+	findings_add(&f, "W-NOT-IDEMPOTENT", SEV_WARNING, "m.sql", 4, 7, "w", NULL);
+	x = findings_add(&f, "E-UNBATCHED-UPDATE", SEV_ERROR, "m.sql", 9, 1, "s", NULL);
+	x->suppressed = 1;
+	{
+		struct report r = { "lint", &f, NULL, 0 };
+
+		report_write(REPORT_GITHUB, &r, &b);
+	}
+	ck_assert_str_eq(buf_cstr(&b),
+	    "::error file=a%2Cb%3Ac.sql,line=3,col=1,title=E-DROP-COLUMN::50%25 done: a%0Ab%0Afix: fix\n"
+	    "::warning file=m.sql,line=4,col=7,title=W-NOT-IDEMPOTENT::w\n");
+	buf_free(&b);
+	findings_free(&f);
+}
+END_TEST
+
+
 /* One finding with hostile text: invalid UTF-8, controls and markup. */
 static void
 hostile(struct findings *f)
@@ -439,6 +519,9 @@ main(void)
 {
 	Suite *s = suite_create("report");
 	const struct { const char *name; const TTest *t; } cases[] = {
+		{ "text", test_format_text },
+		{ "json", test_format_json },
+		{ "github_escaping", test_format_github },
 		{ "json_escaping", test_json_escaping_survives_any_bytes },
 		{ "xml_escaping", test_xml_escaping_survives_any_bytes },
 		{ "json_not_utf8", test_lint_json_with_bytes_that_are_not_utf8 },

@@ -695,81 +695,6 @@ START_TEST(test_plan_fields)
 }
 END_TEST
 
-START_TEST(test_format_text)
-{
-	struct findings f = FINDINGS_INIT;
-	struct buf b = BUF_INIT;
-	struct finding *x;
-
-	findings_add(&f, "E-DROP-COLUMN", SEV_ERROR, "m.sql", 3, 1,
-	    "drop of column \"public.t.c\"", "use a contract step");
-	x = findings_add(&f, "E-UNBATCHED-UPDATE", SEV_ERROR, "m.sql", 4, 1,
-	    "update", "batch it");
-	x->suppressed = 1;
-	x->reason = xstrdup("tiny table");
-	findings_add(&f, "W-NOT-IDEMPOTENT", SEV_WARNING, "m.sql", 5, 2, "w", NULL);
-	sqlcheck_format_text(&f, 0, &b);
-	ck_assert_str_eq(buf_cstr(&b),
-	    "m.sql:3:1: error[E-DROP-COLUMN]: drop of column \"public.t.c\"\n"
-	    "  fix: use a contract step\n"
-	    "m.sql:5:2: warning[W-NOT-IDEMPOTENT]: w\n");
-	buf_reset(&b);
-	sqlcheck_format_text(&f, 1, &b);
-	ck_assert(tu_has(buf_cstr(&b), "m.sql:4:1: allowed[E-UNBATCHED-UPDATE]: "
-	    "update\n  fix: batch it\n  allowed: tiny table\n"));
-	buf_free(&b);
-	findings_free(&f);
-}
-END_TEST
-
-START_TEST(test_format_json)
-{
-	struct findings f = FINDINGS_INIT;
-	struct buf b = BUF_INIT;
-	struct finding *x;
-
-	sqlcheck_format_json(&f, &b);
-	ck_assert_str_eq(buf_cstr(&b), "[]\n");
-	buf_reset(&b);
-	findings_add(&f, "E-X", SEV_ERROR, "dir\\m.sql", 3, 1,
-	    "a \"quoted\"\tname\nnext\x01", "fix");
-	x = findings_add(&f, "W-Y", SEV_WARNING, "m.sql", 4, 2, "m", NULL);
-	x->suppressed = 1;
-	x->reason = xstrdup("why");
-	sqlcheck_format_json(&f, &b);
-	ck_assert_str_eq(buf_cstr(&b), "[\n"
-	    "  {\"rule\": \"E-X\", \"severity\": \"error\", \"file\": \"dir\\\\m.sql\", "
-	    "\"line\": 3, \"column\": 1, \"message\": \"a \\\"quoted\\\"\\tname\\nnext\\u0001\", "
-	    "\"fix\": \"fix\", \"suppressed\": false, \"reason\": null},\n"
-	    "  {\"rule\": \"W-Y\", \"severity\": \"warning\", \"file\": \"m.sql\", "
-	    "\"line\": 4, \"column\": 2, \"message\": \"m\", \"fix\": null, "
-	    "\"suppressed\": true, \"reason\": \"why\"}\n"
-	    "]\n");
-	buf_free(&b);
-	findings_free(&f);
-}
-END_TEST
-
-START_TEST(test_format_github)
-{
-	struct findings f = FINDINGS_INIT;
-	struct buf b = BUF_INIT;
-	struct finding *x;
-
-	findings_add(&f, "E-DROP-COLUMN", SEV_ERROR, "a,b:c.sql", 3, 1,
-	    "50% done: a\nb", "fix");
-	findings_add(&f, "W-NOT-IDEMPOTENT", SEV_WARNING, "m.sql", 4, 7, "w", NULL);
-	x = findings_add(&f, "E-UNBATCHED-UPDATE", SEV_ERROR, "m.sql", 9, 1, "s", NULL);
-	x->suppressed = 1;
-	sqlcheck_format_github(&f, &b);
-	ck_assert_str_eq(buf_cstr(&b),
-	    "::error file=a%2Cb%3Ac.sql,line=3,col=1,title=E-DROP-COLUMN::50%25 done: a%0Ab\n"
-	    "::warning file=m.sql,line=4,col=7,title=W-NOT-IDEMPOTENT::w\n");
-	buf_free(&b);
-	findings_free(&f);
-}
-END_TEST
-
 START_TEST(test_file_errors_and_rules)
 {
 	struct findings f = FINDINGS_INIT;
@@ -1186,9 +1111,6 @@ sqlcheck_suite(void)
 		{ "phase", test_phase_drop_column },
 		{ "transaction_detection", test_transaction_detection },
 		{ "plan_fields", test_plan_fields },
-		{ "format_text", test_format_text },
-		{ "format_json", test_format_json },
-		{ "format_github", test_format_github },
 		{ "file_and_rules", test_file_errors_and_rules },
 		{ "fragment_parsed", test_fragment_parsed },
 		{ "deep_nesting", test_deep_nesting },

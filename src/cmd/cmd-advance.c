@@ -251,7 +251,7 @@ lint_step(const struct plan *p, const struct step *s)
 			if (f.v[i].severity != SEV_ERROR)
 				f.v[i].suppressed = 1;
 		findings_sort(&f);
-		sqlcheck_format_text(&f, 0, &out);
+		report_text(&f, 0, &out);
 		fputs(buf_cstr(&out), stderr);
 		fprintf(stderr, "refused: %s/%s does not lint clean (%zu "
 		    "error%s, see 'excon lint'); nothing was run\n", p->name.s,

@@ -491,10 +491,10 @@ cmd_lint_exec(struct cmd_ctx *ctx)
 	findings_sort(&f);
 	switch (ctx->format) {
 	case FORMAT_JSON:
-		sqlcheck_format_json(&f, &out);
+		report_json(&f, &out);
 		break;
 	case FORMAT_TEXT:
-		sqlcheck_format_text(&f, 1, &out);
+		report_text(&f, 1, &out);
 		buf_printf(&out, "%zu error%s, %zu warning%s", findings_count(&f,
 		    SEV_ERROR), findings_count(&f, SEV_ERROR) == 1 ? "" : "s",
 		    findings_count(&f, SEV_WARNING), findings_count(&f,
