@@ -140,37 +140,6 @@ print_refusal(struct advance *a, const struct plan *p, const struct step *s,
 		    "override is logged and shown by 'excon audit'\n");
 }
 
-/* Records step idx of p as shipped in r, with its events, in the open transaction. */
-static int
-record_ship(struct advance *a, const struct plan *p, size_t idx,
-    const struct state_release *r, const struct gate_result *res, struct buf *err)
-{
-	const struct step *s = &p->steps[idx];
-	struct state_ship sh;
-
-	memset(&sh, 0, sizeof sh);
-	sh.plan = p->name.s;
-	sh.step = s->id.s;
-	sh.idx = (int)idx;
-	sh.release_seq = r->seq;
-	sh.checksum = (char *)s->checksum;
-	sh.status = SHIP_DONE;
-	sh.forced = res->forced;
-	sh.at = out_now();
-	if (state_ship_put(a->ctx->st, &sh, err) != 0)
-		return -1;
-	if (res->forced && cmd_event(a->ctx, "override", p->name.s, s->id.s, r->name,
-	    buf_cstr(&res->why), a->reason, err) != 0)
-		return -1;
-	if (a->record_only && exec_step_runs_sql(s) &&
-	    cmd_event(a->ctx, "record-only", p->name.s, s->id.s, r->name,
-	    s->verify.s ? "database untouched; verify skipped" :
-	    "database untouched", NULL, err) != 0)
-		return -1;
-	return cmd_event(a->ctx, "advance", p->name.s, s->id.s, r->name,
-	    step_kind_name(s->kind), res->forced ? NULL : a->reason, err);
-}
-
 /*
  * The SQL analysis lint runs, on the one step about to run: returns 0 when
  * it finds no error, else prints the findings and returns
@@ -310,7 +279,8 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 			note_shipped(a, p, s, r, res.forced);
 		goto done;
 	}
-	if (record_ship(a, p, (size_t)next, r, &res, &err) != 0 ||
+	if (dbstep_record_ship(ctx, p, (size_t)next, r, &res, a->reason,
+	    a->record_only, NULL, &err) != 0 ||
 	    state_commit(ctx->st, &err) != 0) {
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
