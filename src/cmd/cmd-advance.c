@@ -303,6 +303,38 @@ done:
 }
 
 /*
+ * Whether advance_one could ship a step of p, judged on the history of g,
+ * loaded once per pass of --all: a plan that is complete, waits for
+ * another stage or is refused by its gate is skipped without a write
+ * transaction, which makes a pass linear in the number of plans instead
+ * of reloading the whole history per plan.  The decision that ships is
+ * still advance_one's, made again on the history read inside its write
+ * transaction; a plan this misjudges because something shipped since is
+ * taken up by the next pass, which runs whenever anything shipped.
+ */
+static int
+may_ship(const struct advance *a, const struct gate_ctx *g, const struct plan *p)
+{
+	const struct state_release *r;
+	struct gate_progress pr;
+	struct gate_result res;
+	int next, ok;
+
+	gate_progress_load(g, p, &pr);
+	next = pr.next;
+	gate_progress_free(&pr);
+	if (next < 0 || (a->stage_set && p->steps[next].stage != a->stage))
+		return 0;
+	r = a->release_name ? gate_release_named(g->hist, a->release_name) :
+	    gate_newest(g->hist);
+	gate_result_init(&res);
+	gate_step(g, p, (size_t)next, r ? r->seq : 0, a->force, &res);
+	ok = res.allowed;
+	gate_result_free(&res);
+	return ok;
+}
+
+/*
  * Ships the steps of p one by one: only the next one, or up to and
  * including `to`.  A dry run shows only the next step, since the ones after
  * it are judged as if it had shipped.  Returns 0 when at least one shipped,
@@ -383,10 +415,17 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 		 */
 		for (;;) {
 			int before = a.nshipped;
+			struct state_history h;
+			struct gate_ctx g;
 
+			if ((rc = cmd_history(ctx, &h, 0)) != 0)
+				break;
+			cmd_gate(ctx, &h, &g);
 			for (i = 0; i < ctx->plans.nplans && rc == 0; i++) {
 				int r, done;
 
+				if (!may_ship(&a, &g, ctx->plans.plans[i]))
+					continue;
 				do {
 					r = advance_one(&a, ctx->plans.plans[i], -1, 1,
 					    &done);
@@ -395,6 +434,7 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 				    r != EXCON_EXIT_REFUSED)
 					rc = r;
 			}
+			state_history_free(&h);
 			if (rc != 0 || ctx->dry_run || a.nshipped == before)
 				break;
 		}
