@@ -1641,6 +1641,16 @@ START_TEST(test_advance_all_follows_dependencies)
 	same(r.out, "shipped b-later/y (code, code) in v1 (#1)\n"
 	    "shipped a-first/x (code, code) in v1 (#1)\n");
 	tu_run_free(&r);
+	/* A plan after its dependency ships in the same pass, in plan order. */
+	tu_write(dir, "plans/c-base.yaml", "plan: c-base\nsteps:\n  - {id: x, kind: code}\n");
+	tu_write(dir, "plans/d-next.yaml", "plan: d-next\ndepends_on: [c-base]\n"
+	    "steps:\n  - {id: y, kind: code}\n");
+	tu_write(dir, "plans/e-free.yaml", "plan: e-free\nsteps:\n  - {id: z, kind: code}\n");
+	ck_assert_int_eq(X(&r, "advance --all --stage code"), 0);
+	same(r.out, "shipped c-base/x (code, code) in v1 (#1)\n"
+	    "shipped d-next/y (code, code) in v1 (#1)\n"
+	    "shipped e-free/z (code, code) in v1 (#1)\n");
+	tu_run_free(&r);
 }
 END_TEST
 

@@ -309,8 +309,8 @@ done:
  * transaction, which makes a pass linear in the number of plans instead
  * of reloading the whole history per plan.  The decision that ships is
  * still advance_one's, made again on the history read inside its write
- * transaction; a plan this misjudges because something shipped since is
- * taken up by the next pass, which runs whenever anything shipped.
+ * transaction.  After a ship the pass reads the history again, so that a
+ * plan depending on it ships in the same pass, as before.
  */
 static int
 may_ship(const struct advance *a, const struct gate_ctx *g, const struct plan *p)
@@ -418,12 +418,21 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 			struct state_history h;
 			struct gate_ctx g;
 
+			int seen = a.nshipped;
+
 			if ((rc = cmd_history(ctx, &h, 0)) != 0)
 				break;
 			cmd_gate(ctx, &h, &g);
 			for (i = 0; i < ctx->plans.nplans && rc == 0; i++) {
 				int r, done;
 
+				/* Judge the plans after a ship on the history with it. */
+				if (a.nshipped != seen && !ctx->dry_run) {
+					state_history_free(&h);
+					if ((rc = cmd_history(ctx, &h, 0)) != 0)
+						break;
+					seen = a.nshipped;
+				}
 				if (!may_ship(&a, &g, ctx->plans.plans[i]))
 					continue;
 				do {
