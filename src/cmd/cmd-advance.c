@@ -414,11 +414,9 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 		 * shows one step per plan: later ones depend on it shipping.
 		 */
 		for (;;) {
-			int before = a.nshipped;
+			int before = a.nshipped, seen = a.nshipped;
 			struct state_history h;
 			struct gate_ctx g;
-
-			int seen = a.nshipped;
 
 			if ((rc = cmd_history(ctx, &h, 0)) != 0)
 				break;
