@@ -60,7 +60,7 @@ FUZZ_PKGS := clang libclang-rt-dev
 FUZZ_TIME ?= 20
 FUZZ_TARGETS := plan sql
 
-.PHONY: all deps build test demo bench install clean check-deps fuzz
+.PHONY: all deps build test demo bench install clean check-deps fuzz check-banned
 
 all: deps build
 
@@ -69,9 +69,30 @@ build: $(EXCON_BIN) $(TEST_BIN)
 deps:
 	@sh scripts/deps.sh $(DEB_PKGS)
 
+# src/banned.h is forced into every file of src/ (not the tests), after the
+# system headers it includes itself: a banned function is a compile error.
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/cmd/*.h) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -include src/banned.h -c -o $@ $<
+
+# `make check-banned`: proves src/banned.h works, by compiling one line per
+# banned function with the flags of src/ and requiring each to fail (and a
+# line without one to succeed, so a broken command line cannot pass).
+BANNED_FUNCS := 'sprintf(b, "x")' 'vsprintf(b, "x", ap)' 'strcpy(b, "x")' \
+	'strcat(b, "x")' 'strncpy(b, "x", 1)' 'strtok(b, " ")' 'gets(b)'
+check-banned:
+	@mkdir -p $(BUILD)
+	@set -e; t=$(BUILD)/banned-check.c; \
+	for call in 'snprintf(b, sizeof b, "x")' $(BANNED_FUNCS); do \
+		printf '#include <stdarg.h>\n#include <stdio.h>\n#include <string.h>\nvoid f(va_list ap);\nvoid f(va_list ap) { char b[8] = ""; (void)ap; (void)%s; }\n' "$$call" > $$t; \
+		if $(CC) $(ALL_CFLAGS) -include src/banned.h -c -o $(BUILD)/banned-check.o $$t 2>$(BUILD)/banned-check.log; then \
+			case "$$call" in snprintf*) ;; *) echo "check-banned: '$$call' compiled"; exit 1;; esac; \
+		else \
+			case "$$call" in snprintf*) cat $(BUILD)/banned-check.log; echo "check-banned: the allowed line failed"; exit 1;; esac; \
+			f=$${call%%(*}; grep -q "sorry_$${f}_is_a_banned_function" $(BUILD)/banned-check.log || \
+				{ cat $(BUILD)/banned-check.log; echo "check-banned: '$$call' failed for another reason"; exit 1; }; \
+		fi; \
+	done; rm -f $$t $(BUILD)/banned-check.o $(BUILD)/banned-check.log; echo "check-banned: 7 banned functions refused"
 
 $(BUILD)/libexcon.a: $(LIB_OBJ)
 	@rm -f $@
@@ -87,6 +108,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_UTIL) $(wildcard tests/util/*.h) $(BUILD)/lib
 
 test: deps
 	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory check-banned
 	@EXCON_BIN=$(CURDIR)/$(EXCON_BIN) sh tests/run.sh $(TEST_BIN)
 
 demo: deps

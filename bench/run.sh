@@ -4,8 +4,10 @@
 #
 #   a. status/audit: `excon status` and `excon audit` on a project of 1,000
 #      plans x 6 steps and ~1,000 releases (bench/gen-state.sh), against
-#      sqlite3 counting the ships of the same state file; then the same
-#      history in the PostgreSQL store against the SQLite figures;
+#      sqlite3 counting the ships of the same state file; `excon advance
+#      --all` with nothing to ship against status, and at 5x the plans
+#      against itself (linear growth); then the same history in the
+#      PostgreSQL store against the SQLite figures;
 #   b. backfill: rows/s of excon's batched backfill against one plain
 #      `UPDATE t SET b = a` of a 1,000,000-row table, then the latency of a
 #      concurrent writer (pgbench, random single-row updates) with no
@@ -17,7 +19,8 @@
 #   make bench            (or: EXCON_BIN=./excon sh bench/run.sh)
 #
 # Knobs (environment): BENCH_PLANS (1000), BENCH_ROWS (1000000), BENCH_RUNS
-# (7, runs per timing; the median is kept), BENCH_BACKFILL_RUNS (7, runs
+# (7, runs per timing; the median is kept), BENCH_ADVANCE_SCALE (5, the
+# larger project of advance --all, as a multiple of BENCH_PLANS; 1 = none), BENCH_BACKFILL_RUNS (7, runs
 # each of the plain UPDATE and of excon's backfill), BENCH_BATCH_SIZE and
 # BENCH_TARGET_MS (backfill settings for the bench's excon.yaml; unset =
 # excon's built-in defaults, which are what the bench is meant to show),
@@ -33,6 +36,10 @@ EXCON_BIN=${EXCON_BIN:-$here/excon}
 PLANS=${BENCH_PLANS:-1000}
 ROWS=${BENCH_ROWS:-1000000}
 RUNS=${BENCH_RUNS:-7}
+ADV_SCALE=${BENCH_ADVANCE_SCALE:-5}
+case $ADV_SCALE in
+''|*[!0-9]*|0) echo "bench: BENCH_ADVANCE_SCALE must be a positive number" >&2; exit 2 ;;
+esac
 BF_RUNS=${BENCH_BACKFILL_RUNS:-7}
 case $BF_RUNS in
 ''|*[!0-9]*|0) echo "bench: BENCH_BACKFILL_RUNS must be a positive number" >&2; exit 2 ;;
@@ -147,6 +154,23 @@ row() {
 row "sqlite3 count(*) of ships (baseline)" "$base"
 row "excon status" "$st" "$(ratio "$st" "$base")x baseline"
 row "excon audit" "$au" "$(ratio "$au" "$base")x baseline"
+
+# a (continued). `advance --all` with nothing to ship (every contract waits
+# for its window): at PLANS plans against status, and at ADV_SCALE x PLANS
+# plans against PLANS.  Linear means the second ratio stays near ADV_SCALE
+# (goal <= 6 for 5x); it was quadratic while every plan reloaded the whole
+# history in its own write transaction.
+adv=$(median_ms "$EXCON_BIN" advance --all)
+row "excon advance --all, nothing to ship" "$adv" "$(ratio "$adv" "$st")x status (goal <= 3)"
+if [ "$ADV_SCALE" -gt 1 ]; then
+	big=$((PLANS * ADV_SCALE))
+	EXCON_BIN=$EXCON_BIN sh "$here/bench/gen-state.sh" "$tmp/state-big" "$big" >/dev/null
+	cd "$tmp/state-big"
+	advbig=$(median_ms "$EXCON_BIN" advance --all)
+	row "excon advance --all, $big plans" "$advbig" "$(ratio "$advbig" "$adv")x at $PLANS plans (goal <= $((ADV_SCALE + 1)))"
+	cd "$tmp/state"
+	rm -rf "$tmp/state-big"
+fi
 
 # ---------------------------------------------------------------------------
 # b. backfill against a plain UPDATE, with and without a concurrent writer

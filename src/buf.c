@@ -2,6 +2,7 @@
  * The growable string buffer (see buf.h for its invariants) and the
  * error-message convention shared by every module.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@ buf_grow(struct buf *b, size_t n)
 {
 	size_t want = b->len + n + 1;
 
+	assert(b->ptr != NULL ? b->len < b->cap : b->len == 0 && b->cap == 0);
+	assert(want > b->len);	/* no overflow */
 	if (want <= b->cap)
 		return;
 	if (want < 64)
@@ -61,6 +64,7 @@ buf_add(struct buf *b, const void *data, size_t n)
 		memcpy(b->ptr + b->len, data, n);
 	b->len += n;
 	b->ptr[b->len] = '\0';
+	assert(b->len < b->cap);
 }
 
 /* Appends a C string. */
@@ -107,6 +111,7 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 		vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
 	}
 	b->len += (size_t)n;
+	assert(b->len < b->cap && b->ptr[b->len] == '\0');
 }
 
 /* Appends formatted text. */

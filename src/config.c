@@ -4,6 +4,7 @@
  * is worse than a refusal.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,51 +92,242 @@ int_value(const struct ynode *v, const char *file, const char *key, int *out,
 	return 0;
 }
 
+/* How a setting is read; each type has its own messages. */
+enum key_type {
+	KEY_DIRS,	/* one directory, a separated list, or a list */
+	KEY_FILE,	/* a non-empty single value */
+	KEY_CONNINFO,	/* a single value; marks database_set */
+	KEY_DURATION,	/* a single value like 2s, 500ms or 1min */
+	KEY_INT,	/* a whole number, 0 to 10^9 */
+	KEY_MS,		/* a duration in milliseconds, 0 = off (long) */
+	KEY_BOOL,	/* true or false */
+	KEY_CONNINFOS,	/* one conninfo or a list of them */
+	KEY_PROBE,	/* off, advisory or required (CONFIG_PROBE_*) */
+	KEY_RULES,	/* a list of SQL analysis rule ids */
+	KEY_SECTION,	/* a mapping of the settings in sub */
+};
+
 /*
- * The `lint:` mapping: assume_in_transaction (a boolean) and
- * exclude_rules (a list of rule ids of the SQL analysis; an unknown id
- * is an error, since a misspelt id would silently exclude nothing).
+ * One setting of excon.yaml: its name, type and the field of struct config
+ * it fills.  The tables below are the only list of settings: reading, the
+ * "unknown setting" message and its list of expected names all come from
+ * them, as plan.c's field table does for plan files.
+ */
+struct config_key {
+	const char		*name;
+	enum key_type		 type;
+	size_t			 off;		/* offsetof(struct config, field) */
+	int			 null_default;	/* empty or ~ keeps the default */
+	const struct config_key	*sub;		/* KEY_SECTION: its settings */
+};
+
+#define F(field) offsetof(struct config, field)
+
+static const struct config_key backfill_keys[] = {
+	{ "batch_size", KEY_INT, F(batch_size), 0, NULL },
+	{ "target_batch_ms", KEY_INT, F(target_batch_ms), 0, NULL },
+	{ "pause_ms", KEY_INT, F(pause_ms), 0, NULL },
+	{ "max_replica_lag", KEY_MS, F(max_replica_lag_ms), 0, NULL },
+	{ "max_xact_age", KEY_MS, F(max_xact_age_ms), 0, NULL },
+	{ NULL, 0, 0, 0, NULL }
+};
+
+static const struct config_key lint_keys[] = {
+	{ "assume_in_transaction", KEY_BOOL, F(lint_assume_tx), 0, NULL },
+	{ "exclude_rules", KEY_RULES, F(lint_exclude), 0, NULL },
+	{ NULL, 0, 0, 0, NULL }
+};
+
+static const struct config_key top_keys[] = {
+	{ "plans", KEY_DIRS, F(plan_dirs), 1, NULL },
+	{ "state", KEY_FILE, F(state_path), 1, NULL },
+	{ "database", KEY_CONNINFO, F(database), 1, NULL },
+	{ "contract_after", KEY_INT, F(contract_after), 1, NULL },
+	{ "lock_timeout", KEY_DURATION, F(lock_timeout), 1, NULL },
+	{ "statement_timeout", KEY_DURATION, F(statement_timeout), 1, NULL },
+	{ "lock_retries", KEY_INT, F(lock_retries), 1, NULL },
+	{ "replicas", KEY_CONNINFOS, F(replicas), 1, NULL },
+	{ "probe", KEY_PROBE, F(probe), 0, NULL },
+	{ "backfill", KEY_SECTION, 0, 1, backfill_keys },
+	{ "lint", KEY_SECTION, 0, 0, lint_keys },
+	{ NULL, 0, 0, 0, NULL }
+};
+
+#undef F
+
+/* The field of c that k fills. */
+#define SLOT(c, k, type) ((type *)(void *)((char *)(c) + (k)->off))
+
+/* Appends the names of table as "a, b or c". */
+static void
+key_names(struct buf *out, const struct config_key *table)
+{
+	size_t i;
+
+	for (i = 0; table[i].name != NULL; i++)
+		buf_printf(out, "%s%s", i == 0 ? "" : table[i + 1].name == NULL ?
+		    " or " : ", ", table[i].name);
+}
+
+/* Reads a list of non-empty scalars into a fresh NULL-terminated *slot. */
+static int
+str_list(char ***slot, const struct ynode *v, const char *file,
+    const char *what, struct buf *err)
+{
+	size_t j;
+
+	strv_free(*slot);
+	*slot = xcalloc(v->n + 1, sizeof **slot);
+	for (j = 0; j < v->n; j++) {
+		if (v->items[j]->type != YNODE_SCALAR || v->items[j]->value[0] == '\0')
+			return error_set(err, "%s:%d:%d: expected a %s", file,
+			    v->items[j]->pos.line, v->items[j]->pos.col, what);
+		(*slot)[j] = xstrdup(v->items[j]->value);
+	}
+	return 0;
+}
+
+static int apply_map(struct config *c, const struct config_key *table,
+    const char *section, const struct ynode *map, const char *file,
+    struct buf *err);
+
+/* Applies the value v of setting k. */
+static int
+apply_key(struct config *c, const struct config_key *k, const struct ynode *v,
+    const char *file, struct buf *err)
+{
+	size_t j;
+
+	switch (k->type) {
+	case KEY_DIRS:
+		if ((v->type == YNODE_SCALAR && v->value[strspn(v->value,
+		    ":,")] == '\0') || (v->type == YNODE_SEQ && v->n == 0))
+			return error_set(err, "%s:%d:%d: \"%s\" names no directory",
+			    file, v->pos.line, v->pos.col, k->name);
+		if (v->type == YNODE_SCALAR) {
+			config_set_plans(c, v->value);
+			return 0;
+		}
+		if (v->type != YNODE_SEQ)
+			return error_set(err, "%s:%d:%d: \"%s\" must be a directory or "
+			    "a list of directories", file, v->pos.line, v->pos.col,
+			    k->name);
+		return str_list(SLOT(c, k, char **), v, file, "directory", err);
+	case KEY_FILE:
+	case KEY_CONNINFO:
+	case KEY_DURATION:
+		if (v->type != YNODE_SCALAR)
+			return error_set(err, "%s:%d:%d: \"%s\" must be a single value",
+			    file, v->pos.line, v->pos.col, k->name);
+		if (k->type == KEY_FILE && v->value[0] == '\0')
+			return error_set(err, "%s:%d:%d: \"%s\" names no file", file,
+			    v->pos.line, v->pos.col, k->name);
+		if (k->type == KEY_DURATION && !plan_duration_valid(v->value))
+			return error_set(err, "%s:%d:%d: \"%s\" must be a duration "
+			    "like 2s, 500ms or 1min, not \"%s\"", file, v->pos.line,
+			    v->pos.col, k->name, v->value);
+		config_set_str(SLOT(c, k, char *), v->value);
+		if (k->type == KEY_CONNINFO)
+			c->database_set = 1;
+		return 0;
+	case KEY_INT:
+		return int_value(v, file, k->name, SLOT(c, k, int), err);
+	case KEY_MS:
+		if (v->type != YNODE_SCALAR || pg_timeout_ms(v->value) < 0)
+			return error_set(err, "%s:%d:%d: \"%s\" must be a duration such "
+			    "as 2s or 10min (0 = off)", file, v->pos.line, v->pos.col,
+			    k->name);
+		*SLOT(c, k, long) = pg_timeout_ms(v->value);
+		return 0;
+	case KEY_BOOL:
+		if (v->type != YNODE_SCALAR || (strcmp(v->value, "true") != 0 &&
+		    strcmp(v->value, "false") != 0))
+			return error_set(err, "%s:%d:%d: \"%s\" must be true or false",
+			    file, v->pos.line, v->pos.col, k->name);
+		*SLOT(c, k, int) = strcmp(v->value, "true") == 0;
+		return 0;
+	case KEY_CONNINFOS:
+		if (v->type == YNODE_SCALAR) {
+			char ***slot = SLOT(c, k, char **);
+
+			strv_free(*slot);
+			*slot = xcalloc(2, sizeof **slot);
+			if (v->value[0] != '\0')
+				(*slot)[0] = xstrdup(v->value);
+			return 0;
+		}
+		if (v->type != YNODE_SEQ)
+			return error_set(err, "%s:%d:%d: \"%s\" must be a list of "
+			    "conninfos", file, v->pos.line, v->pos.col, k->name);
+		return str_list(SLOT(c, k, char **), v, file, "conninfo", err);
+	case KEY_PROBE:
+		if (v->type != YNODE_SCALAR || (strcmp(v->value, "off") != 0 &&
+		    strcmp(v->value, "advisory") != 0 &&
+		    strcmp(v->value, "required") != 0))
+			return error_set(err, "%s:%d:%d: \"%s\" must be off, advisory "
+			    "or required", file, v->pos.line, v->pos.col, k->name);
+		*SLOT(c, k, int) = strcmp(v->value, "off") == 0 ? CONFIG_PROBE_OFF :
+		    strcmp(v->value, "required") == 0 ? CONFIG_PROBE_REQUIRED :
+		    CONFIG_PROBE_ADVISORY;
+		return 0;
+	case KEY_RULES:
+		/* An unknown id is an error: a misspelt one would exclude nothing. */
+		if (v->type != YNODE_SEQ)
+			return error_set(err, "%s:%d:%d: \"%s\" must be a list of rule "
+			    "ids", file, v->pos.line, v->pos.col, k->name);
+		for (j = 0; j < v->n; j++) {
+			const struct ynode *id = v->items[j];
+
+			if (id->type != YNODE_SCALAR || sqlcheck_rule(id->value) == NULL)
+				return error_set(err, "%s:%d:%d: %s: unknown rule \"%s\" "
+				    "(excon lint --rules lists them)", file, id->pos.line,
+				    id->pos.col, k->name, id->type == YNODE_SCALAR ?
+				    id->value : "?");
+		}
+		return str_list(SLOT(c, k, char **), v, file, "rule id", err);
+	case KEY_SECTION:
+		if (v->type != YNODE_MAP)
+			return error_set(err, "%s:%d:%d: \"%s\" must be a mapping", file,
+			    v->pos.line, v->pos.col, k->name);
+		return apply_map(c, k->sub, k->name, v, file, err);
+	}
+	return 0;
+}
+
+/*
+ * Applies a mapping of settings from table; section names the enclosing
+ * setting in messages (NULL at the top).
  */
 static int
-lint_settings(struct config *c, const struct ynode *v, const char *file,
+apply_map(struct config *c, const struct config_key *table,
+    const char *section, const struct ynode *map, const char *file,
     struct buf *err)
 {
-	size_t j, k;
+	size_t i, j;
 
-	if (v->type != YNODE_MAP)
-		return error_set(err, "%s:%d:%d: \"lint\" must be a mapping", file,
-		    v->pos.line, v->pos.col);
-	for (j = 0; j < v->n; j++) {
-		const char *lk = v->keys[j];
-		const struct ynode *x = v->items[j];
+	for (i = 0; i < map->n; i++) {
+		const struct ynode *v = map->items[i];
+		const struct config_key *k = NULL;
 
-		if (strcmp(lk, "assume_in_transaction") == 0) {
-			if (x->type != YNODE_SCALAR || (strcmp(x->value, "true") != 0 &&
-			    strcmp(x->value, "false") != 0))
-				return error_set(err, "%s:%d:%d: \"assume_in_transaction\" "
-				    "must be true or false", file, x->pos.line, x->pos.col);
-			c->lint_assume_tx = strcmp(x->value, "true") == 0;
-		} else if (strcmp(lk, "exclude_rules") == 0) {
-			if (x->type != YNODE_SEQ)
-				return error_set(err, "%s:%d:%d: \"exclude_rules\" must be "
-				    "a list of rule ids", file, x->pos.line, x->pos.col);
-			strv_free(c->lint_exclude);
-			c->lint_exclude = xcalloc(x->n + 1, sizeof *c->lint_exclude);
-			for (k = 0; k < x->n; k++) {
-				const struct ynode *id = x->items[k];
+		for (j = 0; table[j].name != NULL && k == NULL; j++)
+			if (strcmp(table[j].name, map->keys[i]) == 0)
+				k = &table[j];
+		if (k == NULL) {
+			struct buf names = BUF_INIT;
 
-				if (id->type != YNODE_SCALAR || sqlcheck_rule(id->value) ==
-				    NULL)
-					return error_set(err, "%s:%d:%d: exclude_rules: unknown "
-					    "rule \"%s\" (excon lint --rules lists them)", file,
-					    id->pos.line, id->pos.col, id->type == YNODE_SCALAR ?
-					    id->value : "?");
-				c->lint_exclude[k] = xstrdup(id->value);
-			}
-		} else
-			return error_set(err, "%s:%d:%d: unknown lint setting \"%s\" "
-			    "(expected assume_in_transaction or exclude_rules)", file,
-			    v->key_pos[j].line, v->key_pos[j].col, lk);
+			key_names(&names, table);
+			error_set(err, "%s:%d:%d: unknown %s%ssetting \"%s\" (expected %s)",
+			    file, map->key_pos[i].line, map->key_pos[i].col,
+			    section ? section : "", section ? " " : "", map->keys[i],
+			    buf_cstr(&names));
+			buf_free(&names);
+			return -1;
+		}
+		/* A setting left empty (or ~) keeps its default. */
+		if (k->null_default && ytree_is_null(v))
+			continue;
+		if (apply_key(c, k, v, file, err) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -145,150 +337,12 @@ static int
 apply_file(struct config *c, const struct ynode *root, const char *file,
     struct buf *err)
 {
-	size_t i, j;
-
 	if (root == NULL)
 		return 0;
 	if (root->type != YNODE_MAP)
 		return error_set(err, "%s:%d:%d: expected a mapping of settings",
 		    file, root->pos.line, root->pos.col);
-	for (i = 0; i < root->n; i++) {
-		const char *k = root->keys[i];
-		const struct ynode *v = root->items[i];
-		struct pos kp = root->key_pos[i];
-
-		/* A setting left empty (or ~) keeps its default. */
-		if (ytree_is_null(v) && (strcmp(k, "plans") == 0 ||
-		    strcmp(k, "replicas") == 0 ||
-		    strcmp(k, "backfill") == 0 || strcmp(k, "contract_after") == 0 ||
-		    strcmp(k, "lock_retries") == 0 || strcmp(k, "state") == 0 ||
-		    strcmp(k, "database") == 0 || strcmp(k, "lock_timeout") == 0 ||
-		    strcmp(k, "statement_timeout") == 0))
-			continue;
-
-		if (strcmp(k, "plans") == 0) {
-			if ((v->type == YNODE_SCALAR && v->value[strspn(v->value,
-			    ":,")] == '\0') || (v->type == YNODE_SEQ && v->n == 0))
-				return error_set(err, "%s:%d:%d: \"plans\" names no "
-				    "directory", file, v->pos.line, v->pos.col);
-			if (v->type == YNODE_SCALAR) {
-				config_set_plans(c, v->value);
-				continue;
-			}
-			if (v->type != YNODE_SEQ)
-				return error_set(err, "%s:%d:%d: \"plans\" must be a "
-				    "directory or a list of directories", file,
-				    v->pos.line, v->pos.col);
-			strv_free(c->plan_dirs);
-			c->plan_dirs = xcalloc(v->n + 1, sizeof *c->plan_dirs);
-			for (j = 0; j < v->n; j++) {
-				if (v->items[j]->type != YNODE_SCALAR ||
-				    v->items[j]->value[0] == '\0')
-					return error_set(err, "%s:%d:%d: expected a "
-					    "directory", file, v->items[j]->pos.line,
-					    v->items[j]->pos.col);
-				c->plan_dirs[j] = xstrdup(v->items[j]->value);
-			}
-		} else if (strcmp(k, "backfill") == 0) {
-			if (v->type != YNODE_MAP)
-				return error_set(err, "%s:%d:%d: \"backfill\" must be a "
-				    "mapping", file, v->pos.line, v->pos.col);
-			for (j = 0; j < v->n; j++) {
-				const char *bk = v->keys[j];
-				long *dslot = strcmp(bk, "max_replica_lag") == 0 ?
-				    &c->max_replica_lag_ms : strcmp(bk, "max_xact_age") == 0 ?
-				    &c->max_xact_age_ms : NULL;
-				int *slot = strcmp(bk, "batch_size") == 0 ? &c->batch_size :
-				    strcmp(bk, "target_batch_ms") == 0 ? &c->target_batch_ms :
-				    strcmp(bk, "pause_ms") == 0 ? &c->pause_ms : NULL;
-
-				if (dslot != NULL) {
-					const struct ynode *d = v->items[j];
-
-					if (d->type != YNODE_SCALAR || pg_timeout_ms(d->value) < 0)
-						return error_set(err, "%s:%d:%d: \"%s\" must be "
-						    "a duration such as 2s or 10min (0 = off)",
-						    file, d->pos.line, d->pos.col, bk);
-					*dslot = pg_timeout_ms(d->value);
-					continue;
-				}
-				if (slot == NULL)
-					return error_set(err, "%s:%d:%d: unknown backfill "
-					    "setting \"%s\" (expected batch_size, "
-					    "target_batch_ms, pause_ms, max_replica_lag or "
-					    "max_xact_age)", file,
-					    v->key_pos[j].line, v->key_pos[j].col, bk);
-				if (int_value(v->items[j], file, bk, slot, err) != 0)
-					return -1;
-			}
-		} else if (strcmp(k, "lint") == 0) {
-			if (lint_settings(c, v, file, err) != 0)
-				return -1;
-		} else if (strcmp(k, "contract_after") == 0) {
-			if (int_value(v, file, k, &c->contract_after, err) != 0)
-				return -1;
-		} else if (strcmp(k, "lock_retries") == 0) {
-			if (int_value(v, file, k, &c->lock_retries, err) != 0)
-				return -1;
-		} else if (strcmp(k, "replicas") == 0) {
-			/* One conninfo, or a list of them; [] or empty = none. */
-			strv_free(c->replicas);
-			c->replicas = xcalloc((v->type == YNODE_SEQ ? v->n : 1) + 1,
-			    sizeof *c->replicas);
-			if (v->type == YNODE_SCALAR) {
-				if (!ytree_is_null(v) && v->value[0] != '\0')
-					c->replicas[0] = xstrdup(v->value);
-				continue;
-			}
-			if (v->type != YNODE_SEQ)
-				return error_set(err, "%s:%d:%d: \"replicas\" must be a "
-				    "list of conninfos", file, v->pos.line, v->pos.col);
-			for (j = 0; j < v->n; j++) {
-				if (v->items[j]->type != YNODE_SCALAR ||
-				    v->items[j]->value[0] == '\0')
-					return error_set(err, "%s:%d:%d: expected a "
-					    "conninfo", file, v->items[j]->pos.line,
-					    v->items[j]->pos.col);
-				c->replicas[j] = xstrdup(v->items[j]->value);
-			}
-		} else if (strcmp(k, "probe") == 0) {
-			if (v->type != YNODE_SCALAR || (strcmp(v->value, "off") != 0 &&
-			    strcmp(v->value, "advisory") != 0 &&
-			    strcmp(v->value, "required") != 0))
-				return error_set(err, "%s:%d:%d: \"probe\" must be off, "
-				    "advisory or required", file, v->pos.line, v->pos.col);
-			c->probe = strcmp(v->value, "off") == 0 ? CONFIG_PROBE_OFF :
-			    strcmp(v->value, "required") == 0 ?
-			    CONFIG_PROBE_REQUIRED : CONFIG_PROBE_ADVISORY;
-		} else if (strcmp(k, "state") == 0 || strcmp(k, "database") == 0 ||
-		    strcmp(k, "lock_timeout") == 0 ||
-		    strcmp(k, "statement_timeout") == 0) {
-			char **slot = strcmp(k, "state") == 0 ? &c->state_path :
-			    strcmp(k, "database") == 0 ? &c->database :
-			    strcmp(k, "lock_timeout") == 0 ? &c->lock_timeout :
-			    &c->statement_timeout;
-
-			if (v->type != YNODE_SCALAR)
-				return error_set(err, "%s:%d:%d: \"%s\" must be a single "
-				    "value", file, v->pos.line, v->pos.col, k);
-			if (slot == &c->state_path && v->value[0] == '\0')
-				return error_set(err, "%s:%d:%d: \"state\" names no "
-				    "file", file, v->pos.line, v->pos.col);
-			if ((slot == &c->lock_timeout || slot == &c->statement_timeout) &&
-			    !plan_duration_valid(v->value))
-				return error_set(err, "%s:%d:%d: \"%s\" must be a duration "
-				    "like 2s, 500ms or 1min, not \"%s\"", file, v->pos.line,
-				    v->pos.col, k, v->value);
-			config_set_str(slot, v->value);
-			if (slot == &c->database)
-				c->database_set = 1;
-		} else
-			return error_set(err, "%s:%d:%d: unknown setting \"%s\" "
-			    "(expected plans, state, database, contract_after, "
-			    "lock_timeout, statement_timeout, lock_retries, "
-			    "replicas, probe, backfill or lint)", file, kp.line, kp.col, k);
-	}
-	return 0;
+	return apply_map(c, top_keys, NULL, root, file, err);
 }
 
 /* Reads the config file and the environment. */

@@ -11,6 +11,7 @@
  * looks at the catalog first), so a rerun after a crash between units is
  * safe.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1775,8 +1776,26 @@ struct effect {
 	const char	*name;		/* column, index, constraint, trigger */
 	const char	*other;		/* sync trigger: the second column */
 	int		 present;	/* 1 = must exist, 0 = must be gone */
-	char		 buf[80];	/* generated names */
+	struct buf	 nbuf;		/* owns name when it is generated */
 };
+
+/*
+ * Cuts name to what PostgreSQL stores: at most NAMEDATALEN_MAX bytes, never
+ * inside a UTF-8 character, as the server truncates a longer identifier.
+ */
+static void
+catalog_name(struct buf *name)
+{
+	size_t n = name->len;
+
+	if (n <= NAMEDATALEN_MAX)
+		return;
+	n = NAMEDATALEN_MAX;
+	while (n > 0 && ((unsigned char)name->ptr[n] & 0xC0) == 0x80)
+		n--;
+	buf_truncate(name, n);
+	assert(name->len <= NAMEDATALEN_MAX);
+}
 
 /* The effect of step s, or OBJ_NONE when nothing is checkable. */
 static void
@@ -1785,6 +1804,7 @@ step_effect(const struct step *s, struct effect *e)
 	struct buf n = BUF_INIT;
 
 	memset(e, 0, sizeof *e);
+	e->nbuf = (struct buf)BUF_INIT;
 	e->schema = schema_of(s);
 	e->table = s->table.s;
 	e->present = 1;
@@ -1854,8 +1874,16 @@ step_effect(const struct step *s, struct effect *e)
 		break;
 	}
 	if (n.len > 0) {
-		snprintf(e->buf, sizeof e->buf, "%s", buf_cstr(&n));
-		e->name = e->buf;
+		e->nbuf = n;
+		n = (struct buf)BUF_INIT;
+		e->name = buf_cstr(&e->nbuf);
+	} else if (e->name != NULL && strlen(e->name) > NAMEDATALEN_MAX) {
+		buf_puts(&e->nbuf, e->name);
+		e->name = buf_cstr(&e->nbuf);
+	}
+	if (e->nbuf.len > 0) {
+		catalog_name(&e->nbuf);
+		e->name = buf_cstr(&e->nbuf);
 	}
 	if (s->kind == KIND_DUAL_WRITE) {
 		e->other = s->from.s;
@@ -1864,6 +1892,14 @@ step_effect(const struct step *s, struct effect *e)
 	if (e->table == NULL)
 		e->obj = OBJ_NONE;
 	buf_free(&n);
+}
+
+/* Frees what step_effect allocated (the effect itself is the caller's). */
+static void
+effect_free(struct effect *e)
+{
+	buf_free(&e->nbuf);
+	e->name = NULL;
 }
 
 /* 1 when strings are equal (both may be NULL). */
@@ -1992,13 +2028,16 @@ exec_drift(struct exec *x, const struct plan *p, size_t nshipped,
 		if (!exec_step_runs_sql(s))
 			continue;
 		step_effect(s, &e);
-		if (e.obj == OBJ_NONE)
+		if (e.obj == OBJ_NONE) {
+			effect_free(&e);
 			continue;
+		}
 		for (j = i + 1; j < nshipped && !skip; j++) {
 			struct effect l;
 
 			step_effect(&p->steps[j], &l);
 			skip = superseded(&e, s, &l, &p->steps[j]);
+			effect_free(&l);
 		}
 		/* Other plans' ships at the same time or later; a tie counts as later. */
 		for (j = 0; when != NULL && j < nall && !skip; j++) {
@@ -2012,11 +2051,14 @@ exec_drift(struct exec *x, const struct plan *p, size_t nshipped,
 				continue;
 			step_effect(o, &l);
 			skip = superseded(&e, s, &l, o);
+			effect_free(&l);
 		}
-		if (skip)
-			continue;
-		if (effect_state(x, &e, &st, err) == -1)
+		if (skip || effect_state(x, &e, &st, err) == -1) {
+			effect_free(&e);
+			if (skip)
+				continue;
 			return -1;
+		}
 		if (e.present && st == 0)
 			problem = e.obj == OBJ_NOTNULL ? "column is nullable" :
 			    e.obj == OBJ_VALID ? "constraint missing" : "missing";
@@ -2024,8 +2066,10 @@ exec_drift(struct exec *x, const struct plan *p, size_t nshipped,
 			problem = e.obj == OBJ_VALID ? "constraint not validated" : "index is INVALID";
 		else if (!e.present && st != 0)
 			problem = e.obj == OBJ_NOTNULL ? "column is still NOT NULL" : "still present";
-		if (problem == NULL)
+		if (problem == NULL) {
+			effect_free(&e);
 			continue;
+		}
 		display_table(&line, s);
 		if (e.obj == OBJ_COLUMN || e.obj == OBJ_NOTNULL)
 			buf_printf(&line, ".%s: ", e.name);
@@ -2040,6 +2084,7 @@ exec_drift(struct exec *x, const struct plan *p, size_t nshipped,
 			buf_printf(&line, " in %s", releases[i]);
 		buf_putc(&line, ')');
 		drift_add(d, buf_detach(&line));
+		effect_free(&e);
 	}
 	return 0;
 }

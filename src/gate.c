@@ -6,6 +6,7 @@
  * rollback target, keeps working: see step_kind_min_releases() in plan.c
  * and the table in the README.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,6 +218,76 @@ evidence_says(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
 	buf_truncate(out, out->len - (out->len > 0 &&
 	    out->ptr[out->len - 1] == '\n'));
 	return 1;
+}
+
+/* Prepares res for gate_rollback. */
+void
+gate_undo_init(struct gate_undo *res)
+{
+	memset(res, 0, sizeof *res);
+	buf_init(&res->why);
+}
+
+/* Frees res's text (NULL-safe). */
+void
+gate_undo_free(struct gate_undo *res)
+{
+	if (res != NULL)
+		buf_free(&res->why);
+}
+
+/* The rollback target (see gate.h). */
+int
+gate_rollback_target(const struct gate_ctx *ctx, const struct plan *p)
+{
+	struct gate_progress pr;
+	int i, idx = -1;
+
+	gate_progress_load(ctx, p, &pr);
+	for (i = (int)p->nsteps - 1; i >= 0 && idx < 0; i--)
+		if (pr.ships[i] != NULL)
+			idx = i;
+	gate_progress_free(&pr);
+	return idx;
+}
+
+/* Rollback eligibility (see gate.h). */
+void
+gate_rollback(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
+    int runs_sql, struct gate_undo *res)
+{
+	const struct step *s = &p->steps[idx];
+	const struct state_ship *sh;
+	struct gate_progress pr;
+
+	assert(idx < p->nsteps);
+	buf_reset(&res->why);
+	res->allowed = 0;
+	res->hint = NULL;
+	gate_progress_load(ctx, p, &pr);
+	sh = pr.ships[idx];
+	gate_progress_free(&pr);
+	if (s->phase == PHASE_CONTRACT) {
+		res->rule = GATE_UNDO_CONTRACT;
+		res->hint = "a contract step";
+		buf_printf(&res->why, "%s (contract) ", s->id.s);
+		if (sh != NULL)
+			buf_printf(&res->why, "shipped in %s (#%lld) and ",
+			    rel_name(ctx->hist, sh->release_seq),
+			    (long long)sh->release_seq);
+		buf_puts(&res->why, "removed data or schema; a contract step cannot "
+		    "be rolled back");
+		return;
+	}
+	if (runs_sql && s->down.s == NULL && s->kind != KIND_DUAL_WRITE) {
+		res->rule = GATE_UNDO_NO_DOWN;
+		res->hint = "it has no 'down'";
+		buf_printf(&res->why, "%s (%s) has no 'down' SQL, so excon cannot "
+		    "undo it; add a new step instead", s->id.s, step_kind_name(s->kind));
+		return;
+	}
+	res->rule = GATE_UNDO_OK;
+	res->allowed = 1;
 }
 
 /* Index of the last non-contract step before idx, or -1. */

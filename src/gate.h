@@ -108,6 +108,38 @@ void gate_step(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
 void gate_result_init(struct gate_result *res);
 void gate_result_free(struct gate_result *res);
 
+/* Why a step may not be rolled back. */
+enum gate_undo_rule {
+	GATE_UNDO_OK = 0,
+	GATE_UNDO_CONTRACT,	/* a contract step removed data or schema */
+	GATE_UNDO_NO_DOWN,	/* its shipping ran SQL and it has no `down` */
+};
+
+/* The answer of gate_rollback. */
+struct gate_undo {
+	int			 allowed;
+	enum gate_undo_rule	 rule;
+	const char		*hint;	/* short reason, e.g. "a contract step" */
+	struct buf		 why;	/* the refusal the user reads */
+};
+
+/*
+ * The step `excon rollback` undoes: the newest step of p with a ship row
+ * (shipped, or failed part way), or -1 when none.
+ */
+int gate_rollback_target(const struct gate_ctx *ctx, const struct plan *p);
+
+/*
+ * Decides whether step idx of p may be rolled back: never a contract step,
+ * and a step whose shipping ran SQL (runs_sql, see exec_step_runs_sql) only
+ * when it has `down` or is a dual_write (excon drops its trigger).  res must
+ * be initialised with gate_undo_init and freed with gate_undo_free.
+ */
+void gate_rollback(const struct gate_ctx *ctx, const struct plan *p, size_t idx,
+    int runs_sql, struct gate_undo *res);
+void gate_undo_init(struct gate_undo *res);
+void gate_undo_free(struct gate_undo *res);
+
 /*
  * Rule 6 for one plan: shipped steps unchanged, not removed, not moved.
  * Appends one line per violation to out; returns the number found.

@@ -1712,6 +1712,44 @@ START_TEST(test_advance_all_follows_dependencies)
 	same(r.out, "shipped b-later/y (code, code) in v1 (#1)\n"
 	    "shipped a-first/x (code, code) in v1 (#1)\n");
 	tu_run_free(&r);
+	/* A plan after its dependency ships in the same pass, in plan order. */
+	tu_write(dir, "plans/c-base.yaml", "plan: c-base\nsteps:\n  - {id: x, kind: code}\n");
+	tu_write(dir, "plans/d-next.yaml", "plan: d-next\ndepends_on: [c-base]\n"
+	    "steps:\n  - {id: y, kind: code}\n");
+	tu_write(dir, "plans/e-free.yaml", "plan: e-free\nsteps:\n  - {id: z, kind: code}\n");
+	ck_assert_int_eq(X(&r, "advance --all --stage code"), 0);
+	same(r.out, "shipped c-base/x (code, code) in v1 (#1)\n"
+	    "shipped d-next/y (code, code) in v1 (#1)\n"
+	    "shipped e-free/z (code, code) in v1 (#1)\n");
+	tu_run_free(&r);
+}
+END_TEST
+
+/*
+ * advance --all decides on one reading of the history per pass, and takes
+ * the state's write lock only for a plan that has a step to ship: with
+ * nothing to ship it answers at once while another writer holds the lock
+ * (it used to queue behind it once per plan).
+ */
+START_TEST(test_advance_all_nothing_takes_no_lock)
+{
+	struct run r;
+	long ms;
+
+	tu_write(dir, "plans/a.yaml", "plan: a\nsteps:\n  - {id: x, kind: code}\n");
+	step("release start v1", NULL);
+	step("advance --all --stage code", "shipped a/x (code, code) in v1 (#1)");
+	ck_assert_int_eq(tu_sh(&r, dir,
+	    "(sqlite3 state/excon.db 'BEGIN IMMEDIATE;' '.shell touch locked; sleep 4' "
+	    "'COMMIT;' >/dev/null 2>&1 &); i=0; while [ ! -e locked ] && [ $i -lt 200 ]; "
+	    "do sleep 0.05; i=$((i + 1)); done; s=$(date +%%s%%3N); "
+	    "\"$EXCON_BIN\" advance --all --stage code; rc=$?; e=$(date +%%s%%3N); "
+	    "echo \"rc=$rc ms=$((e - s))\"; wait"), 0);
+	ck_assert_msg(tu_has(r.out, "nothing to ship at stage code\nrc=0 ms="), "%s%s",
+	    r.out, r.err);
+	ms = atol(strstr(r.out, "ms=") + 3);
+	ck_assert_msg(ms < 2500, "advance --all waited %ld ms for the state lock", ms);
+	tu_run_free(&r);
 }
 END_TEST
 
@@ -2018,6 +2056,7 @@ cli_suite(void)
 	add(s, "verify needs database", test_verify_needs_database);
 	add(s, "new unknown template", test_new_unknown_template);
 	add(s, "advance all dependencies", test_advance_all_follows_dependencies);
+	add(s, "advance all nothing takes no lock", test_advance_all_nothing_takes_no_lock);
 	add(s, "advance to shipped", test_advance_to_shipped_step);
 	add(s, "advance runtime failure", test_advance_runtime_failure_exit_code);
 	add(s, "advance unknown release", test_advance_unknown_release_complete_plan);

@@ -459,6 +459,19 @@ START_TEST(test_wrong_setting_types)
 		{ "lint: {strict: true}\n", "excon: excon.yaml:1:8: unknown lint "
 		    "setting \"strict\" (expected assume_in_transaction or "
 		    "exclude_rules)\n" },
+		{ "lint: ~\n", "excon: excon.yaml:1:7: \"lint\" must be a mapping\n" },
+		{ "lint: {exclude_rules: E-NOPE}\n", "excon: excon.yaml:1:23: "
+		    "\"exclude_rules\" must be a list of rule ids\n" },
+		{ "backfill: {max_xact_age: soon}\n", "excon: excon.yaml:1:26: "
+		    "\"max_xact_age\" must be a duration such as 2s or 10min (0 = off)\n" },
+		{ "backfill: {batch_size: ~}\n", "excon: excon.yaml:1:24: "
+		    "\"batch_size\" must be a whole number, not \"~\"\n" },
+		{ "replicas: host=a\n", "excon: excon.yaml:1:11: \"replicas\" must "
+		    "be a list of conninfos\n" },
+		{ "replicas: [host=a, \"\"]\n", "excon: excon.yaml:1:20: expected a "
+		    "conninfo\n" },
+		{ "database: [x]\n", "excon: excon.yaml:1:11: \"database\" must be "
+		    "a single value\n" },
 	};
 	struct run r;
 	size_t i;

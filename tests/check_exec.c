@@ -844,6 +844,62 @@ START_TEST(test_drift_lines)
 }
 END_TEST
 
+/*
+ * An index name longer than PostgreSQL keeps (63 bytes, cut before a
+ * character that would straddle the limit): drift compares the name the
+ * catalog holds, so a shipped index is not reported missing, and a dropped
+ * one is reported under its stored name.
+ */
+START_TEST(test_drift_long_name)
+{
+	char *ci = pt_db("x_drift_long");
+	struct exec_opts o;
+	struct pt_log log = { BUF_INIT, 0 };
+	struct exec *x;
+	struct step s;
+	struct plan p;
+	struct exec_drift d = { 0 };
+	struct buf err = BUF_INIT, name = BUF_INIT, want = BUF_INIT, q = BUF_INIT;
+	char *cols[] = { S("email"), NULL };
+	const char *rel[] = { S("v1") };
+	int i;
+
+	for (i = 0; i < 62; i++)
+		buf_putc(&name, 'a');
+	buf_puts(&want, buf_cstr(&name));
+	buf_puts(&name, "\xc3\xa9_and_a_long_tail_well_past_eighty_bytes_in_all");
+	free(pt_sql(ci, "CREATE TABLE u (id int PRIMARY KEY, email text)"));
+	pt_opts(&o, ci, &log);
+	pt_step(&s, KIND_CREATE_INDEX, "index", "u");
+	s.name.s = (char *)buf_cstr(&name);
+	s.columns = cols;
+	pt_plan(&p, "long", &s, 1);
+	x = connect_exec(&o);
+	run_step(x, &p, &s, EXEC_APPLIED);
+	buf_printf(&q, "SELECT count(*) FROM pg_class WHERE relname = '%s'", buf_cstr(&want));
+	pt_sql_eq(ci, buf_cstr(&q), "1");
+	ck_assert_int_eq(exec_drift(x, &p, 1, rel, NULL, NULL, 0, &d, &err), 0);
+	ck_assert_msg(d.n == 0, "%s", d.n ? d.v[0] : "");
+	exec_drift_free(&d);
+	buf_reset(&q);
+	buf_printf(&q, "DROP INDEX \"%s\"", buf_cstr(&want));
+	free(pt_sql(ci, buf_cstr(&q)));
+	ck_assert_int_eq(exec_drift(x, &p, 1, rel, NULL, NULL, 0, &d, &err), 0);
+	ck_assert_int_eq(d.n, 1);
+	buf_reset(&q);
+	buf_printf(&q, "u: index '%s' missing (index shipped in v1)", buf_cstr(&want));
+	ck_assert_str_eq(d.v[0], buf_cstr(&q));
+	exec_drift_free(&d);
+	exec_close(x);
+	buf_free(&err);
+	buf_free(&name);
+	buf_free(&want);
+	buf_free(&q);
+	buf_free(&log.lines);
+	free(ci);
+}
+END_TEST
+
 START_TEST(test_non_transactional_sql_step)
 {
 	char *ci = pt_db("x_notx");
@@ -891,6 +947,7 @@ exec_suite(void)
 		{ "pipeline", test_pipeline },
 		{ "verify", test_verify_boolean },
 		{ "drift", test_drift_lines },
+		{ "drift_long_name", test_drift_long_name },
 		{ "no_transaction", test_non_transactional_sql_step },
 	};
 	size_t i;

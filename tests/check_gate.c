@@ -1078,6 +1078,80 @@ START_TEST(test_evidence_forced_with_the_window)
 }
 END_TEST
 
+/*
+ * Rollback: the newest step with a ship row, never a contract step, and a
+ * step that ran SQL only with `down` or as a dual_write.
+ */
+
+/* Asks gate_rollback about step id of p; returns the rule, fills why and hint. */
+static enum gate_undo_rule
+undo(const struct plan *p, const char *id, int runs_sql, struct buf *why,
+    const char **hint)
+{
+	struct gate_undo res;
+	enum gate_undo_rule rule;
+
+	gate_undo_init(&res);
+	gate_rollback(&ctx, p, S(p, id), runs_sql, &res);
+	rule = res.rule;
+	ck_assert_int_eq(res.allowed, rule == GATE_UNDO_OK);
+	buf_reset(why);
+	buf_puts(why, buf_cstr(&res.why));
+	*hint = res.hint;
+	gate_undo_free(&res);
+	return rule;
+}
+
+START_TEST(test_rollback)
+{
+	const struct plan *p = P("rename");
+	struct plan *down;
+	struct buf why = BUF_INIT;
+	const char *hint;
+
+	ck_assert_int_eq(gate_rollback_target(&ctx, p), -1);
+	rel("v1", 1);
+	ship(p, "add-column", 1);
+	ck_assert_int_eq(gate_rollback_target(&ctx, p), 0);
+	/* add_column ran SQL and has no down. */
+	ck_assert_int_eq(undo(p, "add-column", 1, &why, &hint), GATE_UNDO_NO_DOWN);
+	ck_assert_str_eq(buf_cstr(&why), "add-column (add_column) has no 'down' SQL, "
+	    "so excon cannot undo it; add a new step instead");
+	ck_assert_str_eq(hint, "it has no 'down'");
+	/* A dual_write's trigger is dropped by excon; a step without SQL needs nothing. */
+	ck_assert_int_eq(undo(p, "dual-write", 1, &why, &hint), GATE_UNDO_OK);
+	ck_assert_str_eq(buf_cstr(&why), "");
+	ck_assert_ptr_null(hint);
+	ck_assert_int_eq(undo(p, "switch-reads", 0, &why, &hint), GATE_UNDO_OK);
+	/* A step that failed part way is the target too. */
+	ship(p, "dual-write", 1);
+	ship_row("rename", "backfill", 2, 1, p->steps[2].checksum, SHIP_FAILED);
+	ck_assert_int_eq(gate_rollback_target(&ctx, p), 2);
+	/* A contract step never, shipped or not. */
+	ck_assert_int_eq(undo(p, "drop-name", 1, &why, &hint), GATE_UNDO_CONTRACT);
+	ck_assert_str_eq(buf_cstr(&why), "drop-name (contract) removed data or "
+	    "schema; a contract step cannot be rolled back");
+	ck_assert_str_eq(hint, "a contract step");
+	rel("v2", 1);
+	rel("v3", 1);
+	ship(p, "backfill", 1);
+	ship(p, "switch-reads", 2);
+	ship(p, "stop-old-writes", 2);
+	ship(p, "drop-name", 3);
+	ck_assert_int_eq(gate_rollback_target(&ctx, p), 5);
+	ck_assert_int_eq(undo(p, "drop-name", 1, &why, &hint), GATE_UNDO_CONTRACT);
+	ck_assert_str_eq(buf_cstr(&why), "drop-name (contract) shipped in v3 (#3) "
+	    "and removed data or schema; a contract step cannot be rolled back");
+	/* With down, a SQL step may be undone. */
+	down = inline_plan("plan: downs\nsteps:\n  - id: add\n    kind: add_column\n"
+	    "    table: t\n    column: c\n    type: text\n"
+	    "    down: ALTER TABLE t DROP COLUMN c\n");
+	ck_assert_int_eq(undo(down, "add", 1, &why, &hint), GATE_UNDO_OK);
+	plan_free(down);
+	buf_free(&why);
+}
+END_TEST
+
 /* Adds test as its own TCase (one behaviour each) to s. */
 static void
 add(Suite *s, const char *name, const TTest *test)
@@ -1122,6 +1196,7 @@ gate_suite(void)
 	    test_evidence_required_refuses_without_evidence);
 	add(s, "evidence advisory", test_evidence_advisory_warns);
 	add(s, "evidence forced with window", test_evidence_forced_with_the_window);
+	add(s, "rollback", test_rollback);
 	return s;
 }
 

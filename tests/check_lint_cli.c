@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "util/testutil.h"
 
 static const char rename_plan[] =
@@ -316,6 +317,21 @@ START_TEST(test_flyway_concurrent_index_passes)
 	tu_write(d, "excon.yaml", "lint:\n  assume_in_transaction: true\n");
 	tu_excon_str(&r, d, "lint --sql db/migration/V2__add_index.sql");
 	ck_assert_int_eq(r.status, 4);
+	tu_run_free(&r);
+	/* A long comment line of the .conf is one line, whatever its tail says. */
+	{
+		struct buf conf = BUF_INIT;
+		int i;
+
+		buf_puts(&conf, "# ");
+		for (i = 0; i < 509; i++)
+			buf_putc(&conf, 'x');
+		buf_puts(&conf, "executeInTransaction = false\n");
+		tu_write(d, "db/migration/V2__add_index.sql.conf", buf_cstr(&conf));
+		buf_free(&conf);
+	}
+	tu_excon_str(&r, d, "lint --sql db/migration/V2__add_index.sql");
+	ck_assert_msg(r.status == 4, "%s", r.out);
 	tu_run_free(&r);
 	/* Flyway's per-script setting, in a .conf beside the script. */
 	tu_write(d, "db/migration/V2__add_index.sql.conf",

@@ -199,37 +199,6 @@ window_opens(struct advance *a, const struct plan *p, size_t idx)
 	buf_free(&err);
 }
 
-/* Records step idx of p as shipped in r, with its events, in the open transaction. */
-static int
-record_ship(struct advance *a, const struct plan *p, size_t idx,
-    const struct state_release *r, const struct gate_result *res, struct buf *err)
-{
-	const struct step *s = &p->steps[idx];
-	struct state_ship sh;
-
-	memset(&sh, 0, sizeof sh);
-	sh.plan = p->name.s;
-	sh.step = s->id.s;
-	sh.idx = (int)idx;
-	sh.release_seq = r->seq;
-	sh.checksum = (char *)s->checksum;
-	sh.status = SHIP_DONE;
-	sh.forced = res->forced;
-	sh.at = out_now();
-	if (state_ship_put(a->ctx->st, &sh, err) != 0)
-		return -1;
-	if (res->forced && cmd_event(a->ctx, "override", p->name.s, s->id.s, r->name,
-	    buf_cstr(&res->why), a->reason, err) != 0)
-		return -1;
-	if (a->record_only && exec_step_runs_sql(s) &&
-	    cmd_event(a->ctx, "record-only", p->name.s, s->id.s, r->name,
-	    s->verify.s ? "database untouched; verify skipped" :
-	    "database untouched", NULL, err) != 0)
-		return -1;
-	return cmd_event(a->ctx, "advance", p->name.s, s->id.s, r->name,
-	    step_kind_name(s->kind), res->forced ? NULL : a->reason, err);
-}
-
 /*
  * The SQL analysis lint runs, on the one step about to run: returns 0 when
  * it finds no error, else prints the findings and returns
@@ -386,7 +355,8 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 		}
 		goto done;
 	}
-	if (record_ship(a, p, (size_t)next, r, &res, &err) != 0 ||
+	if (dbstep_record_ship(ctx, p, (size_t)next, r, &res, a->reason,
+	    a->record_only, NULL, &err) != 0 ||
 	    state_commit(ctx->st, &err) != 0) {
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
@@ -408,6 +378,38 @@ done:
 	state_history_free(&h);
 	buf_free(&err);
 	return rc;
+}
+
+/*
+ * Whether advance_one could ship a step of p, judged on the history of g,
+ * loaded once per pass of --all: a plan that is complete, waits for
+ * another stage or is refused by its gate is skipped without a write
+ * transaction, which makes a pass linear in the number of plans instead
+ * of reloading the whole history per plan.  The decision that ships is
+ * still advance_one's, made again on the history read inside its write
+ * transaction.  After a ship the pass reads the history again, so that a
+ * plan depending on it ships in the same pass, as before.
+ */
+static int
+may_ship(const struct advance *a, const struct gate_ctx *g, const struct plan *p)
+{
+	const struct state_release *r;
+	struct gate_progress pr;
+	struct gate_result res;
+	int next, ok;
+
+	gate_progress_load(g, p, &pr);
+	next = pr.next;
+	gate_progress_free(&pr);
+	if (next < 0 || (a->stage_set && p->steps[next].stage != a->stage))
+		return 0;
+	r = a->release_name ? gate_release_named(g->hist, a->release_name) :
+	    gate_newest(g->hist);
+	gate_result_init(&res);
+	gate_step(g, p, (size_t)next, r ? r->seq : 0, a->force, &res);
+	ok = res.allowed;
+	gate_result_free(&res);
+	return ok;
 }
 
 /*
@@ -490,11 +492,25 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 		 * shows one step per plan: later ones depend on it shipping.
 		 */
 		for (;;) {
-			int before = a.nshipped;
+			int before = a.nshipped, seen = a.nshipped;
+			struct state_history h;
+			struct gate_ctx g;
 
+			if ((rc = cmd_history(ctx, &h, 0)) != 0)
+				break;
+			cmd_gate(ctx, &h, &g);
 			for (i = 0; i < ctx->plans.nplans && rc == 0; i++) {
 				int r, done;
 
+				/* Judge the plans after a ship on the history with it. */
+				if (a.nshipped != seen && !ctx->dry_run) {
+					state_history_free(&h);
+					if ((rc = cmd_history(ctx, &h, 0)) != 0)
+						break;
+					seen = a.nshipped;
+				}
+				if (!may_ship(&a, &g, ctx->plans.plans[i]))
+					continue;
 				do {
 					r = advance_one(&a, ctx->plans.plans[i], -1, 1,
 					    &done);
@@ -503,6 +519,7 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 				    r != EXCON_EXIT_REFUSED)
 					rc = r;
 			}
+			state_history_free(&h);
 			if (rc != 0 || ctx->dry_run || a.nshipped == before)
 				break;
 		}

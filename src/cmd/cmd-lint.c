@@ -299,7 +299,8 @@ static int
 file_transaction(const char *path)
 {
 	struct buf conf = BUF_INIT;
-	char line[512];
+	char *line = NULL;	/* a whole line, however long */
+	size_t cap = 0;
 	FILE *fp;
 	int tx = SQL_TX_DETECT;
 
@@ -307,7 +308,7 @@ file_transaction(const char *path)
 		return tx;
 	buf_printf(&conf, "%s.conf", path);
 	if ((fp = fopen(buf_cstr(&conf), "r")) != NULL) {
-		while (fgets(line, sizeof line, fp) != NULL) {
+		while (getline(&line, &cap, fp) != -1) {
 			char *s = line, *e;
 
 			s += strspn(s, " \t");
@@ -325,6 +326,7 @@ file_transaction(const char *path)
 		}
 		fclose(fp);
 	}
+	free(line);
 	buf_free(&conf);
 	return tx;
 }

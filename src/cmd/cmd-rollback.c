@@ -1,8 +1,8 @@
 /*
  * excon rollback PLAN: undoes the newest shipped step of a plan, or the
- * step that failed part way after it, when it is not a contract step and
- * can be undone (it has `down`, is a code step, or is a dual-write whose
- * trigger excon drops), and records it.
+ * step that failed part way after it, when the gate allows it (see
+ * gate_rollback: not a contract step, and it has `down`, is a code step, or
+ * is a dual-write whose trigger excon drops), and records it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,10 +35,12 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 	const struct plan *p;
 	const struct step *s;
 	const struct state_ship *sh;
-	int rc, idx = -1, i, in_tx = !ctx->dry_run;
+	struct gate_undo undo;
+	int rc, idx = -1, in_tx = !ctx->dry_run;
 	int record_only = cmd_opt(ctx, "record-only") != NULL;
 
 	memset(&pr, 0, sizeof pr);
+	gate_undo_init(&undo);
 	if ((rc = cmd_load_plans(ctx, 0)) != 0)
 		return rc;
 	if ((p = plan_set_find(&ctx->plans, ctx->args[0])) == NULL)
@@ -47,30 +49,16 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 		return rc;
 	cmd_gate(ctx, &h, &g);
 	gate_progress_load(&g, p, &pr);
-	for (i = (int)p->nsteps - 1; i >= 0; i--)
-		if (pr.ships[i] != NULL) {
-			idx = i;
-			break;
-		}
-	if (idx < 0) {
+	if ((idx = gate_rollback_target(&g, p)) < 0) {
 		rc = cmd_fail(EXCON_EXIT_USAGE, "plan '%s' has no shipped step to "
 		    "roll back", p->name.s);
 		goto done;
 	}
 	s = &p->steps[idx];
 	sh = pr.ships[idx];
-	if (s->phase == PHASE_CONTRACT) {
-		fprintf(stderr, "refused: %s (contract) shipped in %s (#%lld) and "
-		    "removed data or schema; a contract step cannot be rolled back\n",
-		    s->id.s, gate_release(&h, sh->release_seq)->name,
-		    (long long)sh->release_seq);
-		rc = EXCON_EXIT_REFUSED;
-		goto done;
-	}
-	if (needs_sql(s) && s->down.s == NULL && s->kind != KIND_DUAL_WRITE) {
-		fprintf(stderr, "refused: %s (%s) has no 'down' SQL, so excon "
-		    "cannot undo it; add a new step instead\n", s->id.s,
-		    step_kind_name(s->kind));
+	gate_rollback(&g, p, (size_t)idx, needs_sql(s), &undo);
+	if (!undo.allowed) {
+		fprintf(stderr, "refused: %s\n", buf_cstr(&undo.why));
 		rc = EXCON_EXIT_REFUSED;
 		goto done;
 	}
@@ -121,6 +109,7 @@ done:
 	if (in_tx && ctx->st != NULL)
 		state_rollback(ctx->st);
 	gate_progress_free(&pr);
+	gate_undo_free(&undo);
 	state_history_free(&h);
 	buf_free(&err);
 	return rc;

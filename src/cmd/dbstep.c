@@ -273,6 +273,45 @@ dbstep_dry_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	return exec_dry_run(&o, p, &p->steps[idx], 1, sql, err);
 }
 
+/* Records a shipped step and its events in the open transaction (see dbstep.h). */
+int
+dbstep_record_ship(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
+    const struct state_release *r, const struct gate_result *res,
+    const char *reason, int record_only, const char *detail, struct buf *err)
+{
+	const struct step *s = &p->steps[idx];
+	struct state_ship sh;
+
+	memset(&sh, 0, sizeof sh);
+	sh.plan = p->name.s;
+	sh.step = s->id.s;
+	sh.idx = (int)idx;
+	sh.release_seq = r->seq;
+	sh.checksum = (char *)s->checksum;
+	sh.status = SHIP_DONE;
+	sh.forced = res->forced;
+	sh.at = out_now();
+	if (state_ship_put(ctx->st, &sh, err) != 0)
+		return -1;
+	if (res->forced && cmd_event(ctx, "override", p->name.s, s->id.s, r->name,
+	    buf_cstr(&res->why), reason, err) != 0)
+		return -1;
+	if (record_only && exec_step_runs_sql(s) &&
+	    cmd_event(ctx, "record-only", p->name.s, s->id.s, r->name,
+	    s->verify.s ? "database untouched; verify skipped" :
+	    "database untouched", NULL, err) != 0)
+		return -1;
+	if (cmd_event(ctx, "advance", p->name.s, s->id.s, r->name,
+	    detail != NULL ? detail : step_kind_name(s->kind),
+	    res->forced ? NULL : reason, err) != 0)
+		return -1;
+	/* The step is done: its backfill cursor has no further use. */
+	if (!record_only && s->kind == KIND_BACKFILL &&
+	    state_backfill_delete(ctx->st, p->name.s, s->id.s, err) != 0)
+		return -1;
+	return 0;
+}
+
 /* Records a step as failed part way, with the error, outside any transaction. */
 static void
 record_failure(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
@@ -399,12 +438,15 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 		goto done;
 	}
 	if (failed) {
+		struct gate_undo undo;
+
 		if (rn.bar_drawn)
 			fputc('\n', stderr);
 		record_failure(ctx, p, idx, r, buf_cstr(&err));
-		/* Offer rollback only where it can work (see cmd-rollback.c). */
-		if ((s->down.s != NULL || s->kind == KIND_DUAL_WRITE) &&
-		    s->phase != PHASE_CONTRACT)
+		/* Offer rollback only where the gate allows it (the step ran SQL). */
+		gate_undo_init(&undo);
+		gate_rollback(&g, p, idx, 1, &undo);
+		if (undo.allowed)
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s failed: %s\nexcon: the "
 			    "plan is blocked until 'excon advance %s' resumes the step or "
 			    "'excon rollback %s' undoes it", p->name.s, s->id.s,
@@ -413,9 +455,8 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s/%s failed: %s\nexcon: the "
 			    "plan is blocked until 'excon advance %s' resumes the step "
 			    "(%s, so it cannot be rolled back)", p->name.s,
-			    s->id.s, buf_cstr(&err), p->name.s,
-			    s->phase == PHASE_CONTRACT ? "a contract step" :
-			    "it has no 'down'");
+			    s->id.s, buf_cstr(&err), p->name.s, undo.hint);
+		gate_undo_free(&undo);
 		goto done;
 	}
 	if (outcome == EXEC_ALREADY_APPLIED)
@@ -445,7 +486,6 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	in_tx = 1;
 	r = gate_release_named(&h, rname);
 	{
-		struct state_ship sh;
 		size_t k;
 
 		/*
@@ -463,24 +503,9 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 				goto done;
 			}
 
-		memset(&sh, 0, sizeof sh);
-		sh.plan = p->name.s;
-		sh.step = s->id.s;
-		sh.idx = (int)idx;
-		sh.release_seq = r->seq;
-		sh.checksum = (char *)s->checksum;
-		sh.status = SHIP_DONE;
-		sh.forced = res.forced;
-		sh.at = out_now();
-		if (state_ship_put(ctx->st, &sh, &err) != 0 ||
-		    (res.forced && cmd_event(ctx, "override", p->name.s, s->id.s,
-		    r->name, buf_cstr(&res.why), reason, &err) != 0) ||
-		    cmd_event(ctx, "advance", p->name.s, s->id.s, r->name,
+		if (dbstep_record_ship(ctx, p, idx, r, &res, reason, 0,
 		    outcome == EXEC_ALREADY_APPLIED ? "already applied; recorded" :
-		    step_kind_name(s->kind), res.forced ? NULL : reason, &err) != 0 ||
-		    (s->kind == KIND_BACKFILL && state_backfill_delete(ctx->st,
-		    p->name.s, s->id.s, &err) != 0) ||
-		    state_commit(ctx->st, &err) != 0) {
+		    NULL, &err) != 0 || state_commit(ctx->st, &err) != 0) {
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 			goto done;
 		}
