@@ -101,7 +101,7 @@ enum key_type {
 	KEY_INT,	/* a whole number, 0 to 10^9 */
 	KEY_MS,		/* a duration in milliseconds, 0 = off (long) */
 	KEY_BOOL,	/* true or false */
-	KEY_CONNINFOS,	/* one conninfo or a list of them */
+	KEY_CONNINFOS,	/* a list of conninfos */
 	KEY_PROBE,	/* off, advisory or required (CONFIG_PROBE_*) */
 	KEY_RULES,	/* a list of SQL analysis rule ids */
 	KEY_SECTION,	/* a mapping of the settings in sub */
@@ -247,15 +247,6 @@ apply_key(struct config *c, const struct config_key *k, const struct ynode *v,
 		*SLOT(c, k, int) = strcmp(v->value, "true") == 0;
 		return 0;
 	case KEY_CONNINFOS:
-		if (v->type == YNODE_SCALAR) {
-			char ***slot = SLOT(c, k, char **);
-
-			strv_free(*slot);
-			*slot = xcalloc(2, sizeof **slot);
-			if (v->value[0] != '\0')
-				(*slot)[0] = xstrdup(v->value);
-			return 0;
-		}
 		if (v->type != YNODE_SEQ)
 			return error_set(err, "%s:%d:%d: \"%s\" must be a list of "
 			    "conninfos", file, v->pos.line, v->pos.col, k->name);
