@@ -23,6 +23,7 @@ static const char style[] =
 	"body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330;background:#fff}"
 	"h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}"
 	".meta{color:#5b6475;margin:0 0 12px}"
+	".usage{margin:4px 0 0;font-size:11px;white-space:pre-wrap;color:#5b6475}"
 	"#filter{font:inherit;padding:4px 8px;width:320px;margin:8px 0}"
 	"details{margin:8px 0}summary{cursor:pointer;font-weight:600;padding:4px 0}"
 	"table{border-collapse:collapse}th,td{border:1px solid #d9dde5;padding:2px 6px;"
@@ -199,7 +200,13 @@ plan_row(const struct timeline *t, const struct tl_plan *p, struct buf *out)
 		buf_puts(out, "no contract");
 		break;
 	}
-	buf_puts(out, "</span></td><td>");
+	buf_puts(out, "</span>");
+	if (p->usage != NULL) {
+		buf_puts(out, "<pre class=\"usage\">");
+		esc(out, p->usage);
+		buf_puts(out, "</pre>");
+	}
+	buf_puts(out, "</td><td>");
 	esc(out, p->contract != NULL ? p->contract : "-");
 	buf_puts(out, "</td><td>");
 	esc(out, p->deadline != NULL ? p->deadline : "-");

@@ -47,6 +47,7 @@ struct tl_plan {
 	const char	*owner;		/* may be NULL */
 	const char	*file;
 	const char	*deadline;	/* YYYY-MM-DD or NULL */
+	const char	*usage;		/* rule 9's evidence as text, or NULL */
 	enum tl_status	 status;
 	const char	*contract;	/* contract step id, or NULL */
 	int64_t		 window_from;	/* first release of the open window; 0 = unknown */

@@ -253,6 +253,12 @@ START_TEST(test_advisory_warns_on_use)
 	    tu_has(out, "\"calls\":2,\"text\":\"SELECT name FROM users WHERE "
 	    "id = $1\""), "%s", out);
 	free(out);
+	/* The auditors' page shows the same evidence beside the plan's window. */
+	out = e2e_ok(&e, 1, "audit", "--format", "html", NULL);
+	ck_assert_msg(tu_has(out, "<pre class=\"usage\">") &&
+	    tu_has(out, "still used since") &&
+	    tu_has(out, "SELECT name FROM users WHERE id = $1"), "%.3000s", out);
+	free(out);
 	out = e2e_ok(&e, 1, "status", PLAN, NULL);
 	ck_assert_msg(tu_has(out, "allowed now") &&
 	    tu_has(out, "warning: drop-name (contract) removes what 1 statement") &&

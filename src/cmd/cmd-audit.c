@@ -87,13 +87,14 @@ override_finding(struct findings *f, const struct cmd_ctx *ctx,
 
 /*
  * Writes the timeline page of every plan against every release: where
- * each step shipped, forced steps, the contract window and the overrides
+ * each step shipped, forced steps, the contract window, the usage evidence
+ * of rule 9 (usage[i] for plan i, NULL when unknown) and the overrides
  * ev.  Returns an exit code.
  */
 static int
 audit_html(const struct cmd_ctx *ctx, const struct state_history *h,
     const struct gate_ctx *g, const struct state_event *ev, size_t nev,
-    const char *day)
+    const char *day, char *const *usage)
 {
 	struct timeline t;
 	struct tl_release *rel = xcalloc(h->nreleases + 1, sizeof *rel);
@@ -136,6 +137,7 @@ audit_html(const struct cmd_ctx *ctx, const struct state_history *h,
 		x->owner = p->owner.s;
 		x->file = p->file;
 		x->deadline = p->deadline.s;
+		x->usage = usage != NULL ? usage[i] : NULL;
 		x->steps = steps[i];
 		x->nsteps = p->nsteps;
 		x->contract = w.contract >= 0 ? p->steps[w.contract].id.s : NULL;
@@ -284,6 +286,8 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	char day[11];
 	size_t i, nev = 0, nsnaps = 0, nrestarts = 0;
 	int rc, npending = 0, noverdue = 0, json = ctx->format == FORMAT_JSON;
+	char **usage = ctx->format == FORMAT_HTML ?
+	    xcalloc(ctx->plans.nplans + 1, sizeof *usage) : NULL;
 
 	if (fail_on != NULL && strcmp(fail_on, "overdue") != 0 &&
 	    strcmp(fail_on, "pending") != 0)
@@ -378,7 +382,16 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 			if (p->deadline.s != NULL)
 				buf_printf(&out, "    deadline %s%s\n", p->deadline.s,
 				    overdue ? "  OVERDUE" : "");
-			audit_evidence(ctx, &h, p, &out);
+			if (usage != NULL) {
+				/* The page shows it beside the plan's window. */
+				struct buf ub = BUF_INIT;
+
+				audit_evidence(ctx, &h, p, &ub);
+				buf_puts(&out, buf_cstr(&ub));
+				usage[i] = ub.len > 0 ? buf_detach(&ub) : NULL;
+				buf_free(&ub);
+			} else
+				audit_evidence(ctx, &h, p, &out);
 		}
 		npending++;
 	}
@@ -387,7 +400,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	if (ctx->format >= FORMAT_GITHUB) {
 		buf_reset(&out);
 		if (ctx->format == FORMAT_HTML)
-			rc = audit_html(ctx, &h, &g, ev, nev, day);
+			rc = audit_html(ctx, &h, &g, ev, nev, day, usage);
 		else
 			rc = cmd_report(ctx, "audit", &fs, units, nunits);
 		if (rc != 0)
@@ -448,6 +461,9 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	    (strcmp(fail_on, "pending") == 0 && npending)))
 		rc = EXCON_EXIT_PROBLEMS;
 done:
+	for (i = 0; usage != NULL && i < ctx->plans.nplans; i++)
+		free(usage[i]);
+	free(usage);
 	state_events_free(ev, nev);
 	findings_free(&fs);
 	buf_free(&msg);
