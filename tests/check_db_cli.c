@@ -540,7 +540,7 @@ START_TEST(test_status_shows_running_backfill)
 	/* Running: rows, rate and ETA. */
 	out = e2e_ok(&e, 1, "status", PLAN, NULL);
 	ck_assert_msg(tu_has(out, "  backfill: ") && tu_has(out, " of ~20000 rows done") &&
-	    tu_has(out, "  backfill rate: ") && tu_has(out, " rows/s, ETA 0:") &&
+	    tu_has(out, "  backfill rate: ") && tu_has(out, " rows/s, ETA ") &&
 	    tu_has(out, " (as of 20") && !tu_has(out, "paused since"), "%s", out);
 	free(out);
 	/* Paused: what it waits for, and since when. */
