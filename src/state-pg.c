@@ -39,6 +39,23 @@ struct spg {
 };
 
 /*
+ * Added to excon.backfills later: a running backfill's rate and what it
+ * is paused for, for status.  A store made before gets them when a role
+ * that may alter it opens it; reads go through to_jsonb, so that a store
+ * without them still reads.
+ */
+#define BACKFILLS_V2							\
+	"ALTER TABLE excon.backfills"					\
+	"  ADD COLUMN IF NOT EXISTS rate bigint NOT NULL DEFAULT 0,"	\
+	"  ADD COLUMN IF NOT EXISTS waiting text,"			\
+	"  ADD COLUMN IF NOT EXISTS waiting_since bigint NOT NULL DEFAULT 0;"
+
+/* The added columns of excon.backfills, read from row b. */
+#define BACKFILLS_V2_COLS						\
+	", (to_jsonb(b) ->> 'rate')::bigint, to_jsonb(b) ->> 'waiting', "	\
+	"(to_jsonb(b) ->> 'waiting_since')::bigint"
+
+/*
  * The store, version 1.  Created in one transaction under an advisory
  * lock, so that two excon init at once create it once.  The events
  * trigger refuses UPDATE and DELETE (whoever drops it is still caught by
@@ -106,7 +123,8 @@ static const char schema_v1[] =
 	"  finished boolean NOT NULL DEFAULT false,"
 	"  updated_at bigint NOT NULL,"
 	"  PRIMARY KEY (plan, step)"
-	");";
+	");"
+	BACKFILLS_V2;
 
 /* Integer as text for a parameter; buf holds at least 24 bytes. */
 static const char *
@@ -694,8 +712,9 @@ spg_backfill_get(void *be, const char *plan, const char *step,
 	memset(out, 0, sizeof *out);
 	*found = 0;
 	if (spg_exec(sp, "read backfill progress", "SELECT plan, step, cursor, "
-	    "rows_done, rows_total, finished, updated_at FROM excon.backfills "
-	    "WHERE plan = $1 AND step = $2", 2, p, &r, err) != 0)
+	    "rows_done, rows_total, finished, updated_at" BACKFILLS_V2_COLS
+	    " FROM excon.backfills b WHERE plan = $1 AND step = $2", 2, p, &r,
+	    err) != 0)
 		return -1;
 	if (pg_result_nrows(r) > 0) {
 		out->plan = get_str(r, 0, 0);
@@ -706,6 +725,9 @@ spg_backfill_get(void *be, const char *plan, const char *step,
 		v = pg_result_get(r, 0, 5);
 		out->finished = v != NULL && v[0] == 't';
 		out->updated_at = get_int(r, 0, 6);
+		out->rate = get_int(r, 0, 7);
+		out->waiting = get_str(r, 0, 8);
+		out->waiting_since = get_int(r, 0, 9);
 		*found = 1;
 	}
 	pg_result_free(r);
@@ -717,8 +739,8 @@ static int
 spg_backfill_put(void *be, const struct state_backfill *b, struct buf *err)
 {
 	struct spg *sp = be;
-	char done_[32], total[32], at[32];
-	const char *p[7];
+	char done_[32], total[32], at[32], rate[32], since[32];
+	const char *p[10];
 	int own = 0, ok = 0;
 
 	if (tx_enter(sp, &own, err) != 0)
@@ -731,13 +753,18 @@ spg_backfill_put(void *be, const struct state_backfill *b, struct buf *err)
 	p[5] = b->finished ? "true" : "false";
 	p[6] = itoa64(at, sizeof at, b->updated_at != 0 ? b->updated_at :
 	    state_clock());
+	p[7] = itoa64(rate, sizeof rate, b->rate);
+	p[8] = b->waiting;
+	p[9] = itoa64(since, sizeof since, b->waiting_since);
 	if (spg_exec(sp, "record backfill progress", "INSERT INTO "
 	    "excon.backfills (plan, step, cursor, rows_done, rows_total, "
-	    "finished, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+	    "finished, updated_at, rate, waiting, waiting_since) VALUES ($1, "
+	    "$2, $3, $4, $5, $6, $7, $8, $9, $10) "
 	    "ON CONFLICT (plan, step) DO UPDATE SET cursor = EXCLUDED.cursor, "
 	    "rows_done = EXCLUDED.rows_done, rows_total = EXCLUDED.rows_total, "
-	    "finished = EXCLUDED.finished, updated_at = EXCLUDED.updated_at",
-	    7, p, NULL, err) == 0)
+	    "finished = EXCLUDED.finished, updated_at = EXCLUDED.updated_at, "
+	    "rate = EXCLUDED.rate, waiting = EXCLUDED.waiting, "
+	    "waiting_since = EXCLUDED.waiting_since", 10, p, NULL, err) == 0)
 		ok = 1;
 	return tx_leave(sp, own, ok, err);
 }
@@ -758,7 +785,8 @@ spg_backfills_load(void *be, struct state_backfill **out, size_t *n,
 {
 	struct spg *sp = be;
 	struct pg_stmt q = { "SELECT plan, step, cursor, rows_done, rows_total, "
-	    "finished, updated_at FROM excon.backfills ORDER BY plan COLLATE "
+	    "finished, updated_at" BACKFILLS_V2_COLS " FROM excon.backfills b "
+	    "ORDER BY plan COLLATE "
 	    "\"C\", step COLLATE \"C\"", NULL, 0, NULL };
 	struct pg_result *r = NULL;
 	const char *v;
@@ -781,6 +809,9 @@ spg_backfills_load(void *be, struct state_backfill **out, size_t *n,
 		v = pg_result_get(r, i, 5);
 		b->finished = v != NULL && v[0] == 't';
 		b->updated_at = get_int(r, i, 6);
+		b->rate = get_int(r, i, 7);
+		b->waiting = get_str(r, i, 8);
+		b->waiting_since = get_int(r, i, 9);
 	}
 	*n = (size_t)nr;
 	pg_result_free(r);
@@ -935,6 +966,26 @@ done:
 	return ret;
 }
 
+/*
+ * Adds the columns of BACKFILLS_V2 to a store made before them, when they
+ * are missing and the role may; a role that may not still reads it.
+ */
+static void
+spg_upgrade(struct spg *sp)
+{
+	struct pg_result *r = NULL;
+	const char *v;
+
+	if (pg_exec(sp->db, "SELECT count(*) FROM pg_catalog.pg_attribute WHERE "
+	    "attrelid = 'excon.backfills'::regclass AND attname = "
+	    "'waiting_since' AND NOT attisdropped", 0, NULL, &r, NULL) != 0)
+		return;
+	v = pg_result_get(r, 0, 0);
+	if (v != NULL && strcmp(v, "0") == 0)
+		(void)pg_exec(sp->db, BACKFILLS_V2, 0, NULL, NULL, NULL);
+	pg_result_free(r);
+}
+
 /* Connects and checks (creating when asked) the store; see state-be.h. */
 int
 state_pg_open(void **be, const char *conninfo, int create, int *absent,
@@ -966,6 +1017,7 @@ state_pg_open(void **be, const char *conninfo, int create, int *absent,
 		if (spg_create(sp, err) != 0 || spg_probe(sp, absent, err) != 0)
 			goto done;
 	}
+	spg_upgrade(sp);
 	*be = sp;
 	sp = NULL;
 	ret = 0;

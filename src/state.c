@@ -149,6 +149,10 @@ static const char *const migrations[] = {
 	");"
 	"INSERT INTO history VALUES (1, lower(hex(randomblob(16))),"
 	"  CAST(strftime('%s', 'now') AS INTEGER));",
+	/* 3: a running backfill's rate and what it is paused for, for status. */
+	"ALTER TABLE backfills ADD COLUMN rate INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE backfills ADD COLUMN waiting TEXT;"
+	"ALTER TABLE backfills ADD COLUMN waiting_since INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The tables a version-1 file must have. */
@@ -395,9 +399,9 @@ schema_init(struct state *st, struct buf *err)
 		goto done;
 	}
 	if (appid == 0) {
-		sql = xasprintf("%s%sPRAGMA application_id = %d;"
+		sql = xasprintf("%s%s%sPRAGMA application_id = %d;"
 		    "PRAGMA user_version = %d;", schema_v1, migrations[0],
-		    STATE_APPLICATION_ID, STATE_SCHEMA_VERSION);
+		    migrations[1], STATE_APPLICATION_ID, STATE_SCHEMA_VERSION);
 		if (db_exec(st, sql, "cannot create state file", err) == -1)
 			goto done;
 	}
@@ -1447,7 +1451,8 @@ state_backfill_get(struct state *st, const char *plan, const char *step,
 	if (st->be != NULL)
 		return st->be->backfill_get(st->bctx, plan, step, out, found, err);
 	if (db_prepare(st, &s, "SELECT plan, step, cursor, rows_done, "
-	    "rows_total, finished, updated_at FROM backfills "
+	    "rows_total, finished, updated_at, rate, waiting, waiting_since "
+	    "FROM backfills "
 	    "WHERE plan = ? AND step = ?", err) == -1)
 		goto done;
 	sqlite3_bind_text(s, 1, plan, -1, SQLITE_STATIC);
@@ -1461,6 +1466,9 @@ state_backfill_get(struct state *st, const char *plan, const char *step,
 		out->rows_total = sqlite3_column_int64(s, 4);
 		out->finished = sqlite3_column_int(s, 5) != 0;
 		out->updated_at = sqlite3_column_int64(s, 6);
+		out->rate = sqlite3_column_int64(s, 7);
+		out->waiting = col_text(s, 8);
+		out->waiting_since = sqlite3_column_int64(s, 9);
 		*found = 1;
 	} else if (rc != SQLITE_DONE) {
 		db_error(st, err, "cannot read backfill progress from");
@@ -1485,8 +1493,9 @@ state_backfill_put(struct state *st, const struct state_backfill *b,
 	if (tx_enter(st, &own, err) == -1)
 		return -1;
 	if (db_prepare(st, &s, "INSERT OR REPLACE INTO backfills (plan, step, "
-	    "cursor, rows_done, rows_total, finished, updated_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?)", err) == -1)
+	    "cursor, rows_done, rows_total, finished, updated_at, rate, "
+	    "waiting, waiting_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    err) == -1)
 		goto done;
 	sqlite3_bind_text(s, 1, b->plan, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, b->step, -1, SQLITE_STATIC);
@@ -1496,6 +1505,9 @@ state_backfill_put(struct state *st, const struct state_backfill *b,
 	sqlite3_bind_int(s, 6, b->finished != 0);
 	sqlite3_bind_int64(s, 7, b->updated_at != 0 ? b->updated_at :
 	    state_now());
+	sqlite3_bind_int64(s, 8, b->rate);
+	bind_text(s, 9, b->waiting);
+	sqlite3_bind_int64(s, 10, b->waiting_since);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		db_error(st, err, "cannot record backfill progress in");
 		goto done;
@@ -1525,6 +1537,7 @@ state_backfill_free(struct state_backfill *b)
 	free(b->plan);
 	free(b->step);
 	free(b->cursor);
+	free(b->waiting);
 	memset(b, 0, sizeof *b);
 }
 
@@ -1774,7 +1787,8 @@ state_backfills_load(struct state *st, struct state_backfill **out,
 	if (st->be != NULL)
 		return st->be->backfills_load(st->bctx, out, n, err);
 	if (db_prepare(st, &s, "SELECT plan, step, cursor, rows_done, "
-	    "rows_total, finished, updated_at FROM backfills ORDER BY plan, "
+	    "rows_total, finished, updated_at, rate, waiting, waiting_since "
+	    "FROM backfills ORDER BY plan, "
 	    "step", err) == -1)
 		goto done;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1789,6 +1803,9 @@ state_backfills_load(struct state *st, struct state_backfill **out,
 		b->rows_total = sqlite3_column_int64(s, 4);
 		b->finished = sqlite3_column_int(s, 5) != 0;
 		b->updated_at = sqlite3_column_int64(s, 6);
+		b->rate = sqlite3_column_int64(s, 7);
+		b->waiting = col_text(s, 8);
+		b->waiting_since = sqlite3_column_int64(s, 9);
 	}
 	if (rc != SQLITE_DONE) {
 		db_error(st, err, "cannot read backfill progress from");

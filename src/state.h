@@ -23,7 +23,7 @@
 #include "buf.h"
 
 /* Schema version of the state file, kept in PRAGMA user_version. */
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 
 enum release_state {
 	RELEASE_STARTED,
@@ -84,6 +84,9 @@ struct state_backfill {
 	int64_t		 rows_total;	/* estimate; 0 = unknown */
 	int		 finished;
 	int64_t		 updated_at;
+	int64_t		 rate;		/* rows per second of the run, 0 = unknown */
+	char		*waiting;	/* why the run is paused, NULL = not paused */
+	int64_t		 waiting_since;	/* unix seconds the pause began, 0 = none */
 };
 
 struct state;

@@ -1164,7 +1164,7 @@ START_TEST(test_newer_state_file)
 	snap_take(&s);
 	ck_assert_int_eq(X(&r, "status"), 1);
 	same(r.err, "excon: 'state/excon.db' was written by a newer excon (state "
-	    "schema 7, this excon knows 2): upgrade excon\n");
+	    "schema 7, this excon knows 3): upgrade excon\n");
 	tu_run_free(&r);
 	ck_assert_int_eq(X(&r, "release start v2"), 1);
 	ck_assert_msg(tu_has(r.err, "was written by a newer excon"), "%s", r.err);

@@ -762,7 +762,7 @@ START_TEST(test_backfill_resumes_after_kill)
 	ck_assert_msg(tu_has(out, "  > backfill "), "%s", out);
 	free(out);
 	out = e2e_ok(&e, 0, "status", PLAN, "--format", "json", NULL);
-	want = xasprintf("\"backfill\":{\"rows_done\":%lld,\"rows_total\":100000,\"cursor\":\"(%lld)\"}",
+	want = xasprintf("\"backfill\":{\"rows_done\":%lld,\"rows_total\":100000,\"cursor\":\"(%lld)\",",
 	    shown, shown);
 	ck_assert_msg(tu_has(out, want), "want '%s' in:\n%s", want, out);
 	free(want);

@@ -520,6 +520,67 @@ START_TEST(test_ctrl_c_stops_cleanly)
 END_TEST
 
 /*
+ * status while a backfill runs and pauses for an old transaction: the
+ * rows done, the rate and ETA, and what it waits for since when; after
+ * Ctrl-C, the progress of the stopped run stays, with no pause.
+ */
+START_TEST(test_status_shows_running_backfill)
+{
+	struct e2e e;
+	struct tu_proc first;
+	struct run r;
+	struct pg *old = NULL;
+	struct buf perr = BUF_INIT;
+	char *pid, *out, *want;
+
+	pid = slow_backfill_cfg(&e, "cli_status_bf", &first, SLOWER "max_xact_age: 1s}\n");
+	e2e_wait_sql(e.ci, "SELECT to_regclass('excon.backfill') IS NOT NULL", "t", 10000);
+	e2e_wait_sql(e.ci, "SELECT count(*) > 0 FROM excon.backfill WHERE rows_done > 0",
+	    "t", 10000);
+	/* Running: rows, rate and ETA. */
+	out = e2e_ok(&e, 1, "status", PLAN, NULL);
+	ck_assert_msg(tu_has(out, "  backfill: ") && tu_has(out, " of ~20000 rows done") &&
+	    tu_has(out, "  backfill rate: ") && tu_has(out, " rows/s, ETA ") &&
+	    tu_has(out, " (as of 20") && !tu_has(out, "paused since"), "%s", out);
+	free(out);
+	/* Paused: what it waits for, and since when. */
+	ck_assert_int_eq(pg_connect(&old, e.ci, "report-job", &perr), 0);
+	ck_assert_int_eq(pg_exec(old, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL,
+	    &perr), 0);
+	ck_assert_int_eq(pg_exec(old, "SELECT count(*) FROM users", 0, NULL, NULL, &perr), 0);
+	tu_sleep_ms(3000);
+	assert_stalled(&e, &first, 500);
+	out = e2e_ok(&e, 1, "status", PLAN, NULL);
+	want = xasprintf("waiting: transaction of pid %d ('report-job') open for ",
+	    pg_backend_pid(old));
+	ck_assert_msg(tu_has(out, "  backfill paused since 20") && tu_has(out, want) &&
+	    tu_has(out, "backfill rate: "), "want '%s' in: %s", want, out);
+	free(out);
+	out = e2e_ok(&e, 1, "status", PLAN, "--format", "json", NULL);
+	ck_assert_msg(tu_has(out, "\"waiting\":\"transaction of pid ") &&
+	    tu_has(out, "\"waiting_since\":\"20") && tu_has(out, "\"eta_s\":"),
+	    "%s", out);
+	free(out);
+	/* Stopped part way: the last run's progress, no longer paused. */
+	ck_assert_int_eq(pg_exec(old, "COMMIT", 0, NULL, NULL, &perr), 0);
+	e2e_wait_sql(e.ci, "SELECT count(*) > 0 FROM excon.backfill WHERE rows_done > 1500",
+	    "t", 20000);
+	tu_proc_kill(&first, SIGINT);
+	ck_assert_int_eq(tu_proc_wait(&first, &r, 20000), 130);
+	tu_run_free(&r);
+	out = e2e_ok(&e, 1, "status", PLAN, NULL);
+	ck_assert_msg(tu_has(out, " of ~20000 rows done, resumes after key (") &&
+	    tu_has(out, "  backfill rate: ") && !tu_has(out, "paused since"), "%s", out);
+	free(out);
+	pg_close(old);
+	buf_free(&perr);
+	free(want);
+	free(pid);
+	e2e_free(&e);
+}
+END_TEST
+
+/*
  * advance --dry-run of a backfill estimates, from the catalog and a
  * rolled-back sample, the rows it walks and updates, its duration and
  * its WAL; --exact counts the rows.  Nothing changes.
@@ -1088,6 +1149,7 @@ db_cli_suite(void)
 		{ "second_history_refused", test_second_history_refused },
 		{ "pauses_for_old_transaction", test_backfill_pauses_for_old_transaction },
 		{ "ctrl_c_stops_cleanly", test_ctrl_c_stops_cleanly },
+		{ "status_shows_running_backfill", test_status_shows_running_backfill },
 		{ "dry_run_estimates_backfill", test_dry_run_estimates_backfill },
 	};
 	TCase *tc;

@@ -349,9 +349,9 @@ END_TEST
 
 /*
  * replicas: every server listed is read, and use there is named by the
- * server.  The harness has no streaming standby on this branch, so a
- * second database of the test server stands for the replica's server:
- * pg_stat_statements filters by database, so its counters are its own.
+ * server.  Here a second database of the test server stands for the
+ * replica's server (pg_stat_statements filters by database, so its
+ * counters are its own); test_use_on_a_streaming_standby uses a real one.
  */
 START_TEST(test_use_on_a_replica)
 {
@@ -394,11 +394,84 @@ START_TEST(test_use_on_a_replica)
 }
 END_TEST
 
+/* Starts the harness's streaming standby; returns its conninfo (owned). */
+static char *
+standby_start(void)
+{
+	struct run r;
+	char *sci, *nl;
+
+	tu_sh(&r, NULL, ". \"$EXCON_TESTS_DIR/pg.sh\" && pg_standby_start");
+	ck_assert_msg(r.status == 0, "cannot start the standby: %s", r.err);
+	sci = xstrdup(r.out);
+	if ((nl = strchr(sci, '\n')) != NULL)
+		*nl = '\0';
+	tu_run_free(&r);
+	e2e_wait_sql(tu_pg(), "SELECT count(*) FROM pg_stat_replication WHERE "
+	    "state = 'streaming'", "1", 30000);
+	return sci;
+}
+
+/* Stops and removes the standby, whatever the test did (runs in the parent). */
+static void
+standby_teardown(void)
+{
+	struct run r;
+
+	tu_sh(&r, NULL, ". \"$EXCON_TESTS_DIR/pg.sh\" && pg_standby_stop");
+	tu_run_free(&r);
+}
+
+/*
+ * A real streaming standby listed under replicas:: an old-release query
+ * run on the standby after the snapshot is named, with the standby, by
+ * probe and by the refusal under probe: required; no password is shown.
+ */
+START_TEST(test_use_on_a_streaming_standby)
+{
+	struct e2e e;
+	struct run r;
+	char *sci = standby_start(), *rep, *config, *want;
+
+	rep = xasprintf("%s dbname=probe_sb", sci);
+	config = xasprintf("probe: required\nreplicas:\n  - \"%s password=s3cret\"\n",
+	    rep);
+	e2e_setup(&e, "probe_sb", config);
+	free(pt_sql(e.ci, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	e2e_wait_sql(sci, "SELECT count(*) FROM pg_database WHERE datname = "
+	    "'probe_sb'", "1", 30000);
+	walk_steps(&e);
+	/* The old release's report job reads from the standby. */
+	e2e_wait_sql(rep, "SELECT count(*) FROM pg_class WHERE relname = 'users'",
+	    "1", 30000);
+	app(rep, "SELECT r.name FROM users r WHERE r.id = 11", 2);
+	want = xasprintf("2 calls on the replica %s", sci);
+	drop_refused(&e, want);
+	drop_refused(&e, "SELECT r.name FROM users r WHERE r.id = $1");
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "probe", PLAN, "--fail-on", "used",
+	    NULL), 4);
+	ck_assert_msg(tu_has(r.out, "still used") && tu_has(r.out, want) &&
+	    tu_has(r.out, "SELECT r.name FROM users r WHERE r.id = $1") &&
+	    !tu_has(r.out, "s3cret") && !tu_has(r.err, "s3cret"), "%s", r.out);
+	tu_run_free(&r);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 3);
+	ck_assert_msg(!tu_has(r.err, "s3cret") && !tu_has(r.out, "s3cret"),
+	    "%s", r.err);
+	tu_run_free(&r);
+	e2e_free(&e);
+	free(want);
+	free(config);
+	free(rep);
+	free(sci);
+}
+END_TEST
+
 /* The probe suite. */
 static Suite *
 probe_cli_suite(void)
 {
 	Suite *s = suite_create("probe_cli");
+	TCase *tc;
 
 	tu_add(s, "alias use refused, restart allows",
 	    test_alias_use_refused_then_restart_allows, NULL, NULL, 120);
@@ -414,6 +487,12 @@ probe_cli_suite(void)
 	    NULL, NULL, 120);
 	tu_add(s, "replica", test_use_on_a_replica, NULL, NULL, 120);
 	tu_add(s, "stats reset", test_stats_reset_reported, NULL, NULL, 120);
+	/* The standby goes even when the test fails: the teardown runs in the parent. */
+	tc = tcase_create("use_on_a_streaming_standby");
+	tcase_set_timeout(tc, 180);
+	tcase_add_unchecked_fixture(tc, NULL, standby_teardown);
+	tcase_add_test(tc, test_use_on_a_streaming_standby);
+	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -224,7 +224,7 @@ START_TEST(test_create_mode_0600)
 	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
 	state_close(st);
 	cli_is("PRAGMA journal_mode", "wal\n");
-	cli_is("PRAGMA user_version", "2\n");
+	cli_is("PRAGMA user_version", "3\n");
 	cli_is("PRAGMA application_id", "1163412302\n");
 	buf_free(&err);
 }
@@ -564,7 +564,7 @@ START_TEST(test_refuse_newer_version)
 	assert_refused("'");
 	ck_assert_int_eq(state_open(&st, path, 0, &err), -1);
 	want = xasprintf("'%s' was written by a newer excon (state schema 7, "
-	    "this excon knows 2): upgrade excon", path);
+	    "this excon knows 3): upgrade excon", path);
 	ck_assert_str_eq(buf_cstr(&err), want);
 	free(want);
 	snap_same(&s, 1);
@@ -960,18 +960,88 @@ START_TEST(test_history_id)
 	state_close(o);
 
 	/* A version-1 file (no history table) gains an id on upgrade. */
-	cli_is("DROP TABLE history; PRAGMA user_version = 1", "");
+	cli_is("DROP TABLE history; ALTER TABLE backfills DROP COLUMN rate;"
+	    "ALTER TABLE backfills DROP COLUMN waiting;"
+	    "ALTER TABLE backfills DROP COLUMN waiting_since;"
+	    "PRAGMA user_version = 1", "");
 	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
 	v = state_history_id(st, &err);
 	ck_assert_msg(v != NULL && strlen(v) == 32, "%s", buf_cstr(&err));
 	ck_assert_str_ne(v, id);
 	state_close(st);
-	cli_is("PRAGMA user_version", "2\n");
+	cli_is("PRAGMA user_version", "3\n");
 	bak = xasprintf("%s.v1.bak", path);
 	ck_assert_int_eq(access(bak, F_OK), 0);
 	free(bak);
 	free(other_path);
 	free(id);
+	buf_free(&err);
+}
+END_TEST
+
+/* A running backfill's rate and what it is paused for, since when, round trip. */
+START_TEST(test_backfill_pause)
+{
+	struct state_backfill b, got;
+	struct buf err = BUF_INIT;
+	struct state *st = open_new();
+	int found = 0;
+
+	b = (struct state_backfill){ .plan = (char *)"users",
+	    .step = (char *)"fill", .rows_done = 1000, .rows_total = 5000,
+	    .updated_at = 77, .rate = 2500, .waiting = (char *)"standby lags",
+	    .waiting_since = 70 };
+	ck_assert_int_eq(state_backfill_put(st, &b, &err), 0);
+	ck_assert_int_eq(state_backfill_get(st, "users", "fill", &got, &found,
+	    &err), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_int_eq(got.rate, 2500);
+	ck_assert_str_eq(got.waiting, "standby lags");
+	ck_assert_int_eq(got.waiting_since, 70);
+	state_backfill_free(&got);
+	/* Resumed: no longer paused. */
+	b.waiting = NULL;
+	b.waiting_since = 0;
+	ck_assert_int_eq(state_backfill_put(st, &b, &err), 0);
+	ck_assert_int_eq(state_backfill_get(st, "users", "fill", &got, &found,
+	    &err), 0);
+	ck_assert_ptr_null(got.waiting);
+	ck_assert_int_eq(got.waiting_since, 0);
+	state_backfill_free(&got);
+	state_close(st);
+	buf_free(&err);
+}
+END_TEST
+
+/* A version-2 file keeps its backfill progress on upgrade, with no rate or pause. */
+START_TEST(test_upgrade_keeps_backfill_progress)
+{
+	struct state_backfill got;
+	struct buf err = BUF_INIT;
+	struct state *st = open_new();
+	char *bak;
+	int found = 0;
+
+	state_close(st);
+	cli_is("ALTER TABLE backfills DROP COLUMN rate;"
+	    "ALTER TABLE backfills DROP COLUMN waiting;"
+	    "ALTER TABLE backfills DROP COLUMN waiting_since;"
+	    "INSERT INTO backfills VALUES ('users', 'fill', '(42)', 42, 100, 0, 9);"
+	    "PRAGMA user_version = 2", "");
+	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
+	ck_assert_int_eq(state_backfill_get(st, "users", "fill", &got, &found,
+	    &err), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_str_eq(got.cursor, "(42)");
+	ck_assert_int_eq(got.rows_done, 42);
+	ck_assert_int_eq(got.rate, 0);
+	ck_assert_ptr_null(got.waiting);
+	state_backfill_free(&got);
+	state_close(st);
+	cli_is("PRAGMA user_version", "3\n");
+	bak = xasprintf("%s.v2.bak", path);
+	ck_assert_int_eq(access(bak, F_OK), 0);
+	free(bak);
 	buf_free(&err);
 }
 END_TEST
@@ -1009,6 +1079,8 @@ state_suite(void)
 	add(s, "concurrent create", test_concurrent_create);
 	add(s, "rollback", test_rollback_changes_nothing);
 	add(s, "backfill", test_backfill_progress);
+	add(s, "backfill pause", test_backfill_pause);
+	add(s, "upgrade keeps backfill progress", test_upgrade_keeps_backfill_progress);
 	add(s, "large history", test_history_load_large);
 	add(s, "actor", test_actor);
 	add(s, "history id", test_history_id);

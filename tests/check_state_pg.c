@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "state.h"
 #include "util/pgtest.h"
 #include "util/proc.h"
 #include "util/testutil.h"
@@ -416,6 +417,50 @@ START_TEST(test_store_in_target_database)
 END_TEST
 
 /*
+ * A running backfill's rate and pause round trip in the PostgreSQL store;
+ * a store made before those columns still reads, and gains them when a
+ * role that may alter it opens it.
+ */
+START_TEST(test_backfill_pause_in_store)
+{
+	char *ci = pt_db("spg_bf_pause");
+	struct state *st = NULL;
+	struct state_backfill b, got;
+	struct buf err = BUF_INIT;
+	int found = 0, absent = 0;
+
+	ck_assert_msg(state_open_pg(&st, ci, 1, &absent, &err) == 0, "%s", buf_cstr(&err));
+	b = (struct state_backfill){ .plan = (char *)"users",
+	    .step = (char *)"fill", .cursor = (char *)"(42)", .rows_done = 42,
+	    .rows_total = 100, .updated_at = 77, .rate = 2500,
+	    .waiting = (char *)"standby lags", .waiting_since = 70 };
+	ck_assert_msg(state_backfill_put(st, &b, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(state_backfill_get(st, "users", "fill", &got, &found, &err), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_int_eq(got.rate, 2500);
+	ck_assert_str_eq(got.waiting, "standby lags");
+	ck_assert_int_eq(got.waiting_since, 70);
+	state_backfill_free(&got);
+	state_close(st);
+
+	/* An older store: the columns are not there yet. */
+	free(pt_sql(ci, "ALTER TABLE excon.backfills DROP COLUMN rate, "
+	    "DROP COLUMN waiting, DROP COLUMN waiting_since"));
+	ck_assert_msg(state_open_pg(&st, ci, 0, &absent, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_int_eq(state_backfill_get(st, "users", "fill", &got, &found, &err), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_int_eq(got.rows_done, 42);
+	state_backfill_free(&got);
+	ck_assert_msg(state_backfill_put(st, &b, &err) == 0, "%s", buf_cstr(&err));
+	state_close(st);
+	pt_sql_eq(ci, "SELECT waiting || ' ' || rate FROM excon.backfills",
+	    "standby lags 2500");
+	buf_free(&err);
+	free(ci);
+}
+END_TEST
+
+/*
  * excon state copy: a file's history moves to PostgreSQL and back with its
  * id, events and chain; every report reads the same from each copy; a
  * store that holds anything is refused and left alone; --dry-run creates
@@ -728,6 +773,7 @@ state_pg_suite(void)
 	tu_add(s, "empty database", test_empty_database_is_no_history, setup,
 	    teardown, 60);
 	tu_add(s, "read-only role", test_read_only_role, setup, teardown, 60);
+	tu_add(s, "backfill pause", test_backfill_pause_in_store, setup, teardown, 60);
 	tu_add(s, "many runners", test_many_runners_one_store, setup, teardown,
 	    120);
 	tu_add(s, "tampered log", test_tampered_log_detected, setup, teardown,

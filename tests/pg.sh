@@ -58,7 +58,8 @@ pg_start() {
 # pg_standby_start makes a streaming standby of the running test server
 # (pg_basebackup -R into $PG_DIR/standby) and starts it on port PGPORT+1,
 # listening on the Unix socket in $PG_DIR/standby-sock.  It prints the
-# standby's conninfo.  pg_standby_stop stops and removes it; pg_stop does
+# standby's conninfo.  Like the server, it preloads pg_stat_statements,
+# which records the queries run on the standby.  pg_standby_stop stops and removes it; pg_stop does
 # too, so a failed test never leaves it running.
 pg_standby_start() {
 	sdir=$PG_DIR/standby
@@ -71,7 +72,7 @@ pg_standby_start() {
 	pg_as_user "$PG_BIN/pg_ctl" -D "$sdir" -l "$PG_DIR/standby.log" -w -t 60 \
 		-o "-c listen_addresses='' -k $sock -p $((PGPORT + 1)) -c fsync=off \
 		-c hot_standby=on -c wal_receiver_status_interval=1s -c max_connections=200 \
-		-c shared_preload_libraries=''" start >/dev/null ||
+		-c shared_preload_libraries=pg_stat_statements" start >/dev/null ||
 		{ cat "$PG_DIR/standby.log" >&2; return 1; }
 	echo "host=$sock port=$((PGPORT + 1)) user=postgres dbname=postgres"
 }

@@ -10,6 +10,49 @@
 #include "gate.h"
 #include "out.h"
 
+/* Seconds a backfill needs at its recorded rate, or -1 when unknown. */
+static long
+bf_eta(const struct state_backfill *bf)
+{
+	if (bf->rate <= 0 || bf->rows_total <= 0)
+		return -1;
+	if (bf->rows_done >= bf->rows_total)
+		return 0;
+	return (long)((bf->rows_total - bf->rows_done + bf->rate - 1) / bf->rate);
+}
+
+/*
+ * Appends a backfill's progress, as status shows it: rows done, the rate
+ * and ETA of its last run, when it last reported, and what it is paused
+ * for and since when.
+ */
+static void
+bf_text(struct buf *out, const struct state_backfill *bf)
+{
+	long eta = bf_eta(bf);
+
+	buf_printf(out, "  backfill: %lld of ~%lld rows done, resumes after key %s\n",
+	    (long long)bf->rows_done, (long long)bf->rows_total,
+	    bf->cursor ? bf->cursor : "(start)");
+	if (bf->rate > 0) {
+		buf_puts(out, "  backfill rate: ");
+		if (bf->rows_total > 0)
+			buf_printf(out, "%d%%, ", (int)(bf->rows_done >= bf->rows_total ?
+			    100 : bf->rows_done * 100 / bf->rows_total));
+		buf_printf(out, "%lld rows/s", (long long)bf->rate);
+		if (eta >= 3600)
+			buf_printf(out, ", ETA %ld:%02ld:%02ld", eta / 3600,
+			    eta / 60 % 60, eta % 60);
+		else if (eta >= 0)
+			buf_printf(out, ", ETA %ld:%02ld", eta / 60, eta % 60);
+		buf_printf(out, " (as of %s)\n", out_time(bf->updated_at));
+	}
+	if (bf->waiting != NULL && bf->waiting_since != 0)
+		buf_printf(out, "  backfill paused since %s (%lld s), waiting: %s\n",
+		    out_time(bf->waiting_since),
+		    (long long)(out_now() - bf->waiting_since), bf->waiting);
+}
+
 /* Appends one plan's status as text or JSON. */
 static void
 status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
@@ -121,6 +164,18 @@ status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
 				    "\"cursor\":", (long long)bf.rows_done,
 				    (long long)bf.rows_total);
 				json_str(out, bf.cursor);
+				buf_printf(out, ",\"rate\":%lld,\"eta_s\":", (long long)bf.rate);
+				if (bf_eta(&bf) >= 0)
+					buf_printf(out, "%ld", bf_eta(&bf));
+				else
+					buf_puts(out, "null");
+				buf_puts(out, ",\"updated_at\":");
+				json_str(out, bf.updated_at ? out_time(bf.updated_at) : NULL);
+				buf_puts(out, ",\"waiting\":");
+				json_str(out, bf.waiting);
+				buf_puts(out, ",\"waiting_since\":");
+				json_str(out, bf.waiting != NULL && bf.waiting_since ?
+				    out_time(bf.waiting_since) : NULL);
 				buf_putc(out, '}');
 			}
 			buf_putc(out, '}');
@@ -178,9 +233,7 @@ status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
 		buf_printf(out, "  warning: usage evidence (rule 9) could not be "
 		    "read: %s\n", buf_cstr(&err));
 	if (found)
-		buf_printf(out, "  backfill: %lld of ~%lld rows done, resumes after "
-		    "key %s\n", (long long)bf.rows_done, (long long)bf.rows_total,
-		    bf.cursor ? bf.cursor : "(start)");
+		bf_text(out, &bf);
 done:
 	if (found)
 		state_backfill_free(&bf);

@@ -99,7 +99,30 @@ mirror(struct runner *rn, const struct backfill_progress *p)
 	b.rows_done = p->rows_done;
 	b.rows_total = p->rows_total;
 	b.finished = p->finished;
+	b.rate = (int64_t)p->rate;
+	b.waiting = (char *)p->waiting;
+	if (p->waiting != NULL)
+		b.waiting_since = (int64_t)time(NULL) - p->waiting_s;
 	state_backfill_put(rn->ctx->st, &b, NULL);
+}
+
+/* A backfill that stopped is paused for nothing: clears that from its progress. */
+static void
+unpause(struct cmd_ctx *ctx, const struct plan *p, const struct step *s)
+{
+	struct state_backfill b;
+	int found = 0;
+
+	if (state_backfill_get(ctx->st, p->name.s, s->id.s, &b, &found, NULL) != 0 ||
+	    !found)
+		return;
+	if (b.waiting != NULL) {
+		free(b.waiting);
+		b.waiting = NULL;
+		b.waiting_since = 0;
+		state_backfill_put(ctx->st, &b, NULL);
+	}
+	state_backfill_free(&b);
 }
 
 /* Draws the backfill progress: a bar on a terminal, else a line every few seconds. */
@@ -143,6 +166,7 @@ on_progress(void *arg, const struct backfill_progress *p)
 			fprintf(stderr, "excon: %s/%s: paused since %s (%lds), waiting: %s\n",
 			    rn->plan->name.s, rn->step->id.s, since, p->waiting_s, p->waiting);
 			rn->wait_line = now;
+			mirror(rn, p);
 		}
 		return;
 	}
@@ -428,6 +452,8 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	sigaction(SIGINT, &sa, &old_sa);
 	failed = exec_step(x, p, s, &outcome, &err) != 0;
 	sigaction(SIGINT, &old_sa, NULL);
+	if (failed && s->kind == KIND_BACKFILL)
+		unpause(ctx, p, s);
 	if (failed && interrupted) {
 		if (rn.bar_drawn)
 			fputc('\n', stderr);
