@@ -286,8 +286,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	char day[11];
 	size_t i, nev = 0, nsnaps = 0, nrestarts = 0;
 	int rc, npending = 0, noverdue = 0, json = ctx->format == FORMAT_JSON;
-	char **usage = ctx->format == FORMAT_HTML ?
-	    xcalloc(ctx->plans.nplans + 1, sizeof *usage) : NULL;
+	char **usage = NULL;
 
 	if (fail_on != NULL && strcmp(fail_on, "overdue") != 0 &&
 	    strcmp(fail_on, "pending") != 0)
@@ -306,6 +305,9 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
 	}
+	/* The page's evidence, by plan (the plans are loaded by now). */
+	if (ctx->format == FORMAT_HTML)
+		usage = xcalloc(ctx->plans.nplans + 1, sizeof *usage);
 	buf_puts(&out, json ? "{\"pending\":[" : "");
 	for (i = 0; i < ctx->plans.nplans; i++) {
 		const struct plan *p = ctx->plans.plans[i];
