@@ -43,7 +43,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DEXCON_VERSION='"$(VERSION)"' -Isrc \
 	$(WARN) $(SANFLAGS) $(CFLAGS) $(PKG_CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c src/cmd/*.c))
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c src/cmd/*.c src/lint/*.c))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 MAIN_OBJ := $(BUILD)/obj/main.o
 TEST_SRC := $(wildcard tests/check_*.c)
@@ -71,7 +71,7 @@ deps:
 
 # src/banned.h is forced into every file of src/ (not the tests), after the
 # system headers it includes itself: a banned function is a compile error.
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/cmd/*.h) Makefile
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/cmd/*.h src/lint/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -include src/banned.h -c -o $@ $<
 

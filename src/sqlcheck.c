@@ -3,6 +3,12 @@
  * grammar), walks the protobuf-c parse tree and reports statements that
  * are unsafe on a live database for the phase they run in.
  *
+ * This file is the analysis core: the rule table (assembled from the
+ * rule families of src/lint/rule-*.c, see lint/lint-int.h), findings,
+ * parsing into statements, the walk that hands each statement to the
+ * families' checks, excon:allow comments, plan fragments and the usage
+ * analysis of rule 9.
+ *
  * One run over one input string keeps a little state across statements
  * (struct an): tables created earlier in the same input (exempt from the
  * "existing table" rules, because they are empty and unused), CHECK
@@ -10,22 +16,6 @@
  * column types declared earlier (so a type change can be proven a free
  * widening), and the ACCESS EXCLUSIVE locks held by the current
  * transaction.
- *
- * Volatile defaults: since PostgreSQL 11, ADD COLUMN with a default that
- * is not volatile (a constant, or a STABLE call such as now() or
- * current_timestamp, evaluated once at ALTER time) only updates the
- * catalog; a VOLATILE default (random(), clock_timestamp(),
- * gen_random_uuid(), nextval() - hence serial columns -, identity and
- * stored generated columns) is evaluated per row and rewrites the table.
- * Functions this file does not know are reported as a warning.
- *
- * Type changes: PostgreSQL skips the rewrite only when the new type is
- * binary coercible and the new typmod accepts every old value: varchar(n)
- * to varchar(m >= n), varchar or text, text to varchar, numeric(p,s) to
- * numeric(q >= p, s) or numeric, varbit(n) to varbit(m >= n), cidr to
- * inet.  Anything else, and anything with USING, rewrites.  When the old
- * type is not declared in the same input the change is an error, unless
- * the new type could be such a widening: then it is a warning.
  */
 #include <assert.h>
 #include <ctype.h>
@@ -40,6 +30,7 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include "lint/lint-int.h"
 #include "sqlcheck.h"
 #include "xalloc.h"
 
@@ -47,97 +38,14 @@
 /* Rules                                                               */
 /* ------------------------------------------------------------------ */
 
-static const struct sqlrule rules[] = {
+/* The rules of the core: syntax, idempotence, allow comments, fragments. */
+static const struct sqlrule core_rules[] = {
 	{ "E-SYNTAX", SEV_ERROR,
 	  "statement does not parse",
 	  "fix the statement; it must parse with PostgreSQL's grammar" },
-	{ "E-INDEX-NOT-CONCURRENT", SEV_ERROR,
-	  "CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds",
-	  "CREATE INDEX CONCURRENTLY IF NOT EXISTS outside a transaction (a create_index step)" },
-	{ "E-DROP-INDEX-NOT-CONCURRENT", SEV_ERROR,
-	  "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table",
-	  "DROP INDEX CONCURRENTLY IF EXISTS outside a transaction (a drop_index step)" },
-	{ "E-REINDEX-NOT-CONCURRENT", SEV_ERROR,
-	  "REINDEX without CONCURRENTLY blocks writes and the reads that use the index",
-	  "REINDEX ... CONCURRENTLY outside a transaction" },
-	{ "E-CONCURRENT-IN-TX", SEV_ERROR,
-	  "statement cannot run inside a transaction block",
-	  "run it outside BEGIN/COMMIT, in a step with transaction: false" },
-	{ "E-CONSTRAINT-NOT-VALID", SEV_ERROR,
-	  "adding a CHECK or FOREIGN KEY constraint checks every row while holding a lock",
-	  "ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT separately (add_constraint + validate_constraint steps)" },
-	{ "E-SET-NOT-NULL", SEV_ERROR,
-	  "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
-	  "ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT c, then SET NOT NULL (a set_not_null step)" },
-	{ "E-ADD-COLUMN-NOT-NULL", SEV_ERROR,
-	  "ADD COLUMN NOT NULL without a default fails on a non-empty table",
-	  "add the column nullable or with a constant default, backfill, then a set_not_null step" },
-	{ "E-VOLATILE-DEFAULT", SEV_ERROR,
-	  "a column whose value is computed per row (volatile default, serial, identity, stored generated) rewrites the table",
-	  "add the column without that default, SET DEFAULT separately, backfill in batches" },
-	{ "W-DEFAULT-VOLATILITY", SEV_WARNING,
-	  "the default calls a function of unknown volatility; a VOLATILE one rewrites the table",
-	  "check pg_proc.provolatile; if volatile, add the column without the default and backfill" },
-	{ "E-TYPE-REWRITE", SEV_ERROR,
-	  "changing a column's type rewrites the table under an ACCESS EXCLUSIVE lock",
-	  "add a column of the new type, dual-write, backfill, switch reads, drop the old column (excon new change-type)" },
-	{ "W-TYPE-CHANGE", SEV_WARNING,
-	  "type change is free only when it widens varchar, varbit or numeric, and the old type is not known here",
-	  "make sure the old type is varchar/text/numeric/varbit with a smaller limit, or use excon new change-type" },
-	{ "E-RENAME-COLUMN", SEV_ERROR,
-	  "renaming a column breaks the running code that uses the old name",
-	  "add the new column, dual-write, backfill, switch reads, drop the old one (excon new rename-column)" },
-	{ "E-RENAME-TABLE", SEV_ERROR,
-	  "renaming a table breaks the running code that uses the old name",
-	  "create the new table, move the code, drop the old one in a contract step (excon new rename-table)" },
-	{ "E-DROP-COLUMN", SEV_ERROR,
-	  "dropping a column breaks the code still reading or writing it",
-	  "drop it in a contract step (drop_column) whose window is open" },
-	{ "E-DROP-TABLE", SEV_ERROR,
-	  "dropping a table breaks the code still using it",
-	  "drop it in a contract step (drop_table) whose window is open" },
-	{ "E-DROP-INDEX", SEV_ERROR,
-	  "dropping an index can break the code relying on it (ON CONFLICT, query plans)",
-	  "drop it in a contract step (drop_index) whose window is open" },
-	{ "E-DROP-CONSTRAINT", SEV_ERROR,
-	  "dropping a constraint removes a guarantee the running code may rely on",
-	  "drop it in a contract step (drop_constraint) whose window is open" },
-	{ "E-DROP-TRIGGER", SEV_ERROR,
-	  "dropping a trigger stops work the running code relies on (e.g. dual writes)",
-	  "drop it in a contract step (drop_trigger) whose window is open" },
-	{ "E-DROP-NOT-NULL", SEV_ERROR,
-	  "dropping NOT NULL lets new code write rows the old code cannot read",
-	  "declare it in a stop_old_writes step (drop_not_null) or a contract step" },
-	{ "E-UNIQUE-DIRECT", SEV_ERROR,
-	  "adding a UNIQUE, PRIMARY KEY or EXCLUDE constraint builds its index under an ACCESS EXCLUSIVE lock",
-	  "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX" },
-	{ "E-UNBATCHED-UPDATE", SEV_ERROR,
-	  "UPDATE without WHERE rewrites every row in one long transaction",
-	  "use a backfill step (batched, resumable), or UPDATE in keyed batches" },
-	{ "E-UNBATCHED-DELETE", SEV_ERROR,
-	  "DELETE without WHERE removes every row in one long transaction",
-	  "delete in keyed batches, or TRUNCATE in a contract step when the table is unused" },
-	{ "E-MULTI-TABLE-LOCK", SEV_ERROR,
-	  "one transaction takes ACCESS EXCLUSIVE locks on several tables, inviting lock queues and deadlocks",
-	  "change one table per transaction (one step per table)" },
-	{ "E-CREATE-TABLE-NO-PK", SEV_ERROR,
-	  "table without a primary key: no batched backfill, no logical replication of updates",
-	  "declare a PRIMARY KEY in CREATE TABLE" },
-	{ "E-FULL-REWRITE", SEV_ERROR,
-	  "statement rewrites the whole table under an ACCESS EXCLUSIVE lock",
-	  "avoid it on a live table (pg_repack for bloat, a new table for storage changes)" },
-	{ "E-ADDITIVE-IN-POST", SEV_ERROR,
-	  "a new table, column or index in a post step arrives after the code that needs it",
-	  "move it to a pre step (an expand step of the release before the code uses it)" },
 	{ "W-NOT-IDEMPOTENT", SEV_WARNING,
 	  "statement fails when run twice",
 	  "add IF NOT EXISTS / IF EXISTS so a retried migration is harmless" },
-	{ "E-TRUNCATE", SEV_ERROR,
-	  "TRUNCATE empties the table under an ACCESS EXCLUSIVE lock and breaks the code still using its rows",
-	  "delete in keyed batches, or truncate in a contract step whose window is open" },
-	{ "E-LOCK-TABLE", SEV_ERROR,
-	  "LOCK TABLE in SHARE mode or stronger blocks the application's writes (ACCESS EXCLUSIVE: its reads too) until the transaction ends",
-	  "drop the explicit lock; each statement takes the lock it needs, bounded by lock_timeout" },
 	{ "E-ALLOW-NO-REASON", SEV_ERROR,
 	  "excon:allow comment without a reason",
 	  "write `-- excon:allow RULE-ID why this is safe here`" },
@@ -149,7 +57,46 @@ static const struct sqlrule rules[] = {
 	  "write one expression (check, where, up, down, default), one type (type), `col = expr, ...` (set) or one SELECT (verify), with no ';' and no '$excon$'" },
 };
 
-#define NRULES (sizeof rules / sizeof rules[0])
+/* The core's own family: its rules, no statement checks. */
+static const struct lint_family lint_family_core = {
+	"core", core_rules, LINT_N(core_rules), NULL, 0
+};
+
+/*
+ * Every rule family, in the order of the rule table (excon lint --rules)
+ * and of the checks run on each statement.
+ */
+static const struct lint_family *const families[] = {
+	&lint_family_core,
+	&lint_family_index,
+	&lint_family_transaction,
+	&lint_family_constraint,
+	&lint_family_column,
+	&lint_family_phase,
+	&lint_family_table,
+};
+
+#define NFAMILIES LINT_N(families)
+
+/* The rule table: the families' rows, assembled once (never freed). */
+static struct sqlrule *rules;
+static size_t nrules;
+
+/* Assembles the rule table from the families' rows on first use. */
+static void
+rules_init(void)
+{
+	size_t i, k, n = 0;
+
+	if (rules != NULL)
+		return;
+	for (i = 0; i < NFAMILIES; i++)
+		n += families[i]->nrules;
+	rules = xcalloc(n, sizeof *rules);
+	for (i = 0; i < NFAMILIES; i++)
+		for (k = 0; k < families[i]->nrules; k++)
+			rules[nrules++] = families[i]->rules[k];
+}
 
 /*
  * Fix texts for plain migration files of other tools, where the plan
@@ -178,8 +125,9 @@ static const struct { const char *id, *fix; } plain_fixes[] = {
 const struct sqlrule *
 sqlcheck_rules(size_t *n)
 {
+	rules_init();
 	if (n != NULL)
-		*n = NRULES;
+		*n = nrules;
 	return rules;
 }
 
@@ -203,7 +151,8 @@ sqlcheck_rule(const char *id)
 {
 	size_t i;
 
-	for (i = 0; i < NRULES; i++)
+	rules_init();
+	for (i = 0; i < nrules; i++)
 		if (strcmp(rules[i].id, id) == 0)
 			return &rules[i];
 	return NULL;
@@ -320,15 +269,6 @@ findings_count(const struct findings *f, int sev)
 /* Small string sets                                                   */
 /* ------------------------------------------------------------------ */
 
-/* A list of owned strings with linear lookup (inputs are small). */
-struct strset {
-	char	**v;
-	size_t	  n;
-	size_t	  cap;
-	size_t	 *slots;	/* hash table of index + 1 into v; 0 = empty */
-	size_t	  nslots;	/* a power of two, at least 2 * n */
-};
-
 /* FNV-1a hash of s. */
 static size_t
 str_hash(const char *s)
@@ -352,21 +292,21 @@ strset_slot(const struct strset *set, const char *s)
 }
 
 /* 1 when s is in set. */
-static int
+int
 strset_has(const struct strset *set, const char *s)
 {
 	return set->n > 0 && set->slots[strset_slot(set, s)] != 0;
 }
 
 /* The index of s in set->v (the order of adding), or -1. */
-static long
+long
 strset_index(const struct strset *set, const char *s)
 {
 	return set->n > 0 ? (long)set->slots[strset_slot(set, s)] - 1 : -1;
 }
 
 /* Adds a copy of s unless present. */
-static void
+void
 strset_add(struct strset *set, const char *s)
 {
 	size_t i;
@@ -386,7 +326,7 @@ strset_add(struct strset *set, const char *s)
 }
 
 /* Empties set, keeping nothing. */
-static void
+void
 strset_clear(struct strset *set)
 {
 	size_t i;
@@ -399,7 +339,7 @@ strset_clear(struct strset *set)
 }
 
 /* Frees set. */
-static void
+void
 strset_free(struct strset *set)
 {
 	strset_clear(set);
@@ -412,89 +352,9 @@ strset_free(struct strset *set)
 }
 
 /* ------------------------------------------------------------------ */
-/* Analysis state                                                      */
+/* Analysis state (struct an, in lint/lint-int.h)                      */
 /* ------------------------------------------------------------------ */
 
-/* A CHECK constraint seen in the input. */
-struct check {
-	char	*table;		/* key "schema.table" */
-	char	*name;		/* may be NULL when unnamed */
-	char	*column;	/* set for CHECK (column IS NOT NULL) */
-	int	 validated;
-};
-
-/* A column type declared in the input. */
-struct coltype {
-	char	*key;		/* "schema.table.column" */
-	char	*type;		/* last name of the type, e.g. "varchar" */
-	int	 ntypmods;
-	int	 typmods[2];
-};
-
-/* A parsed excon:allow comment. */
-struct allow {
-	int	 off;		/* byte offset of the comment */
-	int	 end;		/* byte offset just past it */
-	char	*rules;		/* comma/space separated ids (owned) */
-	char	*reason;	/* NULL when missing (owned) */
-	int	 stmt;		/* index of the statement it applies to, -1 */
-	int	 whole_file;	/* excon:allow-file: every statement */
-};
-
-/* One top-level statement of the input. */
-struct stmt {
-	const PgQuery__Node *node;	/* NULL when it failed to parse */
-	int	 start;		/* byte offset of its first token */
-	int	 end;		/* byte offset of its terminating ';' or end */
-	int	 delta;		/* add to node locations to get offsets in sql */
-	int	 errpos;	/* syntax error: byte offset; node == NULL */
-	char	*errmsg;	/* syntax error message (owned) */
-	int	 too_deep;	/* parsed, but nested beyond SQL_MAX_DEPTH */
-};
-
-/* One analysis run over one input string. */
-struct an {
-	const char	*sql;		/* the parsed text */
-	int		 len;
-	int		 shift;		/* bytes of sql before the user's text */
-	const char	*file;
-	struct pos	 base;
-	int		 block;
-	const struct sqlctx *ctx;
-	struct findings	*out;
-	int		 no_unbatched;	/* backfill `set`: excon batches it */
-
-	struct stmt	*stmts;
-	size_t		 nstmts, capstmts;
-	size_t		 cstmt;		/* the statement being analyzed */
-
-	struct allow	*allows;
-	size_t		 nallows, capallows;
-	int		 tx_marker;	/* a comment says: no transaction */
-
-	int		 in_tx;
-	struct strset	 created;	/* tables created in this input */
-	struct strset	 locked;	/* ACCESS EXCLUSIVE in current tx */
-	int		 lock_reported;	/* per statement */
-	struct check	*checks;
-	size_t		 nchecks, capchecks;
-	struct coltype	*types;
-	size_t		 ntypes, captypes;
-	struct strset	 typekeys;	/* the keys of types, in the same order */
-
-	/* Allows by statement: allow_by[allow_at[i] .. allow_at[i + 1]). */
-	size_t		*allow_by;
-	size_t		*allow_at;
-	/* excon:allow-file comments with a reason: they cover every statement. */
-	size_t		*file_allows;
-	size_t		 nfile_allows;
-
-	/* Offsets where each line of the user's text starts (an_pos). */
-	int		*lines;
-	size_t		 nlines;
-};
-
-/* Maps a byte offset of the parsed text to a position in the file. */
 static struct pos
 an_pos(struct an *a, int off)
 {
@@ -549,12 +409,8 @@ an_pos(struct an *a, int off)
 }
 
 /* Adds a finding of rule id at byte offset off with a printf message. */
-static struct finding *
-report(struct an *a, const char *id, int off, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static struct finding *
-report(struct an *a, const char *id, int off, const char *fmt, ...)
+struct finding *
+an_report(struct an *a, const char *id, int off, const char *fmt, ...)
 {
 	const struct sqlrule *r = sqlcheck_rule(id);
 	struct buf msg = BUF_INIT;
@@ -581,82 +437,22 @@ report(struct an *a, const char *id, int off, const char *fmt, ...)
 /* Parse tree helpers                                                  */
 /* ------------------------------------------------------------------ */
 
-#define NC(x)	PG_QUERY__NODE__NODE_##x
-#define AT(x)	PG_QUERY__ALTER_TABLE_TYPE__AT_##x
-#define CT(x)	PG_QUERY__CONSTR_TYPE__CONSTR_##x
-#define OT(x)	PG_QUERY__OBJECT_TYPE__OBJECT_##x
-
-/* 1 when s is NULL or "" (protobuf-c leaves unset strings as ""). */
-static int
-empty(const char *s)
-{
-	return s == NULL || *s == '\0';
-}
-
-/* The string of a String node, or NULL. */
-static const char *
-node_str(const PgQuery__Node *n)
-{
-	if (n == NULL || n->node_case != NC(STRING) || n->string == NULL)
-		return NULL;
-	return n->string->sval;
-}
-
-/* The schema of a RangeVar, "public" when not qualified. */
-static const char *
-rv_schema(const PgQuery__RangeVar *rv)
-{
-	return empty(rv->schemaname) ? "public" : rv->schemaname;
-}
-
 /* "schema.name" (owned). */
-static char *
+char *
 qual_key(const char *schema, const char *name)
 {
 	return xasprintf("%s.%s", empty(schema) ? "public" : schema, name);
 }
 
 /* The "schema.table" key of a RangeVar (owned). */
-static char *
+char *
 rv_key(const PgQuery__RangeVar *rv)
 {
 	return qual_key(rv->schemaname, rv->relname);
 }
 
-/*
- * Splits a qualified name list ([catalog.][schema.]name, or for triggers
- * [schema.]table.trigger) into its parts; absent parts become NULL.
- */
-static void
-split_names(PgQuery__Node **items, size_t n, int with_table,
-    const char **schema, const char **table, const char **name)
-{
-	*schema = *table = *name = NULL;
-	if (n == 0)
-		return;
-	*name = node_str(items[n - 1]);
-	if (with_table) {
-		if (n >= 2)
-			*table = node_str(items[n - 2]);
-		if (n >= 3)
-			*schema = node_str(items[n - 3]);
-	} else if (n >= 2)
-		*schema = node_str(items[n - 2]);
-}
-
-/* The items of a List node (count in *n), or NULL. */
-static PgQuery__Node **
-list_items(const PgQuery__Node *node, size_t *n)
-{
-	*n = 0;
-	if (node == NULL || node->node_case != NC(LIST) || node->list == NULL)
-		return NULL;
-	*n = node->list->n_items;
-	return node->list->items;
-}
-
 /* The last name of a type ("varchar" for pg_catalog.varchar). */
-static const char *
+const char *
 type_base(const PgQuery__TypeName *t)
 {
 	const char *s;
@@ -667,40 +463,8 @@ type_base(const PgQuery__TypeName *t)
 	return s != NULL ? s : "";
 }
 
-/* Integer typmods of a type into mods[2]; returns how many (-1: not ints). */
-static int
-type_mods(const PgQuery__TypeName *t, int mods[2])
-{
-	size_t i;
-
-	if (t == NULL)
-		return 0;
-	for (i = 0; i < t->n_typmods && i < 2; i++) {
-		const PgQuery__Node *m = t->typmods[i];
-
-		if (m->node_case != NC(A_CONST) ||
-		    m->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL)
-			return -1;
-		mods[i] = m->a_const->ival->ival;
-	}
-	return (int)i;
-}
-
-/* The type as the user would write it, e.g. "varchar(20)" (owned). */
-static char *
-type_display(const PgQuery__TypeName *t)
-{
-	int mods[2], n = type_mods(t, mods);
-
-	if (n == 1)
-		return xasprintf("%s(%d)", type_base(t), mods[0]);
-	if (n == 2)
-		return xasprintf("%s(%d,%d)", type_base(t), mods[0], mods[1]);
-	return xstrdup(type_base(t));
-}
-
 /* 1 when a type name is one of the serial pseudo-types. */
-static int
+int
 is_serial(const char *base)
 {
 	static const char *const names[] = { "serial", "serial4",
@@ -713,990 +477,8 @@ is_serial(const char *base)
 	return 0;
 }
 
-/* 1 when name is in the NULL-terminated list. */
-static int
-in_list(const char *name, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(name, *list) == 0)
-			return 1;
-	return 0;
-}
-
-/* Functions that pg_proc marks VOLATILE and that people use as defaults. */
-static const char *const volatile_funcs[] = {
-	"random", "random_normal", "gen_random_uuid", "uuid_generate_v1",
-	"uuid_generate_v1mc", "uuid_generate_v4", "clock_timestamp",
-	"timeofday", "nextval", "setval", "currval", "lastval",
-	"gen_random_bytes", "gen_salt", NULL
-};
-
-/*
- * Functions known to be IMMUTABLE or STABLE (a STABLE default is
- * evaluated once by ALTER TABLE, so it does not rewrite either).
- */
-static const char *const stable_funcs[] = {
-	"now", "transaction_timestamp", "statement_timestamp",
-	"current_setting", "current_database", "current_schema", "lower",
-	"upper", "concat", "concat_ws", "abs", "round", "trunc", "floor",
-	"ceil", "to_char", "to_timestamp", "to_date", "to_number",
-	"make_date", "make_time", "make_timestamp", "make_timestamptz",
-	"make_interval", "date_trunc", "date_part", "jsonb_build_object",
-	"json_build_object", "jsonb_build_array", "json_build_array",
-	"array_fill", "md5", "length", "btrim", "ltrim", "rtrim", "replace",
-	"substr", "substring", "left", "right", "lpad", "rpad", "format",
-	"timezone", "int4", "int8", "text", "numeric", NULL
-};
-
-/*
- * Volatility of an expression: 0 known non-volatile, 1 volatile (the
- * function in *fn), 2 calls an unknown function (in *fn, when no
- * volatile call was found).
- */
-static int
-expr_volatility(const PgQuery__Node *n, const char **fn)
-{
-	PgQuery__Node **kids = NULL;
-	size_t nkids = 0, i;
-	const PgQuery__Node *one[3] = { NULL, NULL, NULL };
-	int ret = 0, r;
-
-	if (n == NULL)
-		return 0;
-	switch (n->node_case) {
-	case NC(FUNC_CALL): {
-		const PgQuery__FuncCall *f = n->func_call;
-		const char *name = f->n_funcname > 0 ?
-		    node_str(f->funcname[f->n_funcname - 1]) : NULL;
-
-		if (name != NULL && in_list(name, volatile_funcs)) {
-			*fn = name;
-			return 1;
-		}
-		if (name != NULL && !in_list(name, stable_funcs)) {
-			*fn = name;
-			ret = 2;
-		}
-		kids = f->args;
-		nkids = f->n_args;
-		break;
-	}
-	case NC(TYPE_CAST):
-		one[0] = n->type_cast->arg;
-		break;
-	case NC(A_EXPR):
-		one[0] = n->a_expr->lexpr;
-		one[1] = n->a_expr->rexpr;
-		break;
-	case NC(BOOL_EXPR):
-		kids = n->bool_expr->args;
-		nkids = n->bool_expr->n_args;
-		break;
-	case NC(COALESCE_EXPR):
-		kids = n->coalesce_expr->args;
-		nkids = n->coalesce_expr->n_args;
-		break;
-	case NC(MIN_MAX_EXPR):
-		kids = n->min_max_expr->args;
-		nkids = n->min_max_expr->n_args;
-		break;
-	case NC(ROW_EXPR):
-		kids = n->row_expr->args;
-		nkids = n->row_expr->n_args;
-		break;
-	case NC(A_ARRAY_EXPR):
-		kids = n->a_array_expr->elements;
-		nkids = n->a_array_expr->n_elements;
-		break;
-	case NC(NULL_TEST):
-		one[0] = n->null_test->arg;
-		break;
-	case NC(CASE_EXPR):
-		one[0] = n->case_expr->arg;
-		one[1] = n->case_expr->defresult;
-		kids = n->case_expr->args;
-		nkids = n->case_expr->n_args;
-		break;
-	case NC(CASE_WHEN):
-		one[0] = n->case_when->expr;
-		one[1] = n->case_when->result;
-		break;
-	case NC(LIST):
-		kids = n->list->items;
-		nkids = n->list->n_items;
-		break;
-	case NC(SUB_LINK):
-		*fn = "(subquery)";
-		return 2;
-	default:
-		return 0;
-	}
-	for (i = 0; i < 3; i++) {
-		const char *f2 = NULL;
-
-		if ((r = expr_volatility(one[i], &f2)) == 1) {
-			*fn = f2;
-			return 1;
-		}
-		if (r == 2 && ret == 0) {
-			*fn = f2;
-			ret = 2;
-		}
-	}
-	for (i = 0; i < nkids; i++) {
-		const char *f2 = NULL;
-
-		if ((r = expr_volatility(kids[i], &f2)) == 1) {
-			*fn = f2;
-			return 1;
-		}
-		if (r == 2 && ret == 0) {
-			*fn = f2;
-			ret = 2;
-		}
-	}
-	return ret;
-}
-
-/* ------------------------------------------------------------------ */
-/* Statement checks                                                    */
-/* ------------------------------------------------------------------ */
-
-/* The current statement. */
-static const struct stmt *
-cur(const struct an *a)
-{
-	return &a->stmts[a->cstmt];
-}
-
-/* Byte offset in sql of a node location (statement start when unknown). */
-static int
-loc(const struct an *a, int location)
-{
-	if (location < 0)
-		return cur(a)->start;
-	return cur(a)->delta + location;
-}
-
-/* 1 when the table "schema.table" was created earlier in this input. */
-static int
-is_new(const struct an *a, const char *key)
-{
-	return strset_has(&a->created, key);
-}
-
-/* 1 when SQL of a plan step (not its rollback) is analyzed. */
-static int
-plan_forward(const struct an *a)
-{
-	return a->ctx->in_plan && !a->ctx->rollback;
-}
-
-/* "a"/"an" phase name for messages. */
-static const char *
-phase_article(enum phase p)
-{
-	switch (p) {
-	case PHASE_EXPAND:
-		return "an expand";
-	case PHASE_MIGRATE:
-		return "a migrate";
-	case PHASE_CONTRACT:
-		return "a contract";
-	}
-	return "a";
-}
-
-/* 1 when cover c names exactly this object. */
-static int
-cover_match(const struct cover *c, enum cover_kind kind, const char *schema,
-    const char *table, const char *column, const char *name)
-{
-	const char *cs = empty(c->schema) ? "public" : c->schema;
-
-	if (c->kind != kind || strcmp(cs, empty(schema) ? "public" : schema) != 0)
-		return 0;
-	switch (kind) {
-	case COVER_TABLE:
-		return c->table != NULL && table != NULL &&
-		    strcmp(c->table, table) == 0;
-	case COVER_COLUMN:
-	case COVER_NOT_NULL:
-		return c->table != NULL && table != NULL && c->column != NULL &&
-		    column != NULL && strcmp(c->table, table) == 0 &&
-		    strcmp(c->column, column) == 0;
-	case COVER_INDEX:
-		return c->name != NULL && name != NULL &&
-		    strcmp(c->name, name) == 0;
-	case COVER_CONSTRAINT:
-	case COVER_TRIGGER:
-		return c->table != NULL && table != NULL && c->name != NULL &&
-		    name != NULL && strcmp(c->table, table) == 0 &&
-		    strcmp(c->name, name) == 0;
-	}
-	return 0;
-}
-
-/*
- * A statement destroys an object (`what` describes it for messages).
- * In a plan: expected in a contract step at stage code/post (and DROP
- * NOT NULL in stop_old_writes), an error elsewhere; never for `down`.
- * In a plain file: passes only when an open cover names the object.
- */
-static void
-destructive(struct an *a, const char *rule, enum cover_kind kind,
-    const char *schema, const char *table, const char *column,
-    const char *name, const char *what, int off)
-{
-	const struct sqlctx *c = a->ctx;
-	const struct cover *closed = NULL;
-	struct finding *f;
-	size_t i;
-
-	if (table != NULL && kind != COVER_INDEX) {
-		char *key = qual_key(schema, table);
-		int fresh = is_new(a, key);
-
-		free(key);
-		if (fresh)
-			return;
-	}
-	if (c->in_plan) {
-		if (c->rollback)
-			return;
-		if (c->phase != PHASE_CONTRACT &&
-		    !(kind == COVER_NOT_NULL && c->kind == KIND_STOP_OLD_WRITES))
-			report(a, rule, off, "%s in %s step: the running code "
-			    "still uses it; destructive changes belong in a "
-			    "contract step", what, phase_article(c->phase));
-		else if (c->stage == STAGE_PRE)
-			report(a, rule, off, "%s in a pre step runs while the "
-			    "previous release still serves traffic; destructive "
-			    "changes run at stage post", what);
-		return;
-	}
-	/*
-	 * A rename breaks the code of the running release whatever a contract
-	 * window says: the old name disappears and the new one is unknown to
-	 * it.  No plan makes it legal.
-	 */
-	if (strncmp(rule, "E-RENAME-", 9) == 0) {
-		report(a, rule, off, "%s breaks the running release, which still "
-		    "uses the old name; a rename never becomes safe: use a new %s "
-		    "and a plan", what, kind == COVER_COLUMN ? "column" : "table");
-		return;
-	}
-	for (i = 0; i < c->ncovers; i++) {
-		if (!cover_match(&c->covers[i], kind, schema, table, column, name))
-			continue;
-		if (c->covers[i].open)
-			return;
-		if (closed == NULL)
-			closed = &c->covers[i];
-	}
-	if (kind == COVER_INDEX) {
-		/* Dropping an index breaks no release's code, only its speed. */
-		f = report(a, rule, off, "%s outside an open contract step: no "
-		    "release's code breaks, but queries that use the index slow "
-		    "down (check pg_stat_user_indexes.idx_scan first)", what);
-		f->severity = SEV_WARNING;
-	} else if (closed != NULL)
-		report(a, rule, off, "%s becomes legal when contract step "
-		    "'%s/%s' ships (window not open yet)", what,
-		    closed->plan != NULL ? closed->plan : "?",
-		    closed->step != NULL ? closed->step : "?");
-	else
-		report(a, rule, off, "%s: no plan covers it; only an open "
-		    "contract step may destroy an object", what);
-}
-
-/*
- * The current transaction takes an ACCESS EXCLUSIVE lock on key; a
- * second table in the same transaction is a finding (once per statement).
- */
-static void
-lock_ae(struct an *a, const char *key, int off)
-{
-	if (is_new(a, key))
-		return;
-	if (a->locked.n > 0 && !strset_has(&a->locked, key) &&
-	    !a->lock_reported) {
-		report(a, "E-MULTI-TABLE-LOCK", off, "ACCESS EXCLUSIVE lock on "
-		    "\"%s\" while the same transaction holds one on \"%s\"",
-		    key, a->locked.v[0]);
-		a->lock_reported = 1;
-	}
-	strset_add(&a->locked, key);
-}
-
-/* Remembers the declared type of table.column for later type changes. */
-static void
-remember_type(struct an *a, const char *tkey, const char *col,
-    const PgQuery__TypeName *t)
-{
-	char *key = xasprintf("%s.%s", tkey, col);
-	struct coltype *ct = NULL;
-	long i;
-	int n;
-
-	if ((i = strset_index(&a->typekeys, key)) >= 0) {
-		ct = &a->types[i];
-		free(ct->type);
-		free(key);
-		key = NULL;
-	} else {
-		XGROW(a->types, a->captypes, a->ntypes + 1);
-		ct = &a->types[a->ntypes++];
-		ct->key = key;
-		strset_add(&a->typekeys, key);
-	}
-	ct->type = xstrdup(type_base(t));
-	n = type_mods(t, ct->typmods);
-	ct->ntypmods = n < 0 ? 0 : n;
-}
-
-/* The remembered type of table.column, or NULL. */
-static const struct coltype *
-find_type(const struct an *a, const char *tkey, const char *col)
-{
-	char *key = xasprintf("%s.%s", tkey, col);
-	long i = strset_index(&a->typekeys, key);
-
-	free(key);
-	return i >= 0 ? &a->types[i] : NULL;
-}
-
-/* 1 when changing old to new is one of the rewrite-free widenings. */
-static int
-type_change_free(const struct coltype *old, const PgQuery__TypeName *nt)
-{
-	const char *nb = type_base(nt);
-	int m[2], nm = type_mods(nt, m);
-
-	if (nm < 0)
-		return 0;
-	if (strcmp(old->type, nb) == 0 && old->ntypmods == nm &&
-	    (nm < 1 || old->typmods[0] == m[0]) &&
-	    (nm < 2 || old->typmods[1] == m[1]))
-		return 1;
-	if (strcmp(old->type, "varchar") == 0) {
-		if (strcmp(nb, "text") == 0)
-			return 1;
-		if (strcmp(nb, "varchar") == 0)
-			return nm == 0 || (old->ntypmods == 1 && m[0] >= old->typmods[0]);
-	}
-	if (strcmp(old->type, "text") == 0)
-		return strcmp(nb, "varchar") == 0 && nm == 0;
-	if (strcmp(old->type, "varbit") == 0 && strcmp(nb, "varbit") == 0)
-		return nm == 0 || (old->ntypmods == 1 && m[0] >= old->typmods[0]);
-	if (strcmp(old->type, "numeric") == 0 && strcmp(nb, "numeric") == 0) {
-		int os = old->ntypmods == 2 ? old->typmods[1] : 0;
-		int ns = nm == 2 ? m[1] : 0;
-
-		if (nm == 0)
-			return 1;
-		return old->ntypmods >= 1 && ns == os && m[0] >= old->typmods[0];
-	}
-	if (strcmp(old->type, "cidr") == 0 && strcmp(nb, "inet") == 0)
-		return 1;
-	return 0;
-}
-
-/* 1 when a type could be the target of a rewrite-free widening. */
-static int
-type_widening_target(const PgQuery__TypeName *nt)
-{
-	static const char *const t[] = { "text", "varchar", "numeric",
-	    "varbit", "inet", NULL };
-
-	return in_list(type_base(nt), t);
-}
-
-/* ALTER TABLE ... ADD COLUMN. */
-static void
-check_add_column(struct an *a, const char *key, const PgQuery__AlterTableCmd *cmd)
-{
-	const PgQuery__ColumnDef *cd;
-	const PgQuery__Node *def = NULL;
-	const char *computed = NULL, *fn = NULL;
-	int notnull = 0, off, fresh = is_new(a, key);
-	size_t i;
-
-	if (cmd->def == NULL || cmd->def->node_case != NC(COLUMN_DEF))
-		return;
-	cd = cmd->def->column_def;
-	off = loc(a, cd->location);
-	remember_type(a, key, cd->colname, cd->type_name);
-	if (plan_forward(a) && a->ctx->stage == STAGE_POST)
-		report(a, "E-ADDITIVE-IN-POST", off, "column \"%s.%s\" added "
-		    "in a post step, after the code that needs it is deployed",
-		    key, cd->colname);
-	if (!cmd->missing_ok)
-		report(a, "W-NOT-IDEMPOTENT", off, "ADD COLUMN \"%s\" without "
-		    "IF NOT EXISTS", cd->colname);
-	if (fresh)
-		return;
-	if (is_serial(type_base(cd->type_name)))
-		computed = type_base(cd->type_name);
-	for (i = 0; i < cd->n_constraints; i++) {
-		const PgQuery__Constraint *con;
-
-		if (cd->constraints[i]->node_case != NC(CONSTRAINT))
-			continue;
-		con = cd->constraints[i]->constraint;
-		switch (con->contype) {
-		case CT(NOTNULL):
-			notnull = 1;
-			break;
-		case CT(DEFAULT):
-			def = con->raw_expr;
-			break;
-		case CT(IDENTITY):
-			computed = "identity";
-			break;
-		case CT(GENERATED):
-			computed = "stored generated";
-			break;
-		case CT(PRIMARY):
-		case CT(UNIQUE):
-			report(a, "E-UNIQUE-DIRECT", loc(a, con->location),
-			    "column \"%s\" added with %s on existing table "
-			    "\"%s\" builds the index under an ACCESS EXCLUSIVE "
-			    "lock", cd->colname, con->contype == CT(PRIMARY) ?
-			    "PRIMARY KEY" : "UNIQUE", key);
-			break;
-		case CT(CHECK):
-		case CT(FOREIGN):
-			report(a, "E-CONSTRAINT-NOT-VALID", loc(a, con->location),
-			    "column \"%s\" added with a %s constraint on "
-			    "existing table \"%s\" checks every row under the "
-			    "lock; add the column, then the constraint NOT VALID",
-			    cd->colname, con->contype == CT(CHECK) ? "CHECK" :
-			    "REFERENCES", key);
-			break;
-		default:
-			break;
-		}
-	}
-	if (computed != NULL) {
-		report(a, "E-VOLATILE-DEFAULT", off, "%s column \"%s\" added to "
-		    "existing table \"%s\" computes a value per row and "
-		    "rewrites the table", computed, cd->colname, key);
-		return;
-	}
-	if (def != NULL) {
-		switch (expr_volatility(def, &fn)) {
-		case 1:
-			report(a, "E-VOLATILE-DEFAULT", off, "column \"%s\" "
-			    "added to existing table \"%s\" with volatile "
-			    "default %s() rewrites the table", cd->colname,
-			    key, fn);
-			return;
-		case 2:
-			report(a, "W-DEFAULT-VOLATILITY", off, "default of column "
-			    "\"%s\" calls %s(), whose volatility is not known; "
-			    "if it is VOLATILE, \"%s\" is rewritten",
-			    cd->colname, fn, key);
-			break;
-		default:
-			break;
-		}
-	}
-	if (notnull && def == NULL)
-		report(a, "E-ADD-COLUMN-NOT-NULL", off, "column \"%s\" added "
-		    "NOT NULL without a default to existing table \"%s\"",
-		    cd->colname, key);
-}
-
-/* The column of a CHECK (column IS NOT NULL) expression, or NULL. */
-static const char *
-notnull_check_column(const PgQuery__Node *e)
-{
-	const PgQuery__ColumnRef *cr;
-
-	if (e == NULL || e->node_case != NC(NULL_TEST) ||
-	    e->null_test->nulltesttype != PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL)
-		return NULL;
-	e = e->null_test->arg;
-	if (e == NULL || e->node_case != NC(COLUMN_REF))
-		return NULL;
-	cr = e->column_ref;
-	return cr->n_fields > 0 ? node_str(cr->fields[cr->n_fields - 1]) : NULL;
-}
-
-/* ALTER TABLE ... ADD CONSTRAINT; returns 1 when it takes ACCESS EXCLUSIVE. */
-static int
-check_add_constraint(struct an *a, const char *key, const PgQuery__Constraint *con)
-{
-	int fresh = is_new(a, key), off = loc(a, con->location);
-	const char *name = empty(con->conname) ? "(unnamed)" : con->conname;
-
-	switch (con->contype) {
-	case CT(CHECK): {
-		struct check *ck;
-		const char *col = notnull_check_column(con->raw_expr);
-
-		XGROW(a->checks, a->capchecks, a->nchecks + 1);
-		ck = &a->checks[a->nchecks++];
-		ck->table = xstrdup(key);
-		ck->name = empty(con->conname) ? NULL : xstrdup(con->conname);
-		ck->column = col != NULL ? xstrdup(col) : NULL;
-		ck->validated = !con->skip_validation;
-		if (!fresh && !con->skip_validation)
-			report(a, "E-CONSTRAINT-NOT-VALID", off, "CHECK constraint "
-			    "\"%s\" added to existing table \"%s\" without NOT "
-			    "VALID", name, key);
-		return 1;
-	}
-	case CT(FOREIGN):
-		if (!fresh && !con->skip_validation)
-			report(a, "E-CONSTRAINT-NOT-VALID", off, "FOREIGN KEY "
-			    "constraint \"%s\" added to existing table \"%s\" "
-			    "without NOT VALID", name, key);
-		return 0;	/* SHARE ROW EXCLUSIVE */
-	case CT(PRIMARY):
-	case CT(UNIQUE):
-		if (!fresh && empty(con->indexname))
-			report(a, "E-UNIQUE-DIRECT", off, "%s constraint \"%s\" "
-			    "added to existing table \"%s\" without USING INDEX",
-			    con->contype == CT(PRIMARY) ? "PRIMARY KEY" : "UNIQUE",
-			    name, key);
-		return 1;
-	case CT(EXCLUSION):
-		if (!fresh)
-			report(a, "E-UNIQUE-DIRECT", off, "EXCLUDE constraint \"%s\" "
-			    "added to existing table \"%s\" builds its index "
-			    "under an ACCESS EXCLUSIVE lock", name, key);
-		return 1;
-	default:
-		return 1;
-	}
-}
-
-/* ALTER TABLE ... ALTER COLUMN ... SET NOT NULL. */
-static void
-check_set_not_null(struct an *a, const char *key, const char *col, int off)
-{
-	const struct sqlctx *c = a->ctx;
-	size_t i;
-
-	if (is_new(a, key))
-		return;
-	if (plan_forward(a) && c->phase != PHASE_CONTRACT &&
-	    c->kind != KIND_SET_NOT_NULL) {
-		report(a, "E-SET-NOT-NULL", off, "SET NOT NULL on \"%s.%s\" in "
-		    "%s step breaks the running code that still writes NULL; "
-		    "use a set_not_null step", key, col, phase_article(c->phase));
-		return;
-	}
-	for (i = 0; i < a->nchecks; i++)
-		if (a->checks[i].validated && a->checks[i].column != NULL &&
-		    strcmp(a->checks[i].table, key) == 0 &&
-		    strcmp(a->checks[i].column, col) == 0)
-			return;
-	report(a, "E-SET-NOT-NULL", off, "SET NOT NULL on \"%s.%s\" without a "
-	    "validated CHECK (%s IS NOT NULL) before it", key, col, col);
-}
-
-/* ALTER TABLE ... ALTER COLUMN ... TYPE. */
-static void
-check_type_change(struct an *a, const char *key, const PgQuery__AlterTableCmd *cmd,
-    int off)
-{
-	const PgQuery__ColumnDef *cd;
-	const struct coltype *old;
-	char *disp = NULL;
-
-	if (cmd->def == NULL || cmd->def->node_case != NC(COLUMN_DEF))
-		return;
-	cd = cmd->def->column_def;
-	if (is_new(a, key))
-		goto done;
-	disp = type_display(cd->type_name);
-	old = find_type(a, key, cmd->name);
-	if (cd->raw_default != NULL)
-		report(a, "E-TYPE-REWRITE", off, "type of \"%s.%s\" changed to "
-		    "%s with USING rewrites the table", key, cmd->name, disp);
-	else if (old != NULL && type_change_free(old, cd->type_name))
-		;
-	else if (old == NULL && type_widening_target(cd->type_name))
-		report(a, "W-TYPE-CHANGE", off, "type of \"%s.%s\" changed to "
-		    "%s: no rewrite only if the old type is a narrower "
-		    "varchar, numeric, varbit (or cidr)", key, cmd->name, disp);
-	else
-		report(a, "E-TYPE-REWRITE", off, "type of \"%s.%s\" changed to "
-		    "%s rewrites the table", key, cmd->name, disp);
-done:
-	remember_type(a, key, cmd->name, cd->type_name);
-	free(disp);
-}
-
-/* ALTER TABLE. */
-static void
-check_alter_table(struct an *a, const PgQuery__AlterTableStmt *st)
-{
-	const PgQuery__RangeVar *rv = st->relation;
-	char *key = NULL, *what = NULL;
-	int off = cur(a)->start, ae = 0;
-	size_t i, j;
-
-	if (rv == NULL || st->objtype != OT(TABLE))
-		return;
-	key = rv_key(rv);
-	for (i = 0; i < st->n_cmds; i++) {
-		const PgQuery__AlterTableCmd *cmd;
-
-		if (st->cmds[i]->node_case != NC(ALTER_TABLE_CMD))
-			continue;
-		cmd = st->cmds[i]->alter_table_cmd;
-		free(what);
-		what = NULL;
-		switch (cmd->subtype) {
-		case AT(AddColumn):
-		case AT(AddColumnRecurse):
-			check_add_column(a, key, cmd);
-			ae = 1;
-			break;
-		case AT(DropColumn):
-		case AT(DropColumnRecurse):
-			what = xasprintf("drop of column \"%s.%s\"", key, cmd->name);
-			destructive(a, "E-DROP-COLUMN", COVER_COLUMN,
-			    rv_schema(rv), rv->relname, cmd->name, NULL, what, off);
-			if (!cmd->missing_ok)
-				report(a, "W-NOT-IDEMPOTENT", off, "DROP COLUMN "
-				    "\"%s\" without IF EXISTS", cmd->name);
-			ae = 1;
-			break;
-		case AT(AlterColumnType):
-			check_type_change(a, key, cmd, off);
-			ae = 1;
-			break;
-		case AT(SetNotNull):
-			check_set_not_null(a, key, cmd->name, off);
-			ae = 1;
-			break;
-		case AT(DropNotNull):
-			what = xasprintf("DROP NOT NULL on \"%s.%s\"", key, cmd->name);
-			destructive(a, "E-DROP-NOT-NULL", COVER_NOT_NULL,
-			    rv_schema(rv), rv->relname, cmd->name, NULL, what, off);
-			ae = 1;
-			break;
-		case AT(AddConstraint):
-		case AT(AddConstraintRecurse):
-			if (cmd->def != NULL && cmd->def->node_case == NC(CONSTRAINT) &&
-			    check_add_constraint(a, key, cmd->def->constraint))
-				ae = 1;
-			break;
-		case AT(ValidateConstraint):
-		case AT(ValidateConstraintRecurse):
-			for (j = 0; j < a->nchecks; j++)
-				if (a->checks[j].name != NULL &&
-				    strcmp(a->checks[j].table, key) == 0 &&
-				    strcmp(a->checks[j].name, cmd->name) == 0)
-					a->checks[j].validated = 1;
-			break;	/* SHARE UPDATE EXCLUSIVE */
-		case AT(DropConstraint):
-		case AT(DropConstraintRecurse):
-			what = xasprintf("drop of constraint \"%s\" on \"%s\"",
-			    cmd->name, key);
-			destructive(a, "E-DROP-CONSTRAINT", COVER_CONSTRAINT,
-			    rv_schema(rv), rv->relname, NULL, cmd->name, what, off);
-			if (!cmd->missing_ok)
-				report(a, "W-NOT-IDEMPOTENT", off, "DROP CONSTRAINT "
-				    "\"%s\" without IF EXISTS", cmd->name);
-			ae = 1;
-			break;
-		case AT(SetTableSpace):
-		case AT(SetLogged):
-		case AT(SetUnLogged):
-		case AT(SetAccessMethod):
-			if (!is_new(a, key))
-				report(a, "E-FULL-REWRITE", off, "ALTER TABLE \"%s\" "
-				    "rewrites the table (tablespace, persistence or "
-				    "access method change)", key);
-			ae = 1;
-			break;
-		case AT(DetachPartition):
-			if (cmd->def != NULL && cmd->def->node_case == NC(PARTITION_CMD) &&
-			    cmd->def->partition_cmd->concurrent) {
-				if (a->in_tx)
-					report(a, "E-CONCURRENT-IN-TX", off, "DETACH "
-					    "PARTITION CONCURRENTLY cannot run inside a "
-					    "transaction block");
-			} else
-				ae = 1;
-			break;
-		case AT(SetStatistics):
-		case AT(ClusterOn):
-		case AT(DropCluster):
-		case AT(SetRelOptions):
-		case AT(ResetRelOptions):
-		case AT(AttachPartition):
-		case AT(EnableTrig):
-		case AT(EnableAlwaysTrig):
-		case AT(EnableReplicaTrig):
-		case AT(DisableTrig):
-		case AT(EnableTrigAll):
-		case AT(DisableTrigAll):
-		case AT(EnableTrigUser):
-		case AT(DisableTrigUser):
-			break;	/* weaker than ACCESS EXCLUSIVE */
-		default:
-			ae = 1;
-			break;
-		}
-	}
-	if (ae)
-		lock_ae(a, key, off);
-	free(what);
-	free(key);
-}
-
-/* CREATE INDEX. */
-static void
-check_index(struct an *a, const PgQuery__IndexStmt *st)
-{
-	int off = cur(a)->start;
-	const char *name = empty(st->idxname) ? "(unnamed)" : st->idxname;
-	char *key;
-
-	if (st->relation == NULL)
-		return;
-	key = rv_key(st->relation);
-	if (plan_forward(a) && a->ctx->stage == STAGE_POST)
-		report(a, "E-ADDITIVE-IN-POST", off, "index \"%s\" created in a "
-		    "post step, after the code that needs it is deployed", name);
-	if (!st->concurrent && !is_new(a, key))
-		report(a, "E-INDEX-NOT-CONCURRENT", off, "CREATE INDEX \"%s\" on "
-		    "existing table \"%s\" without CONCURRENTLY", name, key);
-	if (st->concurrent && a->in_tx)
-		report(a, "E-CONCURRENT-IN-TX", off, "CREATE INDEX CONCURRENTLY "
-		    "\"%s\" cannot run inside a transaction block", name);
-	if (!st->if_not_exists)
-		report(a, "W-NOT-IDEMPOTENT", off, "CREATE INDEX \"%s\" without "
-		    "IF NOT EXISTS", name);
-	free(key);
-}
-
-/* The SQL keyword of a DROP statement's object type. */
-static const char *
-drop_word(PgQuery__ObjectType t)
-{
-	switch (t) {
-	case OT(TABLE):
-		return "TABLE";
-	case OT(INDEX):
-		return "INDEX";
-	case OT(VIEW):
-		return "VIEW";
-	case OT(MATVIEW):
-		return "MATERIALIZED VIEW";
-	case OT(FOREIGN_TABLE):
-		return "FOREIGN TABLE";
-	case OT(TRIGGER):
-		return "TRIGGER";
-	case OT(SEQUENCE):
-		return "SEQUENCE";
-	case OT(SCHEMA):
-		return "SCHEMA";
-	case OT(TYPE):
-		return "TYPE";
-	case OT(FUNCTION):
-		return "FUNCTION";
-	default:
-		return "statement";
-	}
-}
-
-/* DROP TABLE / INDEX / TRIGGER / .... */
-static void
-check_drop(struct an *a, const PgQuery__DropStmt *st)
-{
-	int off = cur(a)->start;
-	size_t i, n;
-	char *what = NULL, *key = NULL;
-
-	for (i = 0; i < st->n_objects; i++) {
-		PgQuery__Node **items = list_items(st->objects[i], &n);
-		const char *schema, *table, *name;
-
-		free(what);
-		free(key);
-		what = key = NULL;
-		switch (st->remove_type) {
-		case OT(TABLE):
-		case OT(VIEW):
-		case OT(MATVIEW):
-		case OT(FOREIGN_TABLE):
-			split_names(items, n, 0, &schema, &table, &name);
-			if (name == NULL)
-				break;
-			key = qual_key(schema, name);
-			what = xasprintf("drop of %s \"%s\"",
-			    st->remove_type == OT(TABLE) ? "table" : "view", key);
-			destructive(a, "E-DROP-TABLE", COVER_TABLE, schema, name,
-			    NULL, NULL, what, off);
-			if (st->remove_type == OT(TABLE))
-				lock_ae(a, key, off);
-			break;
-		case OT(INDEX):
-			split_names(items, n, 0, &schema, &table, &name);
-			if (name == NULL)
-				break;
-			key = qual_key(schema, name);
-			what = xasprintf("drop of index \"%s\"", key);
-			destructive(a, "E-DROP-INDEX", COVER_INDEX, schema, NULL,
-			    NULL, name, what, off);
-			if (!st->concurrent && i == 0)
-				report(a, "E-DROP-INDEX-NOT-CONCURRENT", off, "DROP "
-				    "INDEX \"%s\" without CONCURRENTLY", key);
-			if (st->concurrent && a->in_tx && i == 0)
-				report(a, "E-CONCURRENT-IN-TX", off, "DROP INDEX "
-				    "CONCURRENTLY \"%s\" cannot run inside a "
-				    "transaction block", key);
-			break;
-		case OT(TRIGGER):
-			split_names(items, n, 1, &schema, &table, &name);
-			if (name == NULL || table == NULL)
-				break;
-			key = qual_key(schema, table);
-			what = xasprintf("drop of trigger \"%s\" on \"%s\"", name, key);
-			destructive(a, "E-DROP-TRIGGER", COVER_TRIGGER, schema,
-			    table, NULL, name, what, off);
-			lock_ae(a, key, off);
-			break;
-		default:
-			break;
-		}
-	}
-	if (!st->missing_ok)
-		report(a, "W-NOT-IDEMPOTENT", off, "DROP %s without IF EXISTS",
-		    drop_word(st->remove_type));
-	free(what);
-	free(key);
-}
-
-/* ALTER TABLE ... RENAME [COLUMN]. */
-static void
-check_rename(struct an *a, const PgQuery__RenameStmt *st)
-{
-	const PgQuery__RangeVar *rv = st->relation;
-	int off = cur(a)->start;
-	char *key, *what = NULL;
-
-	if (rv == NULL)
-		return;
-	key = rv_key(rv);
-	if (st->rename_type == OT(COLUMN) && st->relation_type == OT(TABLE)) {
-		what = xasprintf("rename of column \"%s.%s\" to \"%s\"", key,
-		    st->subname, st->newname);
-		destructive(a, "E-RENAME-COLUMN", COVER_COLUMN, rv_schema(rv),
-		    rv->relname, st->subname, NULL, what, off);
-		lock_ae(a, key, off);
-	} else if (st->rename_type == OT(TABLE)) {
-		what = xasprintf("rename of table \"%s\" to \"%s\"", key,
-		    st->newname);
-		destructive(a, "E-RENAME-TABLE", COVER_TABLE, rv_schema(rv),
-		    rv->relname, NULL, NULL, what, off);
-		lock_ae(a, key, off);
-	}
-	free(what);
-	free(key);
-}
-
-/* CREATE TABLE. */
-static void
-check_create(struct an *a, const PgQuery__CreateStmt *st)
-{
-	const PgQuery__RangeVar *rv = st->relation;
-	int off = cur(a)->start, pk = 0;
-	char *key;
-	size_t i, j;
-
-	if (rv == NULL)
-		return;
-	key = rv_key(rv);
-	if (plan_forward(a) && a->ctx->stage == STAGE_POST)
-		report(a, "E-ADDITIVE-IN-POST", off, "table \"%s\" created in a "
-		    "post step, after the code that needs it is deployed", key);
-	if (!st->if_not_exists)
-		report(a, "W-NOT-IDEMPOTENT", off, "CREATE TABLE \"%s\" without "
-		    "IF NOT EXISTS", key);
-	for (i = 0; i < st->n_table_elts; i++) {
-		const PgQuery__Node *e = st->table_elts[i];
-
-		if (e->node_case == NC(COLUMN_DEF)) {
-			const PgQuery__ColumnDef *cd = e->column_def;
-
-			remember_type(a, key, cd->colname, cd->type_name);
-			for (j = 0; j < cd->n_constraints; j++)
-				if (cd->constraints[j]->node_case == NC(CONSTRAINT) &&
-				    cd->constraints[j]->constraint->contype == CT(PRIMARY))
-					pk = 1;
-		} else if (e->node_case == NC(CONSTRAINT)) {
-			if (e->constraint->contype == CT(PRIMARY))
-				pk = 1;
-		} else if (e->node_case == NC(TABLE_LIKE_CLAUSE)) {
-			/* LIKE ... INCLUDING INDEXES (or ALL) copies the key. */
-			if (e->table_like_clause->options & (1u << 6))
-				pk = 1;
-		}
-	}
-	for (i = 0; i < st->n_constraints; i++)
-		if (st->constraints[i]->node_case == NC(CONSTRAINT) &&
-		    st->constraints[i]->constraint->contype == CT(PRIMARY))
-			pk = 1;
-	if (!pk && st->partbound == NULL && !(rv->relpersistence != NULL &&
-	    strcmp(rv->relpersistence, "t") == 0))
-		report(a, "E-CREATE-TABLE-NO-PK", off, "table \"%s\" created "
-		    "without a primary key", key);
-	strset_add(&a->created, key);
-	free(key);
-}
-
-/* CREATE TABLE ... AS. */
-static void
-check_create_as(struct an *a, const PgQuery__CreateTableAsStmt *st)
-{
-	const PgQuery__RangeVar *rv;
-	int off = cur(a)->start;
-	char *key;
-
-	if (st->objtype != OT(TABLE) || st->into == NULL || st->into->rel == NULL)
-		return;
-	rv = st->into->rel;
-	key = rv_key(rv);
-	if (plan_forward(a) && a->ctx->stage == STAGE_POST)
-		report(a, "E-ADDITIVE-IN-POST", off, "table \"%s\" created in a "
-		    "post step, after the code that needs it is deployed", key);
-	if (!st->if_not_exists)
-		report(a, "W-NOT-IDEMPOTENT", off, "CREATE TABLE \"%s\" AS "
-		    "without IF NOT EXISTS", key);
-	if (!(rv->relpersistence != NULL && strcmp(rv->relpersistence, "t") == 0))
-		report(a, "E-CREATE-TABLE-NO-PK", off, "table \"%s\" created by "
-		    "CREATE TABLE AS has no primary key", key);
-	strset_add(&a->created, key);
-	free(key);
-}
-
-/* UPDATE / DELETE without WHERE. */
-static void
-check_unbatched(struct an *a, const char *rule, const char *verb,
-    const PgQuery__RangeVar *rv, const PgQuery__Node *where)
-{
-	char *key;
-
-	if (rv == NULL || where != NULL || a->no_unbatched)
-		return;
-	key = rv_key(rv);
-	if (!is_new(a, key))
-		report(a, rule, cur(a)->start, "%s of every row of \"%s\" in one "
-		    "statement (no WHERE)", verb, key);
-	free(key);
-}
-
 /* 1 when a DefElem list contains name (with no argument or a true one). */
-static int
+int
 has_option(PgQuery__Node **opts, size_t n, const char *name)
 {
 	size_t i;
@@ -1725,144 +507,6 @@ has_option(PgQuery__Node **opts, size_t n, const char *name)
 	return 0;
 }
 
-/* Locks every RangeVar of a list ACCESS EXCLUSIVE. */
-static void
-lock_list(struct an *a, PgQuery__Node **rels, size_t n, int off)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const PgQuery__RangeVar *rv = NULL;
-		char *key;
-
-		if (rels[i]->node_case == NC(RANGE_VAR))
-			rv = rels[i]->range_var;
-		else if (rels[i]->node_case == NC(VACUUM_RELATION))
-			rv = rels[i]->vacuum_relation->relation;
-		if (rv == NULL)
-			continue;
-		key = rv_key(rv);
-		lock_ae(a, key, off);
-		free(key);
-	}
-}
-
-/*
- * TRUNCATE: empties tables the running code still uses, so like a DROP
- * it belongs to an open contract (a table created earlier in the same
- * input is exempt: nothing uses it yet).
- */
-static void
-check_truncate(struct an *a, const PgQuery__TruncateStmt *st, int off)
-{
-	size_t i;
-
-	for (i = 0; i < st->n_relations; i++) {
-		const PgQuery__RangeVar *rv;
-		char *key, *what;
-
-		if (st->relations[i]->node_case != NC(RANGE_VAR))
-			continue;
-		rv = st->relations[i]->range_var;
-		key = rv_key(rv);
-		what = xasprintf("TRUNCATE of \"%s\"", key);
-		destructive(a, "E-TRUNCATE", COVER_TABLE, rv_schema(rv),
-		    rv->relname, NULL, NULL, what, off);
-		free(what);
-		free(key);
-	}
-}
-
-/*
- * LOCK TABLE in SHARE mode (5) or stronger blocks the application's
- * writes until the transaction ends, whatever the phase: an error on
- * every table that existed before this input.
- */
-static void
-check_lock(struct an *a, const PgQuery__LockStmt *st, int off)
-{
-	static const char *const modes[] = { "", "ACCESS SHARE", "ROW SHARE",
-		"ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE",
-		"SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE" };
-	size_t i;
-
-	if (st->mode < 5 || st->mode > 8)
-		return;
-	for (i = 0; i < st->n_relations; i++) {
-		char *key;
-
-		if (st->relations[i]->node_case != NC(RANGE_VAR))
-			continue;
-		key = rv_key(st->relations[i]->range_var);
-		if (!is_new(a, key))
-			report(a, "E-LOCK-TABLE", off, "LOCK TABLE \"%s\" IN %s MODE "
-			    "blocks %s on it until the transaction ends", key,
-			    modes[st->mode], st->mode == 8 ? "every read and write" :
-			    "every write");
-		free(key);
-	}
-}
-
-/* REINDEX. */
-static void
-check_reindex(struct an *a, const PgQuery__ReindexStmt *st)
-{
-	int off = cur(a)->start;
-	int conc = has_option(st->params, st->n_params, "concurrently");
-	char *key;
-
-	if (conc && a->in_tx)
-		report(a, "E-CONCURRENT-IN-TX", off, "REINDEX CONCURRENTLY cannot "
-		    "run inside a transaction block");
-	else if (!conc && st->kind >= PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SCHEMA &&
-	    a->in_tx)
-		report(a, "E-CONCURRENT-IN-TX", off, "REINDEX SCHEMA/DATABASE/"
-		    "SYSTEM cannot run inside a transaction block");
-	if (!conc)
-		report(a, "E-REINDEX-NOT-CONCURRENT", off, "REINDEX \"%s\" without "
-		    "CONCURRENTLY", st->relation != NULL ? st->relation->relname :
-		    (empty(st->name) ? "?" : st->name));
-	if (!conc && st->relation != NULL &&
-	    st->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_TABLE) {
-		key = rv_key(st->relation);
-		lock_ae(a, key, off);
-		free(key);
-	}
-}
-
-/* VACUUM [FULL]. */
-static void
-check_vacuum(struct an *a, const PgQuery__VacuumStmt *st)
-{
-	int off = cur(a)->start;
-	size_t i;
-
-	if (!st->is_vacuumcmd)
-		return;		/* ANALYZE */
-	if (a->in_tx)
-		report(a, "E-CONCURRENT-IN-TX", off, "VACUUM cannot run inside a "
-		    "transaction block");
-	if (!has_option(st->options, st->n_options, "full"))
-		return;
-	for (i = 0; i < st->n_rels; i++) {
-		const PgQuery__RangeVar *rv;
-		char *key;
-
-		if (st->rels[i]->node_case != NC(VACUUM_RELATION) ||
-		    (rv = st->rels[i]->vacuum_relation->relation) == NULL)
-			continue;
-		key = rv_key(rv);
-		if (!is_new(a, key))
-			report(a, "E-FULL-REWRITE", off, "VACUUM FULL rewrites "
-			    "\"%s\" under an ACCESS EXCLUSIVE lock", key);
-		free(key);
-	}
-	if (st->n_rels == 0)
-		report(a, "E-FULL-REWRITE", off, "VACUUM FULL rewrites every "
-		    "table of the database under ACCESS EXCLUSIVE locks");
-	lock_list(a, st->rels, st->n_rels, off);
-}
-
 /*
  * 1 when n cannot run inside a transaction block (CREATE/DROP INDEX
  * CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM): Flyway runs a script made
@@ -1888,100 +532,19 @@ nontx_stmt(const PgQuery__Node *n)
 	}
 }
 
-/* One top-level statement. */
+/*
+ * One top-level statement: every family's hook for its node case, in the
+ * order of families[].
+ */
 static void
 check_stmt(struct an *a, const PgQuery__Node *n)
 {
-	int off = cur(a)->start;
-	char *key;
+	size_t i, k;
 
-	switch (n->node_case) {
-	case NC(TRANSACTION_STMT):
-		switch (n->transaction_stmt->kind) {
-		case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
-		case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
-			a->in_tx = 1;
-			strset_clear(&a->locked);
-			break;
-		case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
-		case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
-		case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE:
-			a->in_tx = 0;
-			strset_clear(&a->locked);
-			break;
-		default:
-			break;
-		}
-		break;
-	case NC(ALTER_TABLE_STMT):
-		check_alter_table(a, n->alter_table_stmt);
-		break;
-	case NC(INDEX_STMT):
-		check_index(a, n->index_stmt);
-		break;
-	case NC(DROP_STMT):
-		check_drop(a, n->drop_stmt);
-		break;
-	case NC(RENAME_STMT):
-		check_rename(a, n->rename_stmt);
-		break;
-	case NC(CREATE_STMT):
-		check_create(a, n->create_stmt);
-		break;
-	case NC(CREATE_TABLE_AS_STMT):
-		check_create_as(a, n->create_table_as_stmt);
-		break;
-	case NC(UPDATE_STMT):
-		check_unbatched(a, "E-UNBATCHED-UPDATE", "UPDATE",
-		    n->update_stmt->relation, n->update_stmt->where_clause);
-		break;
-	case NC(DELETE_STMT):
-		check_unbatched(a, "E-UNBATCHED-DELETE", "DELETE",
-		    n->delete_stmt->relation, n->delete_stmt->where_clause);
-		break;
-	case NC(LOCK_STMT):
-		check_lock(a, n->lock_stmt, off);
-		/* 8 = AccessExclusiveLock, the default of LOCK TABLE. */
-		if (n->lock_stmt->mode >= 8)
-			lock_list(a, n->lock_stmt->relations,
-			    n->lock_stmt->n_relations, off);
-		break;
-	case NC(TRUNCATE_STMT):
-		check_truncate(a, n->truncate_stmt, off);
-		lock_list(a, n->truncate_stmt->relations,
-		    n->truncate_stmt->n_relations, off);
-		break;
-	case NC(REINDEX_STMT):
-		check_reindex(a, n->reindex_stmt);
-		break;
-	case NC(VACUUM_STMT):
-		check_vacuum(a, n->vacuum_stmt);
-		break;
-	case NC(CLUSTER_STMT):
-		if (n->cluster_stmt->relation == NULL)
-			break;
-		key = rv_key(n->cluster_stmt->relation);
-		if (!is_new(a, key))
-			report(a, "E-FULL-REWRITE", off, "CLUSTER rewrites \"%s\" "
-			    "under an ACCESS EXCLUSIVE lock", key);
-		lock_ae(a, key, off);
-		free(key);
-		break;
-	case NC(CREATE_SCHEMA_STMT):
-		if (!n->create_schema_stmt->if_not_exists)
-			report(a, "W-NOT-IDEMPOTENT", off, "CREATE SCHEMA \"%s\" "
-			    "without IF NOT EXISTS", n->create_schema_stmt->schemaname);
-		break;
-	case NC(CREATE_SEQ_STMT):
-		if (!n->create_seq_stmt->if_not_exists &&
-		    n->create_seq_stmt->sequence != NULL)
-			report(a, "W-NOT-IDEMPOTENT", off, "CREATE SEQUENCE \"%s\" "
-			    "without IF NOT EXISTS",
-			    n->create_seq_stmt->sequence->relname);
-		break;
-	default:
-		break;
-	}
+	for (i = 0; i < NFAMILIES; i++)
+		for (k = 0; k < families[i]->nhooks; k++)
+			if (families[i]->hooks[k].node_case == n->node_case)
+				families[i]->hooks[k].check(a, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2432,12 +995,12 @@ check_allows(struct an *a)
 		const char *p = al->rules;
 
 		if (*p == '\0') {
-			report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow%s "
+			an_report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow%s "
 			    "without a rule id and a reason", al->whole_file ? "-file" : "");
 			continue;
 		}
 		if (al->reason == NULL)
-			report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow%s %s "
+			an_report(a, "E-ALLOW-NO-REASON", al->off, "excon:allow%s %s "
 			    "has no reason, so it suppresses nothing", al->whole_file ?
 			    "-file" : "", al->rules);
 		while (*p != '\0') {
@@ -2445,7 +1008,7 @@ check_allows(struct an *a)
 			char *id = xstrndup(p, n);
 
 			if (n > 0 && sqlcheck_rule(id) == NULL)
-				report(a, "E-ALLOW-UNKNOWN-RULE", al->off,
+				an_report(a, "E-ALLOW-UNKNOWN-RULE", al->off,
 				    "excon:allow%s names unknown rule \"%s\"",
 				    al->whole_file ? "-file" : "", id);
 			free(id);
@@ -2502,7 +1065,7 @@ check_wrapped(struct an *a, enum an_mode mode, const PgQuery__Node *n)
 	if (mode == MODE_TYPE && v != NULL &&
 	    v->node_case == NC(TYPE_CAST) &&
 	    is_serial(type_base(v->type_cast->type_name)))
-		report(a, "E-VOLATILE-DEFAULT", off, "%s column added to an "
+		an_report(a, "E-VOLATILE-DEFAULT", off, "%s column added to an "
 		    "existing table computes a value per row and rewrites the "
 		    "table", type_base(v->type_cast->type_name));
 }
@@ -2556,10 +1119,10 @@ an_run(const char *text, int shift, enum an_mode mode, const char *file,
 		if (!a.in_tx)
 			strset_clear(&a.locked);
 		if (a.stmts[i].node == NULL && a.stmts[i].too_deep)
-			report(&a, "E-SYNTAX", a.stmts[i].errpos, "%s",
+			an_report(&a, "E-SYNTAX", a.stmts[i].errpos, "%s",
 			    a.stmts[i].errmsg);
 		else if (a.stmts[i].node == NULL)
-			report(&a, "E-SYNTAX", a.stmts[i].errpos, "%s (excon parses "
+			an_report(&a, "E-SYNTAX", a.stmts[i].errpos, "%s (excon parses "
 			    "with the grammar of PostgreSQL " PG_MAJORVERSION "; newer "
 			    "syntax is not understood yet)", a.stmts[i].errmsg);
 		else if (mode == MODE_STMTS)
@@ -2949,7 +1512,7 @@ plan_field(const struct plan *p, const struct step *s, const struct pstr *v,
 	a.block = v->block;
 	a.ctx = ctx;
 	a.out = out;
-	report(&a, "E-SQL-FRAGMENT", off, "step \"%s\": \"%s\" %s",
+	an_report(&a, "E-SQL-FRAGMENT", off, "step \"%s\": \"%s\" %s",
 	    s->id.s != NULL ? s->id.s : "?", field, buf_cstr(&why));
 	free(a.lines);
 done:
@@ -3588,3 +2151,4 @@ done:
 	pg_query_free_protobuf_parse_result(r);
 	return w.used;
 }
+

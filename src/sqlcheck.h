@@ -8,8 +8,9 @@
  * stage, or a plain migration file of another tool checked against the
  * contract steps of the plans ("covers").
  *
- * This module is the only user of pg_query.h.  Every public function
- * appends to a struct findings owned by the caller; functions return 0 on
+ * This module (sqlcheck.c and its rule families in src/lint/) is the only
+ * user of pg_query.h.  Every public function appends to a struct findings
+ * owned by the caller; functions return 0 on
  * success (whatever was found) and -1 with a message in err only when the
  * analysis itself could not run (unreadable file).
  *
