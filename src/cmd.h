@@ -94,6 +94,14 @@ extern const struct cmd_entry *const cmd_table[];
 
 /* Runs excon with argv; returns the exit code. */
 int cmd_main(int argc, char **argv);
+/*
+ * Parses argv (after argv[0]) into ctx: the command, its options and
+ * arguments; the global --config, --state, --plans and --db values go to
+ * flags_out[0..3].  Returns -1 after printing a message on a usage error,
+ * 1 when --help was given, else 0 (cmd-opt.c).
+ */
+int cmd_parse(struct cmd_ctx *ctx, int argc, char **argv,
+    const char **flags_out);
 /* Prints usage of e (or of excon when NULL) to f. */
 void cmd_usage(FILE *f, const struct cmd_entry *e);
 
