@@ -263,4 +263,43 @@ struct use_target {
  */
 int sqlcheck_uses(const char *sql, const struct use_target *t);
 
+
+/* Kinds of the tokens of sqlcheck_scan. */
+enum sqltok {
+	SQLTOK_IDENT,		/* identifier or keyword, unquoted */
+	SQLTOK_QIDENT,		/* "quoted identifier" (or U&"...") */
+	SQLTOK_STRING,		/* '...', E'...', $tag$...$tag$, B'...', X'...' */
+	SQLTOK_COMMENT,		/* -- ... or a C-style comment */
+	SQLTOK_CAST,		/* :: */
+	SQLTOK_DOT,		/* . */
+	SQLTOK_LPAREN,		/* ( */
+	SQLTOK_SEMI,		/* ; */
+	SQLTOK_OTHER,		/* numbers, operators, punctuation, $1 */
+};
+
+/* One token: its kind and its bytes [start, end) in the scanned text. */
+struct sqltoken {
+	enum sqltok	 kind;
+	int		 start;
+	int		 end;
+};
+
+/*
+ * Splits sql into the tokens PostgreSQL's scanner (libpg_query's, the
+ * grammar of sqlcheck_lib_version) reads; white space between tokens is
+ * not a token.  *out (owned by the caller) gets *n tokens.  Returns 0, or
+ * -1 with the scanner's message in err (an unterminated quote, comment or
+ * dollar quote, a zero-length "" name...).
+ */
+int sqlcheck_scan(const char *sql, struct sqltoken **out, size_t *n,
+    struct buf *err);
+
+/*
+ * The category of word in the scanner's keyword list, as pg_get_keywords()
+ * spells it: 'R' reserved, 'T' type or function name, 'C' column name, 'U'
+ * unreserved; 0 when word is not one keyword.  This is PostgreSQL 15's
+ * list (the grammar libpg_query implements).
+ */
+int sqlcheck_keyword(const char *word);
+
 #endif

@@ -14,13 +14,14 @@
  * dual_write `up` and `down` are expressions over the row as NEW (see
  * exec.h on the executor branch): `up: NEW.amount::bigint`.  The user
  * writes --using over plain column names, as in ALTER TABLE ... USING,
- * and template_render adds the NEW. for the trigger with a small SQL
- * lexer that knows strings, quoted identifiers, comments and casts.
+ * and template_render adds the NEW. for the trigger, reading the
+ * expression with PostgreSQL's own scanner (sqlcheck_scan).
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sqlcheck.h"
 #include "template.h"
 #include "xalloc.h"
 
@@ -29,39 +30,29 @@
 #define EXPR_MAX	2000
 
 /*
- * Words that cannot stand unquoted as a column or table name everywhere:
- * PostgreSQL's reserved, type/function-name and column-name keywords
- * (pg_get_keywords() categories R, T and C, PostgreSQL 15, plus those
- * added by 16 and 17).  Sorted, for bsearch.
+ * Words that cannot stand unquoted as a column or table name everywhere
+ * are PostgreSQL's reserved, type/function-name and column-name keywords
+ * (pg_get_keywords() categories R, T and C).  Those of PostgreSQL 15 come
+ * from its own scanner (sqlcheck_keyword: libpg_query implements 15's
+ * grammar).  A plan written today must still run after the server is
+ * upgraded, so these, which PostgreSQL 16 and 17 added to categories R, T
+ * and C (src/include/parser/kwlist.h of REL_16 and REL_17), are quoted
+ * too.  Sorted, for bsearch.
  */
-static const char *const sql_keywords[] = {
-	"all", "analyse", "analyze", "and", "any", "array", "as", "asc",
-	"asymmetric", "authorization", "between", "bigint", "binary", "bit",
-	"boolean", "both", "case", "cast", "char", "character", "check",
-	"coalesce", "collate", "collation", "column", "concurrently",
-	"constraint", "create", "cross", "current_catalog", "current_date",
-	"current_role", "current_schema", "current_time", "current_timestamp",
-	"current_user", "dec", "decimal", "default", "deferrable", "desc",
-	"distinct", "do", "else", "end", "except", "exists", "extract",
-	"false", "fetch", "float", "for", "foreign", "freeze", "from", "full",
-	"grant", "greatest", "group", "grouping", "having", "ilike", "in",
-	"initially", "inner", "inout", "int", "integer", "intersect",
-	"interval", "into", "is", "isnull", "join", "json", "json_array",
-	"json_arrayagg", "json_exists", "json_object", "json_objectagg",
-	"json_query", "json_scalar", "json_serialize", "json_table",
-	"json_value", "lateral", "leading", "least", "left", "like", "limit",
-	"localtime", "localtimestamp", "merge_action", "national", "natural",
-	"nchar", "none", "normalize", "not", "notnull", "null", "nullif",
-	"numeric", "offset", "on", "only", "or", "order", "out", "outer",
-	"overlaps", "overlay", "placing", "position", "precision", "primary",
-	"real", "references", "returning", "right", "row", "select",
-	"session_user", "setof", "similar", "smallint", "some", "substring",
-	"symmetric", "system_user", "table", "tablesample", "then", "time",
-	"timestamp", "to", "trailing", "treat", "trim", "true", "union",
-	"unique", "user", "using", "values", "varchar", "variadic", "verbose",
-	"when", "where", "window", "with", "xmlattributes", "xmlconcat",
-	"xmlelement", "xmlexists", "xmlforest", "xmlnamespaces", "xmlparse",
-	"xmlpi", "xmlroot", "xmlserialize", "xmltable",
+static const char *const newer_keywords[] = {
+	"json",			/* 16, C */
+	"json_array",		/* 16, C */
+	"json_arrayagg",	/* 16, C */
+	"json_exists",		/* 17, C */
+	"json_object",		/* 16, C */
+	"json_objectagg",	/* 16, C */
+	"json_query",		/* 17, C */
+	"json_scalar",		/* 17, C */
+	"json_serialize",	/* 17, C */
+	"json_table",		/* 17, C */
+	"json_value",		/* 17, C */
+	"merge_action",		/* 17, C */
+	"system_user",		/* 16, R */
 };
 
 /* One step of a plan being written; NULL fields are left out. */
@@ -116,8 +107,12 @@ kw_cmp(const void *a, const void *b)
 static int
 is_keyword(const char *name)
 {
-	return bsearch(&name, sql_keywords, sizeof sql_keywords /
-	    sizeof sql_keywords[0], sizeof sql_keywords[0], kw_cmp) != NULL;
+	int cat = sqlcheck_keyword(name);
+
+	if (cat == 'R' || cat == 'T' || cat == 'C')
+		return 1;
+	return bsearch(&name, newer_keywords, sizeof newer_keywords /
+	    sizeof newer_keywords[0], sizeof newer_keywords[0], kw_cmp) != NULL;
 }
 
 /* Checks a plain lowercase identifier. */
@@ -451,11 +446,12 @@ col_id(struct tmpl_gen *g, const char *prefix, const char *col)
 }
 
 /*
- * SQL lexer, just enough to find the column references in an expression.
- * Tokens keep their text; whitespace and comments are T_SPACE.
+ * The tokens of an expression, from PostgreSQL's own scanner
+ * (sqlcheck_scan), with the white space and comments between them as
+ * T_SPACE tokens, so that the tokens laid end to end are the text again.
  */
 enum ttype {
-	T_SPACE,
+	T_SPACE,	/* white space or a comment */
 	T_IDENT,	/* unquoted identifier or keyword */
 	T_QIDENT,	/* "quoted identifier" */
 	T_STRING,	/* '...', E'...', $tag$...$tag$ */
@@ -472,45 +468,18 @@ struct token {
 	size_t		 len;
 };
 
-/* 1 when c may start an unquoted identifier. */
-static int
-ident_start(int c)
+/* Appends the token [start, end) of s to v (*n of them, capacity *cap). */
+static void
+tok_add(struct token **v, size_t *cap, size_t *n, enum ttype type,
+    const char *s, int start, int end)
 {
-	return isalpha(c) || c == '_' || c >= 0x80;
-}
-
-/* 1 when c may continue an unquoted identifier. */
-static int
-ident_char(int c)
-{
-	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
-}
-
-/*
- * Length of the string literal at p (p[0] == '\''), with backslash escapes
- * when esc is set; 0 when it is not terminated.
- */
-static size_t
-lex_string(const char *p, int esc)
-{
-	size_t i = 1;
-
-	for (;;) {
-		if (p[i] == '\0')
-			return 0;
-		if (esc && p[i] == '\\' && p[i + 1] != '\0') {
-			i += 2;
-			continue;
-		}
-		if (p[i] == '\'') {
-			if (p[i + 1] == '\'') {
-				i += 2;
-				continue;
-			}
-			return i + 1;
-		}
-		i++;
-	}
+	if (end <= start)
+		return;
+	XGROW(*v, *cap, *n + 1);
+	(*v)[*n].type = type;
+	(*v)[*n].start = s + start;
+	(*v)[*n].len = (size_t)(end - start);
+	(*n)++;
 }
 
 /* Splits s into tokens (*out owned by the caller); -1 with err on bad input. */
@@ -518,108 +487,44 @@ static int
 lex(const char *s, const char *what, struct token **out, size_t *n,
     struct buf *err)
 {
+	static const enum ttype map[] = {
+		[SQLTOK_IDENT] = T_IDENT, [SQLTOK_QIDENT] = T_QIDENT,
+		[SQLTOK_STRING] = T_STRING, [SQLTOK_COMMENT] = T_SPACE,
+		[SQLTOK_CAST] = T_CAST, [SQLTOK_DOT] = T_DOT,
+		[SQLTOK_LPAREN] = T_LPAREN, [SQLTOK_SEMI] = T_SEMI,
+		[SQLTOK_OTHER] = T_OTHER,
+	};
+	struct sqltoken *tv = NULL;
 	struct token *v = NULL;
-	size_t cap = 0, len;
-	const char *p = s, *q;
+	struct buf msg = BUF_INIT;
+	size_t cap = 0, ntv, i;
+	int at = 0, ret = -1;
 
-	*n = 0;
-	while (*p != '\0') {
-		unsigned char c = (unsigned char)*p;
-		enum ttype type = T_OTHER;
-
-		if (isspace(c)) {
-			for (len = 0; p[len] != '\0' && isspace((unsigned char)p[len]); len++)
-				;
-			type = T_SPACE;
-		} else if (c == '-' && p[1] == '-') {
-			len = strcspn(p, "\n");
-			type = T_SPACE;
-		} else if (c == '/' && p[1] == '*') {
-			int depth = 1;
-
-			for (len = 2; depth > 0 && p[len] != '\0'; len++) {
-				if (p[len] == '/' && p[len + 1] == '*')
-					depth++, len++;
-				else if (p[len] == '*' && p[len + 1] == '/')
-					depth--, len++;
-			}
-			if (depth > 0)
-				goto unterminated;
-			type = T_SPACE;
-		} else if (c == '\'') {
-			if ((len = lex_string(p, 0)) == 0)
-				goto unterminated;
-			type = T_STRING;
-		} else if ((c == 'e' || c == 'E') && p[1] == '\'') {
-			if ((len = lex_string(p + 1, 1)) == 0)
-				goto unterminated;
-			len++;
-			type = T_STRING;
-		} else if (c == '"') {
-			for (len = 1; ; len++) {
-				if (p[len] == '\0')
-					goto unterminated;
-				if (p[len] == '"') {
-					if (p[len + 1] != '"')
-						break;
-					len++;
-				}
-			}
-			len++;
-			type = T_QIDENT;
-		} else if (c == '$' && isdigit((unsigned char)p[1])) {
-			for (len = 1; isdigit((unsigned char)p[len]); len++)
-				;
-		} else if (c == '$' && (p[1] == '$' || ident_start((unsigned char)p[1]))) {
-			size_t tag;
-			char *delim;
-
-			for (tag = 1; p[tag] != '$' && p[tag] != '\0' &&
-			    ident_char((unsigned char)p[tag]); tag++)
-				;
-			if (p[tag] != '$') {
-				len = 1;
-			} else {
-				delim = xstrndup(p, tag + 1);
-				q = strstr(p + tag + 1, delim);
-				free(delim);
-				if (q == NULL)
-					goto unterminated;
-				len = (size_t)(q - p) + tag + 1;
-				type = T_STRING;
-			}
-		} else if (ident_start(c)) {
-			for (len = 1; ident_char((unsigned char)p[len]); len++)
-				;
-			type = T_IDENT;
-		} else if (c == ':' && p[1] == ':') {
-			len = 2;
-			type = T_CAST;
-		} else if (c == '.' && !isdigit((unsigned char)p[1])) {
-			len = 1;
-			type = T_DOT;
-		} else if (isdigit(c) || c == '.') {
-			for (len = 1; isalnum((unsigned char)p[len]) || p[len] == '.' ||
-			    ((p[len] == '+' || p[len] == '-') &&
-			    (p[len - 1] == 'e' || p[len - 1] == 'E')); len++)
-				;
-		} else {
-			len = 1;
-			type = c == '(' ? T_LPAREN : c == ';' ? T_SEMI : T_OTHER;
-		}
-		XGROW(v, cap, *n + 1);
-		v[*n].type = type;
-		v[*n].start = p;
-		v[*n].len = len;
-		(*n)++;
-		p += len;
-	}
-	*out = v;
-	return 0;
-unterminated:
-	free(v);
 	*out = NULL;
-	return error_set(err, "%s has an unterminated quote or comment", what);
+	*n = 0;
+	if (sqlcheck_scan(s, &tv, &ntv, &msg) != 0) {
+		/* The message the old hand-written lexer gave, where it applies. */
+		if (strstr(buf_cstr(&msg), "unterminated") != NULL)
+			error_set(err, "%s has an unterminated quote or comment", what);
+		else
+			error_set(err, "%s does not scan as SQL: %s", what,
+			    buf_cstr(&msg));
+		goto done;
+	}
+	for (i = 0; i < ntv; i++) {
+		tok_add(&v, &cap, n, T_SPACE, s, at, tv[i].start);
+		tok_add(&v, &cap, n, map[tv[i].kind], s, tv[i].start, tv[i].end);
+		at = tv[i].end;
+	}
+	tok_add(&v, &cap, n, T_SPACE, s, at, (int)strlen(s));
+	*out = v;
+	v = NULL;
+	ret = 0;
+done:
+	free(v);
+	free(tv);
+	buf_free(&msg);
+	return ret;
 }
 
 /* Index of the significant token before i (skipping T_SPACE), or -1. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "template.h"
 #include "util/pgtest.h"
 #include "util/testutil.h"
 #include "xalloc.h"
@@ -384,6 +385,43 @@ START_TEST(test_change_type_needs_down)
 }
 END_TEST
 
+/*
+ * --using and --down are read with PostgreSQL's own scanner: text the
+ * server would not scan is refused with the server's words before any
+ * plan is written, and the column inside strings, dollar quotes and
+ * comments is left alone.
+ */
+START_TEST(test_change_type_scanned_as_postgres_does)
+{
+	struct run r;
+	char *text;
+
+	ex(&r, "new", "change-type", "t", "c", "bigint", "--using",
+	    "c::bigint + 123abc", "--down", "c_bigint::int", NULL);
+	assert_fails(&r, 2, "--using does not scan as SQL: trailing junk after "
+	    "numeric literal");
+	tu_run_free(&r);
+	ex(&r, "new", "change-type", "t", "c", "bigint", "--using",
+	    "c::bigint + \"\"", "--down", "c_bigint::int", NULL);
+	assert_fails(&r, 2, "--using does not scan as SQL: zero-length "
+	    "delimited identifier");
+	tu_run_free(&r);
+	ex(&r, "new", "change-type", "t", "c", "bigint", "--using",
+	    "c::bigint + length('c", "--down", "c_bigint::int", NULL);
+	assert_fails(&r, 2, "--using has an unterminated quote or comment");
+	tu_run_free(&r);
+	assert_no_plans();
+	ex(&r, "new", "change-type", "t", "c", "text", "--using",
+	    "c || $q$ c $q$ || /* c */ E'c\\'c'", "--down", "c_text", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	tu_run_free(&r);
+	text = read_plan("t-c-to-text");
+	ck_assert_msg(tu_has(text, "    up: NEW.c || $q$ c $q$ || /* c */ "
+	    "E'c\\'c'\n"), "%s", text);
+	free(text);
+}
+END_TEST
+
 /* add-not-null: constant default, backfill, NOT NULL a release later. */
 START_TEST(test_add_not_null)
 {
@@ -482,6 +520,96 @@ START_TEST(test_keywords_and_schema)
 	ck_assert(tu_has(text, "ALTER TABLE IF EXISTS shop.\"user\" RENAME TO member;\n"));
 	free(text);
 	assert_lints();
+}
+END_TEST
+
+/*
+ * The rename-column plan of table t for column old (renamed to x_new),
+ * rendered by the template module itself (owned).
+ */
+static char *
+render_rename(const char *old)
+{
+	const struct template *t = template_find("rename-column");
+	char *args[] = { (char *)"t", (char *)old, (char *)"x_new", NULL };
+	struct tmpl_opts o;
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	char *name = NULL;
+
+	memset(&o, 0, sizeof o);
+	o.type = "bigint";
+	ck_assert_ptr_nonnull(t);
+	ck_assert_msg(template_render(t, args, &o, &out, &name, &err) == 0,
+	    "%s: %s", old, buf_cstr(&err));
+	free(name);
+	buf_free(&err);
+	return buf_detach(&out);
+}
+
+/*
+ * Every keyword the test server's pg_get_keywords() lists as reserved (R),
+ * type or function name (T) or column name (C) is double-quoted in the
+ * SQL of a plan; an unreserved one (U) stands bare.
+ */
+START_TEST(test_keywords_of_server_quoted)
+{
+	char *words = pt_sql(tu_pg(), "SELECT string_agg(word, ' ' ORDER BY "
+	    "word) FROM pg_get_keywords() WHERE catcode IN ('R', 'T', 'C')");
+	char *unres = pt_sql(tu_pg(), "SELECT string_agg(word, ' ' ORDER BY "
+	    "word) FROM pg_get_keywords() WHERE catcode = 'U'");
+	char *w, *save = NULL, *text, *want;
+	int n = 0;
+
+	for (w = strtok_r(words, " ", &save); w != NULL;
+	    w = strtok_r(NULL, " ", &save), n++) {
+		text = render_rename(w);
+		want = xasprintf("    set: x_new = \"%s\"\n", w);
+		ck_assert_msg(tu_has(text, want), "keyword '%s' is not quoted:\n%s",
+		    w, text);
+		free(want);
+		free(text);
+	}
+	/* PostgreSQL 15 has about 180 of them: the query found the list. */
+	ck_assert_int_gt(n, 150);
+	for (w = strtok_r(unres, " ", &save), n = 0; w != NULL;
+	    w = strtok_r(NULL, " ", &save), n++) {
+		text = render_rename(w);
+		want = xasprintf("    set: x_new = %s\n", w);
+		ck_assert_msg(tu_has(text, want), "unreserved keyword '%s' is "
+		    "quoted:\n%s", w, text);
+		free(want);
+		free(text);
+	}
+	ck_assert_int_gt(n, 300);
+	free(words);
+	free(unres);
+}
+END_TEST
+
+/*
+ * Keywords that PostgreSQL 16 and 17 reserve (or keep as type, function
+ * or column names) are quoted too: a plan written today must still run
+ * after the server is upgraded.
+ */
+START_TEST(test_keywords_of_newer_servers_quoted)
+{
+	static const char *const newer[] = { "system_user", "json_object",
+	    "json_arrayagg", "json_table", "json_value", "merge_action", NULL };
+	char *text, *want;
+	int i;
+
+	for (i = 0; newer[i] != NULL; i++) {
+		text = render_rename(newer[i]);
+		want = xasprintf("    set: x_new = \"%s\"\n", newer[i]);
+		ck_assert_msg(tu_has(text, want), "keyword '%s' is not quoted:\n%s",
+		    newer[i], text);
+		free(want);
+		free(text);
+	}
+	/* Unreserved in 16/17 (ABSENT, KEYS, PATH): no quotes needed. */
+	text = render_rename("keys");
+	ck_assert(tu_has(text, "    set: x_new = keys\n"));
+	free(text);
 }
 END_TEST
 
@@ -1005,10 +1133,13 @@ new_suite(void)
 	add(s, "change-type cast", test_change_type_cast);
 	add(s, "change-type using down", test_change_type_using_down);
 	add(s, "change-type needs down", test_change_type_needs_down);
+	add(s, "change-type scanned as postgres does", test_change_type_scanned_as_postgres_does);
 	add(s, "add-not-null", test_add_not_null);
 	add(s, "drop-column", test_drop_column);
 	add(s, "rename-table", test_rename_table);
 	add(s, "keywords and schema", test_keywords_and_schema);
+	add(s, "keywords of server quoted", test_keywords_of_server_quoted);
+	add(s, "keywords of newer servers quoted", test_keywords_of_newer_servers_quoted);
 	add(s, "refuses overwrite", test_refuses_overwrite);
 	add(s, "bad identifiers", test_bad_identifiers);
 	add(s, "usage errors", test_usage_errors);
