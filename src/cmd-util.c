@@ -1,5 +1,5 @@
 /*
- * The helpers every command shares: error lines, diagnostics, loading
+ * What every command shares: error lines, diagnostics, loading
  * the plans (through the plan cache), finding and opening the history,
  * the database's conninfo, CI reports, gate contexts and events.
  */

@@ -1,7 +1,7 @@
 /*
  * The command table and the dispatch: cmd_main parses the command line
  * (cmd-opt.c), loads the configuration and runs the command.  The
- * helpers every command shares are in cmd-util.c.
+ * functions every command shares are in cmd-util.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
