@@ -459,65 +459,116 @@ utc(char out[32], long long at)
 		snprintf(out, 32, "%lld", at);
 }
 
-/* Collects the evidence of one server. */
+/* One server's statistics, read once for every plan (see probe.h). */
+struct probe_stats {
+	char			 *missing;	/* set: nothing was read */
+	struct pg_result	 *r;		/* queryid, calls, query */
+	long long		  reset;
+	long long		  dealloc;
+	struct sqlcheck_parsed	**parsed;	/* per row of r, on first need */
+};
+
+/* Reads one server's statistics. */
 int
-probe_collect(struct pg *db, const char *where, const char *snaptext,
-    int catalog, const struct use_target *t, size_t n,
+probe_stats_read(struct pg *db, struct probe_stats **out, struct buf *err)
+{
+	struct probe_stats *st = xcalloc(1, sizeof *st);
+	char *schema = NULL;
+	int ret = -1;
+
+	st->dealloc = -1;
+	if (stats_open(db, &schema, &st->missing, err) != 0)
+		goto done;
+	if (st->missing == NULL && stats_read(db, schema, 1, &st->r,
+	    &st->missing, err) != 0)
+		goto done;
+	if (st->missing == NULL) {
+		stats_info(db, schema, &st->reset, &st->dealloc);
+		st->parsed = xcalloc((size_t)pg_result_nrows(st->r) + 1,
+		    sizeof *st->parsed);
+	}
+	ret = 0;
+done:
+	free(schema);
+	if (ret != 0) {
+		probe_stats_free(st);
+		st = NULL;
+	}
+	*out = st;
+	return ret;
+}
+
+/* Frees one server's statistics and their parsed statements (NULL-safe). */
+void
+probe_stats_free(struct probe_stats *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; st->parsed != NULL && i < pg_result_nrows(st->r); i++)
+		sqlcheck_parsed_free(st->parsed[i]);
+	free(st->parsed);
+	pg_result_free(st->r);
+	free(st->missing);
+	free(st);
+}
+
+/* Collects the evidence of one server from statistics read before. */
+int
+probe_collect_stats(struct pg *db, struct probe_stats *st, const char *where,
+    const char *snaptext, int catalog, const struct use_target *t, size_t n,
     struct probe_result *res, struct buf *err)
 {
-	struct pg_result *r = NULL;
 	struct snap snap;
-	char *schema = NULL, *missing = NULL, when[32];
-	long long reset, dealloc;
+	char when[32];
 	size_t j;
 	int i, ret = -1, fresh, have;
 
 	have = snap_parse(&snap, snaptext, where);
-	if (stats_open(db, &schema, &missing, err) != 0)
-		goto done;
-	if (missing == NULL && stats_read(db, schema, 1, &r, &missing, err) != 0)
-		goto done;
-	if (missing != NULL) {
+	if (st->missing != NULL) {
 		if (res->missing == NULL)
-			res->missing = xasprintf("%s: %s", where, missing);
+			res->missing = xasprintf("%s: %s", where, st->missing);
 		res->gathered = 0;
 		ret = 0;
 		goto done;
 	}
 	res->nservers++;
 	res->gathered = res->missing == NULL;
-	stats_info(db, schema, &reset, &dealloc);
 	/*
 	 * A reset (or a restart that lost the statistics) since the snapshot
 	 * makes its counters meaningless: every call since the reset counts.
 	 */
-	fresh = !have || (snap.reset != 0 && reset != snap.reset);
+	fresh = !have || (snap.reset != 0 && st->reset != snap.reset);
 	if (snaptext != NULL && !have && res->reset == NULL)
 		res->reset = xasprintf("the snapshot has no counters of the %s: "
 		    "every call recorded there counts", where);
 	else if (snaptext != NULL && fresh && res->reset == NULL) {
-		utc(when, reset);
+		utc(when, st->reset);
 		res->reset = xasprintf("the statistics of the %s were reset at %s, "
 		    "after the snapshot: only calls since the reset are seen", where,
 		    when);
 	} else if (have && snap.dealloc >= 0 &&
-	    dealloc > snap.dealloc && res->reset == NULL)
+	    st->dealloc > snap.dealloc && res->reset == NULL)
 		res->reset = xasprintf("pg_stat_statements on the %s evicted %lld "
 		    "entries since the snapshot (pg_stat_statements.max): a "
 		    "statement evicted and recorded again counts from then", where,
-		    dealloc - snap.dealloc);
-	for (i = 0; i < pg_result_nrows(r); i++) {
-		long long id = atoll(pg_result_get(r, i, 0));
-		long long calls = atoll(pg_result_get(r, i, 1));
+		    st->dealloc - snap.dealloc);
+	for (i = 0; i < pg_result_nrows(st->r); i++) {
+		long long id = atoll(pg_result_get(st->r, i, 0));
+		long long calls = atoll(pg_result_get(st->r, i, 1));
 		long long base = fresh ? 0 : snap_calls(&snap, id);
-		const char *text = pg_result_get(r, i, 2);
+		const char *text = pg_result_get(st->r, i, 2);
 
 		if (base > calls)
 			base = 0;	/* evicted and recorded again */
 		if (calls - base <= 0 || text == NULL)
 			continue;
+		/* Each text is parsed once, for every target of every plan. */
+		if (st->parsed[i] == NULL)
+			st->parsed[i] = sqlcheck_parse_uses(text);
 		for (j = 0; j < n; j++)
-			if (sqlcheck_uses(text, &t[j])) {
+			if (sqlcheck_parsed_uses(st->parsed[i], &t[j])) {
 				add_use(res, where, text, calls - base);
 				break;
 			}
@@ -527,9 +578,24 @@ probe_collect(struct pg *db, const char *where, const char *snaptext,
 			goto done;
 	ret = 0;
 done:
-	pg_result_free(r);
 	free(snap.rows);
-	free(schema);
-	free(missing);
+	return ret;
+}
+
+/* Collects the evidence of one server. */
+int
+probe_collect(struct pg *db, const char *where, const char *snaptext,
+    int catalog, const struct use_target *t, size_t n,
+    struct probe_result *res, struct buf *err)
+{
+	struct probe_stats *st = NULL;
+	int ret = -1;
+
+	if (probe_stats_read(db, &st, err) != 0)
+		goto done;
+	ret = probe_collect_stats(db, st, where, snaptext, catalog, t, n, res,
+	    err);
+done:
+	probe_stats_free(st);
 	return ret;
 }

@@ -3588,3 +3588,60 @@ done:
 	pg_query_free_protobuf_parse_result(r);
 	return w.used;
 }
+
+/*
+ * A statement parsed once for sqlcheck_parsed_uses: the texts of
+ * pg_stat_statements are tested against every target of every plan, and
+ * parsing dominates that work.
+ */
+struct sqlcheck_parsed {
+	char			*sql;	/* owned copy, for the fallback */
+	PgQueryProtobufParseResult r;
+	PgQuery__ParseResult	*pr;	/* NULL: the text does not parse */
+};
+
+/* Parses sql for sqlcheck_parsed_uses; see sqlcheck.h. */
+struct sqlcheck_parsed *
+sqlcheck_parse_uses(const char *sql)
+{
+	struct sqlcheck_parsed *sp = xcalloc(1, sizeof *sp);
+
+	sp->sql = xstrdup(sql);
+	sp->r = pg_query_parse_protobuf(sql);
+	if (sp->r.error == NULL)
+		sp->pr = unpack(sp->r.parse_tree);
+	return sp;
+}
+
+/* Whether the parsed statement uses t: sqlcheck_uses without parsing. */
+int
+sqlcheck_parsed_uses(const struct sqlcheck_parsed *sp,
+    const struct use_target *t)
+{
+	struct uwalk w = { t, 0, 0, 0 };
+	const char *word = t->kind == USE_COLUMN ? t->column : t->name;
+	size_t i;
+
+	assert(t->name != NULL && (t->kind != USE_COLUMN || t->column != NULL));
+	if (sp->pr == NULL)
+		return use_word(sp->sql, word);
+	for (i = 0; i < sp->pr->n_stmts && !w.used; i++)
+		if (sp->pr->stmts[i] != NULL)
+			use_node(&w, sp->pr->stmts[i]->stmt, NULL);
+	if (w.deep && !w.used)
+		w.used = use_word(sp->sql, word);
+	return w.used;
+}
+
+/* Frees a parsed statement (NULL-safe). */
+void
+sqlcheck_parsed_free(struct sqlcheck_parsed *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->pr != NULL)
+		pg_query__parse_result__free_unpacked(sp->pr, NULL);
+	pg_query_free_protobuf_parse_result(sp->r);
+	free(sp->sql);
+	free(sp);
+}

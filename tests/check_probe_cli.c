@@ -394,6 +394,114 @@ START_TEST(test_use_on_a_replica)
 }
 END_TEST
 
+/* Calls in ci's database of the statements whose text contains like. */
+static long long
+stmt_calls(const char *ci, const char *like)
+{
+	char *sql = xasprintf("SELECT coalesce(sum(calls), 0) FROM "
+	    "pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE "
+	    "datname = current_database()) AND query LIKE '%%%s%%'", like);
+	long long n = e2e_num(ci, sql);
+
+	free(sql);
+	return n;
+}
+
+/* The probe's read of the statistics, and its look-up of the extension. */
+#define STATS_READ	"sum(s.calls)::bigint, min(s.query)"
+#define STATS_OPEN	"FROM pg_extension e JOIN pg_namespace n"
+
+/*
+ * Runs `excon cmd --db` and asserts that it connected to the database
+ * and to the replica rep once each and read their statistics once each,
+ * whatever the number of plans; returns its stdout (owned).
+ */
+static char *
+once_per_server(struct e2e *e, const char *rep, const char *cmd)
+{
+	long long r0 = stmt_calls(e->ci, STATS_READ);
+	long long o0 = stmt_calls(e->ci, STATS_OPEN);
+	long long rr0 = stmt_calls(rep, STATS_READ);
+	long long ro0 = stmt_calls(rep, STATS_OPEN);
+	char *out = e2e_ok(e, 1, cmd, NULL);
+
+	ck_assert_msg(stmt_calls(e->ci, STATS_READ) - r0 == 1,
+	    "%s read pg_stat_statements of the database %lld times", cmd,
+	    stmt_calls(e->ci, STATS_READ) - r0);
+	ck_assert_msg(stmt_calls(e->ci, STATS_OPEN) - o0 == 1,
+	    "%s connected to the database %lld times", cmd,
+	    stmt_calls(e->ci, STATS_OPEN) - o0);
+	ck_assert_msg(stmt_calls(rep, STATS_READ) - rr0 == 1,
+	    "%s read pg_stat_statements of the replica %lld times", cmd,
+	    stmt_calls(rep, STATS_READ) - rr0);
+	ck_assert_msg(stmt_calls(rep, STATS_OPEN) - ro0 == 1,
+	    "%s connected to the replica %lld times", cmd,
+	    stmt_calls(rep, STATS_OPEN) - ro0);
+	return out;
+}
+
+/*
+ * 30 plans wait in their contract windows: status, audit and probe read
+ * each server's pg_stat_statements once for all of them (counted by the
+ * server itself), and still tell each plan's evidence apart.
+ */
+START_TEST(test_many_plans_read_once)
+{
+	struct e2e e;
+	struct buf sql = BUF_INIT;
+	char *rep = pt_db("probe_many_rep"), *config, *out;
+	int i;
+
+	free(pt_sql(rep, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	config = xasprintf("probe: required\nreplicas:\n  - \"%s\"\n", rep);
+	e2e_setup(&e, "probe_many", config);
+	free(pt_sql(e.ci, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	for (i = 1; i <= 30; i++) {
+		char *file = xasprintf("p%02d.yaml", i);
+		char *yaml = xasprintf("plan: p%02d\nowner: team\nsteps:\n"
+		    "  - id: add-column\n    kind: add_column\n    table: t%02d\n"
+		    "    column: full_name\n    type: text\n"
+		    "  - id: drop-name\n    kind: drop_column\n    table: t%02d\n"
+		    "    column: name\n", i, i, i);
+
+		e2e_plan(&e, file, yaml);
+		buf_printf(&sql, "CREATE TABLE t%02d (id int, name text);", i);
+		free(file);
+		free(yaml);
+	}
+	free(pt_sql(e.ci, buf_cstr(&sql)));
+	free(pt_sql(rep, buf_cstr(&sql)));
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", "--all", "--record-only", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+	free(e2e_ok(&e, 0, "release", "start", "r2", NULL));
+	/* The old release of p07 still reads its column, on both servers. */
+	app(e.ci, "SELECT name FROM t07 WHERE id = 1", 2);
+	app(rep, "SELECT t.name FROM t07 t WHERE t.id = 2", 3);
+
+	out = once_per_server(&e, rep, "status");
+	ck_assert_int_eq(e2e_count(out, "next: drop-name"), 30);
+	free(out);
+	out = once_per_server(&e, rep, "audit");
+	ck_assert_msg(e2e_count(out, "no use seen since") == 29 &&
+	    e2e_count(out, "still used since") == 1 &&
+	    tu_has(out, "2 calls on the database: SELECT name FROM t07 WHERE "
+	    "id = $1") && tu_has(out, "3 calls on the replica "), "%s", out);
+	free(out);
+	out = once_per_server(&e, rep, "probe");
+	ck_assert_msg(e2e_count(out, "still used") == 1 &&
+	    tu_has(out, "SELECT t.name FROM t07 t WHERE t.id = $1"), "%s", out);
+	free(out);
+	e2e_free(&e);
+	buf_reset(&sql);
+	buf_puts(&sql, "DROP DATABASE IF EXISTS probe_many_rep WITH (FORCE)");
+	free(pt_sql(tu_pg(), buf_cstr(&sql)));
+	buf_free(&sql);
+	free(config);
+	free(rep);
+}
+END_TEST
+
 /* Starts the harness's streaming standby; returns its conninfo (owned). */
 static char *
 standby_start(void)
@@ -487,6 +595,8 @@ probe_cli_suite(void)
 	    NULL, NULL, 120);
 	tu_add(s, "replica", test_use_on_a_replica, NULL, NULL, 120);
 	tu_add(s, "stats reset", test_stats_reset_reported, NULL, NULL, 120);
+	tu_add(s, "many plans, one read per server", test_many_plans_read_once,
+	    NULL, NULL, 180);
 	/* The standby goes even when the test fails: the teardown runs in the parent. */
 	tc = tcase_create("use_on_a_streaming_standby");
 	tcase_set_timeout(tc, 180);
