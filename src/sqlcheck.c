@@ -3592,37 +3592,61 @@ done:
 /*
  * A statement parsed once for sqlcheck_parsed_uses: the texts of
  * pg_stat_statements are tested against every target of every plan, and
- * parsing dominates that work.
+ * parsing and walking dominate that work.
  */
 struct sqlcheck_parsed {
-	char			*sql;	/* owned copy, for the fallback */
+	char			*sql;	/* owned copy */
+	int			 parsed;	/* r and pr are set */
 	PgQueryProtobufParseResult r;
 	PgQuery__ParseResult	*pr;	/* NULL: the text does not parse */
 };
 
-/* Parses sql for sqlcheck_parsed_uses; see sqlcheck.h. */
+/* Keeps sql for sqlcheck_parsed_uses, which parses it on first need. */
 struct sqlcheck_parsed *
 sqlcheck_parse_uses(const char *sql)
 {
 	struct sqlcheck_parsed *sp = xcalloc(1, sizeof *sp);
 
 	sp->sql = xstrdup(sql);
-	sp->r = pg_query_parse_protobuf(sql);
-	if (sp->r.error == NULL)
-		sp->pr = unpack(sp->r.parse_tree);
 	return sp;
 }
 
-/* Whether the parsed statement uses t: sqlcheck_uses without parsing. */
+/*
+ * 0 when sql cannot name t: neither t's name nor its column occurs in it
+ * in any letter case.  A name with a double quote (written doubled) or
+ * a text with a Unicode-escaped identifier (U&"...") may hide the name,
+ * so those always answer 1.  This only spares the walk: every use the
+ * walk finds, and the fallback on the word, names one of the two.
+ */
+static int
+may_name(const char *sql, const struct use_target *t)
+{
+	const char *col = t->kind == USE_COLUMN ? t->column : NULL;
+
+	if (strchr(t->name, '"') != NULL || (col != NULL &&
+	    strchr(col, '"') != NULL) || strcasestr(sql, "u&") != NULL)
+		return 1;
+	return strcasestr(sql, t->name) != NULL ||
+	    (col != NULL && strcasestr(sql, col) != NULL);
+}
+
+/* Whether the statement uses t: sqlcheck_uses, parsing once. */
 int
-sqlcheck_parsed_uses(const struct sqlcheck_parsed *sp,
-    const struct use_target *t)
+sqlcheck_parsed_uses(struct sqlcheck_parsed *sp, const struct use_target *t)
 {
 	struct uwalk w = { t, 0, 0, 0 };
 	const char *word = t->kind == USE_COLUMN ? t->column : t->name;
 	size_t i;
 
 	assert(t->name != NULL && (t->kind != USE_COLUMN || t->column != NULL));
+	if (!may_name(sp->sql, t))
+		return 0;
+	if (!sp->parsed) {
+		sp->parsed = 1;
+		sp->r = pg_query_parse_protobuf(sp->sql);
+		if (sp->r.error == NULL)
+			sp->pr = unpack(sp->r.parse_tree);
+	}
 	if (sp->pr == NULL)
 		return use_word(sp->sql, word);
 	for (i = 0; i < sp->pr->n_stmts && !w.used; i++)
@@ -3641,7 +3665,8 @@ sqlcheck_parsed_free(struct sqlcheck_parsed *sp)
 		return;
 	if (sp->pr != NULL)
 		pg_query__parse_result__free_unpacked(sp->pr, NULL);
-	pg_query_free_protobuf_parse_result(sp->r);
+	if (sp->parsed)
+		pg_query_free_protobuf_parse_result(sp->r);
 	free(sp->sql);
 	free(sp);
 }

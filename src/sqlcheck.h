@@ -264,13 +264,14 @@ int sqlcheck_uses(const char *sql, const struct use_target *t);
 
 /*
  * The same analysis for one text and many targets: sqlcheck_parse_uses
- * parses sql once (never NULL; owned by the caller, free with
+ * keeps sql (never NULL; owned by the caller, free with
  * sqlcheck_parsed_free), and sqlcheck_parsed_uses(sp, t) answers as
- * sqlcheck_uses(sql, t) would.
+ * sqlcheck_uses(sql, t) would, parsing the text at most once, and not
+ * at all for a target whose names do not occur in it.
  */
 struct sqlcheck_parsed;
 struct sqlcheck_parsed *sqlcheck_parse_uses(const char *sql);
-int sqlcheck_parsed_uses(const struct sqlcheck_parsed *sp,
+int sqlcheck_parsed_uses(struct sqlcheck_parsed *sp,
     const struct use_target *t);
 void sqlcheck_parsed_free(struct sqlcheck_parsed *sp);
 
