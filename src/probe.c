@@ -331,6 +331,28 @@ snap_calls(const struct snap *s, long long queryid)
 	return r != NULL ? r->calls : 0;
 }
 
+/* One server's statistics, read once for every plan (see probe.h). */
+struct probe_stats {
+	char			 *missing;	/* set: nothing was read */
+	struct pg_result	 *r;		/* queryid, calls, query */
+	long long		  reset;
+	long long		  dealloc;
+	struct sqlcheck_parsed	**parsed;	/* per row of r, on first need */
+	/* The catalog's functions for every target, read on first need. */
+	const struct use_target	 *all;		/* borrowed */
+	size_t			  nall;
+	char			**rels;		/* per target of all: regclass */
+	struct pg_result	 *fn;		/* i, proc, lang, src, trigger */
+	int			 *from;		/* per target: its first row of fn */
+};
+
+/* The word the catalog's function bodies are searched for. */
+static const char *
+target_word(const struct use_target *t)
+{
+	return t->kind == USE_COLUMN ? t->column : t->name;
+}
+
 /* "schema"."table" of t, for to_regclass (owned). */
 static char *
 target_regclass(const struct use_target *t)
@@ -343,6 +365,90 @@ target_regclass(const struct use_target *t)
 	return buf_detach(&b);
 }
 
+/* Appends s to b as an element of a text[] literal. */
+static void
+array_elem(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_putc(b, '\\');
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '"');
+}
+
+/*
+ * The rows [*from, *to) of st->fn for t (regclass rel), reading the
+ * functions for every target of st->all in one query on first need;
+ * *from = -1 when t is not among them (or st has none).
+ */
+static int
+fn_batch(struct pg *db, struct probe_stats *st, const struct use_target *t,
+    const char *rel, int *from, int *to, struct buf *err)
+{
+	static const char sql[] =
+	    "SELECT x.i, p.oid::regprocedure::text, l.lanname, p.prosrc, EXISTS "
+	    "(SELECT 1 FROM pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid = "
+	    "to_regclass(x.rel)) FROM unnest($1::text[], $2::text[]) WITH "
+	    "ORDINALITY AS x(word, rel, i) JOIN pg_proc p ON "
+	    "strpos(lower(p.prosrc), lower(x.word)) > 0 "
+	    "JOIN pg_language l ON l.oid = p.prolang JOIN pg_namespace n ON "
+	    "n.oid = p.pronamespace WHERE l.lanname IN ('sql', 'plpgsql') AND "
+	    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND "
+	    "p.proname NOT LIKE 'excon\\_sync\\_%' ORDER BY x.i, 2";
+	struct buf words = BUF_INIT, rels = BUF_INIT;
+	const char *params[2];
+	size_t k;
+	int i, ret = -1;
+
+	*from = *to = -1;
+	if (st->nall == 0)
+		return 0;
+	if (st->fn == NULL) {
+		st->rels = xcalloc(st->nall, sizeof *st->rels);
+		st->from = xcalloc(st->nall + 1, sizeof *st->from);
+		buf_putc(&words, '{');
+		buf_putc(&rels, '{');
+		for (k = 0; k < st->nall; k++) {
+			st->rels[k] = target_regclass(&st->all[k]);
+			if (k > 0) {
+				buf_putc(&words, ',');
+				buf_putc(&rels, ',');
+			}
+			array_elem(&words, target_word(&st->all[k]));
+			array_elem(&rels, st->rels[k]);
+		}
+		buf_putc(&words, '}');
+		buf_putc(&rels, '}');
+		params[0] = buf_cstr(&words);
+		params[1] = buf_cstr(&rels);
+		if (pg_exec(db, sql, 2, params, &st->fn, err) != 0)
+			goto done;
+		/* Rows come by target: count them, then each target's first. */
+		for (i = 0; i < pg_result_nrows(st->fn); i++) {
+			long long x = atoll(pg_result_get(st->fn, i, 0));
+
+			if (x >= 1 && (size_t)x <= st->nall)
+				st->from[x]++;
+		}
+		for (k = 1; k <= st->nall; k++)
+			st->from[k] += st->from[k - 1];
+	}
+	for (k = 0; k < st->nall; k++)
+		if (strcmp(st->rels[k], rel) == 0 &&
+		    strcmp(target_word(&st->all[k]), target_word(t)) == 0) {
+			*from = st->from[k];
+			*to = st->from[k + 1];
+			break;
+		}
+	ret = 0;
+done:
+	buf_free(&words);
+	buf_free(&rels);
+	return ret;
+}
+
 /*
  * Catalog objects that depend on t: through pg_depend (views and
  * materialized views, rules, policies, triggers, indexes, constraints,
@@ -351,8 +457,8 @@ target_regclass(const struct use_target *t)
  * sequence, and excon's sync trigger and function, go with it.
  */
 static int
-catalog_uses(struct pg *db, const char *where, const struct use_target *t,
-    struct probe_result *res, struct buf *err)
+catalog_uses(struct pg *db, struct probe_stats *st, const char *where,
+    const struct use_target *t, struct probe_result *res, struct buf *err)
 {
 	static const char dep_sql[] =
 	    "WITH t AS (SELECT to_regclass($1) AS rel), "
@@ -394,9 +500,10 @@ catalog_uses(struct pg *db, const char *where, const struct use_target *t,
 	    "p.proname NOT LIKE 'excon\\_sync\\_%' AND "
 	    "strpos(lower(p.prosrc), lower($1)) > 0 ORDER BY 1";
 	struct pg_result *r = NULL;
+	const struct pg_result *fr;
 	char *rel = target_regclass(t), *text = NULL;
 	const char *params[2];
-	int i, ret = -1;
+	int i, from, to, c, ret = -1;
 
 	params[0] = rel;
 	params[1] = t->kind == USE_COLUMN ? t->column : NULL;
@@ -411,13 +518,25 @@ catalog_uses(struct pg *db, const char *where, const struct use_target *t,
 	}
 	pg_result_free(r);
 	r = NULL;
-	params[0] = t->kind == USE_COLUMN ? t->column : t->name;
-	params[1] = rel;
-	if (pg_exec(db, fn_sql, 2, params, &r, err) != 0)
+	/* The functions: read for every target at once, or for t alone. */
+	if (st != NULL && fn_batch(db, st, t, rel, &from, &to, err) != 0)
 		goto done;
-	for (i = 0; i < pg_result_nrows(r); i++) {
-		const char *lang = pg_result_get(r, i, 1);
-		const char *src = pg_result_get(r, i, 2);
+	if (st != NULL && from >= 0) {
+		fr = st->fn;
+		c = 1;
+	} else {
+		params[0] = target_word(t);
+		params[1] = rel;
+		if (pg_exec(db, fn_sql, 2, params, &r, err) != 0)
+			goto done;
+		fr = r;
+		c = 0;
+		from = 0;
+		to = pg_result_nrows(r);
+	}
+	for (i = from; i < to; i++) {
+		const char *lang = pg_result_get(fr, i, c + 1);
+		const char *src = pg_result_get(fr, i, c + 2);
 		int uses;
 
 		/*
@@ -430,11 +549,12 @@ catalog_uses(struct pg *db, const char *where, const struct use_target *t,
 			uses = sqlcheck_uses(src, t);
 		else
 			uses = strcasestr(src, t->name) != NULL ||
-			    strcmp(pg_result_get(r, i, 3), "t") == 0;
+			    strcmp(pg_result_get(fr, i, c + 3), "t") == 0;
 		if (!uses)
 			continue;
 		free(text);
-		text = xasprintf("function %s names %s%s%s", pg_result_get(r, i, 0),
+		text = xasprintf("function %s names %s%s%s",
+		    pg_result_get(fr, i, c + 0),
 		    rel, t->kind == USE_COLUMN ? "." : "",
 		    t->kind == USE_COLUMN ? t->column : "");
 		add_use(res, where, text, 0);
@@ -458,15 +578,6 @@ utc(char out[32], long long at)
 	    strftime(out, 32, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
 		snprintf(out, 32, "%lld", at);
 }
-
-/* One server's statistics, read once for every plan (see probe.h). */
-struct probe_stats {
-	char			 *missing;	/* set: nothing was read */
-	struct pg_result	 *r;		/* queryid, calls, query */
-	long long		  reset;
-	long long		  dealloc;
-	struct sqlcheck_parsed	**parsed;	/* per row of r, on first need */
-};
 
 /* Reads one server's statistics. */
 int
@@ -511,6 +622,11 @@ probe_stats_free(struct probe_stats *st)
 	free(st->parsed);
 	pg_result_free(st->r);
 	free(st->missing);
+	for (i = 0; st->rels != NULL && (size_t)i < st->nall; i++)
+		free(st->rels[i]);
+	free(st->rels);
+	free(st->from);
+	pg_result_free(st->fn);
 	free(st);
 }
 
@@ -574,7 +690,7 @@ probe_collect_stats(struct pg *db, struct probe_stats *st, const char *where,
 			}
 	}
 	for (j = 0; catalog && j < n; j++)
-		if (catalog_uses(db, where, &t[j], res, err) != 0)
+		if (catalog_uses(db, st, where, &t[j], res, err) != 0)
 			goto done;
 	ret = 0;
 done:
@@ -598,4 +714,15 @@ probe_collect(struct pg *db, const char *where, const char *snaptext,
 done:
 	probe_stats_free(st);
 	return ret;
+}
+
+/* Names the targets whose catalog functions are read together. */
+void
+probe_stats_targets(struct probe_stats *st, const struct use_target *all,
+    size_t nall)
+{
+	if (st == NULL || st->fn != NULL)
+		return;
+	st->all = all;
+	st->nall = nall;
 }

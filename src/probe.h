@@ -101,6 +101,15 @@ int probe_stats_read(struct pg *db, struct probe_stats **out,
 void probe_stats_free(struct probe_stats *st);
 
 /*
+ * Names the targets of every plan whose evidence st will serve (borrowed,
+ * until st is freed): the catalog's SQL and PL/pgSQL functions that may
+ * name them are then read for all of them in one query, on first need,
+ * not once per target.  Ignored once that read was made.
+ */
+void probe_stats_targets(struct probe_stats *st, const struct use_target *all,
+    size_t nall);
+
+/*
  * probe_collect with db's statistics read before by probe_stats_read
  * (st caches the parsed statements): db is only read for the catalog.
  */

@@ -132,6 +132,9 @@ struct evidence_cache {
 	size_t			 nsnaps;
 	int			 loaded;	/* snaps read */
 	char			*app;		/* application_name */
+	int			 single;	/* serves one plan only */
+	struct use_target	*all;		/* every plan's targets */
+	size_t			 nall;
 };
 
 /* A new, empty cache. */
@@ -161,6 +164,7 @@ evidence_cache_free(struct evidence_cache *c)
 	free(c->srv);
 	state_events_free(c->snaps, c->nsnaps);
 	free(c->app);
+	free(c->all);
 	free(c);
 }
 
@@ -188,6 +192,21 @@ cache_server(struct cmd_ctx *ctx, struct evidence_cache *c, size_t k)
 	if (pg_connect(&s->db, ci, c->app, &err) != 0 ||
 	    probe_stats_read(s->db, &s->stats, &err) != 0)
 		s->error = xasprintf("%s: %s", s->where, buf_cstr(&err));
+	else if (k == 0 && !c->single) {
+		/* The catalog (read on the database) for every plan at once. */
+		size_t i, j, n;
+
+		for (i = 0; i < ctx->plans.nplans; i++) {
+			struct use_target *t = NULL;
+
+			n = probe_targets(ctx->plans.plans[i], &t);
+			c->all = xrealloc(c->all, (c->nall + n + 1) * sizeof *c->all);
+			for (j = 0; j < n; j++)
+				c->all[c->nall++] = t[j];
+			free(t);
+		}
+		probe_stats_targets(s->stats, c->all, c->nall);
+	}
 	buf_free(&err);
 	return s;
 }
@@ -274,6 +293,7 @@ evidence_gather(struct cmd_ctx *ctx, const struct plan *p, struct evidence *e,
 	/* One plan: its own snapshots, its name on the connections. */
 	free(c->app);
 	c->app = xasprintf("excon %s/probe", p->name.s);
+	c->single = 1;
 	if (state_events_load(ctx->st, p->name.s, EVIDENCE_EVENT, &c->snaps,
 	    &c->nsnaps, err) != 0) {
 		memset(e, 0, sizeof *e);
