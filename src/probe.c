@@ -338,6 +338,8 @@ struct probe_stats {
 	long long		  reset;
 	long long		  dealloc;
 	struct sqlcheck_parsed	**parsed;	/* per row of r, on first need */
+	long long		 *ids;		/* per row of r: queryid */
+	long long		 *calls;	/* per row of r: calls */
 	/* The catalog's functions for every target, read on first need. */
 	const struct use_target	 *all;		/* borrowed */
 	size_t			  nall;
@@ -595,8 +597,15 @@ probe_stats_read(struct pg *db, struct probe_stats **out, struct buf *err)
 		goto done;
 	if (st->missing == NULL) {
 		stats_info(db, schema, &st->reset, &st->dealloc);
-		st->parsed = xcalloc((size_t)pg_result_nrows(st->r) + 1,
-		    sizeof *st->parsed);
+		int i, n = pg_result_nrows(st->r);
+
+		st->parsed = xcalloc((size_t)n + 1, sizeof *st->parsed);
+		st->ids = xcalloc((size_t)n + 1, sizeof *st->ids);
+		st->calls = xcalloc((size_t)n + 1, sizeof *st->calls);
+		for (i = 0; i < n; i++) {
+			st->ids[i] = atoll(pg_result_get(st->r, i, 0));
+			st->calls[i] = atoll(pg_result_get(st->r, i, 1));
+		}
 	}
 	ret = 0;
 done:
@@ -620,6 +629,8 @@ probe_stats_free(struct probe_stats *st)
 	for (i = 0; st->parsed != NULL && i < pg_result_nrows(st->r); i++)
 		sqlcheck_parsed_free(st->parsed[i]);
 	free(st->parsed);
+	free(st->ids);
+	free(st->calls);
 	pg_result_free(st->r);
 	free(st->missing);
 	for (i = 0; st->rels != NULL && (size_t)i < st->nall; i++)
@@ -671,14 +682,14 @@ probe_collect_stats(struct pg *db, struct probe_stats *st, const char *where,
 		    "statement evicted and recorded again counts from then", where,
 		    st->dealloc - snap.dealloc);
 	for (i = 0; i < pg_result_nrows(st->r); i++) {
-		long long id = atoll(pg_result_get(st->r, i, 0));
-		long long calls = atoll(pg_result_get(st->r, i, 1));
-		long long base = fresh ? 0 : snap_calls(&snap, id);
-		const char *text = pg_result_get(st->r, i, 2);
+		long long calls = st->calls[i];
+		long long base = fresh ? 0 : snap_calls(&snap, st->ids[i]);
+		const char *text;
 
 		if (base > calls)
 			base = 0;	/* evicted and recorded again */
-		if (calls - base <= 0 || text == NULL)
+		if (calls - base <= 0 ||
+		    (text = pg_result_get(st->r, i, 2)) == NULL)
 			continue;
 		/* Each text is parsed once, for every target of every plan. */
 		if (st->parsed[i] == NULL)

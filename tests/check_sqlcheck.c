@@ -931,6 +931,10 @@ START_TEST(test_uses_parsed_once_hidden_names)
 		{ "SELECT U&\"n\\0061me\" FROM U&\"\\0075sers\"", 1 },
 		{ "SELECT u&\"n\\0061me\" FROM users", 1 },
 		{ "SELECT id FROM orders", 0 },
+		/* Without the table: only the fallback on the word. */
+		{ "SELECT name FROM orders", 0 },
+		{ "SELEC name FROM orders", 1 },
+		{ "SELEC nickname FROM orders", 0 },
 	};
 	static const struct use_case q[] = {
 		{ "SELECT \"na\"\"me\" FROM \"us\"\"ers\"", 1 },
@@ -945,9 +949,26 @@ START_TEST(test_uses_parsed_once_hidden_names)
 		{ USE_COLUMN, NULL, "orders", "id" },
 	};
 	struct sqlcheck_parsed *sp;
+	struct buf deep = BUF_INIT;
+	struct use_case d[2];
+	int i;
 
 	check_uses(&USERS_NAME, c, sizeof c / sizeof c[0]);
 	check_uses(&quoted, q, sizeof q / sizeof q[0]);
+	/* Deep nesting without the table: as sqlcheck_uses, no use. */
+	buf_puts(&deep, "SELECT ");
+	for (i = 0; i < 3000; i++)
+		buf_puts(&deep, "(");
+	buf_puts(&deep, "name");
+	for (i = 0; i < 3000; i++)
+		buf_puts(&deep, ")");
+	buf_puts(&deep, " FROM orders");
+	d[0].sql = buf_cstr(&deep);
+	d[0].used = 0;
+	d[1].sql = "SELECT (((name))) FROM orders";
+	d[1].used = 0;
+	check_uses(&USERS_NAME, d, 2);
+	buf_free(&deep);
 	/* One text, several targets, in any order. */
 	sp = sqlcheck_parse_uses("SELECT o.id FROM orders o");
 	ck_assert_int_eq(sqlcheck_parsed_uses(sp, &tables[1]), 0);
