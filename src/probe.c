@@ -346,6 +346,8 @@ struct probe_stats {
 	char			**rels;		/* per target of all: regclass */
 	struct pg_result	 *fn;		/* i, proc, lang, src, trigger */
 	int			 *from;		/* per target: its first row of fn */
+	struct pg_result	 *dep;		/* i, object */
+	int			 *dep_from;	/* per target: its first row of dep */
 };
 
 /* The word the catalog's function bodies are searched for. */
@@ -367,6 +369,43 @@ target_regclass(const struct use_target *t)
 	return buf_detach(&b);
 }
 
+/*
+ * The catalog's dependencies on a table (REL, its regclass text) or on
+ * its column COL (NULL for the table), as SQL expressions: the single
+ * query passes them as $1 and $2, the query for every target takes them
+ * from the targets' list.
+ */
+#define DEP_SQL(REL, COL) \
+	"WITH t AS (SELECT to_regclass(" REL ") AS rel), " \
+	"a AS (SELECT a.attnum FROM pg_attribute a, t WHERE a.attrelid = t.rel " \
+	"  AND a.attname = " COL " AND NOT a.attisdropped) " \
+	"SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass THEN " \
+	"  (SELECT CASE WHEN r.rulename = '_RETURN' THEN CASE c.relkind " \
+	"   WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || " \
+	"   c.oid::regclass::text ELSE pg_describe_object(d.classid, d.objid, " \
+	"   d.objsubid) END FROM pg_rewrite r JOIN pg_class c ON c.oid = " \
+	"   r.ev_class WHERE r.oid = d.objid) " \
+	"  ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END " \
+	"FROM pg_depend d, t " \
+	"WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = t.rel " \
+	"  AND d.deptype IN ('n', 'a') " \
+	"  AND (" COL "::text IS NULL OR d.refobjsubid = (SELECT attnum FROM a)) " \
+	"  AND d.classid <> 'pg_attrdef'::regclass " \
+	"  AND NOT (d.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 " \
+	"   FROM pg_class s WHERE s.oid = d.objid AND (s.relkind = 'S' OR " \
+	"   (" COL "::text IS NULL AND (s.oid = t.rel OR s.relkind = 'i'))))) " \
+	"  AND NOT (d.classid = 'pg_trigger'::regclass AND EXISTS (SELECT 1 " \
+	"   FROM pg_trigger g WHERE g.oid = d.objid AND (g.tgname LIKE " \
+	"   'excon\\_sync\\_%' OR (" COL "::text IS NULL AND g.tgrelid = t.rel)))) " \
+	"  AND NOT (d.classid = 'pg_rewrite'::regclass AND EXISTS (SELECT 1 " \
+	"   FROM pg_rewrite r WHERE r.oid = d.objid AND r.ev_class = t.rel " \
+	"   AND (r.rulename = '_RETURN' OR " COL "::text IS NULL))) " \
+	"  AND NOT (" COL "::text IS NULL AND d.classid = 'pg_constraint'::regclass " \
+	"   AND EXISTS (SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid " \
+	"   AND k.conrelid = t.rel)) " \
+	"  AND NOT (" COL "::text IS NULL AND d.classid = 'pg_policy'::regclass) " \
+	"ORDER BY 1"
+
 /* Appends s to b as an element of a text[] literal. */
 static void
 array_elem(struct buf *b, const char *s)
@@ -381,15 +420,45 @@ array_elem(struct buf *b, const char *s)
 }
 
 /*
- * The rows [*from, *to) of st->fn for t (regclass rel), reading the
- * functions for every target of st->all in one query on first need;
- * *from = -1 when t is not among them (or st has none).
+ * Runs sql (taking the targets' arrays as $1 and $2, its first column
+ * the target's number from 1) into *out, and sets from[k] to target k's
+ * first row (rows come ordered by target), from[nall] to the end.
  */
 static int
-fn_batch(struct pg *db, struct probe_stats *st, const struct use_target *t,
-    const char *rel, int *from, int *to, struct buf *err)
+batch_read(struct pg *db, const char *sql, const char *a1, const char *a2,
+    size_t nall, struct pg_result **out, int *from, struct buf *err)
 {
-	static const char sql[] =
+	const char *params[2] = { a1, a2 };
+	size_t k;
+	int i;
+
+	if (pg_exec(db, sql, 2, params, out, err) != 0)
+		return -1;
+	for (i = 0; i < pg_result_nrows(*out); i++) {
+		long long x = atoll(pg_result_get(*out, i, 0));
+
+		if (x >= 1 && (size_t)x <= nall)
+			from[x]++;
+	}
+	for (k = 1; k <= nall; k++)
+		from[k] += from[k - 1];
+	return 0;
+}
+
+/*
+ * The number of t (regclass rel) among st->all in *k, -1 when it is not
+ * one of them; on first need, reads the catalog's dependencies and
+ * functions for every target of st->all in one query each.
+ */
+static int
+catalog_batch(struct pg *db, struct probe_stats *st, const struct use_target *t,
+    const char *rel, long *k, struct buf *err)
+{
+	static const char dep_sql[] =
+	    "SELECT x.i, d.o FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
+	    "AS x(rel, col, i) CROSS JOIN LATERAL (" DEP_SQL("x.rel", "x.col")
+	    ") AS d(o) ORDER BY x.i, d.o";
+	static const char fn_sql[] =
 	    "SELECT x.i, p.oid::regprocedure::text, l.lanname, p.prosrc, EXISTS "
 	    "(SELECT 1 FROM pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid = "
 	    "to_regclass(x.rel)) FROM unnest($1::text[], $2::text[]) WITH "
@@ -399,55 +468,59 @@ fn_batch(struct pg *db, struct probe_stats *st, const struct use_target *t,
 	    "n.oid = p.pronamespace WHERE l.lanname IN ('sql', 'plpgsql') AND "
 	    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND "
 	    "p.proname NOT LIKE 'excon\\_sync\\_%' ORDER BY x.i, 2";
-	struct buf words = BUF_INIT, rels = BUF_INIT;
-	const char *params[2];
-	size_t k;
-	int i, ret = -1;
+	struct buf words = BUF_INIT, rels = BUF_INIT, cols = BUF_INIT;
+	size_t j;
+	int ret = -1;
 
-	*from = *to = -1;
+	*k = -1;
 	if (st->nall == 0)
 		return 0;
-	if (st->fn == NULL) {
+	if (st->rels == NULL) {
 		st->rels = xcalloc(st->nall, sizeof *st->rels);
 		st->from = xcalloc(st->nall + 1, sizeof *st->from);
+		st->dep_from = xcalloc(st->nall + 1, sizeof *st->dep_from);
 		buf_putc(&words, '{');
 		buf_putc(&rels, '{');
-		for (k = 0; k < st->nall; k++) {
-			st->rels[k] = target_regclass(&st->all[k]);
-			if (k > 0) {
+		buf_putc(&cols, '{');
+		for (j = 0; j < st->nall; j++) {
+			const struct use_target *a = &st->all[j];
+
+			st->rels[j] = target_regclass(a);
+			if (j > 0) {
 				buf_putc(&words, ',');
 				buf_putc(&rels, ',');
+				buf_putc(&cols, ',');
 			}
-			array_elem(&words, target_word(&st->all[k]));
-			array_elem(&rels, st->rels[k]);
+			array_elem(&words, target_word(a));
+			array_elem(&rels, st->rels[j]);
+			if (a->kind == USE_COLUMN)
+				array_elem(&cols, a->column);
+			else
+				buf_puts(&cols, "NULL");
 		}
 		buf_putc(&words, '}');
 		buf_putc(&rels, '}');
-		params[0] = buf_cstr(&words);
-		params[1] = buf_cstr(&rels);
-		if (pg_exec(db, sql, 2, params, &st->fn, err) != 0)
+		buf_putc(&cols, '}');
+		if (batch_read(db, dep_sql, buf_cstr(&rels), buf_cstr(&cols),
+		    st->nall, &st->dep, st->dep_from, err) != 0 ||
+		    batch_read(db, fn_sql, buf_cstr(&words), buf_cstr(&rels),
+		    st->nall, &st->fn, st->from, err) != 0)
 			goto done;
-		/* Rows come by target: count them, then each target's first. */
-		for (i = 0; i < pg_result_nrows(st->fn); i++) {
-			long long x = atoll(pg_result_get(st->fn, i, 0));
-
-			if (x >= 1 && (size_t)x <= st->nall)
-				st->from[x]++;
-		}
-		for (k = 1; k <= st->nall; k++)
-			st->from[k] += st->from[k - 1];
 	}
-	for (k = 0; k < st->nall; k++)
-		if (strcmp(st->rels[k], rel) == 0 &&
-		    strcmp(target_word(&st->all[k]), target_word(t)) == 0) {
-			*from = st->from[k];
-			*to = st->from[k + 1];
+	if (st->dep == NULL || st->fn == NULL)
+		return error_set(err, "the catalog could not be read");
+	for (j = 0; j < st->nall; j++)
+		if (st->all[j].kind == t->kind &&
+		    strcmp(st->rels[j], rel) == 0 &&
+		    strcmp(target_word(&st->all[j]), target_word(t)) == 0) {
+			*k = (long)j;
 			break;
 		}
 	ret = 0;
 done:
 	buf_free(&words);
 	buf_free(&rels);
+	buf_free(&cols);
 	return ret;
 }
 
@@ -462,36 +535,7 @@ static int
 catalog_uses(struct pg *db, struct probe_stats *st, const char *where,
     const struct use_target *t, struct probe_result *res, struct buf *err)
 {
-	static const char dep_sql[] =
-	    "WITH t AS (SELECT to_regclass($1) AS rel), "
-	    "a AS (SELECT a.attnum FROM pg_attribute a, t WHERE a.attrelid = t.rel "
-	    "  AND a.attname = $2 AND NOT a.attisdropped) "
-	    "SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass THEN "
-	    "  (SELECT CASE WHEN r.rulename = '_RETURN' THEN CASE c.relkind "
-	    "   WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || "
-	    "   c.oid::regclass::text ELSE pg_describe_object(d.classid, d.objid, "
-	    "   d.objsubid) END FROM pg_rewrite r JOIN pg_class c ON c.oid = "
-	    "   r.ev_class WHERE r.oid = d.objid) "
-	    "  ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END "
-	    "FROM pg_depend d, t "
-	    "WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = t.rel "
-	    "  AND d.deptype IN ('n', 'a') "
-	    "  AND ($2::text IS NULL OR d.refobjsubid = (SELECT attnum FROM a)) "
-	    "  AND d.classid <> 'pg_attrdef'::regclass "
-	    "  AND NOT (d.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 "
-	    "   FROM pg_class s WHERE s.oid = d.objid AND (s.relkind = 'S' OR "
-	    "   ($2::text IS NULL AND (s.oid = t.rel OR s.relkind = 'i'))))) "
-	    "  AND NOT (d.classid = 'pg_trigger'::regclass AND EXISTS (SELECT 1 "
-	    "   FROM pg_trigger g WHERE g.oid = d.objid AND (g.tgname LIKE "
-	    "   'excon\\_sync\\_%' OR ($2::text IS NULL AND g.tgrelid = t.rel)))) "
-	    "  AND NOT (d.classid = 'pg_rewrite'::regclass AND EXISTS (SELECT 1 "
-	    "   FROM pg_rewrite r WHERE r.oid = d.objid AND r.ev_class = t.rel "
-	    "   AND (r.rulename = '_RETURN' OR $2::text IS NULL))) "
-	    "  AND NOT ($2::text IS NULL AND d.classid = 'pg_constraint'::regclass "
-	    "   AND EXISTS (SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid "
-	    "   AND k.conrelid = t.rel)) "
-	    "  AND NOT ($2::text IS NULL AND d.classid = 'pg_policy'::regclass) "
-	    "ORDER BY 1";
+	static const char dep_sql[] = DEP_SQL("$1", "$2");
 	static const char fn_sql[] =
 	    "SELECT p.oid::regprocedure::text, l.lanname, p.prosrc, EXISTS "
 	    "(SELECT 1 FROM pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid = "
@@ -505,27 +549,41 @@ catalog_uses(struct pg *db, struct probe_stats *st, const char *where,
 	const struct pg_result *fr;
 	char *rel = target_regclass(t), *text = NULL;
 	const char *params[2];
+	long k = -1;
 	int i, from, to, c, ret = -1;
 
-	params[0] = rel;
-	params[1] = t->kind == USE_COLUMN ? t->column : NULL;
-	if (pg_exec(db, dep_sql, 2, params, &r, err) != 0)
+	/* Read for every target at once, or for t alone. */
+	if (st != NULL && catalog_batch(db, st, t, rel, &k, err) != 0)
 		goto done;
-	for (i = 0; i < pg_result_nrows(r); i++) {
+	if (st != NULL && k >= 0) {
+		fr = st->dep;
+		c = 1;
+		from = st->dep_from[k];
+		to = st->dep_from[k + 1];
+	} else {
+		params[0] = rel;
+		params[1] = t->kind == USE_COLUMN ? t->column : NULL;
+		if (pg_exec(db, dep_sql, 2, params, &r, err) != 0)
+			goto done;
+		fr = r;
+		c = 0;
+		from = 0;
+		to = pg_result_nrows(r);
+	}
+	for (i = from; i < to; i++) {
 		free(text);
-		text = xasprintf("%s depends on %s%s%s", pg_result_get(r, i, 0),
+		text = xasprintf("%s depends on %s%s%s", pg_result_get(fr, i, c),
 		    rel, t->kind == USE_COLUMN ? "." : "",
 		    t->kind == USE_COLUMN ? t->column : "");
 		add_use(res, where, text, 0);
 	}
 	pg_result_free(r);
 	r = NULL;
-	/* The functions: read for every target at once, or for t alone. */
-	if (st != NULL && fn_batch(db, st, t, rel, &from, &to, err) != 0)
-		goto done;
-	if (st != NULL && from >= 0) {
+	if (st != NULL && k >= 0) {
 		fr = st->fn;
 		c = 1;
+		from = st->from[k];
+		to = st->from[k + 1];
 	} else {
 		params[0] = target_word(t);
 		params[1] = rel;
@@ -638,6 +696,8 @@ probe_stats_free(struct probe_stats *st)
 	free(st->rels);
 	free(st->from);
 	pg_result_free(st->fn);
+	free(st->dep_from);
+	pg_result_free(st->dep);
 	free(st);
 }
 
@@ -732,7 +792,7 @@ void
 probe_stats_targets(struct probe_stats *st, const struct use_target *all,
     size_t nall)
 {
-	if (st == NULL || st->fn != NULL)
+	if (st == NULL || st->rels != NULL)
 		return;
 	st->all = all;
 	st->nall = nall;

@@ -416,11 +416,14 @@ stmt_calls(const char *ci, const char *like)
 #define STATS_OPEN	"FROM pg_extension e JOIN pg_namespace n"
 #define FNS_ONE		"strpos(lower(p.prosrc), lower($1))"
 #define FNS_ALL		"lower(x.word)"
+#define DEPS_ONE	"to_regclass($1) AS rel"
+#define DEPS_ALL	"to_regclass(x.rel) AS rel"
 
 /*
  * Runs `excon cmd --db` and asserts that it connected to the database
  * and to the replica rep once each, read their statistics once each and
- * searched the database's functions once, whatever the number of plans;
+ * searched the database's dependencies and functions once, whatever the
+ * number of plans;
  * returns its stdout (owned).
  */
 static char *
@@ -431,6 +434,7 @@ once_per_server(struct e2e *e, const char *rep, const char *cmd)
 	long long rr0 = stmt_calls(rep, STATS_READ);
 	long long ro0 = stmt_calls(rep, STATS_OPEN);
 	long long f0 = stmt_calls(e->ci, FNS_ONE), a0 = stmt_calls(e->ci, FNS_ALL);
+	long long d0 = stmt_calls(e->ci, DEPS_ONE), da0 = stmt_calls(e->ci, DEPS_ALL);
 	char *out = e2e_ok(e, 1, cmd, NULL);
 
 	ck_assert_msg(stmt_calls(e->ci, STATS_READ) - r0 == 1,
@@ -449,6 +453,10 @@ once_per_server(struct e2e *e, const char *rep, const char *cmd)
 	    stmt_calls(e->ci, FNS_ALL) - a0 == 1, "%s searched the functions "
 	    "%lld times one by one, %lld times for all", cmd,
 	    stmt_calls(e->ci, FNS_ONE) - f0, stmt_calls(e->ci, FNS_ALL) - a0);
+	ck_assert_msg(stmt_calls(e->ci, DEPS_ONE) - d0 == 0 &&
+	    stmt_calls(e->ci, DEPS_ALL) - da0 == 1, "%s searched the "
+	    "dependencies %lld times one by one, %lld times for all", cmd,
+	    stmt_calls(e->ci, DEPS_ONE) - d0, stmt_calls(e->ci, DEPS_ALL) - da0);
 	return out;
 }
 
@@ -483,7 +491,8 @@ START_TEST(test_many_plans_read_once)
 	}
 	free(pt_sql(e.ci, buf_cstr(&sql)));
 	free(pt_sql(rep, buf_cstr(&sql)));
-	/* A function of the application still reads t12.name. */
+	/* A view still reads t20.name, a function of the application t12.name. */
+	free(pt_sql(e.ci, "CREATE VIEW v20 AS SELECT name FROM t20"));
 	free(pt_sql(e.ci, "CREATE FUNCTION name_of(int) RETURNS text LANGUAGE "
 	    "sql AS 'SELECT name FROM t12 WHERE id = $1'"));
 	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
@@ -498,8 +507,10 @@ START_TEST(test_many_plans_read_once)
 	ck_assert_int_eq(e2e_count(out, "next: drop-name"), 30);
 	free(out);
 	out = once_per_server(&e, rep, "audit");
-	ck_assert_msg(e2e_count(out, "no use seen since") == 28 &&
-	    e2e_count(out, "still used since") == 2 &&
+	ck_assert_msg(e2e_count(out, "no use seen since") == 27 &&
+	    e2e_count(out, "still used since") == 3 &&
+	    e2e_count(out, " depends on ") == 1 &&
+	    tu_has(out, "view v20 depends on \"public\".\"t20\".name") &&
 	    tu_has(out, "2 calls on the database: SELECT name FROM t07 WHERE "
 	    "id = $1") && tu_has(out, "3 calls on the replica ") &&
 	    e2e_count(out, "function name_of(integer) names") == 1 &&
@@ -507,7 +518,7 @@ START_TEST(test_many_plans_read_once)
 	    "%s", out);
 	free(out);
 	out = once_per_server(&e, rep, "probe");
-	ck_assert_msg(e2e_count(out, "still used") == 2 &&
+	ck_assert_msg(e2e_count(out, "still used") == 3 &&
 	    tu_has(out, "SELECT t.name FROM t07 t WHERE t.id = $1"), "%s", out);
 	free(out);
 	e2e_free(&e);
