@@ -112,7 +112,7 @@ pg_connect(struct pg **out, const char *conninfo, const char *appname,
 	}
 	PQsetNoticeProcessor(db->conn, pg_notice, db);
 	if (pg_exec(db, session_sql, 0, NULL, NULL, err) == -1) {
-		/* The server went away as the session began: say which one. */
+		/* The server went away while the connection was set up: say which. */
 		char *msg = xstrdup(err != NULL ? buf_cstr(err) : "");
 		char *redacted = pg_conninfo_redact(conninfo ? conninfo : "");
 
