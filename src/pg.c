@@ -111,8 +111,17 @@ pg_connect(struct pg **out, const char *conninfo, const char *appname,
 		goto done;
 	}
 	PQsetNoticeProcessor(db->conn, pg_notice, db);
-	if (pg_exec(db, session_sql, 0, NULL, NULL, err) == -1)
+	if (pg_exec(db, session_sql, 0, NULL, NULL, err) == -1) {
+		/* The server went away while the connection was set up: say which. */
+		char *msg = xstrdup(err != NULL ? buf_cstr(err) : "");
+		char *redacted = pg_conninfo_redact(conninfo ? conninfo : "");
+
+		safe = scrub_secrets(redacted, conninfo ? conninfo : "");
+		free(redacted);
+		error_set(err, "cannot connect to '%s': %s", safe, msg);
+		free(msg);
 		goto done;
+	}
 	*out = db;
 	db = NULL;
 	ret = 0;

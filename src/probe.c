@@ -331,6 +331,32 @@ snap_calls(const struct snap *s, long long queryid)
 	return r != NULL ? r->calls : 0;
 }
 
+/* One server's statistics, read once for every plan (see probe.h). */
+struct probe_stats {
+	char			 *missing;	/* set: nothing was read */
+	struct pg_result	 *r;		/* queryid, calls, query */
+	long long		  reset;
+	long long		  dealloc;
+	struct sqlcheck_parsed	**parsed;	/* per row of r, on first need */
+	long long		 *ids;		/* per row of r: queryid */
+	long long		 *calls;	/* per row of r: calls */
+	/* The catalog's functions for every target, read on first need. */
+	const struct use_target	 *all;		/* borrowed */
+	size_t			  nall;
+	char			**rels;		/* per target of all: regclass */
+	struct pg_result	 *fn;		/* i, proc, lang, src, trigger */
+	int			 *from;		/* per target: its first row of fn */
+	struct pg_result	 *dep;		/* i, object */
+	int			 *dep_from;	/* per target: its first row of dep */
+};
+
+/* The word the catalog's function bodies are searched for. */
+static const char *
+target_word(const struct use_target *t)
+{
+	return t->kind == USE_COLUMN ? t->column : t->name;
+}
+
 /* "schema"."table" of t, for to_regclass (owned). */
 static char *
 target_regclass(const struct use_target *t)
@@ -344,6 +370,161 @@ target_regclass(const struct use_target *t)
 }
 
 /*
+ * The catalog's dependencies on a table (REL, its regclass text) or on
+ * its column COL (NULL for the table), as SQL expressions: the single
+ * query passes them as $1 and $2, the query for every target takes them
+ * from the targets' list.
+ */
+#define DEP_SQL(REL, COL) \
+	"WITH t AS (SELECT to_regclass(" REL ") AS rel), " \
+	"a AS (SELECT a.attnum FROM pg_attribute a, t WHERE a.attrelid = t.rel " \
+	"  AND a.attname = " COL " AND NOT a.attisdropped) " \
+	"SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass THEN " \
+	"  (SELECT CASE WHEN r.rulename = '_RETURN' THEN CASE c.relkind " \
+	"   WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || " \
+	"   c.oid::regclass::text ELSE pg_describe_object(d.classid, d.objid, " \
+	"   d.objsubid) END FROM pg_rewrite r JOIN pg_class c ON c.oid = " \
+	"   r.ev_class WHERE r.oid = d.objid) " \
+	"  ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END " \
+	"FROM pg_depend d, t " \
+	"WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = t.rel " \
+	"  AND d.deptype IN ('n', 'a') " \
+	"  AND (" COL "::text IS NULL OR d.refobjsubid = (SELECT attnum FROM a)) " \
+	"  AND d.classid <> 'pg_attrdef'::regclass " \
+	"  AND NOT (d.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 " \
+	"   FROM pg_class s WHERE s.oid = d.objid AND (s.relkind = 'S' OR " \
+	"   (" COL "::text IS NULL AND (s.oid = t.rel OR s.relkind = 'i'))))) " \
+	"  AND NOT (d.classid = 'pg_trigger'::regclass AND EXISTS (SELECT 1 " \
+	"   FROM pg_trigger g WHERE g.oid = d.objid AND (g.tgname LIKE " \
+	"   'excon\\_sync\\_%' OR (" COL "::text IS NULL AND g.tgrelid = t.rel)))) " \
+	"  AND NOT (d.classid = 'pg_rewrite'::regclass AND EXISTS (SELECT 1 " \
+	"   FROM pg_rewrite r WHERE r.oid = d.objid AND r.ev_class = t.rel " \
+	"   AND (r.rulename = '_RETURN' OR " COL "::text IS NULL))) " \
+	"  AND NOT (" COL "::text IS NULL AND d.classid = 'pg_constraint'::regclass " \
+	"   AND EXISTS (SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid " \
+	"   AND k.conrelid = t.rel)) " \
+	"  AND NOT (" COL "::text IS NULL AND d.classid = 'pg_policy'::regclass) " \
+	"ORDER BY 1"
+
+/* Appends s to b as an element of a text[] literal. */
+static void
+array_elem(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_putc(b, '\\');
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '"');
+}
+
+/*
+ * Runs sql (taking the targets' arrays as $1 and $2, its first column
+ * the target's number from 1) into *out, and sets from[k] to target k's
+ * first row (rows come ordered by target), from[nall] to the end.
+ */
+static int
+batch_read(struct pg *db, const char *sql, const char *a1, const char *a2,
+    size_t nall, struct pg_result **out, int *from, struct buf *err)
+{
+	const char *params[2] = { a1, a2 };
+	size_t k;
+	int i;
+
+	if (pg_exec(db, sql, 2, params, out, err) != 0)
+		return -1;
+	for (i = 0; i < pg_result_nrows(*out); i++) {
+		long long x = atoll(pg_result_get(*out, i, 0));
+
+		if (x >= 1 && (size_t)x <= nall)
+			from[x]++;
+	}
+	for (k = 1; k <= nall; k++)
+		from[k] += from[k - 1];
+	return 0;
+}
+
+/*
+ * The number of t (regclass rel) among st->all in *k, -1 when it is not
+ * one of them; on first need, reads the catalog's dependencies and
+ * functions for every target of st->all in one query each.
+ */
+static int
+catalog_batch(struct pg *db, struct probe_stats *st, const struct use_target *t,
+    const char *rel, long *k, struct buf *err)
+{
+	static const char dep_sql[] =
+	    "SELECT x.i, d.o FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
+	    "AS x(rel, col, i) CROSS JOIN LATERAL (" DEP_SQL("x.rel", "x.col")
+	    ") AS d(o) ORDER BY x.i, d.o";
+	static const char fn_sql[] =
+	    "SELECT x.i, p.oid::regprocedure::text, l.lanname, p.prosrc, EXISTS "
+	    "(SELECT 1 FROM pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid = "
+	    "to_regclass(x.rel)) FROM unnest($1::text[], $2::text[]) WITH "
+	    "ORDINALITY AS x(word, rel, i) JOIN pg_proc p ON "
+	    "strpos(lower(p.prosrc), lower(x.word)) > 0 "
+	    "JOIN pg_language l ON l.oid = p.prolang JOIN pg_namespace n ON "
+	    "n.oid = p.pronamespace WHERE l.lanname IN ('sql', 'plpgsql') AND "
+	    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND "
+	    "p.proname NOT LIKE 'excon\\_sync\\_%' ORDER BY x.i, 2";
+	struct buf words = BUF_INIT, rels = BUF_INIT, cols = BUF_INIT;
+	size_t j;
+	int ret = -1;
+
+	*k = -1;
+	if (st->nall == 0)
+		return 0;
+	if (st->rels == NULL) {
+		st->rels = xcalloc(st->nall, sizeof *st->rels);
+		st->from = xcalloc(st->nall + 1, sizeof *st->from);
+		st->dep_from = xcalloc(st->nall + 1, sizeof *st->dep_from);
+		buf_putc(&words, '{');
+		buf_putc(&rels, '{');
+		buf_putc(&cols, '{');
+		for (j = 0; j < st->nall; j++) {
+			const struct use_target *a = &st->all[j];
+
+			st->rels[j] = target_regclass(a);
+			if (j > 0) {
+				buf_putc(&words, ',');
+				buf_putc(&rels, ',');
+				buf_putc(&cols, ',');
+			}
+			array_elem(&words, target_word(a));
+			array_elem(&rels, st->rels[j]);
+			if (a->kind == USE_COLUMN)
+				array_elem(&cols, a->column);
+			else
+				buf_puts(&cols, "NULL");
+		}
+		buf_putc(&words, '}');
+		buf_putc(&rels, '}');
+		buf_putc(&cols, '}');
+		if (batch_read(db, dep_sql, buf_cstr(&rels), buf_cstr(&cols),
+		    st->nall, &st->dep, st->dep_from, err) != 0 ||
+		    batch_read(db, fn_sql, buf_cstr(&words), buf_cstr(&rels),
+		    st->nall, &st->fn, st->from, err) != 0)
+			goto done;
+	}
+	if (st->dep == NULL || st->fn == NULL)
+		return error_set(err, "the catalog could not be read");
+	for (j = 0; j < st->nall; j++)
+		if (st->all[j].kind == t->kind &&
+		    strcmp(st->rels[j], rel) == 0 &&
+		    strcmp(target_word(&st->all[j]), target_word(t)) == 0) {
+			*k = (long)j;
+			break;
+		}
+	ret = 0;
+done:
+	buf_free(&words);
+	buf_free(&rels);
+	buf_free(&cols);
+	return ret;
+}
+
+/*
  * Catalog objects that depend on t: through pg_depend (views and
  * materialized views, rules, policies, triggers, indexes, constraints,
  * generated columns, SQL-standard function bodies), and SQL or PL/pgSQL
@@ -351,39 +532,10 @@ target_regclass(const struct use_target *t)
  * sequence, and excon's sync trigger and function, go with it.
  */
 static int
-catalog_uses(struct pg *db, const char *where, const struct use_target *t,
-    struct probe_result *res, struct buf *err)
+catalog_uses(struct pg *db, struct probe_stats *st, const char *where,
+    const struct use_target *t, struct probe_result *res, struct buf *err)
 {
-	static const char dep_sql[] =
-	    "WITH t AS (SELECT to_regclass($1) AS rel), "
-	    "a AS (SELECT a.attnum FROM pg_attribute a, t WHERE a.attrelid = t.rel "
-	    "  AND a.attname = $2 AND NOT a.attisdropped) "
-	    "SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass THEN "
-	    "  (SELECT CASE WHEN r.rulename = '_RETURN' THEN CASE c.relkind "
-	    "   WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || "
-	    "   c.oid::regclass::text ELSE pg_describe_object(d.classid, d.objid, "
-	    "   d.objsubid) END FROM pg_rewrite r JOIN pg_class c ON c.oid = "
-	    "   r.ev_class WHERE r.oid = d.objid) "
-	    "  ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END "
-	    "FROM pg_depend d, t "
-	    "WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = t.rel "
-	    "  AND d.deptype IN ('n', 'a') "
-	    "  AND ($2::text IS NULL OR d.refobjsubid = (SELECT attnum FROM a)) "
-	    "  AND d.classid <> 'pg_attrdef'::regclass "
-	    "  AND NOT (d.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 "
-	    "   FROM pg_class s WHERE s.oid = d.objid AND (s.relkind = 'S' OR "
-	    "   ($2::text IS NULL AND (s.oid = t.rel OR s.relkind = 'i'))))) "
-	    "  AND NOT (d.classid = 'pg_trigger'::regclass AND EXISTS (SELECT 1 "
-	    "   FROM pg_trigger g WHERE g.oid = d.objid AND (g.tgname LIKE "
-	    "   'excon\\_sync\\_%' OR ($2::text IS NULL AND g.tgrelid = t.rel)))) "
-	    "  AND NOT (d.classid = 'pg_rewrite'::regclass AND EXISTS (SELECT 1 "
-	    "   FROM pg_rewrite r WHERE r.oid = d.objid AND r.ev_class = t.rel "
-	    "   AND (r.rulename = '_RETURN' OR $2::text IS NULL))) "
-	    "  AND NOT ($2::text IS NULL AND d.classid = 'pg_constraint'::regclass "
-	    "   AND EXISTS (SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid "
-	    "   AND k.conrelid = t.rel)) "
-	    "  AND NOT ($2::text IS NULL AND d.classid = 'pg_policy'::regclass) "
-	    "ORDER BY 1";
+	static const char dep_sql[] = DEP_SQL("$1", "$2");
 	static const char fn_sql[] =
 	    "SELECT p.oid::regprocedure::text, l.lanname, p.prosrc, EXISTS "
 	    "(SELECT 1 FROM pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid = "
@@ -394,30 +546,57 @@ catalog_uses(struct pg *db, const char *where, const struct use_target *t,
 	    "p.proname NOT LIKE 'excon\\_sync\\_%' AND "
 	    "strpos(lower(p.prosrc), lower($1)) > 0 ORDER BY 1";
 	struct pg_result *r = NULL;
+	const struct pg_result *fr;
 	char *rel = target_regclass(t), *text = NULL;
 	const char *params[2];
-	int i, ret = -1;
+	long k = -1;
+	int i, from, to, c, ret = -1;
 
-	params[0] = rel;
-	params[1] = t->kind == USE_COLUMN ? t->column : NULL;
-	if (pg_exec(db, dep_sql, 2, params, &r, err) != 0)
+	/* Read for every target at once, or for t alone. */
+	if (st != NULL && catalog_batch(db, st, t, rel, &k, err) != 0)
 		goto done;
-	for (i = 0; i < pg_result_nrows(r); i++) {
+	if (st != NULL && k >= 0) {
+		fr = st->dep;
+		c = 1;
+		from = st->dep_from[k];
+		to = st->dep_from[k + 1];
+	} else {
+		params[0] = rel;
+		params[1] = t->kind == USE_COLUMN ? t->column : NULL;
+		if (pg_exec(db, dep_sql, 2, params, &r, err) != 0)
+			goto done;
+		fr = r;
+		c = 0;
+		from = 0;
+		to = pg_result_nrows(r);
+	}
+	for (i = from; i < to; i++) {
 		free(text);
-		text = xasprintf("%s depends on %s%s%s", pg_result_get(r, i, 0),
+		text = xasprintf("%s depends on %s%s%s", pg_result_get(fr, i, c),
 		    rel, t->kind == USE_COLUMN ? "." : "",
 		    t->kind == USE_COLUMN ? t->column : "");
 		add_use(res, where, text, 0);
 	}
 	pg_result_free(r);
 	r = NULL;
-	params[0] = t->kind == USE_COLUMN ? t->column : t->name;
-	params[1] = rel;
-	if (pg_exec(db, fn_sql, 2, params, &r, err) != 0)
-		goto done;
-	for (i = 0; i < pg_result_nrows(r); i++) {
-		const char *lang = pg_result_get(r, i, 1);
-		const char *src = pg_result_get(r, i, 2);
+	if (st != NULL && k >= 0) {
+		fr = st->fn;
+		c = 1;
+		from = st->from[k];
+		to = st->from[k + 1];
+	} else {
+		params[0] = target_word(t);
+		params[1] = rel;
+		if (pg_exec(db, fn_sql, 2, params, &r, err) != 0)
+			goto done;
+		fr = r;
+		c = 0;
+		from = 0;
+		to = pg_result_nrows(r);
+	}
+	for (i = from; i < to; i++) {
+		const char *lang = pg_result_get(fr, i, c + 1);
+		const char *src = pg_result_get(fr, i, c + 2);
 		int uses;
 
 		/*
@@ -430,11 +609,12 @@ catalog_uses(struct pg *db, const char *where, const struct use_target *t,
 			uses = sqlcheck_uses(src, t);
 		else
 			uses = strcasestr(src, t->name) != NULL ||
-			    strcmp(pg_result_get(r, i, 3), "t") == 0;
+			    strcmp(pg_result_get(fr, i, c + 3), "t") == 0;
 		if (!uses)
 			continue;
 		free(text);
-		text = xasprintf("function %s names %s%s%s", pg_result_get(r, i, 0),
+		text = xasprintf("function %s names %s%s%s",
+		    pg_result_get(fr, i, c + 0),
 		    rel, t->kind == USE_COLUMN ? "." : "",
 		    t->kind == USE_COLUMN ? t->column : "");
 		add_use(res, where, text, 0);
@@ -459,77 +639,161 @@ utc(char out[32], long long at)
 		snprintf(out, 32, "%lld", at);
 }
 
-/* Collects the evidence of one server. */
+/* Reads one server's statistics. */
 int
-probe_collect(struct pg *db, const char *where, const char *snaptext,
-    int catalog, const struct use_target *t, size_t n,
+probe_stats_read(struct pg *db, struct probe_stats **out, struct buf *err)
+{
+	struct probe_stats *st = xcalloc(1, sizeof *st);
+	char *schema = NULL;
+	int ret = -1;
+
+	st->dealloc = -1;
+	if (stats_open(db, &schema, &st->missing, err) != 0)
+		goto done;
+	if (st->missing == NULL && stats_read(db, schema, 1, &st->r,
+	    &st->missing, err) != 0)
+		goto done;
+	if (st->missing == NULL) {
+		stats_info(db, schema, &st->reset, &st->dealloc);
+		int i, n = pg_result_nrows(st->r);
+
+		st->parsed = xcalloc((size_t)n + 1, sizeof *st->parsed);
+		st->ids = xcalloc((size_t)n + 1, sizeof *st->ids);
+		st->calls = xcalloc((size_t)n + 1, sizeof *st->calls);
+		for (i = 0; i < n; i++) {
+			st->ids[i] = atoll(pg_result_get(st->r, i, 0));
+			st->calls[i] = atoll(pg_result_get(st->r, i, 1));
+		}
+	}
+	ret = 0;
+done:
+	free(schema);
+	if (ret != 0) {
+		probe_stats_free(st);
+		st = NULL;
+	}
+	*out = st;
+	return ret;
+}
+
+/* Frees one server's statistics and their parsed statements (NULL-safe). */
+void
+probe_stats_free(struct probe_stats *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; st->parsed != NULL && i < pg_result_nrows(st->r); i++)
+		sqlcheck_parsed_free(st->parsed[i]);
+	free(st->parsed);
+	free(st->ids);
+	free(st->calls);
+	pg_result_free(st->r);
+	free(st->missing);
+	for (i = 0; st->rels != NULL && (size_t)i < st->nall; i++)
+		free(st->rels[i]);
+	free(st->rels);
+	free(st->from);
+	pg_result_free(st->fn);
+	free(st->dep_from);
+	pg_result_free(st->dep);
+	free(st);
+}
+
+/* Collects the evidence of one server from statistics read before. */
+int
+probe_collect_stats(struct pg *db, struct probe_stats *st, const char *where,
+    const char *snaptext, int catalog, const struct use_target *t, size_t n,
     struct probe_result *res, struct buf *err)
 {
-	struct pg_result *r = NULL;
 	struct snap snap;
-	char *schema = NULL, *missing = NULL, when[32];
-	long long reset, dealloc;
+	char when[32];
 	size_t j;
 	int i, ret = -1, fresh, have;
 
 	have = snap_parse(&snap, snaptext, where);
-	if (stats_open(db, &schema, &missing, err) != 0)
-		goto done;
-	if (missing == NULL && stats_read(db, schema, 1, &r, &missing, err) != 0)
-		goto done;
-	if (missing != NULL) {
+	if (st->missing != NULL) {
 		if (res->missing == NULL)
-			res->missing = xasprintf("%s: %s", where, missing);
+			res->missing = xasprintf("%s: %s", where, st->missing);
 		res->gathered = 0;
 		ret = 0;
 		goto done;
 	}
 	res->nservers++;
 	res->gathered = res->missing == NULL;
-	stats_info(db, schema, &reset, &dealloc);
 	/*
 	 * A reset (or a restart that lost the statistics) since the snapshot
 	 * makes its counters meaningless: every call since the reset counts.
 	 */
-	fresh = !have || (snap.reset != 0 && reset != snap.reset);
+	fresh = !have || (snap.reset != 0 && st->reset != snap.reset);
 	if (snaptext != NULL && !have && res->reset == NULL)
 		res->reset = xasprintf("the snapshot has no counters of the %s: "
 		    "every call recorded there counts", where);
 	else if (snaptext != NULL && fresh && res->reset == NULL) {
-		utc(when, reset);
+		utc(when, st->reset);
 		res->reset = xasprintf("the statistics of the %s were reset at %s, "
 		    "after the snapshot: only calls since the reset are seen", where,
 		    when);
 	} else if (have && snap.dealloc >= 0 &&
-	    dealloc > snap.dealloc && res->reset == NULL)
+	    st->dealloc > snap.dealloc && res->reset == NULL)
 		res->reset = xasprintf("pg_stat_statements on the %s evicted %lld "
 		    "entries since the snapshot (pg_stat_statements.max): a "
 		    "statement evicted and recorded again counts from then", where,
-		    dealloc - snap.dealloc);
-	for (i = 0; i < pg_result_nrows(r); i++) {
-		long long id = atoll(pg_result_get(r, i, 0));
-		long long calls = atoll(pg_result_get(r, i, 1));
-		long long base = fresh ? 0 : snap_calls(&snap, id);
-		const char *text = pg_result_get(r, i, 2);
+		    st->dealloc - snap.dealloc);
+	for (i = 0; i < pg_result_nrows(st->r); i++) {
+		long long calls = st->calls[i];
+		long long base = fresh ? 0 : snap_calls(&snap, st->ids[i]);
+		const char *text;
 
 		if (base > calls)
 			base = 0;	/* evicted and recorded again */
-		if (calls - base <= 0 || text == NULL)
+		if (calls - base <= 0 ||
+		    (text = pg_result_get(st->r, i, 2)) == NULL)
 			continue;
+		/* Each text is parsed once, for every target of every plan. */
+		if (st->parsed[i] == NULL)
+			st->parsed[i] = sqlcheck_parse_uses(text);
 		for (j = 0; j < n; j++)
-			if (sqlcheck_uses(text, &t[j])) {
+			if (sqlcheck_parsed_uses(st->parsed[i], &t[j])) {
 				add_use(res, where, text, calls - base);
 				break;
 			}
 	}
 	for (j = 0; catalog && j < n; j++)
-		if (catalog_uses(db, where, &t[j], res, err) != 0)
+		if (catalog_uses(db, st, where, &t[j], res, err) != 0)
 			goto done;
 	ret = 0;
 done:
-	pg_result_free(r);
 	free(snap.rows);
-	free(schema);
-	free(missing);
 	return ret;
+}
+
+/* Collects the evidence of one server. */
+int
+probe_collect(struct pg *db, const char *where, const char *snaptext,
+    int catalog, const struct use_target *t, size_t n,
+    struct probe_result *res, struct buf *err)
+{
+	struct probe_stats *st = NULL;
+	int ret = -1;
+
+	if (probe_stats_read(db, &st, err) != 0)
+		goto done;
+	ret = probe_collect_stats(db, st, where, snaptext, catalog, t, n, res,
+	    err);
+done:
+	probe_stats_free(st);
+	return ret;
+}
+
+/* Names the targets whose catalog functions are read together. */
+void
+probe_stats_targets(struct probe_stats *st, const struct use_target *all,
+    size_t nall)
+{
+	if (st == NULL || st->rels != NULL)
+		return;
+	st->all = all;
+	st->nall = nall;
 }

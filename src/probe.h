@@ -83,4 +83,39 @@ int probe_collect(struct pg *db, const char *where, const char *snap,
     int catalog, const struct use_target *t, size_t n,
     struct probe_result *res, struct buf *err);
 
+/*
+ * One server's pg_stat_statements (counters and texts, stats_reset and
+ * dealloc), read once so that the evidence of many plans costs one read
+ * per server, each text parsed at most once for all of them.
+ */
+struct probe_stats;
+
+/*
+ * Reads db's statistics into *out (owned, free with probe_stats_free).
+ * "Cannot be read" is kept in the result, for probe_collect_stats to
+ * report per plan, not an error.
+ */
+int probe_stats_read(struct pg *db, struct probe_stats **out,
+    struct buf *err);
+/* Frees statistics read by probe_stats_read (NULL-safe). */
+void probe_stats_free(struct probe_stats *st);
+
+/*
+ * Names the targets of every plan whose evidence st will serve (borrowed,
+ * until st is freed): the catalog's SQL and PL/pgSQL functions that may
+ * name them are then read for all of them in one query, on first need,
+ * not once per target.  Ignored once that read was made.
+ */
+void probe_stats_targets(struct probe_stats *st, const struct use_target *all,
+    size_t nall);
+
+/*
+ * probe_collect with db's statistics read before by probe_stats_read
+ * (st caches the parsed statements): db is only read for the catalog.
+ */
+int probe_collect_stats(struct pg *db, struct probe_stats *st,
+    const char *where, const char *snap, int catalog,
+    const struct use_target *t, size_t n, struct probe_result *res,
+    struct buf *err);
+
 #endif

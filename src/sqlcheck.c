@@ -2152,3 +2152,106 @@ done:
 	return w.used;
 }
 
+/*
+ * A statement parsed once for sqlcheck_parsed_uses: the texts of
+ * pg_stat_statements are tested against every target of every plan, and
+ * parsing and walking dominate that work.
+ */
+struct sqlcheck_parsed {
+	char			*sql;	/* owned copy */
+	int			 parsed;	/* r and pr are set */
+	int			 deep;	/* -1 unknown; 1 the walk hits the limit */
+	PgQueryProtobufParseResult r;
+	PgQuery__ParseResult	*pr;	/* NULL: the text does not parse */
+};
+
+/* Keeps sql for sqlcheck_parsed_uses, which parses it on first need. */
+struct sqlcheck_parsed *
+sqlcheck_parse_uses(const char *sql)
+{
+	struct sqlcheck_parsed *sp = xcalloc(1, sizeof *sp);
+
+	sp->sql = xstrdup(sql);
+	sp->deep = -1;
+	return sp;
+}
+
+/* Parses sp's text once. */
+static void
+parsed_parse(struct sqlcheck_parsed *sp)
+{
+	if (sp->parsed)
+		return;
+	sp->parsed = 1;
+	sp->r = pg_query_parse_protobuf(sp->sql);
+	if (sp->r.error == NULL)
+		sp->pr = unpack(sp->r.parse_tree);
+}
+
+/* Walks sp's statements for t (parsed); *deep says the limit was hit. */
+static int
+parsed_walk(const struct sqlcheck_parsed *sp, const struct use_target *t,
+    int *deep)
+{
+	struct uwalk w = { t, 0, 0, 0 };
+	size_t i;
+
+	for (i = 0; i < sp->pr->n_stmts && !w.used; i++)
+		if (sp->pr->stmts[i] != NULL)
+			use_node(&w, sp->pr->stmts[i]->stmt, NULL);
+	*deep = w.deep;
+	return w.used;
+}
+
+/*
+ * Whether the statement uses t: sqlcheck_uses, parsing once.  Every use
+ * the walk finds goes through a relation named in the text, so a text
+ * that does not contain t's table name in any letter case cannot be
+ * found using it by the walk; only the fallback on the word (a text that
+ * does not parse, or nests too deep) remains, and whether the walk hits
+ * the depth limit is a property of the text, learnt once.  A name with a
+ * double quote (written doubled) or a Unicode-escaped identifier (U&"")
+ * may hide the name: those texts are always walked.
+ */
+int
+sqlcheck_parsed_uses(struct sqlcheck_parsed *sp, const struct use_target *t)
+{
+	static const struct use_target none = { USE_COLUMN, NULL, "", "" };
+	const char *word = t->kind == USE_COLUMN ? t->column : t->name;
+	int used, deep;
+
+	assert(t->name != NULL && (t->kind != USE_COLUMN || t->column != NULL));
+	if (strchr(t->name, '"') == NULL && strchr(word, '"') == NULL &&
+	    strcasestr(sp->sql, "u&") == NULL &&
+	    strcasestr(sp->sql, t->name) == NULL) {
+		if (!use_word(sp->sql, word))
+			return 0;
+		parsed_parse(sp);
+		if (sp->pr == NULL)
+			return 1;
+		if (sp->deep < 0)
+			(void)parsed_walk(sp, &none, &sp->deep);
+		return sp->deep;
+	}
+	parsed_parse(sp);
+	if (sp->pr == NULL)
+		return use_word(sp->sql, word);
+	used = parsed_walk(sp, t, &deep);
+	if (deep && !used)
+		used = use_word(sp->sql, word);
+	return used;
+}
+
+/* Frees a parsed statement (NULL-safe). */
+void
+sqlcheck_parsed_free(struct sqlcheck_parsed *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->pr != NULL)
+		pg_query__parse_result__free_unpacked(sp->pr, NULL);
+	if (sp->parsed)
+		pg_query_free_protobuf_parse_result(sp->r);
+	free(sp->sql);
+	free(sp);
+}

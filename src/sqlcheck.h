@@ -301,5 +301,17 @@ int sqlcheck_scan(const char *sql, struct sqltoken **out, size_t *n,
  * list (the grammar libpg_query implements).
  */
 int sqlcheck_keyword(const char *word);
+/*
+ * The same analysis for one text and many targets: sqlcheck_parse_uses
+ * keeps sql (never NULL; owned by the caller, free with
+ * sqlcheck_parsed_free), and sqlcheck_parsed_uses(sp, t) answers as
+ * sqlcheck_uses(sql, t) would, parsing the text at most once, and not
+ * at all for a target whose names do not occur in it.
+ */
+struct sqlcheck_parsed;
+struct sqlcheck_parsed *sqlcheck_parse_uses(const char *sql);
+int sqlcheck_parsed_uses(struct sqlcheck_parsed *sp,
+    const struct use_target *t);
+void sqlcheck_parsed_free(struct sqlcheck_parsed *sp);
 
 #endif

@@ -394,6 +394,143 @@ START_TEST(test_use_on_a_replica)
 }
 END_TEST
 
+/* Calls in ci's database of the statements whose text contains like. */
+static long long
+stmt_calls(const char *ci, const char *like)
+{
+	char *sql = xasprintf("SELECT coalesce(sum(calls), 0) FROM "
+	    "pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE "
+	    "datname = current_database()) AND query LIKE '%%%s%%'", like);
+	long long n = e2e_num(ci, sql);
+
+	free(sql);
+	return n;
+}
+
+/*
+ * The probe's read of the statistics, its look-up of the extension, and
+ * its search of the catalog's function bodies (for one target, or for
+ * every target at once).
+ */
+#define STATS_READ	"sum(s.calls)::bigint, min(s.query)"
+#define STATS_OPEN	"FROM pg_extension e JOIN pg_namespace n"
+#define FNS_ONE		"strpos(lower(p.prosrc), lower($1))"
+#define FNS_ALL		"lower(x.word)"
+#define DEPS_ONE	"to_regclass($1) AS rel"
+#define DEPS_ALL	"to_regclass(x.rel) AS rel"
+
+/*
+ * Runs `excon cmd --db` and asserts that it connected to the database
+ * and to the replica rep once each, read their statistics once each and
+ * searched the database's dependencies and functions once, whatever the
+ * number of plans;
+ * returns its stdout (owned).
+ */
+static char *
+once_per_server(struct e2e *e, const char *rep, const char *cmd)
+{
+	long long r0 = stmt_calls(e->ci, STATS_READ);
+	long long o0 = stmt_calls(e->ci, STATS_OPEN);
+	long long rr0 = stmt_calls(rep, STATS_READ);
+	long long ro0 = stmt_calls(rep, STATS_OPEN);
+	long long f0 = stmt_calls(e->ci, FNS_ONE), a0 = stmt_calls(e->ci, FNS_ALL);
+	long long d0 = stmt_calls(e->ci, DEPS_ONE), da0 = stmt_calls(e->ci, DEPS_ALL);
+	char *out = e2e_ok(e, 1, cmd, NULL);
+
+	ck_assert_msg(stmt_calls(e->ci, STATS_READ) - r0 == 1,
+	    "%s read pg_stat_statements of the database %lld times", cmd,
+	    stmt_calls(e->ci, STATS_READ) - r0);
+	ck_assert_msg(stmt_calls(e->ci, STATS_OPEN) - o0 == 1,
+	    "%s connected to the database %lld times", cmd,
+	    stmt_calls(e->ci, STATS_OPEN) - o0);
+	ck_assert_msg(stmt_calls(rep, STATS_READ) - rr0 == 1,
+	    "%s read pg_stat_statements of the replica %lld times", cmd,
+	    stmt_calls(rep, STATS_READ) - rr0);
+	ck_assert_msg(stmt_calls(rep, STATS_OPEN) - ro0 == 1,
+	    "%s connected to the replica %lld times", cmd,
+	    stmt_calls(rep, STATS_OPEN) - ro0);
+	ck_assert_msg(stmt_calls(e->ci, FNS_ONE) - f0 == 0 &&
+	    stmt_calls(e->ci, FNS_ALL) - a0 == 1, "%s searched the functions "
+	    "%lld times one by one, %lld times for all", cmd,
+	    stmt_calls(e->ci, FNS_ONE) - f0, stmt_calls(e->ci, FNS_ALL) - a0);
+	ck_assert_msg(stmt_calls(e->ci, DEPS_ONE) - d0 == 0 &&
+	    stmt_calls(e->ci, DEPS_ALL) - da0 == 1, "%s searched the "
+	    "dependencies %lld times one by one, %lld times for all", cmd,
+	    stmt_calls(e->ci, DEPS_ONE) - d0, stmt_calls(e->ci, DEPS_ALL) - da0);
+	return out;
+}
+
+/*
+ * 30 plans wait in their contract windows: status, audit and probe read
+ * each server's pg_stat_statements once for all of them (counted by the
+ * server itself), and still tell each plan's evidence apart.
+ */
+START_TEST(test_many_plans_read_once)
+{
+	struct e2e e;
+	struct buf sql = BUF_INIT;
+	char *rep = pt_db("probe_many_rep"), *config, *out;
+	int i;
+
+	free(pt_sql(rep, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	config = xasprintf("probe: required\nreplicas:\n  - \"%s\"\n", rep);
+	e2e_setup(&e, "probe_many", config);
+	free(pt_sql(e.ci, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+	for (i = 1; i <= 30; i++) {
+		char *file = xasprintf("p%02d.yaml", i);
+		char *yaml = xasprintf("plan: p%02d\nowner: team\nsteps:\n"
+		    "  - id: add-column\n    kind: add_column\n    table: t%02d\n"
+		    "    column: full_name\n    type: text\n"
+		    "  - id: drop-name\n    kind: drop_column\n    table: t%02d\n"
+		    "    column: name\n", i, i, i);
+
+		e2e_plan(&e, file, yaml);
+		buf_printf(&sql, "CREATE TABLE t%02d (id int, name text);", i);
+		free(file);
+		free(yaml);
+	}
+	free(pt_sql(e.ci, buf_cstr(&sql)));
+	free(pt_sql(rep, buf_cstr(&sql)));
+	/* A view still reads t20.name, a function of the application t12.name. */
+	free(pt_sql(e.ci, "CREATE VIEW v20 AS SELECT name FROM t20"));
+	free(pt_sql(e.ci, "CREATE FUNCTION name_of(int) RETURNS text LANGUAGE "
+	    "sql AS 'SELECT name FROM t12 WHERE id = $1'"));
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", "--all", "--record-only", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
+	free(e2e_ok(&e, 0, "release", "start", "r2", NULL));
+	/* The old release of p07 still reads its column, on both servers. */
+	app(e.ci, "SELECT name FROM t07 WHERE id = 1", 2);
+	app(rep, "SELECT t.name FROM t07 t WHERE t.id = 2", 3);
+
+	out = once_per_server(&e, rep, "status");
+	ck_assert_int_eq(e2e_count(out, "next: drop-name"), 30);
+	free(out);
+	out = once_per_server(&e, rep, "audit");
+	ck_assert_msg(e2e_count(out, "no use seen since") == 27 &&
+	    e2e_count(out, "still used since") == 3 &&
+	    e2e_count(out, " depends on ") == 1 &&
+	    tu_has(out, "view v20 depends on \"public\".\"t20\".name") &&
+	    tu_has(out, "2 calls on the database: SELECT name FROM t07 WHERE "
+	    "id = $1") && tu_has(out, "3 calls on the replica ") &&
+	    e2e_count(out, "function name_of(integer) names") == 1 &&
+	    tu_has(out, "function name_of(integer) names \"public\".\"t12\".name"),
+	    "%s", out);
+	free(out);
+	out = once_per_server(&e, rep, "probe");
+	ck_assert_msg(e2e_count(out, "still used") == 3 &&
+	    tu_has(out, "SELECT t.name FROM t07 t WHERE t.id = $1"), "%s", out);
+	free(out);
+	e2e_free(&e);
+	buf_reset(&sql);
+	buf_puts(&sql, "DROP DATABASE IF EXISTS probe_many_rep WITH (FORCE)");
+	free(pt_sql(tu_pg(), buf_cstr(&sql)));
+	buf_free(&sql);
+	free(config);
+	free(rep);
+}
+END_TEST
+
 /* Starts the harness's streaming standby; returns its conninfo (owned). */
 static char *
 standby_start(void)
@@ -487,6 +624,8 @@ probe_cli_suite(void)
 	    NULL, NULL, 120);
 	tu_add(s, "replica", test_use_on_a_replica, NULL, NULL, 120);
 	tu_add(s, "stats reset", test_stats_reset_reported, NULL, NULL, 120);
+	tu_add(s, "many plans, one read per server", test_many_plans_read_once,
+	    NULL, NULL, 180);
 	/* The standby goes even when the test fails: the teardown runs in the parent. */
 	tc = tcase_create("use_on_a_streaming_standby");
 	tcase_set_timeout(tc, 180);

@@ -733,15 +733,27 @@ struct use_case {
 	int		 used;
 };
 
-/* Asserts sqlcheck_uses(sql, t) for every case, naming the failing one. */
+/*
+ * Asserts sqlcheck_uses(sql, t) for every case, naming the failing one,
+ * and that the parse-once path (sqlcheck_parsed_uses) answers the same,
+ * asked twice.
+ */
 static void
 check_uses(const struct use_target *t, const struct use_case *c, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		struct sqlcheck_parsed *sp = sqlcheck_parse_uses(c[i].sql);
+
 		ck_assert_msg(sqlcheck_uses(c[i].sql, t) == c[i].used,
 		    "%s: expected %s", c[i].sql, c[i].used ? "use" : "no use");
+		ck_assert_msg(sqlcheck_parsed_uses(sp, t) == c[i].used &&
+		    sqlcheck_parsed_uses(sp, t) == c[i].used,
+		    "%s: expected %s, parsed once", c[i].sql,
+		    c[i].used ? "use" : "no use");
+		sqlcheck_parsed_free(sp);
+	}
 }
 
 static const struct use_target USERS_NAME = {
@@ -905,6 +917,65 @@ START_TEST(test_uses_unparsable)
 	buf_puts(&deep, " FROM users");
 	ck_assert_int_eq(sqlcheck_uses(buf_cstr(&deep), &USERS_NAME), 1);
 	buf_free(&deep);
+}
+END_TEST
+
+/*
+ * The parse-once path skips texts that cannot name the target, but not
+ * those that hide a name: a Unicode-escaped identifier, or a name with a
+ * double quote (written doubled).
+ */
+START_TEST(test_uses_parsed_once_hidden_names)
+{
+	static const struct use_case c[] = {
+		{ "SELECT U&\"n\\0061me\" FROM U&\"\\0075sers\"", 1 },
+		{ "SELECT u&\"n\\0061me\" FROM users", 1 },
+		{ "SELECT id FROM orders", 0 },
+		/* Without the table: only the fallback on the word. */
+		{ "SELECT name FROM orders", 0 },
+		{ "SELEC name FROM orders", 1 },
+		{ "SELEC nickname FROM orders", 0 },
+	};
+	static const struct use_case q[] = {
+		{ "SELECT \"na\"\"me\" FROM \"us\"\"ers\"", 1 },
+		{ "SELECT name FROM users", 0 },
+	};
+	static const struct use_target quoted = {
+		USE_COLUMN, NULL, "us\"ers", "na\"me"
+	};
+	static const struct use_target tables[] = {
+		{ USE_RELATION, NULL, "orders", NULL },
+		{ USE_RELATION, NULL, "users", NULL },
+		{ USE_COLUMN, NULL, "orders", "id" },
+	};
+	struct sqlcheck_parsed *sp;
+	struct buf deep = BUF_INIT;
+	struct use_case d[2];
+	int i;
+
+	check_uses(&USERS_NAME, c, sizeof c / sizeof c[0]);
+	check_uses(&quoted, q, sizeof q / sizeof q[0]);
+	/* Deep nesting without the table: as sqlcheck_uses, no use. */
+	buf_puts(&deep, "SELECT ");
+	for (i = 0; i < 3000; i++)
+		buf_puts(&deep, "(");
+	buf_puts(&deep, "name");
+	for (i = 0; i < 3000; i++)
+		buf_puts(&deep, ")");
+	buf_puts(&deep, " FROM orders");
+	d[0].sql = buf_cstr(&deep);
+	d[0].used = 0;
+	d[1].sql = "SELECT (((name))) FROM orders";
+	d[1].used = 0;
+	check_uses(&USERS_NAME, d, 2);
+	buf_free(&deep);
+	/* One text, several targets, in any order. */
+	sp = sqlcheck_parse_uses("SELECT o.id FROM orders o");
+	ck_assert_int_eq(sqlcheck_parsed_uses(sp, &tables[1]), 0);
+	ck_assert_int_eq(sqlcheck_parsed_uses(sp, &tables[0]), 1);
+	ck_assert_int_eq(sqlcheck_parsed_uses(sp, &USERS_NAME), 0);
+	ck_assert_int_eq(sqlcheck_parsed_uses(sp, &tables[2]), 1);
+	sqlcheck_parsed_free(sp);
 }
 END_TEST
 
@@ -1122,6 +1193,7 @@ sqlcheck_suite(void)
 		{ "uses_function", test_uses_function },
 		{ "uses_unparsable", test_uses_unparsable },
 		{ "uses_corpus", test_uses_corpus_walks },
+		{ "uses_parsed_once_hidden_names", test_uses_parsed_once_hidden_names },
 	};
 
 	for (i = 0; i < n; i++) {

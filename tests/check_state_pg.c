@@ -608,13 +608,15 @@ END_TEST
 #endif
 
 /*
- * Runs `excon advance PLAN --record-only` in d under gdb and SIGKILLs it
- * before its k-th call into libpq that sends SQL or ends the session, as
- * tests/check_crash.c does (breakpoints on excon's PLT entries, no hook in
- * the product).  Returns 1 when it was killed, 0 when it ran to the end.
+ * Runs `excon advance PLAN --record-only` in d under gdb and, before its
+ * k-th call into libpq that sends SQL or ends the session, runs the gdb
+ * commands action (then lets it go on, unless action ended it), as
+ * tests/check_crash.c does (breakpoints on excon's PLT entries, no hook
+ * in the product).  Fills r with gdb's output, where "@@event k" says
+ * that event k came.
  */
-static int
-advance_killed_at(const char *d, int k)
+static void
+advance_under_gdb(const char *d, int k, const char *action, struct run *r)
 {
 	static const char *const fns[] = { "PQexecParams", "PQexec",
 	    "PQsendQueryParams", "PQfinish" };
@@ -622,30 +624,44 @@ advance_killed_at(const char *d, int k)
 	const char *av[] = { "gdb", "-nx", "-batch", "-readnever", "-iex",
 	    "set auto-solib-add off", "-x", "kill.gdb", "--args",
 	    bin ? bin : "excon", "advance", PLAN, "--record-only", NULL };
+	/* LeakSanitizer cannot run under ptrace: it would fail the exit. */
+	const char *const env[] = { "ASAN_OPTIONS=detect_leaks=0", NULL };
 	struct buf g = BUF_INIT;
 	struct tu_proc p;
-	struct run r;
 	size_t i;
-	int killed;
 
 	ck_assert_msg(ARG2_REG != NULL, "the kill points need x86-64 or aarch64");
 	buf_printf(&g, "set pagination off\nset confirm off\nset $n = 0\n"
 	    "define excon_event\n  set $n = $n + 1\n  if $n == %d\n"
-	    "    printf \"@@kill %%d\\n\", $n\n    signal SIGKILL\n  end\n"
-	    "  continue\nend\n", k);
+	    "    printf \"@@event %%d\\n\", $n\n    %s\n  end\n"
+	    "  continue\nend\n", k, action);
 	for (i = 0; i < sizeof fns / sizeof fns[0]; i++)
 		buf_printf(&g, "break *%s\ncommands\n  silent\n  excon_event\n"
 		    "end\n", fns[i]);
 	buf_puts(&g, "run\n");
 	tu_write(d, "kill.gdb", buf_cstr(&g));
 	buf_free(&g);
-	ck_assert_msg(tu_proc_start(&p, d, NULL, av) > 0, "cannot start gdb");
-	if (tu_proc_wait(&p, &r, 60000) < 0) {
+	ck_assert_msg(tu_proc_start(&p, d, env, av) > 0, "cannot start gdb");
+	if (tu_proc_wait(&p, r, 60000) < 0) {
 		tu_proc_kill(&p, SIGKILL);
-		tu_proc_wait(&p, &r, -1);
-		ck_abort_msg("excon under gdb did not end:\n%s\n%s", r.out, r.err);
+		tu_proc_wait(&p, r, -1);
+		ck_abort_msg("excon under gdb did not end:\n%s\n%s", r->out, r->err);
 	}
-	killed = tu_has(r.out, "@@kill ");
+}
+
+/*
+ * Runs `excon advance PLAN --record-only` in d under gdb and SIGKILLs it
+ * before its k-th call into libpq that sends SQL or ends the session.
+ * Returns 1 when it was killed, 0 when it ran to the end.
+ */
+static int
+advance_killed_at(const char *d, int k)
+{
+	struct run r;
+	int killed;
+
+	advance_under_gdb(d, k, "signal SIGKILL", &r);
+	killed = tu_has(r.out, "@@event ");
 	tu_run_free(&r);
 	return killed;
 }
@@ -762,11 +778,124 @@ START_TEST(test_server_gone_mid_command)
 }
 END_TEST
 
+/* Runs pg_second_ctl of tests/pg.sh with args; asserts that it worked. */
+static void
+second_ctl(const char *args)
+{
+	struct run r;
+
+	tu_sh(&r, NULL, ". \"$EXCON_TESTS_DIR/pg.sh\" && pg_second_ctl %s", args);
+	ck_assert_msg(r.status == 0, "pg_second_ctl %s: %s", args, r.err);
+	tu_run_free(&r);
+}
+
+/* Stops and removes the second server, whatever the test did (runs in the parent). */
+static void
+second_teardown(void)
+{
+	struct run r;
+
+	tu_sh(&r, NULL, ". \"$EXCON_TESTS_DIR/pg.sh\" && pg_second_stop");
+	tu_run_free(&r);
+}
+
+/*
+ * The store's server stops (fast, then immediate: a crash) at every
+ * point of a change, while excon is inside it: excon exits 1 with a
+ * message that says the server went away and shows no password; once
+ * the server is back the store is never half written (log --verify
+ * finds it intact, the step's row and its event are both there or
+ * neither is), and the next advance ships the step exactly once.  The
+ * store has a server of its own (tests/pg.sh pg_second_start), so that
+ * the other tests' server keeps running.
+ */
+START_TEST(test_server_stopped_mid_write)
+{
+	struct run r;
+	char *base, *ci, *d, *fd, *out, *nl, *action, *from;
+	int k, stopped = 1, failed = 0;
+
+	tu_sh(&r, NULL, ". \"$EXCON_TESTS_DIR/pg.sh\" && pg_second_start");
+	ck_assert_msg(r.status == 0, "cannot start a second server: %s", r.err);
+	base = xstrdup(r.out);
+	if ((nl = strchr(base, '\n')) != NULL)
+		*nl = '\0';
+	tu_run_free(&r);
+	free(pt_sql(base, "CREATE DATABASE spg_stop"));
+	ci = xasprintf("%s dbname=spg_stop password=s3cret", base);
+	d = project(ci);
+	fd = project("state/snap.db");
+	tu_write(fd, "state/.keep", "");
+	free(run_ok(fd, 0, "init"));
+	free(run_ok(fd, 0, "release start v1"));
+	from = xasprintf("%s/state/snap.db", fd);
+	for (k = 1; stopped && k < 80; k++) {
+		const char *const av[] = { "state", "copy", from, ci, NULL };
+		const char *mode = k % 2 ? "fast" : "immediate";
+
+		/* The same store before every stop: v1 started, nothing shipped. */
+		free(pt_sql(ci, "DROP SCHEMA IF EXISTS excon CASCADE"));
+		ck_assert_int_eq(tu_excon(&r, d, NULL, av), 0);
+		tu_run_free(&r);
+		action = xasprintf("shell . \"$EXCON_TESTS_DIR/pg.sh\" && "
+		    "pg_second_ctl stop %s", mode);
+		advance_under_gdb(d, k, action, &r);
+		free(action);
+		stopped = tu_has(r.out, "@@event ");
+		if (stopped)
+			second_ctl("start");
+		ck_assert_msg(!tu_has(r.out, "s3cret") && !tu_has(r.err, "s3cret"),
+		    "a password shown at %d:\n%s%s", k, r.out, r.err);
+		out = pt_sql(ci, "SELECT (SELECT count(*) FROM excon.ships) || '/' || "
+		    "(SELECT count(*) FROM excon.events WHERE kind = 'advance')");
+		if (tu_has(r.out, "exited with code 01")) {
+			/* Failed, naming the store and saying why. */
+			ck_assert_msg(tu_has(r.err, "excon: cannot ") &&
+			    tu_has(r.err, " dbname=spg_stop': ") &&
+			    (tu_has(r.err, "server closed the connection") ||
+			    tu_has(r.err, "terminating connection") ||
+			    tu_has(r.err, "no connection to the server")),
+			    "stopped (%s) at %d, unclear message:\n%s", mode, k, r.err);
+			failed++;
+		} else
+			ck_assert_msg(tu_has(r.out, "exited normally") &&
+			    strcmp(out, "1/1") == 0, "stopped (%s) at %d: neither "
+			    "refused nor shipped (%s):\n%s%s", mode, k, out, r.out,
+			    r.err);
+		tu_run_free(&r);
+		ck_assert_msg(strcmp(out, "0/0") == 0 || strcmp(out, "1/1") == 0,
+		    "stopped (%s) at %d: ships/advance events %s", mode, k, out);
+		free(out);
+		out = run_ok(d, 0, "log --verify");
+		ck_assert_msg(strcmp(out, "event log intact\n") == 0, "stopped (%s) "
+		    "at %d: %s", mode, k, out);
+		free(out);
+		/* The next run goes on from there; nothing ships twice. */
+		free(run_ok(d, 0, "advance " PLAN " --record-only"));
+		pt_sql_eq(ci, "SELECT (SELECT count(*) FROM excon.events WHERE kind = "
+		    "'advance') = (SELECT count(*) FROM excon.ships) AND (SELECT "
+		    "count(*) FROM excon.ships) = (SELECT count(DISTINCT step) FROM "
+		    "excon.ships)", "t");
+	}
+	ck_assert_msg(failed >= 3, "too few stop points ended excon (%d): is gdb "
+	    "working?", failed);
+	ck_assert_msg(!stopped, "the advance was still stopped at %d", k);
+	tu_rmrf(d);
+	tu_rmrf(fd);
+	free(from);
+	free(d);
+	free(fd);
+	free(ci);
+	free(base);
+}
+END_TEST
+
 /* The PostgreSQL store suite. */
 static Suite *
 state_pg_suite(void)
 {
 	Suite *s = suite_create("state_pg");
+	TCase *tc;
 
 	tu_add(s, "same output as file", test_same_output_as_file, setup,
 	    teardown, 240);
@@ -788,6 +917,13 @@ state_pg_suite(void)
 	    teardown, 60);
 	tu_add(s, "tampered rows", test_tampered_rows_detected, setup, teardown,
 	    60);
+	/* The second server goes even when the test fails: the teardown runs in the parent. */
+	tc = tcase_create("server stopped mid-write");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_unchecked_fixture(tc, NULL, second_teardown);
+	tcase_set_timeout(tc, 400);
+	tcase_add_test(tc, test_server_stopped_mid_write);
+	suite_add_tcase(s, tc);
 	tu_add(s, "store in target database", test_store_in_target_database,
 	    setup, teardown, 60);
 	return s;

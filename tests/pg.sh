@@ -86,9 +86,51 @@ pg_standby_stop() {
 	rm -rf "$PG_DIR/standby" "$PG_DIR/standby-sock"
 }
 
+# pg_second_start makes a second throwaway server (initdb into
+# $PG_DIR/second) on port PGPORT+2, listening on the Unix socket in
+# $PG_DIR/second-sock, for tests that stop a server under excon without
+# stopping the one every other test uses; it prints its conninfo.
+# pg_second_ctl start | stop [fast|immediate] starts or stops it again;
+# pg_second_stop stops and removes it, and pg_stop does too.
+pg_second_start() {
+	pg_second_stop
+	pg_as_user mkdir -p "$PG_DIR/second-sock" || return 1
+	pg_as_user "$PG_BIN/initdb" -D "$PG_DIR/second" -U postgres --auth=trust \
+		--no-sync -E UTF8 --locale=C >"$PG_DIR/second-initdb.log" 2>&1 ||
+		{ cat "$PG_DIR/second-initdb.log" >&2; return 1; }
+	pg_second_ctl start || return 1
+	echo "host=$PG_DIR/second-sock port=$((PGPORT + 2)) user=postgres dbname=postgres"
+}
+
+pg_second_ctl() {
+	case $1 in
+	start)
+		pg_as_user "$PG_BIN/pg_ctl" -D "$PG_DIR/second" -l "$PG_DIR/second.log" \
+			-w -t 60 -o "-c listen_addresses='' -k $PG_DIR/second-sock \
+			-p $((PGPORT + 2)) -c fsync=off -c max_connections=50" start \
+			>/dev/null || { cat "$PG_DIR/second.log" >&2; return 1; } ;;
+	stop)
+		pg_as_user "$PG_BIN/pg_ctl" -D "$PG_DIR/second" -m "${2:-fast}" -w \
+			-t 60 stop >/dev/null ;;
+	*)
+		echo "pg.sh: pg_second_ctl start | stop [fast|immediate]" >&2
+		return 2 ;;
+	esac
+}
+
+pg_second_stop() {
+	[ -n "${PG_DIR:-}" ] || return 0
+	if [ -f "$PG_DIR/second/postmaster.pid" ]; then
+		pg_as_user "$(pg_bindir)/pg_ctl" -D "$PG_DIR/second" -m immediate -w stop \
+			>/dev/null 2>&1
+	fi
+	rm -rf "$PG_DIR/second" "$PG_DIR/second-sock"
+}
+
 pg_stop() {
 	[ -n "${PG_DIR:-}" ] || return 0
 	pg_standby_stop
+	pg_second_stop
 	if [ -f "$PG_DIR/data/postmaster.pid" ]; then
 		pg_as_user "$(pg_bindir)/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop \
 			>/dev/null 2>&1

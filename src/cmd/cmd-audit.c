@@ -199,11 +199,12 @@ audit_probes(struct cmd_ctx *ctx, const struct state_history *h,
  * Appends rule 9's evidence for p to out: in text, an indented line "no
  * use seen since <time> across N databases", the evidence, or why there
  * is none; in JSON, the value of the "usage" key.  Nothing when
- * audit_probes says no.
+ * audit_probes says no.  The evidence is read through evc, once for
+ * every plan.
  */
 static void
-audit_evidence(struct cmd_ctx *ctx, const struct state_history *h,
-    const struct plan *p, struct buf *out)
+audit_evidence(struct cmd_ctx *ctx, struct evidence_cache *evc,
+    const struct state_history *h, const struct plan *p, struct buf *out)
 {
 	struct evidence e;
 	struct buf err = BUF_INIT;
@@ -214,7 +215,7 @@ audit_evidence(struct cmd_ctx *ctx, const struct state_history *h,
 		return;
 	if (json) {
 		/* {since, databases, gathered, missing, reset, uses: [...]} */
-		if (evidence_gather(ctx, p, &e, &err) != 0) {
+		if (evidence_gather_cached(ctx, evc, p, &e, &err) != 0) {
 			e.res.gathered = 0;
 			free(e.res.missing);
 			e.res.missing = xstrdup(buf_cstr(&err));
@@ -249,7 +250,7 @@ audit_evidence(struct cmd_ctx *ctx, const struct state_history *h,
 		buf_free(&err);
 		return;
 	}
-	if (evidence_gather(ctx, p, &e, &err) != 0)
+	if (evidence_gather_cached(ctx, evc, p, &e, &err) != 0)
 		buf_printf(out, "    usage evidence: cannot tell: %s\n",
 		    buf_cstr(&err));
 	else if (!e.res.gathered)
@@ -287,6 +288,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	size_t i, nev = 0, nsnaps = 0, nrestarts = 0;
 	int rc, npending = 0, noverdue = 0, json = ctx->format == FORMAT_JSON;
 	char **usage = NULL;
+	struct evidence_cache *evc = NULL;
 
 	if (fail_on != NULL && strcmp(fail_on, "overdue") != 0 &&
 	    strcmp(fail_on, "pending") != 0)
@@ -308,6 +310,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	/* The page's evidence, by plan (the plans are loaded by now). */
 	if (ctx->format == FORMAT_HTML)
 		usage = xcalloc(ctx->plans.nplans + 1, sizeof *usage);
+	evc = evidence_cache_new();
 	buf_puts(&out, json ? "{\"pending\":[" : "");
 	for (i = 0; i < ctx->plans.nplans; i++) {
 		const struct plan *p = ctx->plans.plans[i];
@@ -360,7 +363,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 			buf_puts(&out, overdue ? "true" : "false");
 			if (audit_probes(ctx, &h, p)) {
 				json_key(&out, &f, "usage");
-				audit_evidence(ctx, &h, p, &out);
+				audit_evidence(ctx, evc, &h, p, &out);
 			}
 			buf_putc(&out, '}');
 		} else {
@@ -388,12 +391,12 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 				/* The page shows it beside the plan's window. */
 				struct buf ub = BUF_INIT;
 
-				audit_evidence(ctx, &h, p, &ub);
+				audit_evidence(ctx, evc, &h, p, &ub);
 				buf_puts(&out, buf_cstr(&ub));
 				usage[i] = ub.len > 0 ? buf_detach(&ub) : NULL;
 				buf_free(&ub);
 			} else
-				audit_evidence(ctx, &h, p, &out);
+				audit_evidence(ctx, evc, &h, p, &out);
 		}
 		npending++;
 	}
@@ -463,6 +466,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	    (strcmp(fail_on, "pending") == 0 && npending)))
 		rc = EXCON_EXIT_PROBLEMS;
 done:
+	evidence_cache_free(evc);
 	for (i = 0; usage != NULL && i < ctx->plans.nplans; i++)
 		free(usage[i]);
 	free(usage);

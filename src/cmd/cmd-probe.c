@@ -142,6 +142,7 @@ cmd_probe_exec(struct cmd_ctx *ctx)
 	const struct plan *one = NULL;
 	struct state_history h;
 	struct buf out = BUF_INIT, err = BUF_INIT;
+	struct evidence_cache *evc = NULL;
 	size_t i, shown = 0;
 	int rc, bad = 0;
 
@@ -180,13 +181,14 @@ cmd_probe_exec(struct cmd_ctx *ctx)
 	}
 	if (ctx->format == FORMAT_JSON)
 		buf_puts(&out, "{\"plans\":[");
+	evc = evidence_cache_new();
 	for (i = 0; i < ctx->plans.nplans; i++) {
 		const struct plan *p = ctx->plans.plans[i];
 		struct evidence e;
 
 		if ((one != NULL && p != one) || !evidence_pending(ctx, &h, p))
 			continue;
-		if (evidence_gather(ctx, p, &e, &err) != 0) {
+		if (evidence_gather_cached(ctx, evc, p, &e, &err) != 0) {
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s: %s", p->name.s,
 			    buf_cstr(&err));
 			evidence_free(&e);
@@ -212,6 +214,7 @@ cmd_probe_exec(struct cmd_ctx *ctx)
 	if (bad && fail_on != NULL)
 		rc = EXCON_EXIT_PROBLEMS;
 done:
+	evidence_cache_free(evc);
 	state_history_free(&h);
 	buf_free(&out);
 	buf_free(&err);

@@ -53,10 +53,14 @@ bf_text(struct buf *out, const struct state_backfill *bf)
 		    (long long)(out_now() - bf->waiting_since), bf->waiting);
 }
 
-/* Appends one plan's status as text or JSON. */
+/*
+ * Appends one plan's status as text or JSON; rule 9's evidence is read
+ * through evc, once for every plan.
+ */
 static void
-status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
-    struct buf *out, int first_plan)
+status_plan(struct cmd_ctx *ctx, struct evidence_cache *evc,
+    const struct gate_ctx *g, const struct plan *p, struct buf *out,
+    int first_plan)
 {
 	const struct state_release *newest = gate_newest(g->hist);
 	struct gate_progress pr;
@@ -76,7 +80,7 @@ status_plan(struct cmd_ctx *ctx, const struct gate_ctx *g, const struct plan *p,
 	/* Rule 9 reads the database only for a contract that is next. */
 	if (pr.next >= 0 && g->probe != GATE_PROBE_OFF &&
 	    gate_first_contract(p, (size_t)pr.next) && cmd_have_db(ctx) &&
-	    evidence_gather(ctx, p, &ev, &err) == 0) {
+	    evidence_gather_cached(ctx, evc, p, &ev, &err) == 0) {
 		g9.evidence = &ev.gate;
 		g9.nevidence = 1;
 	}
@@ -250,6 +254,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	struct state_history h;
 	struct gate_ctx g;
 	struct buf out = BUF_INIT;
+	struct evidence_cache *evc = NULL;
 	size_t i;
 	int rc, n = 0;
 
@@ -264,6 +269,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	}
 	if (ctx->format == FORMAT_JSON)
 		buf_putc(&out, '[');
+	evc = evidence_cache_new();
 	for (i = 0; i < ctx->plans.nplans; i++) {
 		const struct plan *p = ctx->plans.plans[i];
 
@@ -271,7 +277,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 			continue;
 		if (n > 0 && ctx->format != FORMAT_JSON)
 			buf_putc(&out, '\n');
-		status_plan(ctx, &g, p, &out, n == 0);
+		status_plan(ctx, evc, &g, p, &out, n == 0);
 		n++;
 	}
 	if (ctx->format == FORMAT_JSON)
@@ -280,6 +286,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		buf_printf(&out, "no plans in %s\n", ctx->cfg.plan_dirs[0]);
 	cmd_out(&out);
 done:
+	evidence_cache_free(evc);
 	buf_free(&out);
 	state_history_free(&h);
 	return rc;

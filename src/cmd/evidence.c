@@ -112,47 +112,150 @@ done:
 	return ret;
 }
 
-/* Gathers p's evidence. */
-int
-evidence_gather(struct cmd_ctx *ctx, const struct plan *p, struct evidence *e,
-    struct buf *err)
+/* One server as the cache keeps it. */
+struct evidence_server {
+	int			 opened;	/* connecting was tried */
+	char			*where;		/* its name in evidence */
+	struct pg		*db;
+	struct probe_stats	*stats;
+	char			*error;		/* "where: why" it cannot be read */
+};
+
+/*
+ * What gathering the evidence of many plans reads once: a connection to
+ * each server and its statistics, and the history's snapshots.
+ */
+struct evidence_cache {
+	struct evidence_server	*srv;		/* nservers() of them */
+	size_t			 nsrv;
+	struct state_event	*snaps;
+	size_t			 nsnaps;
+	int			 loaded;	/* snaps read */
+	char			*app;		/* application_name */
+	int			 single;	/* serves one plan only */
+	struct use_target	*all;		/* every plan's targets */
+	size_t			 nall;
+};
+
+/* A new, empty cache. */
+struct evidence_cache *
+evidence_cache_new(void)
 {
-	struct state_event *ev = NULL;
+	struct evidence_cache *c = xcalloc(1, sizeof *c);
+
+	c->app = xstrdup("excon probe");
+	return c;
+}
+
+/* Closes the connections and frees the cache (NULL-safe). */
+void
+evidence_cache_free(struct evidence_cache *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nsrv; i++) {
+		pg_close(c->srv[i].db);
+		probe_stats_free(c->srv[i].stats);
+		free(c->srv[i].where);
+		free(c->srv[i].error);
+	}
+	free(c->srv);
+	state_events_free(c->snaps, c->nsnaps);
+	free(c->app);
+	free(c->all);
+	free(c);
+}
+
+/*
+ * Server k of the cache, connected and its statistics read on first use.
+ * A server that cannot be read keeps its error, so that it is tried once
+ * per command, not once per plan.
+ */
+static struct evidence_server *
+cache_server(struct cmd_ctx *ctx, struct evidence_cache *c, size_t k)
+{
+	struct evidence_server *s;
+	struct buf err = BUF_INIT;
+	const char *ci;
+
+	if (c->srv == NULL) {
+		c->nsrv = nservers(ctx);
+		c->srv = xcalloc(c->nsrv, sizeof *c->srv);
+	}
+	s = &c->srv[k];
+	if (s->opened)
+		return s;
+	s->opened = 1;
+	ci = server(ctx, k, &s->where);
+	if (pg_connect(&s->db, ci, c->app, &err) != 0 ||
+	    probe_stats_read(s->db, &s->stats, &err) != 0)
+		s->error = xasprintf("%s: %s", s->where, buf_cstr(&err));
+	else if (k == 0 && !c->single) {
+		/* The catalog (read on the database) for every plan at once. */
+		size_t i, j, n;
+
+		for (i = 0; i < ctx->plans.nplans; i++) {
+			struct use_target *t = NULL;
+
+			n = probe_targets(ctx->plans.plans[i], &t);
+			c->all = xrealloc(c->all, (c->nall + n + 1) * sizeof *c->all);
+			for (j = 0; j < n; j++)
+				c->all[c->nall++] = t[j];
+			free(t);
+		}
+		probe_stats_targets(s->stats, c->all, c->nall);
+	}
+	buf_free(&err);
+	return s;
+}
+
+/* Gathers p's evidence through c. */
+int
+evidence_gather_cached(struct cmd_ctx *ctx, struct evidence_cache *c,
+    const struct plan *p, struct evidence *e, struct buf *err)
+{
 	struct use_target *t = NULL;
-	struct pg *db = NULL;
 	const char *snap = NULL;
-	char *app = xasprintf("excon %s/probe", p->name.s), *where = NULL;
-	size_t nev = 0, n, i, k;
+	size_t n, i, k;
 	int ret = -1;
 
 	memset(e, 0, sizeof *e);
 	buf_init(&e->lines);
 	n = probe_targets(p, &t);
-	if (state_events_load(ctx->st, p->name.s, EVIDENCE_EVENT, &ev, &nev,
-	    err) != 0)
-		goto done;
-	if (nev > 0) {
-		snap = ev[nev - 1].detail;
-		e->since = ev[nev - 1].at;
+	if (!c->loaded) {
+		if (state_events_load(ctx->st, NULL, EVIDENCE_EVENT, &c->snaps,
+		    &c->nsnaps, err) != 0)
+			goto done;
+		c->loaded = 1;
 	}
+	/* The latest snapshot of p: events come oldest first. */
+	for (i = c->nsnaps; i > 0; i--)
+		if (c->snaps[i - 1].plan != NULL &&
+		    strcmp(c->snaps[i - 1].plan, p->name.s) == 0) {
+			snap = c->snaps[i - 1].detail;
+			e->since = c->snaps[i - 1].at;
+			break;
+		}
 	for (k = 0; k < nservers(ctx); k++) {
-		const char *ci = server(ctx, k, &where);
+		struct evidence_server *s = cache_server(ctx, c, k);
 
+		if (s->error != NULL) {
+			buf_reset(err);
+			buf_puts(err, s->error);
+			goto done;
+		}
 		/* The catalog is the same on a standby: read it once. */
-		if (pg_connect(&db, ci, app, err) != 0 ||
-		    probe_collect(db, where, snap, k == 0, t, n, &e->res,
-		    err) != 0) {
-			char *m = xasprintf("%s: %s", where, buf_cstr(err));
+		if (probe_collect_stats(s->db, s->stats, s->where, snap, k == 0, t,
+		    n, &e->res, err) != 0) {
+			char *m = xasprintf("%s: %s", s->where, buf_cstr(err));
 
 			buf_reset(err);
 			buf_puts(err, m);
 			free(m);
 			goto done;
 		}
-		pg_close(db);
-		db = NULL;
-		free(where);
-		where = NULL;
 	}
 	if (snap == NULL && e->res.gathered && e->res.reset == NULL)
 		e->res.reset = xstrdup("no snapshot was taken when the window "
@@ -175,11 +278,32 @@ evidence_gather(struct cmd_ctx *ctx, const struct plan *p, struct evidence *e,
 	e->gate.uses = buf_cstr(&e->lines);
 	ret = 0;
 done:
-	state_events_free(ev, nev);
-	pg_close(db);
 	free(t);
-	free(app);
-	free(where);
+	return ret;
+}
+
+/* Gathers p's evidence alone. */
+int
+evidence_gather(struct cmd_ctx *ctx, const struct plan *p, struct evidence *e,
+    struct buf *err)
+{
+	struct evidence_cache *c = evidence_cache_new();
+	int ret = -1;
+
+	/* One plan: its own snapshots, its name on the connections. */
+	free(c->app);
+	c->app = xasprintf("excon %s/probe", p->name.s);
+	c->single = 1;
+	if (state_events_load(ctx->st, p->name.s, EVIDENCE_EVENT, &c->snaps,
+	    &c->nsnaps, err) != 0) {
+		memset(e, 0, sizeof *e);
+		buf_init(&e->lines);
+		goto done;
+	}
+	c->loaded = 1;
+	ret = evidence_gather_cached(ctx, c, p, e, err);
+done:
+	evidence_cache_free(c);
 	return ret;
 }
 

@@ -47,6 +47,26 @@ int evidence_snapshot(struct cmd_ctx *ctx, const struct plan *p,
  */
 int evidence_gather(struct cmd_ctx *ctx, const struct plan *p,
     struct evidence *e, struct buf *err);
+
+/*
+ * What the evidence of many plans (status, audit, probe) reads once per
+ * command: one connection to each server, its pg_stat_statements read
+ * once and each statement parsed at most once for every plan, and the
+ * snapshots of the history.  A server that cannot be read is tried once.
+ * Owned by the caller: evidence_cache_new, evidence_cache_free (closes
+ * the connections; NULL-safe).
+ */
+struct evidence_cache;
+struct evidence_cache *evidence_cache_new(void);
+void evidence_cache_free(struct evidence_cache *c);
+
+/*
+ * evidence_gather through c: the same evidence, with what c holds read
+ * at most once.
+ */
+int evidence_gather_cached(struct cmd_ctx *ctx, struct evidence_cache *c,
+    const struct plan *p, struct evidence *e, struct buf *err);
+
 /* Frees what e owns (NULL-safe). */
 void evidence_free(struct evidence *e);
 
