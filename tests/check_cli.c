@@ -2008,6 +2008,64 @@ add(Suite *s, const char *name, const TTest *test)
 	tu_add(s, name, test, setup, teardown, 60);
 }
 
+/* Records a backfill's last progress report, updated_at seconds ago. */
+static void
+put_backfill(int64_t ago, const char *waiting)
+{
+	char *path = xasprintf("%s/state/excon.db", dir);
+	struct state *st = NULL;
+	struct buf err = BUF_INIT;
+	struct state_backfill b = { .plan = (char *)PLAN, .step = (char *)"backfill",
+	    .cursor = (char *)"(5444)", .rows_done = 5444, .rows_total = 20000,
+	    .rate = 5632, .waiting = (char *)waiting };
+
+	b.updated_at = 1767225600 - ago;
+	b.waiting_since = waiting != NULL ? b.updated_at - 3 : 0;
+	ck_assert_msg(state_open(&st, path, 0, &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_msg(state_backfill_put(st, &b, &err) == 0, "%s", buf_cstr(&err));
+	state_close(st);
+	buf_free(&err);
+	free(path);
+}
+
+/*
+ * A backfill whose excon was killed while paused stops reporting: status
+ * shows the pause while the run reports, and after 120 s of silence says
+ * the run is not running, since when, what it waited for and how to
+ * resume, with no pause or ETA growing forever.
+ */
+START_TEST(test_status_backfill_stopped_reporting)
+{
+	struct run r;
+
+	walk(1);
+	step("release finish v1", "release v1 deployed (#1)");
+	put_backfill(30, "standby lags");
+	ck_assert_int_eq(X(&r, "status " PLAN), 0);
+	ck_assert_msg(tu_has(r.out, "  backfill paused since 2025-12-31T23:59:27Z (33 s), "
+	    "waiting: standby lags\n") && tu_has(r.out, ", ETA 0:03 (as of ") &&
+	    !tu_has(r.out, "not running"), "%s", r.out);
+	tu_run_free(&r);
+	put_backfill(402, "standby lags");
+	ck_assert_int_eq(X(&r, "status " PLAN), 0);
+	ck_assert_msg(tu_has(r.out, "  backfill: 5444 of ~20000 rows done, resumes after "
+	    "key (5444)\n  backfill not running: no progress report since "
+	    "2025-12-31T23:53:18Z (402 s); it was paused, waiting: standby lags\n"
+	    "  resume it with: excon advance " PLAN "\n"), "%s", r.out);
+	ck_assert_msg(!tu_has(r.out, "paused since") && !tu_has(r.out, "ETA"), "%s", r.out);
+	tu_run_free(&r);
+	ck_assert_int_eq(X(&r, "status " PLAN " --format json"), 0);
+	ck_assert_msg(tu_has(r.out, "\"stopped\":true,\"rate\":5632,\"eta_s\":null,") &&
+	    tu_has(r.out, "\"waiting\":\"standby lags\""), "%s", r.out);
+	tu_run_free(&r);
+	put_backfill(402, NULL);
+	ck_assert_int_eq(X(&r, "status " PLAN), 0);
+	ck_assert_msg(tu_has(r.out, "no progress report since 2025-12-31T23:53:18Z (402 s)\n"
+	    "  resume it with: "), "%s", r.out);
+	tu_run_free(&r);
+}
+END_TEST
+
 /* The command-line suite. */
 static Suite *
 cli_suite(void)
@@ -2070,6 +2128,7 @@ cli_suite(void)
 	add(s, "tamper: deleted ship row", test_tamper_deleted_ship_row);
 	add(s, "tamper: event rehashed", test_tamper_event_rehashed);
 	add(s, "tamper: tail truncated", test_tamper_tail_truncated);
+	add(s, "status backfill stopped reporting", test_status_backfill_stopped_reporting);
 	return s;
 }
 

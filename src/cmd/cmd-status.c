@@ -22,18 +22,49 @@ bf_eta(const struct state_backfill *bf)
 }
 
 /*
+ * Seconds without a progress report after which a backfill's run is taken
+ * to have stopped.  A running backfill reports after every batch and every
+ * 10 s while it is paused; the longest silence of a live run is a batch
+ * retrying its lock (lock_timeout x lock_retries, 20 s by default).
+ */
+#define BF_SILENT_S	120
+
+/*
+ * Whether the excon that ran a backfill stopped without saying so (killed,
+ * its host gone): the run is unfinished and has not reported for
+ * BF_SILENT_S.  Its pause, rate and ETA are then history, not news.
+ */
+static int
+bf_silent(const struct state_backfill *bf)
+{
+	return !bf->finished && bf->updated_at != 0 &&
+	    out_now() - bf->updated_at > BF_SILENT_S;
+}
+
+/*
  * Appends a backfill's progress, as status shows it: rows done, the rate
  * and ETA of its last run, when it last reported, and what it is paused
- * for and since when.
+ * for and since when; or, when its run stopped reporting, since when and
+ * how to resume it.
  */
 static void
-bf_text(struct buf *out, const struct state_backfill *bf)
+bf_text(struct buf *out, const struct state_backfill *bf, const char *plan)
 {
 	long eta = bf_eta(bf);
+	int silent = bf_silent(bf);
 
 	buf_printf(out, "  backfill: %lld of ~%lld rows done, resumes after key %s\n",
 	    (long long)bf->rows_done, (long long)bf->rows_total,
 	    bf->cursor ? bf->cursor : "(start)");
+	if (silent) {
+		buf_printf(out, "  backfill not running: no progress report since %s "
+		    "(%lld s)", out_time(bf->updated_at),
+		    (long long)(out_now() - bf->updated_at));
+		if (bf->waiting != NULL)
+			buf_printf(out, "; it was paused, waiting: %s", bf->waiting);
+		buf_printf(out, "\n  resume it with: excon advance %s\n", plan);
+		return;
+	}
 	if (bf->rate > 0) {
 		buf_puts(out, "  backfill rate: ");
 		if (bf->rows_total > 0)
@@ -168,8 +199,10 @@ status_plan(struct cmd_ctx *ctx, struct evidence_cache *evc,
 				    "\"cursor\":", (long long)bf.rows_done,
 				    (long long)bf.rows_total);
 				json_str(out, bf.cursor);
+				buf_printf(out, ",\"stopped\":%s",
+				    bf_silent(&bf) ? "true" : "false");
 				buf_printf(out, ",\"rate\":%lld,\"eta_s\":", (long long)bf.rate);
-				if (bf_eta(&bf) >= 0)
+				if (bf_eta(&bf) >= 0 && !bf_silent(&bf))
 					buf_printf(out, "%ld", bf_eta(&bf));
 				else
 					buf_puts(out, "null");
@@ -237,7 +270,7 @@ status_plan(struct cmd_ctx *ctx, struct evidence_cache *evc,
 		buf_printf(out, "  warning: usage evidence (rule 9) could not be "
 		    "read: %s\n", buf_cstr(&err));
 	if (found)
-		bf_text(out, &bf);
+		bf_text(out, &bf, p->name.s);
 done:
 	if (found)
 		state_backfill_free(&bf);
