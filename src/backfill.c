@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "backfill.h"
+#include "dbschema.h"
 #include "xalloc.h"
 
 /* A batch sent and not yet heard back. */
@@ -195,41 +196,11 @@ done:
 	return ret;
 }
 
-/* Creates excon.backfill on first use (serialised like the ledger). */
+/* Creates excon.backfill on first use (dbschema.h). */
 static int
 bf_ensure_table(struct pg *db, struct buf *err)
 {
-	struct pg_result *res = NULL;
-	int ret = -1;
-
-	if (pg_exec(db, "SELECT to_regclass('excon.backfill') IS NOT NULL", 0, NULL,
-	    &res, err) == -1)
-		goto done;
-	if (strcmp(pg_result_get(res, 0, 0), "t") == 0) {
-		ret = 0;
-		goto done;
-	}
-	if (pg_exec_script(db,
-	    "BEGIN;"
-	    "SELECT pg_catalog.pg_advisory_xact_lock(1702388591, 0);"
-	    "CREATE SCHEMA IF NOT EXISTS excon;"
-	    "CREATE TABLE IF NOT EXISTS excon.backfill ("
-	    " plan text NOT NULL, step text NOT NULL,"
-	    " key_columns text[] NOT NULL, cursor text[],"
-	    " rows_done bigint NOT NULL DEFAULT 0, rows_updated bigint NOT NULL DEFAULT 0,"
-	    " rows_total bigint NOT NULL DEFAULT 0, finished boolean NOT NULL DEFAULT false,"
-	    " started_at timestamptz NOT NULL DEFAULT now(),"
-	    " updated_at timestamptz NOT NULL DEFAULT now(),"
-	    " PRIMARY KEY (plan, step));"
-	    "COMMIT", NULL, err) == -1) {
-		if (pg_in_transaction(db))
-			(void)pg_exec(db, "ROLLBACK", 0, NULL, NULL, NULL);
-		goto done;
-	}
-	ret = 0;
-done:
-	pg_result_free(res);
-	return ret;
+	return dbschema_ensure(db, DBSCHEMA_BACKFILL, err);
 }
 
 /* Removes the saved cursor of plan/step. */

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "backfill.h"
+#include "dbschema.h"
 #include "exec.h"
 #include "pg.h"
 #include "sqlgen.h"
@@ -338,62 +339,16 @@ done:
 	return ret;
 }
 
-/*
- * Creates schema excon and the ledger on first use.  The transaction-level
- * advisory lock serialises two first uses, which would otherwise race on
- * CREATE SCHEMA IF NOT EXISTS.
- */
+/* Creates schema excon and the ledger on first use (dbschema.h). */
 static int
 ledger_ensure(struct exec *x, struct buf *err)
 {
-	struct pg_result *res = NULL;
-	int ret = -1;
-
 	if (x->ledger_ok)
 		return 0;
-	/*
-	 * The ledger, with the history columns (a ledger made by an older
-	 * excon gains them).  They default to the session's settings, which
-	 * exec_history_claim sets, so every INSERT records them.
-	 */
-	if (pg_exec(x->db, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute "
-	    "WHERE attrelid = to_regclass('excon.ledger') AND attname = "
-	    "'history_id')", 0, NULL, &res, err) == -1)
-		goto done;
-	if (strcmp(pg_result_get(res, 0, 0), "t") != 0 &&
-	    pg_exec_script(x->db,
-	    "BEGIN;"
-	    "SELECT pg_catalog.pg_advisory_xact_lock(1702388591, 0);"
-	    "CREATE SCHEMA IF NOT EXISTS excon;"
-	    "CREATE TABLE IF NOT EXISTS excon.ledger ("
-	    " plan text NOT NULL, step text NOT NULL, checksum text NOT NULL,"
-	    " applied_at timestamptz NOT NULL DEFAULT now(),"
-	    " applied_by text NOT NULL DEFAULT current_user,"
-	    " PRIMARY KEY (plan, step));"
-	    "ALTER TABLE excon.ledger"
-	    " ADD COLUMN IF NOT EXISTS history_id text"
-	    "  DEFAULT current_setting('excon.history_id', true),"
-	    " ADD COLUMN IF NOT EXISTS release text"
-	    "  DEFAULT current_setting('excon.release', true),"
-	    " ADD COLUMN IF NOT EXISTS actor text"
-	    "  DEFAULT current_setting('excon.actor', true);"
-	    "COMMIT", NULL, err) == -1) {
-		if (err != NULL) {
-			struct buf m = BUF_INIT;
-
-			buf_printf(&m, "cannot create the excon ledger: %s", buf_cstr(err));
-			error_set(err, "%s", buf_cstr(&m));
-			buf_free(&m);
-		}
-		if (pg_in_transaction(x->db))
-			(void)pg_exec(x->db, "ROLLBACK", 0, NULL, NULL, NULL);
-		goto done;
-	}
+	if (dbschema_ensure(x->db, DBSCHEMA_LEDGER, err) == -1)
+		return -1;
 	x->ledger_ok = 1;
-	ret = 0;
-done:
-	pg_result_free(res);
-	return ret;
+	return 0;
 }
 
 /*

@@ -14,11 +14,12 @@
 
 #include <libpq-fe.h>
 
+#include "dbschema.h"
 #include "pg.h"
 #include "xalloc.h"
 
-/* Two-key advisory locks of excon use this first key ("exco"). */
-#define PG_LOCK_CLASS 0x6578636f
+/* Two-key advisory locks of excon use this first key (dbschema.h). */
+#define PG_LOCK_CLASS DBSCHEMA_LOCK_CLASS
 
 struct pg {
 	PGconn		*conn;
