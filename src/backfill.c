@@ -76,19 +76,6 @@ struct bf {
 /* How often the walk looks at the database's health, ms. */
 #define HEALTH_EVERY_MS 1000
 
-/* Frees a NULL-terminated vector; NULL-safe. */
-void
-backfill_strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Monotonic milliseconds. */
 static double
 now_ms(void)
@@ -562,12 +549,12 @@ bf_recv(struct pg *db, struct bf *f, int *moved, struct buf *err)
 		if (v == NULL) {
 			error_set(err, "the saved backfill cursor of '%s/%s' is damaged",
 			    f->o->plan, f->o->step);
-			backfill_strv_free(cur);
+			strv_free(cur);
 			goto out;
 		}
 		cur[i] = xstrdup(v);
 	}
-	backfill_strv_free(f->cursor);
+	strv_free(f->cursor);
 	f->cursor = cur;
 	f->done = done;
 	f->updated += changed;
@@ -1074,9 +1061,9 @@ done:
 		buf_free(&e2);
 		free(sync_prev);
 	}
-	backfill_strv_free(f.cols);
-	backfill_strv_free(f.types);
-	backfill_strv_free(f.cursor);
+	strv_free(f.cols);
+	strv_free(f.types);
+	strv_free(f.cursor);
 	free(f.table);
 	free(f.sql[0]);
 	free(f.sql[1]);
@@ -1144,8 +1131,8 @@ done:
 	}
 	pg_result_free(res);
 	buf_free(&q);
-	backfill_strv_free(f.cols);
-	backfill_strv_free(f.types);
+	strv_free(f.cols);
+	strv_free(f.types);
 	free(f.table);
 	free(f.sql[0]);
 	free(f.sql[1]);
@@ -1287,8 +1274,8 @@ done:
 	pg_result_free(res);
 	buf_free(&q);
 	buf_free(&keys);
-	backfill_strv_free(f.cols);
-	backfill_strv_free(f.types);
+	strv_free(f.cols);
+	strv_free(f.types);
 	free(f.table);
 	free(f.sql[0]);
 	free(f.sql[1]);

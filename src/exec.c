@@ -20,9 +20,8 @@
 #include "exec.h"
 #include "pg.h"
 #include "sqlgen.h"
+#include "util.h"
 #include "xalloc.h"
-
-#define NAMEDATALEN_MAX 63
 
 struct exec {
 	struct exec_opts	 o;
@@ -889,7 +888,7 @@ step_effect(const struct step *s, struct effect *e)
 		e->nbuf = n;
 		n = (struct buf)BUF_INIT;
 		e->name = buf_cstr(&e->nbuf);
-	} else if (e->name != NULL && strlen(e->name) > NAMEDATALEN_MAX) {
+	} else if (e->name != NULL && strlen(e->name) > IDENT_MAX) {
 		buf_puts(&e->nbuf, e->name);
 		e->name = buf_cstr(&e->nbuf);
 	}

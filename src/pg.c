@@ -16,6 +16,7 @@
 
 #include "dbschema.h"
 #include "pg.h"
+#include "util.h"
 #include "xalloc.h"
 
 /* Two-key advisory locks of excon use this first key (dbschema.h). */
@@ -490,35 +491,7 @@ pg_quote_literal(struct buf *out, const char *s)
 long
 pg_timeout_ms(const char *s)
 {
-	static const struct { const char *unit; double ms; } units[] = {
-		{ "", 1 }, { "us", 0.001 }, { "ms", 1 }, { "s", 1000 },
-		{ "min", 60000 }, { "h", 3600000 }, { "d", 86400000 },
-	};
-	const char *p = s;
-	double v = 0, scale = 1;
-	size_t i;
-
-	if (s == NULL || !isdigit((unsigned char)*p))
-		return -1;
-	while (isdigit((unsigned char)*p)) {
-		v = v * 10 + (*p - '0');
-		if (v > 1e12)
-			return -1;
-		p++;
-	}
-	/* The grammar plan_duration_valid accepts (and PostgreSQL reads): 1.5s, "30 s". */
-	if (*p == '.') {
-		if (!isdigit((unsigned char)p[1]))
-			return -1;
-		for (p++; isdigit((unsigned char)*p); p++)
-			v += (*p - '0') * (scale /= 10);
-	}
-	if (*p == ' ' && p[1] != '\0')
-		p++;
-	for (i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (strcmp(p, units[i].unit) == 0)
-			return (long)(v * units[i].ms);
-	return -1;
+	return util_duration_ms(s);
 }
 
 /* 1 when s is a duration we accept. */

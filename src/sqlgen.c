@@ -11,9 +11,8 @@
 #include "sha256.h"
 #include "sqlcheck.h"
 #include "sqlgen.h"
+#include "util.h"
 #include "xalloc.h"
-
-#define IDENT_MAX_TMP 63
 
 /* Frees a script's units and statements. */
 void
@@ -114,14 +113,14 @@ object_name(struct buf *out, const char *prefix, const char *a, const char *b)
 	char h[65];
 
 	buf_printf(&full, "%s%s%s%s", prefix, a, b ? "_" : "", b ? b : "");
-	if (full.len <= IDENT_MAX_TMP) {
+	if (full.len <= IDENT_MAX) {
 		buf_puts(out, buf_cstr(&full));
 		buf_free(&full);
 		return;
 	}
 	sha256_hex(full.ptr, full.len, h);
 	h[12] = '\0';
-	buf_add(out, full.ptr, IDENT_MAX_TMP - 13);
+	buf_add(out, full.ptr, IDENT_MAX - 13);
 	buf_printf(out, "_%s", h);
 	buf_free(&full);
 }
@@ -886,7 +885,7 @@ sqlgen_render_stmt(struct buf *out, const struct sqlgen_stmt *st)
 }
 
 /*
- * Cuts name to what PostgreSQL stores: at most IDENT_MAX_TMP bytes, never
+ * Cuts name to what PostgreSQL stores: at most IDENT_MAX bytes, never
  * inside a UTF-8 character, as the server truncates a longer identifier.
  */
 void
@@ -894,13 +893,13 @@ sqlgen_catalog_name(struct buf *name)
 {
 	size_t n = name->len;
 
-	if (n <= IDENT_MAX_TMP)
+	if (n <= IDENT_MAX)
 		return;
-	n = IDENT_MAX_TMP;
+	n = IDENT_MAX;
 	while (n > 0 && ((unsigned char)name->ptr[n] & 0xC0) == 0x80)
 		n--;
 	buf_truncate(name, n);
-	assert(name->len <= IDENT_MAX_TMP);
+	assert(name->len <= IDENT_MAX);
 }
 
 /* Renders one unit for the dry run (see sqlgen.h). */

@@ -12,7 +12,7 @@ trap 'exit 130' INT TERM
 passed=0
 failed=0
 # Suites that need no database: when only these run, no server starts.
-no_pg="check_sqlgen"
+no_pg="check_sqlgen check_util"
 need_pg=
 for t in "$@"; do
 	case " $no_pg " in
