@@ -1,7 +1,7 @@
 /*
  * The excon schema of a target database: the one owner of the tables
- * excon keeps there, of their DDL, of their versions and of the advisory
- * lock keys excon takes.
+ * excon keeps there, of their DDL, of their versions, and of the advisory
+ * locks excon takes (their keys, the plan lock).
  *
  * Parts, each a table (or tables) of schema `excon`:
  *   - DBSCHEMA_LEDGER: excon.ledger, the steps applied to this database
@@ -31,7 +31,7 @@ struct pg;
 /*
  * The first key of excon's two-key advisory locks ("exco"); the second is
  * DBSCHEMA_LOCK_DDL while the ledger or the cursors are created, or a
- * hash of the plan's name for the plan lock (pg_plan_lock).
+ * hash of the plan's name for the plan lock (dbschema_plan_lock).
  */
 #define DBSCHEMA_LOCK_CLASS	1702388591
 #define DBSCHEMA_LOCK_DDL	0
@@ -77,6 +77,17 @@ int dbschema_ensure(struct pg *db, enum dbschema_part part, struct buf *err);
 
 /* The version of the shared store's tables, kept in excon.store.schema_version. */
 #define DBSCHEMA_STORE_VERSION	1
+
+/*
+ * Tries to take the session advisory lock of plan, (DBSCHEMA_LOCK_CLASS,
+ * a hash of its name), never waiting.  *got is 1 when taken (or already
+ * held by this session); when another session holds it, *got is 0 and
+ * holder receives e.g. "pid 123 on host [local], 'excon users/backfill'".
+ */
+int dbschema_plan_lock(struct pg *db, const char *plan, int *got,
+    struct buf *holder, struct buf *err);
+/* Releases the plan lock taken by dbschema_plan_lock. */
+int dbschema_plan_unlock(struct pg *db, const char *plan, struct buf *err);
 
 /*
  * The tables of the shared history store, version 1 with the later

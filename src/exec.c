@@ -288,7 +288,7 @@ exec_lock_plan(struct exec *x, const char *plan, struct buf *err)
 	if (x->locked != NULL && strcmp(x->locked, plan) == 0)
 		return 0;
 	if (x->locked != NULL) {
-		if (pg_plan_unlock(x->db, x->locked, err) == -1)
+		if (dbschema_plan_unlock(x->db, x->locked, err) == -1)
 			goto done;
 		free(x->locked);
 		x->locked = NULL;
@@ -296,7 +296,7 @@ exec_lock_plan(struct exec *x, const char *plan, struct buf *err)
 	for (;;) {
 		struct timespec ts = { 0, 200 * 1000000L };
 
-		if (pg_plan_lock(x->db, plan, &got, &holder, err) == -1)
+		if (dbschema_plan_lock(x->db, plan, &got, &holder, err) == -1)
 			goto done;
 		if (got)
 			break;

@@ -14,13 +14,9 @@
 
 #include <libpq-fe.h>
 
-#include "dbschema.h"
 #include "pg.h"
 #include "util.h"
 #include "xalloc.h"
-
-/* Two-key advisory locks of excon use this first key (dbschema.h). */
-#define PG_LOCK_CLASS DBSCHEMA_LOCK_CLASS
 
 struct pg {
 	PGconn		*conn;
@@ -861,81 +857,6 @@ done:
 		*attempts = tries;
 	buf_free(&rb);
 	return ret;
-}
-
-/* The second advisory key of a plan: FNV-1a of its name, kept positive. */
-static unsigned
-plan_key(const char *plan)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *plan != '\0'; plan++) {
-		h ^= (unsigned char)*plan;
-		h *= 16777619u;
-	}
-	return h & 0x7fffffffu;
-}
-
-/* Tries the plan's advisory lock; describes the holder when refused. */
-int
-pg_plan_lock(struct pg *db, const char *plan, int *got, struct buf *holder,
-    struct buf *err)
-{
-	struct pg_result *res = NULL;
-	char k1[16], k2[16];
-	const char *params[] = { k1, k2 };
-	int ret = -1;
-
-	*got = 0;
-	snprintf(k1, sizeof k1, "%d", PG_LOCK_CLASS);
-	snprintf(k2, sizeof k2, "%u", plan_key(plan));
-	if (pg_exec(db, "SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4)",
-	    2, params, &res, err) == -1)
-		goto done;
-	if (strcmp(pg_result_get(res, 0, 0), "t") == 0) {
-		*got = 1;
-		ret = 0;
-		goto done;
-	}
-	pg_result_free(res);
-	res = NULL;
-	/* Two-key advisory locks show as classid, objid, objsubid = 2. */
-	if (pg_exec(db,
-	    "SELECT a.pid, coalesce(a.client_hostname, host(a.client_addr), '[local]'),"
-	    " coalesce(a.application_name, '')"
-	    " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
-	    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
-	    " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
-	    "  WHERE datname = current_database())"
-	    " AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid LIMIT 1",
-	    2, params, &res, err) == -1)
-		goto done;
-	if (holder != NULL) {
-		buf_reset(holder);
-		if (pg_result_nrows(res) == 0)
-			buf_puts(holder, "a session that has just ended");
-		else
-			buf_printf(holder, "pid %s on host %s, '%s'",
-			    pg_result_get(res, 0, 0), pg_result_get(res, 0, 1),
-			    pg_result_get(res, 0, 2));
-	}
-	ret = 0;
-done:
-	pg_result_free(res);
-	return ret;
-}
-
-/* Releases the plan's advisory lock. */
-int
-pg_plan_unlock(struct pg *db, const char *plan, struct buf *err)
-{
-	char k1[16], k2[16];
-	const char *params[] = { k1, k2 };
-
-	snprintf(k1, sizeof k1, "%d", PG_LOCK_CLASS);
-	snprintf(k2, sizeof k2, "%u", plan_key(plan));
-	return pg_exec(db, "SELECT pg_catalog.pg_advisory_unlock($1::int4, $2::int4)",
-	    2, params, NULL, err);
 }
 
 /* The libpq version as text. */

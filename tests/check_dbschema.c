@@ -4,7 +4,7 @@
  * with their recorded version, tables made by an excon that recorded no
  * version (with the DDL it ran) accepted or upgraded, a newer version
  * refused, a role that may write but not own, the lock keys older excons
- * take.  Every test works in a database of its own.
+ * take, the plan lock.  Every test works in a database of its own.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -270,6 +270,39 @@ START_TEST(test_ddl_lock_waits)
 }
 END_TEST
 
+START_TEST(test_plan_lock_keys)
+{
+	char *ci = pt_db("dbs_plan_lock");
+	struct pg *a = db_open(ci), *b = db_open(ci);
+	struct buf err = BUF_INIT, who = BUF_INIT;
+	int got = -1;
+
+	/*
+	 * The keys older excons take for a plan: (1702388591, FNV-1a of the
+	 * name, kept positive), so that they and this one exclude each other.
+	 */
+	ck_assert_msg(dbschema_plan_lock(a, "users-full-name", &got, &who, &err) == 0, "%s",
+	    buf_cstr(&err));
+	ck_assert_int_eq(got, 1);
+	pt_sql_eq(ci, "SELECT classid::bigint || '/' || objid::bigint FROM pg_locks"
+	    " WHERE locktype = 'advisory' AND objsubid = 2", "1702388591/71334497");
+	ck_assert_msg(dbschema_plan_lock(b, "users-full-name", &got, &who, &err) == 0, "%s",
+	    buf_cstr(&err));
+	ck_assert_int_eq(got, 0);
+	ck_assert_msg(tu_has(buf_cstr(&who), "pid ") && tu_has(buf_cstr(&who), "'excon-test'"),
+	    "%s", buf_cstr(&who));
+	ck_assert_msg(dbschema_plan_unlock(a, "users-full-name", &err) == 0, "%s", buf_cstr(&err));
+	ck_assert_msg(dbschema_plan_lock(b, "users-full-name", &got, &who, &err) == 0, "%s",
+	    buf_cstr(&err));
+	ck_assert_int_eq(got, 1);
+	pg_close(a);
+	pg_close(b);
+	buf_free(&err);
+	buf_free(&who);
+	free(ci);
+}
+END_TEST
+
 /* One TCase per behaviour. */
 static Suite *
 dbschema_suite(void)
@@ -283,6 +316,7 @@ dbschema_suite(void)
 		{ "newer_version_refused", test_newer_version_refused },
 		{ "versioned_ddl", test_versioned_ddl },
 		{ "ddl_lock_waits", test_ddl_lock_waits },
+		{ "plan_lock_keys", test_plan_lock_keys },
 	};
 	size_t i;
 
