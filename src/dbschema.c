@@ -220,7 +220,7 @@ part_read(struct pg *db, enum dbschema_part part, int *version, int *stamped,
 	*version = 0;
 	*stamped = 0;
 	*owned = 0;
-	buf_printf(&q, "SELECT to_regclass($1) IS NOT NULL,"
+	buf_printf(&q, "SELECT pg_catalog.to_regclass($1) IS NOT NULL,"
 	    " pg_catalog.obj_description(to_regclass($1), 'pg_class'),"
 	    " (SELECT pg_catalog.pg_has_role(relowner, 'USAGE') FROM pg_catalog.pg_class"
 	    "  WHERE oid = to_regclass($1)), %s", pt->legacy);
@@ -290,7 +290,7 @@ dbschema_ensure(struct pg *db, enum dbschema_part part, struct buf *err)
 	 * The transaction-level advisory lock serialises two first uses,
 	 * which would otherwise race on CREATE SCHEMA IF NOT EXISTS.
 	 */
-	buf_printf(&sql, "BEGIN; SELECT pg_catalog.pg_advisory_xact_lock(%d, %d);",
+	buf_printf(&sql, "BEGIN;SELECT pg_catalog.pg_advisory_xact_lock(%d, %d);",
 	    DBSCHEMA_LOCK_CLASS, DBSCHEMA_LOCK_DDL);
 	dbschema_ddl(part, version, &sql);
 	buf_puts(&sql, "COMMIT");
