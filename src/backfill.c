@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "backfill.h"
+#include "dbschema.h"
 #include "xalloc.h"
 
 /* A batch sent and not yet heard back. */
@@ -74,19 +75,6 @@ struct bf {
 
 /* How often the walk looks at the database's health, ms. */
 #define HEALTH_EVERY_MS 1000
-
-/* Frees a NULL-terminated vector; NULL-safe. */
-void
-backfill_strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
 
 /* Monotonic milliseconds. */
 static double
@@ -195,41 +183,11 @@ done:
 	return ret;
 }
 
-/* Creates excon.backfill on first use (serialised like the ledger). */
+/* Creates excon.backfill on first use (dbschema.h). */
 static int
 bf_ensure_table(struct pg *db, struct buf *err)
 {
-	struct pg_result *res = NULL;
-	int ret = -1;
-
-	if (pg_exec(db, "SELECT to_regclass('excon.backfill') IS NOT NULL", 0, NULL,
-	    &res, err) == -1)
-		goto done;
-	if (strcmp(pg_result_get(res, 0, 0), "t") == 0) {
-		ret = 0;
-		goto done;
-	}
-	if (pg_exec_script(db,
-	    "BEGIN;"
-	    "SELECT pg_catalog.pg_advisory_xact_lock(1702388591, 0);"
-	    "CREATE SCHEMA IF NOT EXISTS excon;"
-	    "CREATE TABLE IF NOT EXISTS excon.backfill ("
-	    " plan text NOT NULL, step text NOT NULL,"
-	    " key_columns text[] NOT NULL, cursor text[],"
-	    " rows_done bigint NOT NULL DEFAULT 0, rows_updated bigint NOT NULL DEFAULT 0,"
-	    " rows_total bigint NOT NULL DEFAULT 0, finished boolean NOT NULL DEFAULT false,"
-	    " started_at timestamptz NOT NULL DEFAULT now(),"
-	    " updated_at timestamptz NOT NULL DEFAULT now(),"
-	    " PRIMARY KEY (plan, step));"
-	    "COMMIT", NULL, err) == -1) {
-		if (pg_in_transaction(db))
-			(void)pg_exec(db, "ROLLBACK", 0, NULL, NULL, NULL);
-		goto done;
-	}
-	ret = 0;
-done:
-	pg_result_free(res);
-	return ret;
+	return dbschema_ensure(db, DBSCHEMA_BACKFILL, err);
 }
 
 /* Removes the saved cursor of plan/step. */
@@ -591,12 +549,12 @@ bf_recv(struct pg *db, struct bf *f, int *moved, struct buf *err)
 		if (v == NULL) {
 			error_set(err, "the saved backfill cursor of '%s/%s' is damaged",
 			    f->o->plan, f->o->step);
-			backfill_strv_free(cur);
+			strv_free(cur);
 			goto out;
 		}
 		cur[i] = xstrdup(v);
 	}
-	backfill_strv_free(f->cursor);
+	strv_free(f->cursor);
 	f->cursor = cur;
 	f->done = done;
 	f->updated += changed;
@@ -1103,9 +1061,9 @@ done:
 		buf_free(&e2);
 		free(sync_prev);
 	}
-	backfill_strv_free(f.cols);
-	backfill_strv_free(f.types);
-	backfill_strv_free(f.cursor);
+	strv_free(f.cols);
+	strv_free(f.types);
+	strv_free(f.cursor);
 	free(f.table);
 	free(f.sql[0]);
 	free(f.sql[1]);
@@ -1173,8 +1131,8 @@ done:
 	}
 	pg_result_free(res);
 	buf_free(&q);
-	backfill_strv_free(f.cols);
-	backfill_strv_free(f.types);
+	strv_free(f.cols);
+	strv_free(f.types);
 	free(f.table);
 	free(f.sql[0]);
 	free(f.sql[1]);
@@ -1316,8 +1274,8 @@ done:
 	pg_result_free(res);
 	buf_free(&q);
 	buf_free(&keys);
-	backfill_strv_free(f.cols);
-	backfill_strv_free(f.types);
+	strv_free(f.cols);
+	strv_free(f.types);
 	free(f.table);
 	free(f.sql[0]);
 	free(f.sql[1]);

@@ -114,13 +114,11 @@ int backfill_explain(struct pg *db, const struct backfill_opts *o, int next,
 /*
  * The primary-key columns of schema.table in key order, with their types
  * (format_type).  *cols and *types are NULL-terminated and owned by the
- * caller (backfill_strv_free); *cols is an empty list when the table has
+ * caller (strv_free, xalloc.h); *cols is an empty list when the table has
  * no primary key.
  */
 int backfill_primary_key(struct pg *db, const char *schema, const char *table,
     char ***cols, char ***types, struct buf *err);
-/* Frees a NULL-terminated string vector (NULL-safe). */
-void backfill_strv_free(char **v);
 
 /* Removes the saved cursor of plan/step (for rollback and reruns). */
 int backfill_forget(struct pg *db, const char *plan, const char *step,

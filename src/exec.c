@@ -1,30 +1,27 @@
 /*
  * The step executor (see exec.h for the API and the naming conventions).
  *
- * A step becomes a script: a list of units, each either one transaction
- * (BEGIN ... COMMIT) or statements run outside a transaction.  The same
- * script is rendered by exec_dry_run and run by exec_step, so the dry run
- * shows what really runs.  Each unit is retried as a whole on lock timeout
- * or deadlock (pg_retry_run); a transactional step writes its ledger row in
- * its last unit, a non-transactional one in a unit of its own afterwards.
- * Every unit is idempotent on its own (IF [NOT] EXISTS, or a DO block that
- * looks at the catalog first), so a rerun after a crash between units is
- * safe.
+ * A step becomes a script (sqlgen.h): a list of units, each either one
+ * transaction (BEGIN ... COMMIT) or statements run outside a transaction.
+ * The same script is rendered by exec_dry_run and run by exec_step, so the
+ * dry run shows what really runs.  Each unit is retried as a whole on lock
+ * timeout or deadlock (pg_retry_run); a transactional step writes its
+ * ledger row in its last unit, a non-transactional one in a unit of its own
+ * afterwards.  Every unit is idempotent on its own, so a rerun after a
+ * crash between units is safe.
  */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "backfill.h"
+#include "dbschema.h"
 #include "exec.h"
 #include "pg.h"
-#include "sha256.h"
-#include "sqlcheck.h"
+#include "sqlgen.h"
+#include "util.h"
 #include "xalloc.h"
-
-#define NAMEDATALEN_MAX 63
 
 struct exec {
 	struct exec_opts	 o;
@@ -33,34 +30,12 @@ struct exec {
 	int			 ledger_ok;
 };
 
-enum unit_kind {
-	UNIT_TX,	/* one transaction */
-	UNIT_NOTX,	/* autocommit statements */
-	UNIT_INDEX,	/* drop an INVALID leftover index, then build (autocommit) */
-	UNIT_BACKFILL,	/* the batched backfill */
-};
-
-struct stmt {
-	char	*sql;
-	char	*params[4];
-	int	 nparams;
-	int	 script;	/* verbatim SQL from the plan: simple protocol */
-};
-
-struct unit {
-	enum unit_kind	 kind;
-	struct stmt	*v;
-	size_t		 n;
-	size_t		 cap;
-	char		*schema;	/* UNIT_INDEX: the index to check */
-	char		*name;
-};
-
-struct script {
-	struct unit	*v;
-	size_t		 n;
-	size_t		 cap;
-};
+/* 1 when the kind writes its ledger row (every DB kind). */
+int
+exec_step_runs_sql(const struct step *s)
+{
+	return sqlgen_runs_sql(s);
+}
 
 /* Default options. */
 void
@@ -71,890 +46,6 @@ exec_opts_init(struct exec_opts *o)
 	o->lock_retries = 10;
 	o->batch_size = 1000;
 	o->target_batch_ms = 25;
-}
-
-/* Frees a script's units and statements. */
-static void
-script_free(struct script *sc)
-{
-	size_t i, j;
-	int k;
-
-	for (i = 0; i < sc->n; i++) {
-		for (j = 0; j < sc->v[i].n; j++) {
-			free(sc->v[i].v[j].sql);
-			for (k = 0; k < sc->v[i].v[j].nparams; k++)
-				free(sc->v[i].v[j].params[k]);
-		}
-		free(sc->v[i].v);
-		free(sc->v[i].schema);
-		free(sc->v[i].name);
-	}
-	free(sc->v);
-	memset(sc, 0, sizeof *sc);
-}
-
-/* Starts a new unit of kind k; returns it (borrowed). */
-static struct unit *
-script_unit(struct script *sc, enum unit_kind k)
-{
-	struct unit *u;
-
-	XGROW(sc->v, sc->cap, sc->n + 1);
-	u = &sc->v[sc->n++];
-	memset(u, 0, sizeof *u);
-	u->kind = k;
-	return u;
-}
-
-/* Adds a statement (taking ownership of sql) with up to 4 parameters. */
-static struct stmt *
-unit_add(struct unit *u, char *sql, int nparams, const char *p0,
-    const char *p1, const char *p2)
-{
-	struct stmt *s;
-
-	XGROW(u->v, u->cap, u->n + 1);
-	s = &u->v[u->n++];
-	memset(s, 0, sizeof *s);
-	s->sql = sql;
-	s->nparams = nparams;
-	if (nparams > 0)
-		s->params[0] = xstrdup(p0);
-	if (nparams > 1)
-		s->params[1] = xstrdup(p1);
-	if (nparams > 2)
-		s->params[2] = xstrdup(p2);
-	return s;
-}
-
-/* The step's schema, "public" when absent. */
-static const char *
-schema_of(const struct step *s)
-{
-	return s->schema.s != NULL && s->schema.s[0] != '\0' ? s->schema.s : "public";
-}
-
-/* Appends "schema"."name". */
-static void
-qualified(struct buf *b, const char *schema, const char *name)
-{
-	pg_quote_ident(b, schema);
-	buf_putc(b, '.');
-	pg_quote_ident(b, name);
-}
-
-/* Appends the step's quoted table. */
-static void
-qtable(struct buf *b, const struct step *s)
-{
-	qualified(b, schema_of(s), s->table.s);
-}
-
-/* "table" or "schema.table" for messages. */
-static void
-display_table(struct buf *b, const struct step *s)
-{
-	if (strcmp(schema_of(s), "public") != 0)
-		buf_printf(b, "%s.", schema_of(s));
-	buf_puts(b, s->table.s);
-}
-
-/*
- * Writes a database object name: prefix + parts joined by "_", or, when
- * that exceeds 63 bytes, the prefix, the start of the readable form and a
- * hash, so two long names never collide after PostgreSQL truncates them.
- */
-static void
-object_name(struct buf *out, const char *prefix, const char *a, const char *b)
-{
-	struct buf full = BUF_INIT;
-	char h[65];
-
-	buf_printf(&full, "%s%s%s%s", prefix, a, b ? "_" : "", b ? b : "");
-	if (full.len <= NAMEDATALEN_MAX) {
-		buf_puts(out, buf_cstr(&full));
-		buf_free(&full);
-		return;
-	}
-	sha256_hex(full.ptr, full.len, h);
-	h[12] = '\0';
-	buf_add(out, full.ptr, NAMEDATALEN_MAX - 13);
-	buf_printf(out, "_%s", h);
-	buf_free(&full);
-}
-
-/* The sync trigger (and function) name of a dual_write step. */
-static void
-sync_name(struct buf *out, const struct step *s)
-{
-	object_name(out, "excon_sync_", s->from.s, s->to.s);
-}
-
-/* An index name: the step's, or <table>_<col>..._idx. */
-static void
-index_name(struct buf *out, const struct step *s)
-{
-	struct buf cols = BUF_INIT;
-	size_t i;
-
-	if (s->name.s != NULL) {
-		buf_puts(out, s->name.s);
-		return;
-	}
-	for (i = 0; s->columns != NULL && s->columns[i] != NULL; i++)
-		buf_printf(&cols, "%s%s", i ? "_" : "", s->columns[i]);
-	buf_puts(&cols, "_idx");
-	object_name(out, "", s->table.s, buf_cstr(&cols));
-	buf_free(&cols);
-}
-
-/* A constraint name: the step's, or <table>_<col>_check / _fkey. */
-static void
-constraint_name(struct buf *out, const struct step *s)
-{
-	struct buf suffix = BUF_INIT;
-	const char *col;
-
-	if (s->name.s != NULL) {
-		buf_puts(out, s->name.s);
-		return;
-	}
-	col = s->fk_columns != NULL && s->fk_columns[0] != NULL ? s->fk_columns[0] :
-	    s->column.s != NULL ? s->column.s : NULL;
-	if (col != NULL)
-		buf_printf(&suffix, "%s_", col);
-	buf_puts(&suffix, s->check.s != NULL ? "check" : "fkey");
-	object_name(out, "", s->table.s, buf_cstr(&suffix));
-	buf_free(&suffix);
-}
-
-/* Appends ("a", "b", ...) from a NULL-terminated list. */
-static void
-ident_list(struct buf *b, char *const *v)
-{
-	size_t i;
-
-	buf_putc(b, '(');
-	for (i = 0; v != NULL && v[i] != NULL; i++) {
-		if (i > 0)
-			buf_puts(b, ", ");
-		pg_quote_ident(b, v[i]);
-	}
-	buf_putc(b, ')');
-}
-
-/* Refuses plan text that would end the $excon$ quoting of a DO block. */
-static int
-check_dollar(const struct step *s, const char *text, struct buf *err)
-{
-	if (text != NULL && strstr(text, "$excon$") != NULL)
-		return error_set(err, "step '%s': '$excon$' is reserved and cannot appear in names or expressions",
-		    s->id.s);
-	return 0;
-}
-
-/* Refuses '$excon$' in every name of the step (see check_dollar). */
-static int
-check_dollar_names(const struct step *s, struct buf *err)
-{
-	const struct pstr *one[] = { &s->table, &s->schema, &s->column,
-	    &s->name, &s->from, &s->to, &s->references, &s->using_ };
-	char **const lists[] = { s->columns, s->fk_columns, s->ref_columns,
-	    s->primary_key };
-	size_t i, j;
-
-	for (i = 0; i < sizeof one / sizeof one[0]; i++)
-		if (check_dollar(s, one[i]->s, err) == -1)
-			return -1;
-	for (i = 0; i < sizeof lists / sizeof lists[0]; i++)
-		for (j = 0; lists[i] != NULL && lists[i][j] != NULL; j++)
-			if (check_dollar(s, lists[i][j], err) == -1)
-				return -1;
-	for (i = 0; i < s->ntcols; i++)
-		if (check_dollar(s, s->tcols[i].name, err) == -1)
-			return -1;
-	return 0;
-}
-
-/*
- * A copy of a step whose SQL fragments are replaced by what the parser
- * read (sqlcheck_fragment): comments and ';' are gone, so no fragment can
- * change or extend the statement built around it.  Everything else is
- * borrowed from the plan's step; parsed_free() frees what the copy owns.
- */
-struct parsed {
-	struct step		 s;
-	char			*own[8];
-	size_t			 nown;
-	struct plan_column	*tcols;
-};
-
-/* Replaces fragment f of ps->s by its parsed text; -1 with a message. */
-static int
-parsed_field(struct parsed *ps, char **f, enum sqlfrag k, const char *field,
-    struct buf *err)
-{
-	struct buf why = BUF_INIT;
-	char *clean = NULL;
-	int ret = 0;
-
-	if (*f == NULL)
-		return 0;
-	if (sqlcheck_fragment(k, *f, &clean, &why) == -1) {
-		ret = error_set(err, "step '%s': '%s' %s", ps->s.id.s, field,
-		    buf_cstr(&why));
-	} else if (ps->nown < sizeof ps->own / sizeof ps->own[0]) {
-		ps->own[ps->nown++] = clean;
-		*f = clean;
-	} else
-		free(clean);
-	buf_free(&why);
-	return ret;
-}
-
-/* Frees what a parsed copy owns (NULL-safe). */
-static void
-parsed_free(struct parsed *ps)
-{
-	size_t i;
-
-	if (ps == NULL)
-		return;
-	for (i = 0; i < ps->nown; i++)
-		free(ps->own[i]);
-	for (i = 0; ps->tcols != NULL && i < ps->s.ntcols; i++) {
-		free(ps->tcols[i].type);
-		free(ps->tcols[i].default_);
-	}
-	free(ps->tcols);
-	memset(ps, 0, sizeof *ps);
-}
-
-/*
- * Fills ps with the parsed copy of s.  Returns -1 with a message when a
- * fragment is not of its shape; ps is then empty (parsed_free is safe).
- */
-static int
-parsed_step(const struct step *s, struct parsed *ps, struct buf *err)
-{
-	struct step *c = &ps->s;
-	size_t i;
-
-	memset(ps, 0, sizeof *ps);
-	*c = *s;
-	if (check_dollar_names(s, err) == -1)
-		goto fail;
-	if (s->kind == KIND_DUAL_WRITE &&
-	    (parsed_field(ps, &c->up.s, FRAG_EXPR, "up", err) == -1 ||
-	    parsed_field(ps, &c->down.s, FRAG_EXPR, "down", err) == -1))
-		goto fail;
-	if (s->kind == KIND_ADD_COLUMN &&
-	    parsed_field(ps, &c->type.s, FRAG_TYPE, "type", err) == -1)
-		goto fail;
-	if (parsed_field(ps, &c->verify.s, FRAG_QUERY, "verify", err) == -1 ||
-	    parsed_field(ps, &c->set.s, FRAG_SET, "set", err) == -1 ||
-	    parsed_field(ps, &c->where.s, FRAG_EXPR, "where", err) == -1 ||
-	    parsed_field(ps, &c->check.s, FRAG_EXPR, "check", err) == -1)
-		goto fail;
-	if (s->ntcols > 0) {
-		ps->tcols = xcalloc(s->ntcols, sizeof *ps->tcols);
-		c->tcols = ps->tcols;
-		for (i = 0; i < s->ntcols; i++) {
-			struct buf why = BUF_INIT;
-			int bad;
-
-			ps->tcols[i] = s->tcols[i];
-			ps->tcols[i].type = NULL;
-			ps->tcols[i].default_ = NULL;
-			bad = sqlcheck_fragment(FRAG_TYPE, s->tcols[i].type,
-			    &ps->tcols[i].type, &why) == -1 ||
-			    sqlcheck_fragment(FRAG_EXPR, s->tcols[i].default_,
-			    &ps->tcols[i].default_, &why) == -1;
-			if (bad)
-				error_set(err, "step '%s': column '%s': %s",
-				    s->id.s, s->tcols[i].name, buf_cstr(&why));
-			buf_free(&why);
-			if (bad)
-				goto fail;
-		}
-	}
-	return 0;
-fail:
-	parsed_free(ps);
-	return -1;
-}
-
-/* 1 when the kind writes its ledger row (every DB kind). */
-int
-exec_step_runs_sql(const struct step *s)
-{
-	switch (s->kind) {
-	case KIND_DUAL_WRITE:
-		return s->trigger;
-	case KIND_STOP_OLD_WRITES:
-		return s->drop_not_null;
-	case KIND_SWITCH_READS:
-	case KIND_CODE:
-	case KIND__COUNT:
-		return 0;
-	case KIND_SQL:
-		return s->up.s != NULL;
-	default:
-		return 1;
-	}
-}
-
-/* Adds the ledger INSERT for p/s to u. */
-static void
-ledger_insert(struct unit *u, const struct plan *p, const struct step *s)
-{
-	unit_add(u, xstrdup("INSERT INTO excon.ledger (plan, step, checksum) VALUES ($1, $2, $3)"),
-	    3, p->name.s, s->id.s, s->checksum);
-}
-
-/* Adds the ledger DELETE for p/s to u. */
-static void
-ledger_delete(struct unit *u, const struct plan *p, const struct step *s)
-{
-	unit_add(u, xstrdup("DELETE FROM excon.ledger WHERE plan = $1 AND step = $2"),
-	    2, p->name.s, s->id.s, NULL);
-}
-
-/*
- * A DO block that drops every excon sync trigger (and its function) on the
- * step's table, or only those whose column list holds `column` when it is
- * not NULL.  The trigger's columns come from pg_trigger.tgattr (see the
- * BEFORE ... UPDATE OF declaration in gen_dual_write).
- */
-static char *
-drop_sync_triggers_sql(const struct step *s, const char *column)
-{
-	struct buf b = BUF_INIT, t = BUF_INIT, tl = BUF_INIT;
-
-	qtable(&t, s);
-	pg_quote_literal(&tl, buf_cstr(&t));
-	buf_printf(&b,
-	    "DO $excon$\nDECLARE r record;\nBEGIN\n"
-	    "  FOR r IN SELECT t.tgname, t.tgfoid::regprocedure AS fn\n"
-	    "    FROM pg_catalog.pg_trigger t\n"
-	    "    WHERE t.tgrelid = to_regclass(%s) AND t.tgname LIKE 'excon\\_sync\\_%%'",
-	    buf_cstr(&tl));
-	if (column != NULL) {
-		buf_puts(&b, "\n    AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
-		    " WHERE a.attrelid = t.tgrelid AND a.attnum = ANY (t.tgattr::int2[]) AND a.attname = ");
-		pg_quote_literal(&b, column);
-		buf_putc(&b, ')');
-	}
-	buf_printf(&b, "\n  LOOP\n"
-	    "    EXECUTE format('DROP TRIGGER IF EXISTS %%I ON %%s', r.tgname, %s);\n"
-	    "    EXECUTE format('DROP FUNCTION IF EXISTS %%s', r.fn);\n"
-	    "  END LOOP;\nEND $excon$", buf_cstr(&tl));
-	buf_free(&t);
-	buf_free(&tl);
-	return buf_detach(&b);
-}
-
-/*
- * SQL of a DO block running `ddl` only when `cond` (SQL boolean) holds.
- * Used where PostgreSQL has no IF [NOT] EXISTS form.
- */
-static char *
-do_if(const char *cond, const char *ddl)
-{
-	return xasprintf("DO $excon$\nBEGIN\n  IF %s THEN\n    %s;\n  END IF;\nEND $excon$",
-	    cond, ddl);
-}
-
-/* Condition: constraint `name` exists on the step's table. */
-static char *
-constraint_exists(const struct step *s, const char *name, const char *extra)
-{
-	struct buf b = BUF_INIT, t = BUF_INIT;
-
-	qtable(&t, s);
-	buf_puts(&b, "EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = ");
-	pg_quote_literal(&b, buf_cstr(&t));
-	buf_puts(&b, "::regclass AND conname = ");
-	pg_quote_literal(&b, name);
-	if (extra != NULL)
-		buf_printf(&b, " AND %s", extra);
-	buf_putc(&b, ')');
-	buf_free(&t);
-	return buf_detach(&b);
-}
-
-/* Requires a step field; names it in the message. */
-static int
-need(const struct step *s, const char *v, const char *field, struct buf *err)
-{
-	if (v == NULL || v[0] == '\0')
-		return error_set(err, "step '%s': missing '%s'", s->id.s ? s->id.s : "?", field);
-	return 0;
-}
-
-/* create_table: CREATE TABLE IF NOT EXISTS with a required primary key. */
-static int
-gen_create_table(const struct step *s, struct buf *b, struct buf *err)
-{
-	size_t i;
-	int pk = s->primary_key != NULL && s->primary_key[0] != NULL;
-
-	if (s->ntcols == 0)
-		return error_set(err, "step '%s': create_table needs 'columns'", s->id.s);
-	for (i = 0; i < s->ntcols; i++)
-		pk |= s->tcols[i].primary_key;
-	if (!pk)
-		return error_set(err, "step '%s': create_table needs a primary key ('primary_key' or a column with 'primary_key: true')",
-		    s->id.s);
-	buf_puts(b, "CREATE TABLE IF NOT EXISTS ");
-	qtable(b, s);
-	buf_puts(b, " (");
-	for (i = 0; i < s->ntcols; i++) {
-		const struct plan_column *c = &s->tcols[i];
-
-		buf_puts(b, i ? ",\n    " : "\n    ");
-		pg_quote_ident(b, c->name);
-		buf_printf(b, " %s", c->type);
-		if (c->default_ != NULL)
-			buf_printf(b, " DEFAULT %s", c->default_);
-		if (c->not_null)
-			buf_puts(b, " NOT NULL");
-		if (c->primary_key)
-			buf_puts(b, " PRIMARY KEY");
-	}
-	if (s->primary_key != NULL && s->primary_key[0] != NULL) {
-		buf_puts(b, ",\n    PRIMARY KEY ");
-		ident_list(b, s->primary_key);
-	}
-	buf_puts(b, "\n)");
-	return 0;
-}
-
-/* The dual_write sync trigger: function, trigger (replaced if present). */
-static int
-gen_dual_write(const struct step *s, struct unit *u, struct buf *err)
-{
-	struct buf name = BUF_INIT, fn = BUF_INIT, from = BUF_INIT, to = BUF_INIT;
-	struct buf up = BUF_INIT, down = BUF_INIT, b = BUF_INIT, t = BUF_INIT;
-	int ret = -1;
-
-	if (need(s, s->from.s, "from", err) == -1 || need(s, s->to.s, "to", err) == -1)
-		goto done;
-	if (check_dollar(s, s->up.s, err) == -1 || check_dollar(s, s->down.s, err) == -1)
-		goto done;
-	sync_name(&name, s);
-	qualified(&fn, schema_of(s), buf_cstr(&name));
-	qtable(&t, s);
-	pg_quote_ident(&from, s->from.s);
-	pg_quote_ident(&to, s->to.s);
-	if (s->up.s != NULL)
-		buf_puts(&up, s->up.s);
-	else
-		buf_printf(&up, "NEW.%s", buf_cstr(&from));
-	if (s->down.s != NULL)
-		buf_puts(&down, s->down.s);
-	else
-		buf_printf(&down, "NEW.%s", buf_cstr(&to));
-	/*
-	 * BEFORE triggers run before NOT NULL is checked, so an INSERT by new
-	 * code that writes only `to` still fills a NOT NULL `from`.  On UPDATE
-	 * the column that changed wins; when both changed, the writer wrote
-	 * both and nothing is touched.  A backfill (its session sets
-	 * excon.writer, see backfill.h) writes `to` from `from`: copying it
-	 * back through `down` would at best redo work and, with a lossy `down`,
-	 * change the value the running code reads.
-	 */
-	buf_printf(&b,
-	    "CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $excon$\n"
-	    "BEGIN\n"
-	    "  IF TG_OP = 'INSERT' THEN\n"
-	    "    IF NEW.%s IS NULL THEN\n      NEW.%s := %s;\n"
-	    "    ELSIF NEW.%s IS NULL THEN\n      NEW.%s := %s;\n    END IF;\n"
-	    "  ELSIF NEW.%s IS DISTINCT FROM OLD.%s AND NEW.%s IS NOT DISTINCT FROM OLD.%s THEN\n"
-	    "    NEW.%s := %s;\n"
-	    "  ELSIF NEW.%s IS DISTINCT FROM OLD.%s AND NEW.%s IS NOT DISTINCT FROM OLD.%s\n"
-	    "      AND current_setting('excon.writer', true) IS DISTINCT FROM 'backfill' THEN\n"
-	    "    NEW.%s := %s;\n"
-	    "  END IF;\n"
-	    "  RETURN NEW;\n"
-	    "END\n$excon$",
-	    buf_cstr(&fn),
-	    buf_cstr(&to), buf_cstr(&to), buf_cstr(&up),
-	    buf_cstr(&from), buf_cstr(&from), buf_cstr(&down),
-	    buf_cstr(&from), buf_cstr(&from), buf_cstr(&to), buf_cstr(&to),
-	    buf_cstr(&to), buf_cstr(&up),
-	    buf_cstr(&to), buf_cstr(&to), buf_cstr(&from), buf_cstr(&from),
-	    buf_cstr(&from), buf_cstr(&down));
-	unit_add(u, buf_detach(&b), 0, NULL, NULL, NULL);
-	buf_puts(&b, "DROP TRIGGER IF EXISTS ");
-	pg_quote_ident(&b, buf_cstr(&name));
-	buf_printf(&b, " ON %s", buf_cstr(&t));
-	unit_add(u, buf_detach(&b), 0, NULL, NULL, NULL);
-	buf_puts(&b, "CREATE TRIGGER ");
-	pg_quote_ident(&b, buf_cstr(&name));
-	buf_printf(&b, " BEFORE INSERT OR UPDATE OF %s, %s ON %s FOR EACH ROW EXECUTE FUNCTION %s()",
-	    buf_cstr(&from), buf_cstr(&to), buf_cstr(&t), buf_cstr(&fn));
-	unit_add(u, buf_detach(&b), 0, NULL, NULL, NULL);
-	ret = 0;
-done:
-	buf_free(&name);
-	buf_free(&fn);
-	buf_free(&from);
-	buf_free(&to);
-	buf_free(&up);
-	buf_free(&down);
-	buf_free(&b);
-	buf_free(&t);
-	return ret;
-}
-
-/* Drops the dual_write trigger and its function (rollback of dual_write). */
-static void
-gen_drop_sync(const struct step *s, struct unit *u)
-{
-	struct buf name = BUF_INIT, b = BUF_INIT;
-
-	sync_name(&name, s);
-	buf_puts(&b, "DROP TRIGGER IF EXISTS ");
-	pg_quote_ident(&b, buf_cstr(&name));
-	buf_puts(&b, " ON ");
-	qtable(&b, s);
-	unit_add(u, buf_detach(&b), 0, NULL, NULL, NULL);
-	buf_puts(&b, "DROP FUNCTION IF EXISTS ");
-	qualified(&b, schema_of(s), buf_cstr(&name));
-	buf_puts(&b, "()");
-	unit_add(u, buf_detach(&b), 0, NULL, NULL, NULL);
-	buf_free(&name);
-}
-
-/* set_not_null in three idempotent transactions. */
-static void
-gen_set_not_null(const struct step *s, struct script *sc, struct unit **last)
-{
-	struct buf chk = BUF_INIT, t = BUF_INIT, col = BUF_INIT, ddl = BUF_INIT;
-	struct buf cond = BUF_INIT;
-	char *c1, *c2;
-	struct unit *u;
-
-	object_name(&chk, "excon_nn_", s->column.s, NULL);
-	qtable(&t, s);
-	pg_quote_ident(&col, s->column.s);
-
-	/* 1. CHECK (col IS NOT NULL) NOT VALID, unless already NOT NULL or there. */
-	buf_puts(&cond, "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = ");
-	pg_quote_literal(&cond, buf_cstr(&t));
-	buf_puts(&cond, "::regclass AND attname = ");
-	pg_quote_literal(&cond, s->column.s);
-	buf_puts(&cond, " AND attnotnull) AND NOT ");
-	c1 = constraint_exists(s, buf_cstr(&chk), NULL);
-	buf_puts(&cond, c1);
-	buf_printf(&ddl, "ALTER TABLE %s ADD CONSTRAINT ", buf_cstr(&t));
-	pg_quote_ident(&ddl, buf_cstr(&chk));
-	buf_printf(&ddl, " CHECK (%s IS NOT NULL) NOT VALID", buf_cstr(&col));
-	u = script_unit(sc, UNIT_TX);
-	unit_add(u, do_if(buf_cstr(&cond), buf_cstr(&ddl)), 0, NULL, NULL, NULL);
-
-	/* 2. VALIDATE it (SHARE UPDATE EXCLUSIVE: writes go on). */
-	buf_reset(&ddl);
-	buf_printf(&ddl, "ALTER TABLE %s VALIDATE CONSTRAINT ", buf_cstr(&t));
-	pg_quote_ident(&ddl, buf_cstr(&chk));
-	c2 = constraint_exists(s, buf_cstr(&chk), "NOT convalidated");
-	u = script_unit(sc, UNIT_TX);
-	unit_add(u, do_if(c2, buf_cstr(&ddl)), 0, NULL, NULL, NULL);
-
-	/* 3. SET NOT NULL uses the valid CHECK instead of a scan; drop the CHECK. */
-	u = script_unit(sc, UNIT_TX);
-	unit_add(u, xasprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
-	    buf_cstr(&t), buf_cstr(&col)), 0, NULL, NULL, NULL);
-	buf_reset(&ddl);
-	buf_printf(&ddl, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS ", buf_cstr(&t));
-	pg_quote_ident(&ddl, buf_cstr(&chk));
-	unit_add(u, buf_detach(&ddl), 0, NULL, NULL, NULL);
-	*last = u;
-	free(c1);
-	free(c2);
-	buf_free(&chk);
-	buf_free(&t);
-	buf_free(&col);
-	buf_free(&ddl);
-	buf_free(&cond);
-}
-
-/*
- * Builds the script of step s (forward).  The ledger INSERT goes into the
- * last transactional unit, or into a unit of its own after autocommit work.
- */
-static int
-gen_step(const struct exec_opts *o, const struct plan *p, const struct step *s,
-    struct script *sc, struct buf *err)
-{
-	struct buf b = BUF_INIT, n = BUF_INIT;
-	struct unit *u = NULL;
-	int tx = s->transaction;
-	int ret = -1;
-
-	(void)o;
-	if (s->kind != KIND_SQL && s->kind != KIND_CODE && s->kind != KIND_SWITCH_READS &&
-	    !(s->kind == KIND_DUAL_WRITE && !s->trigger) &&
-	    !(s->kind == KIND_STOP_OLD_WRITES && !s->drop_not_null) &&
-	    need(s, s->table.s, "table", err) == -1)
-		goto done;
-	if (check_dollar(s, s->table.s, err) == -1 || check_dollar(s, s->schema.s, err) == -1 ||
-	    check_dollar(s, s->column.s, err) == -1 || check_dollar(s, s->check.s, err) == -1)
-		goto done;
-	switch (s->kind) {
-	case KIND_ADD_COLUMN:
-		if (need(s, s->column.s, "column", err) == -1 ||
-		    need(s, s->type.s, "type", err) == -1)
-			goto done;
-		buf_puts(&b, "ALTER TABLE ");
-		qtable(&b, s);
-		buf_puts(&b, " ADD COLUMN IF NOT EXISTS ");
-		pg_quote_ident(&b, s->column.s);
-		buf_printf(&b, " %s", s->type.s);
-		if (s->default_.s != NULL) {
-			buf_puts(&b, " DEFAULT ");
-			pg_quote_literal(&b, s->default_.s);
-			buf_printf(&b, "::%s", s->type.s);
-		}
-		break;
-	case KIND_CREATE_TABLE:
-		if (gen_create_table(s, &b, err) == -1)
-			goto done;
-		break;
-	case KIND_CREATE_INDEX:
-		if (s->columns == NULL || s->columns[0] == NULL) {
-			error_set(err, "step '%s': create_index needs 'columns'", s->id.s);
-			goto done;
-		}
-		index_name(&n, s);
-		u = script_unit(sc, UNIT_INDEX);
-		u->schema = xstrdup(schema_of(s));
-		u->name = xstrdup(buf_cstr(&n));
-		buf_printf(&b, "CREATE %sINDEX CONCURRENTLY IF NOT EXISTS ", s->unique ? "UNIQUE " : "");
-		pg_quote_ident(&b, buf_cstr(&n));
-		buf_puts(&b, " ON ");
-		qtable(&b, s);
-		if (s->using_.s != NULL) {
-			buf_puts(&b, " USING ");
-			pg_quote_ident(&b, s->using_.s);
-		}
-		buf_putc(&b, ' ');
-		ident_list(&b, s->columns);
-		if (s->where.s != NULL)
-			buf_printf(&b, " WHERE %s", s->where.s);
-		unit_add(u, buf_detach(&b), 0, NULL, NULL, NULL);
-		tx = 0;
-		break;
-	case KIND_ADD_CONSTRAINT: {
-		char *cond, *ncond;
-
-		constraint_name(&n, s);
-		buf_puts(&b, "ALTER TABLE ");
-		qtable(&b, s);
-		buf_puts(&b, " ADD CONSTRAINT ");
-		pg_quote_ident(&b, buf_cstr(&n));
-		if (s->check.s != NULL)
-			buf_printf(&b, " CHECK (%s)", s->check.s);
-		else {
-			const char *ref = s->references.s, *dot;
-
-			if (s->fk_columns == NULL || s->fk_columns[0] == NULL || ref == NULL) {
-				error_set(err, "step '%s': add_constraint needs 'check', or 'foreign_key' and 'references'",
-				    s->id.s);
-				goto done;
-			}
-			buf_puts(&b, " FOREIGN KEY ");
-			ident_list(&b, s->fk_columns);
-			buf_puts(&b, " REFERENCES ");
-			if ((dot = strchr(ref, '.')) != NULL) {
-				char *sch = xstrndup(ref, (size_t)(dot - ref));
-
-				qualified(&b, sch, dot + 1);
-				free(sch);
-			} else
-				qualified(&b, schema_of(s), ref);
-			if (s->ref_columns != NULL && s->ref_columns[0] != NULL) {
-				buf_putc(&b, ' ');
-				ident_list(&b, s->ref_columns);
-			}
-		}
-		buf_puts(&b, " NOT VALID");
-		cond = constraint_exists(s, buf_cstr(&n), NULL);
-		ncond = xasprintf("NOT %s", cond);
-		u = script_unit(sc, tx ? UNIT_TX : UNIT_NOTX);
-		unit_add(u, do_if(ncond, buf_cstr(&b)), 0, NULL, NULL, NULL);
-		free(cond);
-		free(ncond);
-		buf_reset(&b);
-		break;
-	}
-	case KIND_DUAL_WRITE:
-		u = script_unit(sc, tx ? UNIT_TX : UNIT_NOTX);
-		if (gen_dual_write(s, u, err) == -1)
-			goto done;
-		break;
-	case KIND_BACKFILL:
-		if (need(s, s->set.s, "set", err) == -1)
-			goto done;
-		u = script_unit(sc, UNIT_BACKFILL);
-		tx = 0;
-		break;
-	case KIND_VALIDATE_CONSTRAINT:
-		if (need(s, s->name.s, "name", err) == -1)
-			goto done;
-		buf_puts(&b, "ALTER TABLE ");
-		qtable(&b, s);
-		buf_puts(&b, " VALIDATE CONSTRAINT ");
-		pg_quote_ident(&b, s->name.s);
-		break;
-	case KIND_SET_NOT_NULL:
-		if (need(s, s->column.s, "column", err) == -1)
-			goto done;
-		gen_set_not_null(s, sc, &u);
-		if (!tx)
-			u = NULL;
-		break;
-	case KIND_STOP_OLD_WRITES:
-		if (!s->drop_not_null)
-			break;
-		if (need(s, s->column.s, "column", err) == -1)
-			goto done;
-		buf_puts(&b, "ALTER TABLE ");
-		qtable(&b, s);
-		buf_puts(&b, " ALTER COLUMN ");
-		pg_quote_ident(&b, s->column.s);
-		buf_puts(&b, " DROP NOT NULL");
-		break;
-	case KIND_DROP_COLUMN:
-		if (need(s, s->column.s, "column", err) == -1)
-			goto done;
-		/* An excon sync trigger reading the column goes first, in the same transaction. */
-		u = script_unit(sc, tx ? UNIT_TX : UNIT_NOTX);
-		unit_add(u, drop_sync_triggers_sql(s, s->column.s), 0, NULL, NULL, NULL);
-		buf_puts(&b, "ALTER TABLE IF EXISTS ");
-		qtable(&b, s);
-		buf_puts(&b, " DROP COLUMN IF EXISTS ");
-		pg_quote_ident(&b, s->column.s);
-		unit_add(u, buf_detach(&b), 0, NULL, NULL, NULL);
-		break;
-	case KIND_DROP_TABLE:
-		u = script_unit(sc, tx ? UNIT_TX : UNIT_NOTX);
-		unit_add(u, drop_sync_triggers_sql(s, NULL), 0, NULL, NULL, NULL);
-		buf_puts(&b, "DROP TABLE IF EXISTS ");
-		qtable(&b, s);
-		unit_add(u, buf_detach(&b), 0, NULL, NULL, NULL);
-		break;
-	case KIND_DROP_INDEX:
-		if (need(s, s->name.s, "name", err) == -1)
-			goto done;
-		buf_puts(&b, "DROP INDEX CONCURRENTLY IF EXISTS ");
-		qualified(&b, schema_of(s), s->name.s);
-		u = script_unit(sc, UNIT_NOTX);
-		unit_add(u, buf_detach(&b), 0, NULL, NULL, NULL);
-		tx = 0;
-		break;
-	case KIND_DROP_CONSTRAINT:
-		if (need(s, s->name.s, "name", err) == -1)
-			goto done;
-		buf_puts(&b, "ALTER TABLE IF EXISTS ");
-		qtable(&b, s);
-		buf_puts(&b, " DROP CONSTRAINT IF EXISTS ");
-		pg_quote_ident(&b, s->name.s);
-		break;
-	case KIND_DROP_TRIGGER:
-		if (need(s, s->name.s, "name", err) == -1)
-			goto done;
-		buf_puts(&b, "DROP TRIGGER IF EXISTS ");
-		pg_quote_ident(&b, s->name.s);
-		buf_puts(&b, " ON ");
-		qtable(&b, s);
-		break;
-	case KIND_SQL:
-		if (s->up.s == NULL)
-			break;
-		u = script_unit(sc, tx ? UNIT_TX : UNIT_NOTX);
-		unit_add(u, xstrdup(s->up.s), 0, NULL, NULL, NULL)->script = 1;
-		break;
-	case KIND_SWITCH_READS:
-	case KIND_CODE:
-	case KIND__COUNT:
-		break;
-	}
-	if (b.len > 0) {
-		u = script_unit(sc, tx ? UNIT_TX : UNIT_NOTX);
-		unit_add(u, buf_detach(&b), 0, NULL, NULL, NULL);
-	}
-	if (sc->n > 0) {
-		if (u == NULL || u->kind != UNIT_TX)
-			u = script_unit(sc, UNIT_TX);
-		ledger_insert(u, p, s);
-	}
-	ret = 0;
-done:
-	buf_free(&b);
-	buf_free(&n);
-	return ret;
-}
-
-/* Builds the rollback script of step s. */
-static int
-gen_rollback(const struct plan *p, const struct step *s, struct script *sc,
-    struct buf *err)
-{
-	struct unit *u;
-
-	if (!exec_step_runs_sql(s))
-		return 0;
-	if (s->kind == KIND_DUAL_WRITE) {
-		if (need(s, s->table.s, "table", err) == -1)
-			return -1;
-		u = script_unit(sc, UNIT_TX);
-		gen_drop_sync(s, u);
-		ledger_delete(u, p, s);
-		return 0;
-	}
-	if (s->down.s == NULL)
-		return error_set(err, "step '%s' has no 'down': cannot roll it back", s->id.s);
-	u = script_unit(sc, s->transaction ? UNIT_TX : UNIT_NOTX);
-	unit_add(u, xstrdup(s->down.s), 0, NULL, NULL, NULL)->script = 1;
-	if (u->kind != UNIT_TX)
-		u = script_unit(sc, UNIT_TX);
-	ledger_delete(u, p, s);
-	return 0;
-}
-
-/* Appends stmt with its parameters inlined as literals (dry run). */
-static void
-render_stmt(struct buf *out, const struct stmt *st)
-{
-	const char *q = st->sql;
-
-	if (st->script) {
-		size_t n = strlen(q);
-
-		buf_puts(out, q);
-		while (n > 0 && (q[n - 1] == '\n' || q[n - 1] == ' '))
-			n--;
-		if (n > 0 && q[n - 1] != ';')
-			buf_putc(out, ';');
-		buf_putc(out, '\n');
-		return;
-	}
-	while (*q != '\0') {
-		if (*q == '$' && q[1] >= '1' && q[1] <= '9') {
-			int i = q[1] - '1';
-
-			if (i < st->nparams) {
-				pg_quote_literal(out, st->params[i]);
-				q += 2;
-				continue;
-			}
-		}
-		buf_putc(out, *q++);
-	}
-	buf_puts(out, ";\n");
 }
 
 /* The effective retry settings of a step. */
@@ -984,7 +75,7 @@ step_backfill(const struct exec_opts *o, const struct plan *p, const struct step
 	memset(b, 0, sizeof *b);
 	b->plan = p->name.s;
 	b->step = s->id.s;
-	b->schema = schema_of(s);
+	b->schema = sqlgen_schema_of(s);
 	b->table = s->table.s;
 	b->set = s->set.s;
 	b->where = s->where.s;
@@ -1002,11 +93,11 @@ step_backfill(const struct exec_opts *o, const struct plan *p, const struct step
 /* Renders a script as the dry-run text. */
 static int
 render(const struct exec_opts *o, const struct plan *p, const struct step *s,
-    const struct script *sc, struct buf *out, struct buf *err)
+    const struct sqlgen_script *sc, struct buf *out, struct buf *err)
 {
 	struct pg_retry r;
 	struct buf what = BUF_INIT, app = BUF_INIT;
-	size_t i, j;
+	size_t i;
 	int ret = -1;
 
 	step_retry(o, s, &r, &what);
@@ -1032,32 +123,16 @@ render(const struct exec_opts *o, const struct plan *p, const struct step *s,
 	if (r.statement_timeout != NULL)
 		buf_printf(out, "SET statement_timeout = '%s';\n", r.statement_timeout);
 	for (i = 0; i < sc->n; i++) {
-		const struct unit *u = &sc->v[i];
+		const struct sqlgen_unit *u = &sc->v[i];
 
-		if (u->kind == UNIT_BACKFILL) {
+		if (u->kind == SQLGEN_BACKFILL) {
 			struct backfill_opts bo;
 
 			step_backfill(o, p, s, &bo);
 			backfill_describe(&bo, out);
 			continue;
 		}
-		if (u->kind == UNIT_INDEX) {
-			buf_puts(out, "-- drop a leftover INVALID index of that name first:\n"
-			    "SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
-			    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ");
-			pg_quote_literal(out, u->schema);
-			buf_puts(out, " AND c.relname = ");
-			pg_quote_literal(out, u->name);
-			buf_puts(out, " AND NOT i.indisvalid;\n-- when found: DROP INDEX CONCURRENTLY IF EXISTS ");
-			qualified(out, u->schema, u->name);
-			buf_puts(out, ";\n");
-		}
-		if (u->kind == UNIT_TX)
-			buf_puts(out, "BEGIN;\n");
-		for (j = 0; j < u->n; j++)
-			render_stmt(out, &u->v[j]);
-		if (u->kind == UNIT_TX)
-			buf_puts(out, "COMMIT;\n");
+		sqlgen_render_unit(out, u);
 	}
 	ret = 0;
 done:
@@ -1128,19 +203,19 @@ int
 exec_dry_run(const struct exec_opts *o, const struct plan *p, const struct step *s,
     int rollback, struct buf *out, struct buf *err)
 {
-	struct script sc = { 0 };
-	struct parsed ps;
+	struct sqlgen_script sc = { 0 };
+	struct sqlgen_parsed ps;
 	int ret = -1;
 
-	if (parsed_step(s, &ps, err) == -1)
+	if (sqlgen_parse(s, &ps, err) == -1)
 		return -1;
 	s = &ps.s;
-	if ((rollback ? gen_rollback(p, s, &sc, err) : gen_step(o, p, s, &sc, err)) == -1)
+	if ((rollback ? sqlgen_rollback(p, s, &sc, err) : sqlgen_step(p, s, &sc, err)) == -1)
 		goto done;
 	ret = render(o, p, s, &sc, out, err);
 done:
-	script_free(&sc);
-	parsed_free(&ps);
+	sqlgen_script_free(&sc);
+	sqlgen_parsed_free(&ps);
 	return ret;
 }
 
@@ -1213,7 +288,7 @@ exec_lock_plan(struct exec *x, const char *plan, struct buf *err)
 	if (x->locked != NULL && strcmp(x->locked, plan) == 0)
 		return 0;
 	if (x->locked != NULL) {
-		if (pg_plan_unlock(x->db, x->locked, err) == -1)
+		if (dbschema_plan_unlock(x->db, x->locked, err) == -1)
 			goto done;
 		free(x->locked);
 		x->locked = NULL;
@@ -1221,7 +296,7 @@ exec_lock_plan(struct exec *x, const char *plan, struct buf *err)
 	for (;;) {
 		struct timespec ts = { 0, 200 * 1000000L };
 
-		if (pg_plan_lock(x->db, plan, &got, &holder, err) == -1)
+		if (dbschema_plan_lock(x->db, plan, &got, &holder, err) == -1)
 			goto done;
 		if (got)
 			break;
@@ -1263,62 +338,16 @@ done:
 	return ret;
 }
 
-/*
- * Creates schema excon and the ledger on first use.  The transaction-level
- * advisory lock serialises two first uses, which would otherwise race on
- * CREATE SCHEMA IF NOT EXISTS.
- */
+/* Creates schema excon and the ledger on first use (dbschema.h). */
 static int
 ledger_ensure(struct exec *x, struct buf *err)
 {
-	struct pg_result *res = NULL;
-	int ret = -1;
-
 	if (x->ledger_ok)
 		return 0;
-	/*
-	 * The ledger, with the history columns (a ledger made by an older
-	 * excon gains them).  They default to the session's settings, which
-	 * exec_history_claim sets, so every INSERT records them.
-	 */
-	if (pg_exec(x->db, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute "
-	    "WHERE attrelid = to_regclass('excon.ledger') AND attname = "
-	    "'history_id')", 0, NULL, &res, err) == -1)
-		goto done;
-	if (strcmp(pg_result_get(res, 0, 0), "t") != 0 &&
-	    pg_exec_script(x->db,
-	    "BEGIN;"
-	    "SELECT pg_catalog.pg_advisory_xact_lock(1702388591, 0);"
-	    "CREATE SCHEMA IF NOT EXISTS excon;"
-	    "CREATE TABLE IF NOT EXISTS excon.ledger ("
-	    " plan text NOT NULL, step text NOT NULL, checksum text NOT NULL,"
-	    " applied_at timestamptz NOT NULL DEFAULT now(),"
-	    " applied_by text NOT NULL DEFAULT current_user,"
-	    " PRIMARY KEY (plan, step));"
-	    "ALTER TABLE excon.ledger"
-	    " ADD COLUMN IF NOT EXISTS history_id text"
-	    "  DEFAULT current_setting('excon.history_id', true),"
-	    " ADD COLUMN IF NOT EXISTS release text"
-	    "  DEFAULT current_setting('excon.release', true),"
-	    " ADD COLUMN IF NOT EXISTS actor text"
-	    "  DEFAULT current_setting('excon.actor', true);"
-	    "COMMIT", NULL, err) == -1) {
-		if (err != NULL) {
-			struct buf m = BUF_INIT;
-
-			buf_printf(&m, "cannot create the excon ledger: %s", buf_cstr(err));
-			error_set(err, "%s", buf_cstr(&m));
-			buf_free(&m);
-		}
-		if (pg_in_transaction(x->db))
-			(void)pg_exec(x->db, "ROLLBACK", 0, NULL, NULL, NULL);
-		goto done;
-	}
+	if (dbschema_ensure(x->db, DBSCHEMA_LEDGER, err) == -1)
+		return -1;
 	x->ledger_ok = 1;
-	ret = 0;
-done:
-	pg_result_free(res);
-	return ret;
+	return 0;
 }
 
 /*
@@ -1407,14 +436,14 @@ done:
 /* What one unit needs to run inside pg_retry_run. */
 struct unit_ctx {
 	struct exec		*x;
-	const struct unit	*u;
+	const struct sqlgen_unit	*u;
 	const struct plan	*p;
 	const struct step	*s;
 };
 
 /* Runs one statement of a unit. */
 static int
-run_stmt(struct pg *db, const struct stmt *st, struct buf *err)
+run_stmt(struct pg *db, const struct sqlgen_stmt *st, struct buf *err)
 {
 	if (st->script)
 		return pg_exec_script(db, st->sql, NULL, err);
@@ -1427,12 +456,12 @@ static int
 run_unit(struct pg *db, void *arg, struct buf *err)
 {
 	struct unit_ctx *c = arg;
-	const struct unit *u = c->u;
+	const struct sqlgen_unit *u = c->u;
 	struct pg_result *res = NULL;
 	size_t i;
 	int ret = -1;
 
-	if (u->kind == UNIT_INDEX) {
+	if (u->kind == SQLGEN_INDEX) {
 		const char *params[] = { u->schema, u->name };
 		struct buf drop = BUF_INIT;
 
@@ -1444,7 +473,7 @@ run_unit(struct pg *db, void *arg, struct buf *err)
 			goto done;
 		if (pg_result_nrows(res) > 0) {
 			buf_puts(&drop, "DROP INDEX CONCURRENTLY IF EXISTS ");
-			qualified(&drop, u->schema, u->name);
+			sqlgen_qualified(&drop, u->schema, u->name);
 			if (c->x->o.notify != NULL) {
 				struct buf line = BUF_INIT;
 
@@ -1460,12 +489,12 @@ run_unit(struct pg *db, void *arg, struct buf *err)
 		}
 		buf_free(&drop);
 	}
-	if (u->kind == UNIT_TX && pg_exec(db, "BEGIN", 0, NULL, NULL, err) == -1)
+	if (u->kind == SQLGEN_TX && pg_exec(db, "BEGIN", 0, NULL, NULL, err) == -1)
 		goto done;
 	for (i = 0; i < u->n; i++)
 		if (run_stmt(db, &u->v[i], err) == -1)
 			goto done;
-	if (u->kind == UNIT_TX && pg_exec(db, "COMMIT", 0, NULL, NULL, err) == -1)
+	if (u->kind == SQLGEN_TX && pg_exec(db, "COMMIT", 0, NULL, NULL, err) == -1)
 		goto done;
 	ret = 0;
 done:
@@ -1490,7 +519,7 @@ step_error(const struct step *s, struct buf *err)
 /* Runs a script unit by unit with the step's retry policy. */
 static int
 run_script(struct exec *x, const struct plan *p, const struct step *s,
-    const struct script *sc, struct buf *err)
+    const struct sqlgen_script *sc, struct buf *err)
 {
 	struct buf what = BUF_INIT;
 	struct pg_retry r;
@@ -1501,7 +530,7 @@ run_script(struct exec *x, const struct plan *p, const struct step *s,
 	for (i = 0; i < sc->n; i++) {
 		struct unit_ctx c = { x, &sc->v[i], p, s };
 
-		if (sc->v[i].kind == UNIT_BACKFILL) {
+		if (sc->v[i].kind == SQLGEN_BACKFILL) {
 			struct backfill_opts bo;
 
 			struct pg *watch = NULL;
@@ -1566,7 +595,7 @@ backfill_rows_left(struct exec *x, const struct step *s, int *left, struct buf *
 	if (s->kind != KIND_BACKFILL || s->where.s == NULL || s->where.s[0] == '\0')
 		return 0;
 	buf_puts(&q, "SELECT EXISTS (SELECT 1 FROM ");
-	qtable(&q, s);
+	sqlgen_table(&q, s);
 	buf_printf(&q, " WHERE %s)", s->where.s);
 	if (pg_exec(x->db, buf_cstr(&q), 0, NULL, &res, err) == -1) {
 		step_error(s, err);
@@ -1612,18 +641,18 @@ int
 exec_step(struct exec *x, const struct plan *p, const struct step *s,
     enum exec_outcome *out, struct buf *err)
 {
-	struct script sc = { 0 };
+	struct sqlgen_script sc = { 0 };
 	struct buf sum = BUF_INIT;
-	struct parsed ps;
+	struct sqlgen_parsed ps;
 	int found, ret = -1;
 
 	*out = EXEC_NO_SQL;
 	if (!exec_step_runs_sql(s))
 		return 0;
-	if (parsed_step(s, &ps, err) == -1)
+	if (sqlgen_parse(s, &ps, err) == -1)
 		return -1;
 	s = &ps.s;
-	if (gen_step(&x->o, p, s, &sc, err) == -1)
+	if (sqlgen_step(p, s, &sc, err) == -1)
 		goto done;
 	if (exec_lock_plan(x, p->name.s, err) == -1)
 		goto done;
@@ -1655,9 +684,9 @@ exec_step(struct exec *x, const struct plan *p, const struct step *s,
 	*out = EXEC_APPLIED;
 	ret = 0;
 done:
-	script_free(&sc);
+	sqlgen_script_free(&sc);
 	buf_free(&sum);
-	parsed_free(&ps);
+	sqlgen_parsed_free(&ps);
 	return ret;
 }
 
@@ -1666,10 +695,10 @@ int
 exec_rollback(struct exec *x, const struct plan *p, const struct step *s,
     struct buf *err)
 {
-	struct script sc = { 0 };
+	struct sqlgen_script sc = { 0 };
 	int ret = -1;
 
-	if (gen_rollback(p, s, &sc, err) == -1)
+	if (sqlgen_rollback(p, s, &sc, err) == -1)
 		goto done;
 	if (sc.n == 0) {
 		ret = 0;
@@ -1682,7 +711,7 @@ exec_rollback(struct exec *x, const struct plan *p, const struct step *s,
 		goto done;
 	ret = run_script(x, p, s, &sc, err);
 done:
-	script_free(&sc);
+	sqlgen_script_free(&sc);
 	return ret;
 }
 
@@ -1693,7 +722,7 @@ exec_verify(struct exec *x, const struct plan *p, const struct step *s, int *ok,
 {
 	struct pg_result *res = NULL;
 	struct buf e2 = BUF_INIT;
-	struct parsed ps;
+	struct sqlgen_parsed ps;
 	const char *v;
 	int ret = -1;
 
@@ -1701,7 +730,7 @@ exec_verify(struct exec *x, const struct plan *p, const struct step *s, int *ok,
 	*ok = 1;
 	if (s->verify.s == NULL)
 		return 0;
-	if (parsed_step(s, &ps, err) == -1)
+	if (sqlgen_parse(s, &ps, err) == -1)
 		return -1;
 	s = &ps.s;
 	if (pg_exec(x->db, "BEGIN READ ONLY", 0, NULL, NULL, err) == -1)
@@ -1731,7 +760,7 @@ exec_verify(struct exec *x, const struct plan *p, const struct step *s, int *ok,
 			pg_result_free(res);
 			res = NULL;
 			buf_puts(&q, "SELECT count(*) FROM ");
-			qtable(&q, s);
+			sqlgen_table(&q, s);
 			buf_printf(&q, " WHERE %s", s->where.s);
 			if (pg_exec(x->db, buf_cstr(&q), 0, NULL, &res, &e2) == 0) {
 				if (strcmp(pg_result_get(res, 0, 0), "0") != 0)
@@ -1752,7 +781,7 @@ done:
 		(void)pg_exec(x->db, "ROLLBACK", 0, NULL, NULL, &e2);
 	pg_result_free(res);
 	buf_free(&e2);
-	parsed_free(&ps);
+	sqlgen_parsed_free(&ps);
 	return ret;
 }
 
@@ -1779,24 +808,6 @@ struct effect {
 	struct buf	 nbuf;		/* owns name when it is generated */
 };
 
-/*
- * Cuts name to what PostgreSQL stores: at most NAMEDATALEN_MAX bytes, never
- * inside a UTF-8 character, as the server truncates a longer identifier.
- */
-static void
-catalog_name(struct buf *name)
-{
-	size_t n = name->len;
-
-	if (n <= NAMEDATALEN_MAX)
-		return;
-	n = NAMEDATALEN_MAX;
-	while (n > 0 && ((unsigned char)name->ptr[n] & 0xC0) == 0x80)
-		n--;
-	buf_truncate(name, n);
-	assert(name->len <= NAMEDATALEN_MAX);
-}
-
 /* The effect of step s, or OBJ_NONE when nothing is checkable. */
 static void
 step_effect(const struct step *s, struct effect *e)
@@ -1805,7 +816,7 @@ step_effect(const struct step *s, struct effect *e)
 
 	memset(e, 0, sizeof *e);
 	e->nbuf = (struct buf)BUF_INIT;
-	e->schema = schema_of(s);
+	e->schema = sqlgen_schema_of(s);
 	e->table = s->table.s;
 	e->present = 1;
 	switch (s->kind) {
@@ -1818,11 +829,11 @@ step_effect(const struct step *s, struct effect *e)
 		break;
 	case KIND_CREATE_INDEX:
 		e->obj = OBJ_INDEX;
-		index_name(&n, s);
+		sqlgen_index_name(&n, s);
 		break;
 	case KIND_ADD_CONSTRAINT:
 		e->obj = OBJ_CONSTRAINT;
-		constraint_name(&n, s);
+		sqlgen_constraint_name(&n, s);
 		break;
 	case KIND_VALIDATE_CONSTRAINT:
 		e->obj = OBJ_VALID;
@@ -1832,7 +843,7 @@ step_effect(const struct step *s, struct effect *e)
 		if (!s->trigger)
 			break;
 		e->obj = OBJ_TRIGGER;
-		sync_name(&n, s);
+		sqlgen_sync_name(&n, s);
 		e->name = NULL;
 		break;
 	case KIND_SET_NOT_NULL:
@@ -1877,12 +888,12 @@ step_effect(const struct step *s, struct effect *e)
 		e->nbuf = n;
 		n = (struct buf)BUF_INIT;
 		e->name = buf_cstr(&e->nbuf);
-	} else if (e->name != NULL && strlen(e->name) > NAMEDATALEN_MAX) {
+	} else if (e->name != NULL && strlen(e->name) > IDENT_MAX) {
 		buf_puts(&e->nbuf, e->name);
 		e->name = buf_cstr(&e->nbuf);
 	}
 	if (e->nbuf.len > 0) {
-		catalog_name(&e->nbuf);
+		sqlgen_catalog_name(&e->nbuf);
 		e->name = buf_cstr(&e->nbuf);
 	}
 	if (s->kind == KIND_DUAL_WRITE) {
@@ -1953,7 +964,7 @@ effect_state(struct exec *x, const struct effect *e, int *state, struct buf *err
 	const char *sql = NULL;
 	int ret = -1;
 
-	qualified(&t, e->schema, e->table);
+	sqlgen_qualified(&t, e->schema, e->table);
 	params[0] = buf_cstr(&t);
 	params[1] = e->name;
 	params[2] = e->schema;
@@ -2070,7 +1081,7 @@ exec_drift(struct exec *x, const struct plan *p, size_t nshipped,
 			effect_free(&e);
 			continue;
 		}
-		display_table(&line, s);
+		sqlgen_display_table(&line, s);
 		if (e.obj == OBJ_COLUMN || e.obj == OBJ_NOTNULL)
 			buf_printf(&line, ".%s: ", e.name);
 		else if (e.obj == OBJ_TABLE)

@@ -15,10 +15,8 @@
 #include <libpq-fe.h>
 
 #include "pg.h"
+#include "util.h"
 #include "xalloc.h"
-
-/* Two-key advisory locks of excon use this first key ("exco"). */
-#define PG_LOCK_CLASS 0x6578636f
 
 struct pg {
 	PGconn		*conn;
@@ -498,35 +496,7 @@ pg_quote_literal(struct buf *out, const char *s)
 long
 pg_timeout_ms(const char *s)
 {
-	static const struct { const char *unit; double ms; } units[] = {
-		{ "", 1 }, { "us", 0.001 }, { "ms", 1 }, { "s", 1000 },
-		{ "min", 60000 }, { "h", 3600000 }, { "d", 86400000 },
-	};
-	const char *p = s;
-	double v = 0, scale = 1;
-	size_t i;
-
-	if (s == NULL || !isdigit((unsigned char)*p))
-		return -1;
-	while (isdigit((unsigned char)*p)) {
-		v = v * 10 + (*p - '0');
-		if (v > 1e12)
-			return -1;
-		p++;
-	}
-	/* The grammar plan_duration_valid accepts (and PostgreSQL reads): 1.5s, "30 s". */
-	if (*p == '.') {
-		if (!isdigit((unsigned char)p[1]))
-			return -1;
-		for (p++; isdigit((unsigned char)*p); p++)
-			v += (*p - '0') * (scale /= 10);
-	}
-	if (*p == ' ' && p[1] != '\0')
-		p++;
-	for (i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (strcmp(p, units[i].unit) == 0)
-			return (long)(v * units[i].ms);
-	return -1;
+	return util_duration_ms(s);
 }
 
 /* 1 when s is a duration we accept. */
@@ -896,81 +866,6 @@ done:
 		*attempts = tries;
 	buf_free(&rb);
 	return ret;
-}
-
-/* The second advisory key of a plan: FNV-1a of its name, kept positive. */
-static unsigned
-plan_key(const char *plan)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *plan != '\0'; plan++) {
-		h ^= (unsigned char)*plan;
-		h *= 16777619u;
-	}
-	return h & 0x7fffffffu;
-}
-
-/* Tries the plan's advisory lock; describes the holder when refused. */
-int
-pg_plan_lock(struct pg *db, const char *plan, int *got, struct buf *holder,
-    struct buf *err)
-{
-	struct pg_result *res = NULL;
-	char k1[16], k2[16];
-	const char *params[] = { k1, k2 };
-	int ret = -1;
-
-	*got = 0;
-	snprintf(k1, sizeof k1, "%d", PG_LOCK_CLASS);
-	snprintf(k2, sizeof k2, "%u", plan_key(plan));
-	if (pg_exec(db, "SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4)",
-	    2, params, &res, err) == -1)
-		goto done;
-	if (strcmp(pg_result_get(res, 0, 0), "t") == 0) {
-		*got = 1;
-		ret = 0;
-		goto done;
-	}
-	pg_result_free(res);
-	res = NULL;
-	/* Two-key advisory locks show as classid, objid, objsubid = 2. */
-	if (pg_exec(db,
-	    "SELECT a.pid, coalesce(a.client_hostname, host(a.client_addr), '[local]'),"
-	    " coalesce(a.application_name, '')"
-	    " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
-	    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
-	    " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
-	    "  WHERE datname = current_database())"
-	    " AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid LIMIT 1",
-	    2, params, &res, err) == -1)
-		goto done;
-	if (holder != NULL) {
-		buf_reset(holder);
-		if (pg_result_nrows(res) == 0)
-			buf_puts(holder, "a session that has just ended");
-		else
-			buf_printf(holder, "pid %s on host %s, '%s'",
-			    pg_result_get(res, 0, 0), pg_result_get(res, 0, 1),
-			    pg_result_get(res, 0, 2));
-	}
-	ret = 0;
-done:
-	pg_result_free(res);
-	return ret;
-}
-
-/* Releases the plan's advisory lock. */
-int
-pg_plan_unlock(struct pg *db, const char *plan, struct buf *err)
-{
-	char k1[16], k2[16];
-	const char *params[] = { k1, k2 };
-
-	snprintf(k1, sizeof k1, "%d", PG_LOCK_CLASS);
-	snprintf(k2, sizeof k2, "%u", plan_key(plan));
-	return pg_exec(db, "SELECT pg_catalog.pg_advisory_unlock($1::int4, $2::int4)",
-	    2, params, NULL, err);
 }
 
 /* The libpq version as text. */

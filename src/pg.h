@@ -179,16 +179,6 @@ typedef int (*pg_unit_fn)(struct pg *db, void *ctx, struct buf *err);
 int pg_retry_run(struct pg *db, const struct pg_retry *r, pg_unit_fn fn,
     void *ctx, int *attempts, struct buf *err);
 
-/*
- * Tries to take the session advisory lock of plan (never waits).  *got is
- * 1 when taken (or already held by this session); when another session
- * holds it, *got is 0 and holder receives e.g.
- * "pid 123 on host [local], 'excon users/backfill'".
- */
-int pg_plan_lock(struct pg *db, const char *plan, int *got, struct buf *holder,
-    struct buf *err);
-/* Releases the plan lock taken by pg_plan_lock. */
-int pg_plan_unlock(struct pg *db, const char *plan, struct buf *err);
 
 /* The libpq version as text ("15.18" style), for `excon --version`. */
 const char *pg_lib_version(void);

@@ -17,6 +17,7 @@
 
 #include "plan.h"
 #include "sha256.h"
+#include "util.h"
 #include "xalloc.h"
 #include "ytree.h"
 
@@ -191,32 +192,11 @@ stage_from_name(const char *s, enum stage *out)
 	return -1;
 }
 
-/* Whether s is a duration like 2s, 500ms, 1min or 0. */
+/* Whether s is a duration like 2s, 500ms, 1min or 0 (util_duration_ms). */
 int
 plan_duration_valid(const char *s)
 {
-	static const char *const units[] = { "", "us", "ms", "s", "min", "h",
-	    "d", NULL };
-	const char *p = s;
-	int i;
-
-	/* As PostgreSQL reads it: 1.5s, "30 s"; units are case-sensitive. */
-	while (isdigit((unsigned char)*p))
-		p++;
-	if (p == s || p - s > 9)
-		return 0;
-	if (*p == '.') {
-		if (!isdigit((unsigned char)p[1]))
-			return 0;
-		for (p++; isdigit((unsigned char)*p); p++)
-			;
-	}
-	if (*p == ' ' && p[1] != '\0')
-		p++;
-	for (i = 0; units[i] != NULL; i++)
-		if (strcmp(p, units[i]) == 0)
-			return 1;
-	return 0;
+	return util_duration_ms(s) >= 0;
 }
 
 /* The effective min_releases of a step. */
@@ -376,24 +356,6 @@ parse_int(const char *s, int *out)
 	*out = (int)v;
 	return 0;
 }
-
-/* 1 when s matches [a-z0-9][a-z0-9_-]*. */
-static int
-valid_name(const char *s)
-{
-	const char *p;
-
-	if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s)))
-		return 0;
-	for (p = s; *p != '\0'; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
-		    *p == '_' || *p == '-'))
-			return 0;
-	return 1;
-}
-
-/* Longest identifier PostgreSQL keeps (NAMEDATALEN - 1); it truncates longer ones. */
-#define IDENT_MAX	63
 
 /*
  * Reports a name excon cannot use safely: longer than PostgreSQL keeps
@@ -868,7 +830,7 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 #undef NEED
 	if (check_names(n, file, buf_cstr(&what), d) != 0)
 		bad = 1;
-	if (s->id.s != NULL && !valid_name(s->id.s)) {
+	if (s->id.s != NULL && !util_name_valid(s->id.s)) {
 		plan_diags_add(d, file, s->id.pos, "%s: id must match "
 		    "[a-z0-9][a-z0-9_-]*", buf_cstr(&what));
 		bad = 1;
@@ -999,7 +961,7 @@ plan_load(struct plan **out, const char *path, struct plan_diags *diags)
 		}
 		if (strcmp(k, "plan") == 0) {
 			pstr_set(&p->name, n);
-			if (!valid_name(n->value))
+			if (!util_name_valid(n->value))
 				plan_diags_add(diags, path, n->pos, "plan name \"%s\" must "
 				    "match [a-z0-9][a-z0-9_-]*", n->value);
 		} else if (strcmp(k, "description") == 0)

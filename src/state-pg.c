@@ -24,12 +24,13 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dbschema.h"
 #include "pg.h"
 #include "state-be.h"
 #include "xalloc.h"
 
 /* The schema version of the PostgreSQL store, kept in excon.store. */
-#define STATE_PG_VERSION	1
+#define STATE_PG_VERSION	DBSCHEMA_STORE_VERSION
 
 struct spg {
 	struct pg	*db;
@@ -39,92 +40,15 @@ struct spg {
 };
 
 /*
- * Added to excon.backfills later: a running backfill's rate and what it
- * is paused for, for status.  A store made before gets them when a role
- * that may alter it opens it; reads go through to_jsonb, so that a store
- * without them still reads.
+ * The added columns of excon.backfills, read from row b: a running
+ * backfill's rate and what it is paused for, for status.  A store made
+ * before gets them when a role that may alter it opens it
+ * (dbschema_store_backfills_v2); reads go through to_jsonb, so that a
+ * store without them still reads.
  */
-#define BACKFILLS_V2							\
-	"ALTER TABLE excon.backfills"					\
-	"  ADD COLUMN IF NOT EXISTS rate bigint NOT NULL DEFAULT 0,"	\
-	"  ADD COLUMN IF NOT EXISTS waiting text,"			\
-	"  ADD COLUMN IF NOT EXISTS waiting_since bigint NOT NULL DEFAULT 0;"
-
-/* The added columns of excon.backfills, read from row b. */
 #define BACKFILLS_V2_COLS						\
 	", (to_jsonb(b) ->> 'rate')::bigint, to_jsonb(b) ->> 'waiting', "	\
 	"(to_jsonb(b) ->> 'waiting_since')::bigint"
-
-/*
- * The store, version 1.  Created in one transaction under an advisory
- * lock, so that two excon init at once create it once.  The events
- * trigger refuses UPDATE and DELETE (whoever drops it is still caught by
- * the hash chain); excon.chain holds the chain's head.
- */
-static const char schema_v1[] =
-	"CREATE SCHEMA IF NOT EXISTS excon;"
-	"CREATE TABLE IF NOT EXISTS excon.store ("
-	"  k int PRIMARY KEY CHECK (k = 1),"
-	"  schema_version int NOT NULL,"
-	"  history_id text NOT NULL,"
-	"  created_at bigint NOT NULL"
-	");"
-	"CREATE TABLE IF NOT EXISTS excon.releases ("
-	"  seq bigint PRIMARY KEY,"
-	"  name text NOT NULL UNIQUE,"
-	"  state text NOT NULL CHECK (state IN ('started', 'deployed')),"
-	"  note text,"
-	"  started_at bigint NOT NULL,"
-	"  finished_at bigint NOT NULL DEFAULT 0"
-	");"
-	"CREATE TABLE IF NOT EXISTS excon.ships ("
-	"  plan text NOT NULL,"
-	"  step text NOT NULL,"
-	"  idx int NOT NULL,"
-	"  release_seq bigint NOT NULL,"
-	"  checksum text NOT NULL,"
-	"  status text NOT NULL CHECK (status IN ('done', 'failed')),"
-	"  forced boolean NOT NULL DEFAULT false,"
-	"  at bigint NOT NULL,"
-	"  PRIMARY KEY (plan, step)"
-	");"
-	"CREATE TABLE IF NOT EXISTS excon.events ("
-	"  id bigint PRIMARY KEY,"
-	"  at bigint NOT NULL,"
-	"  actor text NOT NULL,"
-	"  kind text NOT NULL,"
-	"  plan text,"
-	"  step text,"
-	"  release text,"
-	"  detail text,"
-	"  reason text,"
-	"  hash text NOT NULL"
-	");"
-	"CREATE INDEX IF NOT EXISTS events_plan ON excon.events (plan, id);"
-	"CREATE OR REPLACE FUNCTION excon.events_append_only() RETURNS trigger"
-	"  LANGUAGE plpgsql AS $f$BEGIN"
-	"  RAISE EXCEPTION 'the event log is append-only'; END$f$;"
-	"CREATE OR REPLACE TRIGGER events_append_only BEFORE UPDATE OR DELETE"
-	"  ON excon.events FOR EACH ROW"
-	"  EXECUTE FUNCTION excon.events_append_only();"
-	"CREATE TABLE IF NOT EXISTS excon.chain ("
-	"  k int PRIMARY KEY CHECK (k = 1),"
-	"  head_id bigint NOT NULL,"
-	"  head_hash text NOT NULL"
-	");"
-	"INSERT INTO excon.chain VALUES (1, 0, '" STATE_GENESIS_HASH "')"
-	"  ON CONFLICT DO NOTHING;"
-	"CREATE TABLE IF NOT EXISTS excon.backfills ("
-	"  plan text NOT NULL,"
-	"  step text NOT NULL,"
-	"  cursor text,"
-	"  rows_done bigint NOT NULL DEFAULT 0,"
-	"  rows_total bigint NOT NULL DEFAULT 0,"
-	"  finished boolean NOT NULL DEFAULT false,"
-	"  updated_at bigint NOT NULL,"
-	"  PRIMARY KEY (plan, step)"
-	");"
-	BACKFILLS_V2;
 
 /* Integer as text for a parameter; buf holds at least 24 bytes. */
 static const char *
@@ -941,12 +865,18 @@ spg_create(struct spg *sp, struct buf *err)
 	struct buf sql = BUF_INIT, e = BUF_INIT;
 	int ret = -1;
 
-	/* Two excon init at once: the advisory lock lets one create it. */
+	/*
+	 * Two excon init at once: the advisory lock lets one create it.  The
+	 * tables are dbschema.h's; the store row and the chain's head are
+	 * the history's first content.
+	 */
 	buf_printf(&sql, "BEGIN; SELECT pg_advisory_xact_lock(%d);%s"
+	    "INSERT INTO excon.chain VALUES (1, 0, '" STATE_GENESIS_HASH "')"
+	    "  ON CONFLICT DO NOTHING;"
 	    "INSERT INTO excon.store VALUES (1, %d, "
 	    "replace(gen_random_uuid()::text, '-', ''), "
-	    "%" PRId64 ") ON CONFLICT DO NOTHING; COMMIT", 0x4558434e,
-	    schema_v1, STATE_PG_VERSION, state_clock());
+	    "%" PRId64 ") ON CONFLICT DO NOTHING; COMMIT", DBSCHEMA_LOCK_STORE,
+	    dbschema_store_ddl, STATE_PG_VERSION, state_clock());
 	if (pg_exec_script(sp->db, buf_cstr(&sql), NULL, &e) != 0) {
 		if (strcmp(pg_sqlstate(sp->db), "42501") == 0)
 			error_set(err, "cannot create the history in %s: the role "
@@ -967,7 +897,7 @@ done:
 }
 
 /*
- * Adds the columns of BACKFILLS_V2 to a store made before them, when they
+ * Adds the later columns of excon.backfills to a store made before them, when they
  * are missing and the role may; a role that may not still reads it.
  */
 static void
@@ -982,7 +912,7 @@ spg_upgrade(struct spg *sp)
 		return;
 	v = pg_result_get(r, 0, 0);
 	if (v != NULL && strcmp(v, "0") == 0)
-		(void)pg_exec(sp->db, BACKFILLS_V2, 0, NULL, NULL, NULL);
+		(void)pg_exec(sp->db, dbschema_store_backfills_v2, 0, NULL, NULL, NULL);
 	pg_result_free(r);
 }
 

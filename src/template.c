@@ -23,9 +23,9 @@
 
 #include "sqlcheck.h"
 #include "template.h"
+#include "util.h"
 #include "xalloc.h"
 
-#define IDENT_MAX	63	/* NAMEDATALEN - 1 */
 #define TYPE_MAX	200
 #define EXPR_MAX	2000
 
@@ -229,21 +229,6 @@ bad:
 	    "e.g. bigint, numeric(12,2), text[] or timestamp with time zone)", s);
 }
 
-/* 1 when s matches [a-z0-9][a-z0-9_-]*, the form of plan names. */
-static int
-valid_plan_name(const char *s)
-{
-	const char *p;
-
-	if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s)))
-		return 0;
-	for (p = s; *p != '\0'; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
-		    *p == '_' || *p == '-'))
-			return 0;
-	return 1;
-}
-
 /*
  * Appends s to b as a name part: lower-case letters and digits kept,
  * anything else becomes one '-' (runs collapse, no '-' at either end).
@@ -273,7 +258,7 @@ plan_name_of(struct tmpl_gen *g, const char *const *parts, char **out,
 	size_t i;
 
 	if (g->o->name != NULL) {
-		if (!valid_plan_name(g->o->name))
+		if (!util_name_valid(g->o->name))
 			return error_set(err, "plan name '%s' must match "
 			    "[a-z0-9][a-z0-9_-]*", g->o->name);
 		*out = xstrdup(g->o->name);

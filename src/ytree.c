@@ -10,6 +10,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "util.h"
 #include "xalloc.h"
 #include "ytree.h"
 
@@ -381,26 +382,15 @@ ytree_load(struct ynode **out, const char *path, struct pos *at,
     struct buf *err)
 {
 	struct buf text = BUF_INIT;
-	char chunk[8192];
-	size_t n;
-	FILE *f;
 	int ret = -1;
 
 	*out = NULL;
 	if (at != NULL)
 		at->line = at->col = 0;
-	f = fopen(path, "rb");
-	if (f == NULL)
-		return error_set(err, "cannot open '%s': %s", path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		buf_add(&text, chunk, n);
-	if (ferror(f)) {
-		error_set(err, "cannot read '%s': %s", path, strerror(errno));
+	if (util_read_file(path, &text, err) == -1)
 		goto done;
-	}
 	ret = ytree_parse(out, path, buf_cstr(&text), text.len, at, err);
 done:
-	fclose(f);
 	buf_free(&text);
 	return ret;
 }

@@ -163,8 +163,8 @@ START_TEST(test_composite_key)
 		free(k);
 	}
 	pt_sql_eq(ci, "SELECT count(*) FROM app.\"Line Items\" WHERE qty2 IS DISTINCT FROM qty", "0");
-	backfill_strv_free(cols);
-	backfill_strv_free(types);
+	strv_free(cols);
+	strv_free(types);
 	pg_close(db);
 	buf_free(&err);
 	buf_free(&seen.cursors);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dbschema.h"
 #include "util/e2e.h"
 #include "util/testutil.h"
 
@@ -275,7 +276,7 @@ START_TEST(test_advance_waits_for_plan_lock)
 	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
 	/* Another session holds the plan, as a killed excon's would for a while. */
 	ck_assert_int_eq(pg_connect(&holder, e.ci, "excon users-full-name/backfill", &err), 0);
-	ck_assert_int_eq(pg_plan_lock(holder, PLAN, &got, &who, &err), 0);
+	ck_assert_int_eq(dbschema_plan_lock(holder, PLAN, &got, &who, &err), 0);
 	ck_assert_int_eq(got, 1);
 	want = xasprintf("waiting up to 20 s for plan '%s', locked by another excon (pid %d"
 	    " on host [local], 'excon users-full-name/backfill')", PLAN, pg_backend_pid(holder));
@@ -287,7 +288,7 @@ START_TEST(test_advance_waits_for_plan_lock)
 	ck_assert_msg(tu_proc_running(&second), "advance did not wait for the plan lock");
 	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
 	    " WHERE table_name = 'users' AND column_name = 'full_name'", "0");
-	ck_assert_int_eq(pg_plan_unlock(holder, PLAN, &err), 0);
+	ck_assert_int_eq(dbschema_plan_unlock(holder, PLAN, &err), 0);
 	ck_assert_int_eq(tu_proc_wait(&second, &r, 30000), 0);
 	ck_assert_msg(tu_has(r.out, "shipped " PLAN "/add-column") &&
 	    tu_has(r.out, "shipped " PLAN "/dual-write"), "%s", r.out);
@@ -297,7 +298,7 @@ START_TEST(test_advance_waits_for_plan_lock)
 	    " WHERE table_name = 'users' AND column_name = 'full_name'", "1");
 
 	/* Bounded: --wait 1s gives up after a second, naming the holder. */
-	ck_assert_int_eq(pg_plan_lock(holder, PLAN, &got, &who, &err), 0);
+	ck_assert_int_eq(dbschema_plan_lock(holder, PLAN, &got, &who, &err), 0);
 	ck_assert_int_eq(got, 1);
 	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
 	t0 = tu_ms();
