@@ -32,6 +32,7 @@
 
 #include "lint/lint-int.h"
 #include "sqlcheck.h"
+#include "util.h"
 #include "xalloc.h"
 
 /* ------------------------------------------------------------------ */
@@ -1449,29 +1450,16 @@ sqlcheck_file(const char *path, const struct sqlctx *ctx,
 {
 	struct buf text = BUF_INIT;
 	struct pos base = { 1, 1 };
-	char chunk[65536];
-	FILE *fp = NULL;
-	size_t n;
 	int ret = -1;
 
-	if ((fp = fopen(path, "rb")) == NULL) {
-		error_set(err, "cannot open '%s': %s", path, strerror(errno));
+	if (util_read_file(path, &text, err) != 0)
 		goto done;
-	}
-	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-		buf_add(&text, chunk, n);
-	if (ferror(fp)) {
-		error_set(err, "cannot read '%s': %s", path, strerror(errno));
-		goto done;
-	}
 	if (memchr(buf_cstr(&text), '\0', text.len) != NULL) {
 		error_set(err, "'%s' is not a text file", path);
 		goto done;
 	}
 	ret = sqlcheck_sql(buf_cstr(&text), path, base, 0, ctx, out, err);
 done:
-	if (fp != NULL)
-		fclose(fp);
 	buf_free(&text);
 	return ret;
 }
