@@ -672,6 +672,73 @@ START_TEST(test_advance_refusal_annotation)
 }
 END_TEST
 
+/*
+ * Every way advance stops, under --format github, is an annotation too:
+ * on the plan file and step it concerns when there is one.
+ */
+START_TEST(test_advance_every_stop_is_an_annotation)
+{
+	struct run r;
+
+	tu_write(dir, "plans/idx.yaml", "plan: idx\nsteps:\n"
+	    "  - id: add\n    kind: add_column\n    table: users\n"
+	    "    column: x\n    type: text\n"
+	    "  - id: index\n    kind: sql\n    phase: expand\n    stage: pre\n"
+	    "    up: CREATE INDEX i ON users (email)\n");
+	/* No history: on the plan's file. */
+	free(sh_ok("rm -r state"));
+	tu_excon_str(&r, dir, "advance idx --format github");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/idx.yaml,line=1,title=excon "
+	    "advance failed on idx::no history at 'state/excon.db': run 'excon "
+	    "init'"), "%s", r.out);
+	ck_assert_msg(tu_has(r.err, "excon: no history at"), "%s", r.err);
+	tu_run_free(&r);
+	tu_state_init(dir, "state/excon.db");
+	/* An unknown plan: no file to put it on. */
+	tu_excon_str(&r, dir, "advance nosuch --format github");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "::error title=excon advance failed::unknown plan "
+	    "'nosuch'\n");
+	tu_run_free(&r);
+	/* No database for a step that needs one: on the step. */
+	run_all((const char *const[]){ "release start v1", NULL });
+	tu_excon_str(&r, dir, "advance idx --format github");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/idx.yaml,line=3,col=5,"
+	    "title=excon advance failed on idx/add::idx/add (add_column) changes "
+	    "the database, and no database is configured"), "%s", r.out);
+	tu_run_free(&r);
+	/* A step that does not lint clean: its findings, then the refusal. */
+	run_all((const char *const[]){ "advance idx --record-only", NULL });
+	tu_excon_str(&r, dir, "advance idx --format github");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/idx.yaml,line=12,col=9,"
+	    "title=E-INDEX-NOT-CONCURRENT::CREATE INDEX \"i\""), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/idx.yaml,line=8,col=5,"
+	    "title=excon refused idx/index (does not lint clean)::idx/index does "
+	    "not lint clean (1 error, see 'excon lint'); nothing was run%0Afix: "), "%s",
+	    r.out);
+	ck_assert_msg(tu_has(r.err, "refused: idx/index does not lint clean"), "%s",
+	    r.err);
+	tu_run_free(&r);
+	/* A plan that does not load: each diagnostic where it points. */
+	tu_write(dir, "plans/broken.yaml", "plan: broken\nsteps:\n  - id: a\n"
+	    "    kind: code\n    stgae: post\n");
+	tu_excon_str(&r, dir, "advance idx --format github");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/broken.yaml,line=5,col=5,"
+	    "title=excon advance failed (the plan does not load)::step \"a\": "
+	    "unknown field \"stgae\""), "%s", r.out);
+	tu_run_free(&r);
+	/* Text output is unchanged: nothing on stdout. */
+	tu_excon_str(&r, dir, "advance nosuch");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "");
+	tu_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_format_names)
 {
 	struct run r;
@@ -714,6 +781,7 @@ main(void)
 		{ "check_reports", test_check_reports },
 		{ "audit_reports", test_audit_reports },
 		{ "advance_annotation", test_advance_refusal_annotation },
+		{ "advance_every_stop", test_advance_every_stop_is_an_annotation },
 		{ "format_names", test_format_names },
 	};
 	size_t i;

@@ -17,6 +17,7 @@
 #include "out.h"
 #include "report.h"
 #include "sqlcheck.h"
+#include "cmd/annotate.h"
 #include "cmd/dbstep.h"
 #include "cmd/evidence.h"
 #include "exec.h"
@@ -80,29 +81,36 @@ note_shipped(struct advance *a, const struct plan *p, const struct step *s,
 	a->nshipped++;
 }
 
-/*
- * Prints a refusal as a GitHub annotation on the step in its plan file,
- * with the way past it (when there is one) as the fix.
- */
-static void
-annotate_refusal(const struct plan *p, const struct step *s,
-    const struct gate_result *res)
+/* The way past a refusal by gate rule `rule`, or NULL when there is none. */
+static const char *
+refusal_fix(enum gate_rule rule)
 {
-	struct findings f = FINDINGS_INIT;
-	struct report r = { "advance", &f, NULL, 0 };
-	struct buf out = BUF_INIT, title = BUF_INIT;
-
-	buf_printf(&title, "excon refused %s/%s (gate rule %d)", p->name.s,
-	    s->id.s, (int)res->rule);
-	findings_add(&f, buf_cstr(&title), SEV_ERROR, p->file, s->pos.line,
-	    s->pos.col, buf_cstr(&res->why), res->rule >= GATE_GAP &&
-	    res->rule <= GATE_DEPS ? "wait for the release it names, or pass "
-	    "the gate with --force --reason TEXT (logged and audited)" : NULL);
-	report_write(REPORT_GITHUB, &r, &out);
-	cmd_out(&out);
-	buf_free(&out);
-	buf_free(&title);
-	findings_free(&f);
+	switch (rule) {
+	case GATE_ORDER:
+		return "ship the earlier steps of the plan first";
+	case GATE_RELEASE:
+		return "ship it in the newest release: pre and code steps while "
+		    "it is started, post steps once it is deployed (excon release "
+		    "finish NAME)";
+	case GATE_GAP:
+	case GATE_WINDOW:
+	case GATE_DEPS:
+		return "wait for the release it names, or pass the gate with "
+		    "--force --reason TEXT (logged and audited)";
+	case GATE_IMMUTABLE:
+		return "restore the shipped steps in the plan file as they "
+		    "shipped; change the schema with a new step or a new plan";
+	case GATE_HALF:
+		return "resume the step with 'excon advance PLAN' or undo it "
+		    "with 'excon rollback PLAN'";
+	case GATE_EVIDENCE:
+		return "'excon probe PLAN' shows the evidence; once the "
+		    "application is fixed, 'excon probe PLAN --restart --reason "
+		    "TEXT' starts a new window; --force --reason TEXT passes this "
+		    "gate (logged and audited)";
+	default:
+		return NULL;
+	}
 }
 
 /* Prints a refusal (text to stderr; JSON to stdout). */
@@ -134,9 +142,14 @@ print_refusal(struct advance *a, const struct plan *p, const struct step *s,
 		cmd_out(&b);
 		buf_free(&b);
 	}
-	if (a->ctx->format == FORMAT_GITHUB)
-		annotate_refusal(p, s, res);
-	fprintf(stderr, "refused: %s\n", buf_cstr(&res->why));
+	{
+		struct buf what = BUF_INIT;
+
+		buf_printf(&what, "gate rule %d", (int)res->rule);
+		annotate_refusal(p, s, buf_cstr(&what), buf_cstr(&res->why),
+		    refusal_fix(res->rule));
+		buf_free(&what);
+	}
 	if (res->rule == GATE_EVIDENCE)
 		fprintf(stderr, "hint: 'excon probe %s' shows the evidence; once "
 		    "the application is fixed, 'excon probe %s --restart --reason "
@@ -222,10 +235,15 @@ lint_step(const struct plan *p, const struct step *s)
 		findings_sort(&f);
 		report_text(&f, 0, &out);
 		fputs(buf_cstr(&out), stderr);
-		fprintf(stderr, "refused: %s/%s does not lint clean (%zu "
-		    "error%s, see 'excon lint'); nothing was run\n", p->name.s,
-		    s->id.s, findings_count(&f, SEV_ERROR),
+		annotate_findings(&f);
+		buf_reset(&out);
+		buf_printf(&out, "%s/%s does not lint clean (%zu error%s, see "
+		    "'excon lint'); nothing was run", p->name.s, s->id.s,
+		    findings_count(&f, SEV_ERROR),
 		    findings_count(&f, SEV_ERROR) == 1 ? "" : "s");
+		annotate_refusal(p, s, "does not lint clean", buf_cstr(&out),
+		    "make the step's SQL safe as the findings say, or allow a "
+		    "finding with '-- excon:allow RULE reason'");
 		rc = EXCON_EXIT_PROBLEMS;
 	}
 	findings_free(&f);
@@ -260,8 +278,11 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	gate_result_init(&res);
 	memset(&ev, 0, sizeof ev);
 	memset(&pr, 0, sizeof pr);
-	if ((rc = cmd_history(ctx, &h, in_tx)) != 0)
+	annotate_at(p, NULL);
+	if ((rc = cmd_history(ctx, &h, in_tx)) != 0) {
+		annotate_at(NULL, NULL);
 		return rc;
+	}
 	cmd_gate(ctx, &h, &g);
 	gate_progress_load(&g, p, &pr);
 	next = pr.next;
@@ -271,6 +292,7 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 		goto done;
 	}
 	s = &p->steps[next];
+	annotate_at(p, s);
 	if (a->stage_set && s->stage != a->stage) {
 		rc = ADVANCE_NOTHING;
 		goto done;
@@ -370,6 +392,7 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	window_opens(a, p, (size_t)next);
 	rc = 0;
 done:
+	annotate_at(NULL, NULL);
 	if (in_tx && ctx->st != NULL)
 		state_rollback(ctx->st);
 	evidence_free(&ev);
@@ -447,6 +470,7 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 	int rc = 0, all = cmd_opt(ctx, "all") != NULL;
 
 	memset(&a, 0, sizeof a);
+	annotate_begin(ctx);
 	a.ctx = ctx;
 	a.record_only = cmd_opt(ctx, "record-only") != NULL;
 	a.force = cmd_opt(ctx, "force") != NULL;
