@@ -33,16 +33,16 @@ annotate_at(const struct plan *p, const struct step *s)
 	ann_step = p != NULL ? s : NULL;
 }
 
-/* Writes one annotation of severity error on step s of p (either may be NULL). */
+/* Writes one annotation of severity sev on step s of p (either may be NULL). */
 static void
-emit(const struct plan *p, const struct step *s, const char *title,
+emit(int sev, const struct plan *p, const struct step *s, const char *title,
     const char *msg, const char *fix)
 {
 	struct findings f = FINDINGS_INIT;
 	struct report r = { ann_command, &f, NULL, 0 };
 	struct buf out = BUF_INIT;
 
-	findings_add(&f, title, SEV_ERROR, p != NULL ? p->file : "",
+	findings_add(&f, title, sev, p != NULL ? p->file : "",
 	    p == NULL ? 0 : s != NULL ? s->pos.line : 1,
 	    s != NULL ? s->pos.col : 0, msg, fix);
 	report_write(REPORT_GITHUB, &r, &out);
@@ -67,7 +67,22 @@ annotate_error(const char *msg)
 		buf_printf(&title, " on %s%s%s", ann_plan->name.s,
 		    ann_step != NULL ? "/" : "", ann_step != NULL ?
 		    ann_step->id.s : "");
-	emit(ann_plan, ann_step, buf_cstr(&title), msg, NULL);
+	emit(SEV_ERROR, ann_plan, ann_step, buf_cstr(&title), msg, NULL);
+	buf_free(&title);
+}
+
+/* Prints a warning, annotated when annotations are on. */
+void
+annotate_warning(const struct plan *p, const struct step *s, const char *msg)
+{
+	struct buf title = BUF_INIT;
+
+	if (ann_command != NULL) {
+		buf_printf(&title, "excon %s warning on %s/%s", ann_command,
+		    p->name.s, s->id.s);
+		emit(SEV_WARNING, p, s, buf_cstr(&title), msg, NULL);
+	}
+	fprintf(stderr, "warning: %s\n", msg);
 	buf_free(&title);
 }
 
@@ -103,7 +118,7 @@ annotate_refusal(const struct plan *p, const struct step *s, const char *what,
 	if (ann_command != NULL) {
 		buf_printf(&title, "excon refused %s%s%s (%s)", p->name.s,
 		    s != NULL ? "/" : "", s != NULL ? s->id.s : "", what);
-		emit(p, s, buf_cstr(&title), why, fix);
+		emit(SEV_ERROR, p, s, buf_cstr(&title), why, fix);
 	}
 	fprintf(stderr, "refused: %s\n", why);
 	buf_free(&title);

@@ -31,6 +31,13 @@ void annotate_at(const struct plan *p, const struct step *s);
 void annotate_error(const char *msg);
 
 /*
+ * Prints "warning: msg" on stderr and, when annotations are on, a
+ * `::warning` annotation on step s of p.
+ */
+void annotate_warning(const struct plan *p, const struct step *s,
+    const char *msg);
+
+/*
  * Annotates a diagnostic of a plan that does not load, at file:line:col
  * (line 0: the file), when annotations are on.  cmd_print_diag calls it.
  */

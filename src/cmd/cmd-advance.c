@@ -315,7 +315,7 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	}
 	gate_step(&g, p, (size_t)next, r ? r->seq : 0, a->force, &res);
 	if (res.allowed && res.warn.len > 0)
-		fprintf(stderr, "warning: %s\n", buf_cstr(&res.warn));
+		annotate_warning(p, s, buf_cstr(&res.warn));
 	if (!res.allowed) {
 		if (!quiet)
 			print_refusal(a, p, s, &res);
