@@ -1131,7 +1131,8 @@ END_TEST
 /*
  * Under --format github the refusals that come from the database are
  * annotations on the step too: a plan held by another excon (exit 3,
- * naming the holder) and a database migrated under another history.
+ * naming the holder), a verify query that returns false, and a database
+ * migrated under another history.
  */
 START_TEST(test_refusals_are_annotations)
 {
@@ -1165,6 +1166,16 @@ START_TEST(test_refusals_are_annotations)
 	ck_assert_int_eq(pg_plan_unlock(holder, PLAN, &err), 0);
 	pg_close(holder);
 	free(e2e_ok(&e, 1, "advance", PLAN, NULL));
+
+	/* A verify query that returns false: on the backfill step. */
+	free(pt_sql(e.ci, "UPDATE users SET name = '' WHERE id = 3"));
+	free(e2e_ok(&e, 0, "release", "finish", "v1", NULL));
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--format", "github",
+	    NULL), 3);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/" PLAN ".yaml,line=9,col=5,"
+	    "title=excon refused " PLAN "/backfill (verify returned false)::" PLAN
+	    "/backfill ran, but its verify query returned false"), "%s", r.out);
+	tu_run_free(&r);
 
 	/* A second machine with a history of its own. */
 	memset(&b, 0, sizeof b);
