@@ -507,8 +507,9 @@ START_TEST(test_evidence_in_ci_reports)
 	ck_assert_msg(tu_has(r.out, "::error file=plans/" PLAN ".yaml,line=32,col=5,"
 	    "title=excon refused " PLAN "/drop-name (gate rule 9)::drop-name "
 	    "(contract)"), "%s", r.out);
-	ck_assert_msg(tu_has(r.out, "%0Afix: 'excon probe PLAN' shows the evidence"),
-	    "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "%0Afix: 'excon probe " PLAN "' shows the "
+	    "evidence; once the application is fixed, 'excon probe " PLAN
+	    " --restart --reason TEXT' starts a new window"), "%s", r.out);
 	tu_run_free(&r);
 
 	/* Used: a warning on the contract step, naming the statement. */

@@ -81,35 +81,44 @@ note_shipped(struct advance *a, const struct plan *p, const struct step *s,
 	a->nshipped++;
 }
 
-/* The way past a refusal by gate rule `rule`, or NULL when there is none. */
-static const char *
-refusal_fix(enum gate_rule rule)
+/*
+ * Appends the way past a refusal of plan p by gate rule `rule` to out;
+ * nothing when there is none.
+ */
+static void
+refusal_fix(const struct plan *p, enum gate_rule rule, struct buf *out)
 {
 	switch (rule) {
 	case GATE_ORDER:
-		return "ship the earlier steps of the plan first";
+		buf_puts(out, "ship the earlier steps of the plan first");
+		break;
 	case GATE_RELEASE:
-		return "ship it in the newest release: pre and code steps while "
-		    "it is started, post steps once it is deployed (excon release "
-		    "finish NAME)";
+		buf_puts(out, "ship it in the newest release: pre and code steps "
+		    "while it is started, post steps once it is deployed (excon "
+		    "release finish NAME)");
+		break;
 	case GATE_GAP:
 	case GATE_WINDOW:
 	case GATE_DEPS:
-		return "wait for the release it names, or pass the gate with "
-		    "--force --reason TEXT (logged and audited)";
+		buf_puts(out, "wait for the release it names, or pass the gate "
+		    "with --force --reason TEXT (logged and audited)");
+		break;
 	case GATE_IMMUTABLE:
-		return "restore the shipped steps in the plan file as they "
-		    "shipped; change the schema with a new step or a new plan";
+		buf_puts(out, "restore the shipped steps in the plan file as they "
+		    "shipped; change the schema with a new step or a new plan");
+		break;
 	case GATE_HALF:
-		return "resume the step with 'excon advance PLAN' or undo it "
-		    "with 'excon rollback PLAN'";
+		buf_printf(out, "resume the step with 'excon advance %s' or undo "
+		    "it with 'excon rollback %s'", p->name.s, p->name.s);
+		break;
 	case GATE_EVIDENCE:
-		return "'excon probe PLAN' shows the evidence; once the "
-		    "application is fixed, 'excon probe PLAN --restart --reason "
+		buf_printf(out, "'excon probe %s' shows the evidence; once the "
+		    "application is fixed, 'excon probe %s --restart --reason "
 		    "TEXT' starts a new window; --force --reason TEXT passes this "
-		    "gate (logged and audited)";
+		    "gate (logged and audited)", p->name.s, p->name.s);
+		break;
 	default:
-		return NULL;
+		break;
 	}
 }
 
@@ -143,12 +152,14 @@ print_refusal(struct advance *a, const struct plan *p, const struct step *s,
 		buf_free(&b);
 	}
 	{
-		struct buf what = BUF_INIT;
+		struct buf what = BUF_INIT, fix = BUF_INIT;
 
 		buf_printf(&what, "gate rule %d", (int)res->rule);
+		refusal_fix(p, res->rule, &fix);
 		annotate_refusal(p, s, buf_cstr(&what), buf_cstr(&res->why),
-		    refusal_fix(res->rule));
+		    fix.len > 0 ? buf_cstr(&fix) : NULL);
 		buf_free(&what);
+		buf_free(&fix);
 	}
 	if (res->rule == GATE_EVIDENCE)
 		fprintf(stderr, "hint: 'excon probe %s' shows the evidence; once "
