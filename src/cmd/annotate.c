@@ -33,24 +33,32 @@ annotate_at(const struct plan *p, const struct step *s)
 	ann_step = p != NULL ? s : NULL;
 }
 
-/* Writes one annotation of severity sev on step s of p (either may be NULL). */
+/* Writes the findings f as annotations to stdout. */
 static void
-emit(int sev, const struct plan *p, const struct step *s, const char *title,
-    const char *msg, const char *fix)
+put(const struct findings *f)
 {
-	struct findings f = FINDINGS_INIT;
-	struct report r = { ann_command, &f, NULL, 0 };
+	struct report r = { ann_command, f, NULL, 0 };
 	struct buf out = BUF_INIT;
 
-	findings_add(&f, title, sev, p != NULL ? p->file : "",
-	    p == NULL ? 0 : s != NULL ? s->pos.line : 1,
-	    s != NULL ? s->pos.col : 0, msg, fix);
 	report_write(REPORT_GITHUB, &r, &out);
 	/* After whatever the command already wrote to stdout. */
 	fflush(stdout);
 	fwrite(buf_cstr(&out), 1, out.len, stdout);
 	fflush(stdout);
 	buf_free(&out);
+}
+
+/* Writes one annotation of severity sev on step s of p (either may be NULL). */
+static void
+emit(int sev, const struct plan *p, const struct step *s, const char *title,
+    const char *msg, const char *fix)
+{
+	struct findings f = FINDINGS_INIT;
+
+	findings_add(&f, title, sev, p != NULL ? p->file : "",
+	    p == NULL ? 0 : s != NULL ? s->pos.line : 1,
+	    s != NULL ? s->pos.col : 0, msg, fix);
+	put(&f);
 	findings_free(&f);
 }
 
@@ -91,19 +99,14 @@ void
 annotate_diag(const char *file, int line, int col, const char *msg)
 {
 	struct findings f = FINDINGS_INIT;
-	struct report r = { ann_command, &f, NULL, 0 };
-	struct buf out = BUF_INIT, title = BUF_INIT;
+	struct buf title = BUF_INIT;
 
 	if (ann_command == NULL)
 		return;
 	buf_printf(&title, "excon %s failed (the plan does not load)",
 	    ann_command);
 	findings_add(&f, buf_cstr(&title), SEV_ERROR, file, line, col, msg, NULL);
-	report_write(REPORT_GITHUB, &r, &out);
-	fflush(stdout);
-	fwrite(buf_cstr(&out), 1, out.len, stdout);
-	fflush(stdout);
-	buf_free(&out);
+	put(&f);
 	buf_free(&title);
 	findings_free(&f);
 }
@@ -129,14 +132,6 @@ annotate_refusal(const struct plan *p, const struct step *s, const char *what,
 void
 annotate_findings(const struct findings *f)
 {
-	struct report r = { ann_command, f, NULL, 0 };
-	struct buf out = BUF_INIT;
-
-	if (ann_command == NULL)
-		return;
-	report_write(REPORT_GITHUB, &r, &out);
-	fflush(stdout);
-	fwrite(buf_cstr(&out), 1, out.len, stdout);
-	fflush(stdout);
-	buf_free(&out);
+	if (ann_command != NULL)
+		put(f);
 }
