@@ -28,7 +28,7 @@ endif
 DEB_PKGS := gcc libc6-dev make libpq-dev libsqlite3-dev libyaml-dev check \
 	libpg-query-dev libprotobuf-c-dev postgresql postgresql-contrib pkg-config \
 	sqlite3 gdb \
-	jq libxml2-utils zsh
+	jq libxml2-utils zsh python3-jsonschema python3-rfc3987
 
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wwrite-strings -Wshadow -Wpointer-arith -Wformat=2 \

@@ -13,27 +13,33 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "cmd/annotate.h"
 #include "pg.h"
 #include "plancache.h"
 #include "report.h"
 #include "sha256.h"
 #include "xalloc.h"
 
-/* Prints an error line and returns code. */
+/*
+ * Prints an error line and returns code; under an annotating --format
+ * github the line is also an annotation (annotate.h).
+ */
 int
 cmd_fail(int code, const char *fmt, ...)
 {
 	va_list ap;
+	struct buf msg = BUF_INIT;
 
-	fputs("excon: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "excon: %s\n", buf_cstr(&msg));
+	annotate_error(buf_cstr(&msg));
+	buf_free(&msg);
 	return code;
 }
 
-/* Prints a diagnostic in compiler style. */
+/* Prints a diagnostic in compiler style (and annotates it, see annotate.h). */
 void
 cmd_print_diag(FILE *f, const struct plan_diag *d)
 {
@@ -43,6 +49,7 @@ cmd_print_diag(FILE *f, const struct plan_diag *d)
 		fprintf(f, "%s\n", d->msg);
 	else
 		fprintf(f, "%s: %s\n", d->file, d->msg);
+	annotate_diag(d->file, d->pos.line, d->pos.col, d->msg);
 }
 
 /*

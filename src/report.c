@@ -398,6 +398,28 @@ sarif_level(int sev)
 }
 
 /*
+ * Appends a file name as a SARIF artifact URI, a relative reference: every
+ * byte but the unreserved characters of RFC 3986 and '/' percent-encoded,
+ * so a name with a space, a '%', a ':' or bytes beyond ASCII stays one
+ * valid URI that code scanning maps back to the same file.
+ */
+static void
+sarif_uri(struct buf *out, const char *path)
+{
+	const unsigned char *p;
+
+	buf_putc(out, '"');
+	for (p = (const unsigned char *)path; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p) != NULL)
+			buf_putc(out, (char)*p);
+		else
+			buf_printf(out, "%%%02X", *p);
+	}
+	buf_putc(out, '"');
+}
+
+/*
  * SARIF 2.1.0: one run whose driver lists every rule the results use
  * (with the rule table's summary and fix where the rule is an SQL rule),
  * and one result per finding with its physical location.
@@ -458,7 +480,7 @@ write_sarif(const struct report *r, struct buf *out)
 		if (x->file[0] != '\0') {
 			buf_puts(out, ",\"locations\":[{\"physicalLocation\":{"
 			    "\"artifactLocation\":{\"uri\":");
-			jstr(out, x->file);
+			sarif_uri(out, x->file);
 			buf_putc(out, '}');
 			if (x->line > 0) {
 				buf_printf(out, ",\"region\":{\"startLine\":%d", x->line);

@@ -1129,6 +1129,80 @@ START_TEST(test_second_history_refused)
 }
 END_TEST
 
+/*
+ * Under --format github the refusals that come from the database are
+ * annotations on the step too: a plan held by another excon (exit 3,
+ * naming the holder), a verify query that returns false, and a database
+ * migrated under another history.
+ */
+START_TEST(test_refusals_are_annotations)
+{
+	struct e2e e, b;
+	struct pg *holder = NULL;
+	struct buf err = BUF_INIT, who = BUF_INIT;
+	struct run r;
+	char *want;
+	int got;
+
+	e2e_setup(&e, "cli_annotate", NULL);
+	e2e_plan(&e, PLAN ".yaml", small_plan);
+	e2e_users(e.ci, 10);
+	free(e2e_ok(&e, 0, "release", "start", "v1", NULL));
+	ck_assert_int_eq(pg_connect(&holder, e.ci, "excon users-full-name/add-column",
+	    &err), 0);
+	ck_assert_int_eq(dbschema_plan_lock(holder, PLAN, &got, &who, &err), 0);
+	ck_assert_int_eq(got, 1);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--wait", "0",
+	    "--format", "github", NULL), 3);
+	want = xasprintf("::error file=plans/" PLAN ".yaml,line=3,col=5,title=excon "
+	    "refused " PLAN "/add-column (held by another excon)::plan '" PLAN "' "
+	    "is being advanced by another excon (pid %d on host [local], 'excon "
+	    PLAN "/add-column')%%0Afix: wait for the other excon to finish",
+	    pg_backend_pid(holder));
+	ck_assert_msg(tu_has(r.out, want), "want '%s' in: %s", want, r.out);
+	ck_assert_msg(tu_has(r.err, "refused: plan '" PLAN "' is being advanced"),
+	    "%s", r.err);
+	free(want);
+	tu_run_free(&r);
+	ck_assert_int_eq(dbschema_plan_unlock(holder, PLAN, &err), 0);
+	pg_close(holder);
+	free(e2e_ok(&e, 1, "advance", PLAN, NULL));
+
+	/* A verify query that returns false: on the backfill step. */
+	free(pt_sql(e.ci, "UPDATE users SET name = '' WHERE id = 3"));
+	free(e2e_ok(&e, 0, "release", "finish", "v1", NULL));
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--format", "github",
+	    NULL), 3);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/" PLAN ".yaml,line=9,col=5,"
+	    "title=excon refused " PLAN "/backfill (verify returned false)::" PLAN
+	    "/backfill ran, but its verify query returned false"), "%s", r.out);
+	tu_run_free(&r);
+
+	/* A second machine with a history of its own. */
+	memset(&b, 0, sizeof b);
+	b.dir = tu_tmpdir();
+	b.ci = e.ci;
+	tu_write(b.dir, "excon.yaml", "plans: plans\nstate: state/excon.db\n");
+	e2e_plan(&b, PLAN ".yaml", small_plan);
+	tu_state_init(b.dir, "state/excon.db");
+	free(e2e_ok(&b, 0, "release", "start", "v2", NULL));
+	ck_assert_int_eq(e2e_run(&b, &r, 1, "advance", PLAN, "--format", "github",
+	    NULL), 3);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/" PLAN ".yaml,line=3,col=5,"
+	    "title=excon refused " PLAN "/add-column (database of another history)::"
+	    PLAN "/add-column: this database was migrated under another history "
+	    "(id "), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "%0Afix: run excon against the history"), "%s",
+	    r.out);
+	tu_run_free(&r);
+	tu_rmrf(b.dir);
+	free(b.dir);
+	buf_free(&err);
+	buf_free(&who);
+	e2e_free(&e);
+}
+END_TEST
+
 /* One TCase per behaviour. */
 static Suite *
 db_cli_suite(void)
@@ -1148,6 +1222,7 @@ db_cli_suite(void)
 		{ "rollback", test_rollback_runs_down },
 		{ "rollback_of_failed_step", test_rollback_of_failed_step },
 		{ "second_history_refused", test_second_history_refused },
+		{ "refusals_are_annotations", test_refusals_are_annotations },
 		{ "pauses_for_old_transaction", test_backfill_pauses_for_old_transaction },
 		{ "ctrl_c_stops_cleanly", test_ctrl_c_stops_cleanly },
 		{ "status_shows_running_backfill", test_status_shows_running_backfill },

@@ -603,6 +603,138 @@ START_TEST(test_use_on_a_streaming_standby)
 }
 END_TEST
 
+/* Runs a shell command in e's project and asserts it succeeds; returns stdout (owned). */
+static char *
+sh_in(struct e2e *e, const char *cmd)
+{
+	struct run r;
+	char *out;
+
+	tu_sh(&r, e->dir, "%s", cmd);
+	ck_assert_msg(r.status == 0, "%s: exit %d\n%s%s", cmd, r.status, r.out,
+	    r.err);
+	out = xstrdup(r.out);
+	tu_run_free(&r);
+	return out;
+}
+
+/* Runs excon with args in e's project (with the database), saving stdout to file. */
+#define SAVE(e, file, ...) do { \
+	char *o_ = e2e_ok((e), 1, __VA_ARGS__, NULL); \
+	tu_write((e)->dir, (file), o_); \
+	free(o_); \
+} while (0)
+
+/*
+ * Rule 9 in CI: advance --format github refuses with an annotation that
+ * says how to get past it, and audit's CI formats carry the evidence of
+ * each pending contract as a finding on its step: W-STILL-USED (a
+ * warning) with the statements, N-NO-USE-SEEN, N-USE-UNKNOWN (notes).
+ */
+START_TEST(test_evidence_in_ci_reports)
+{
+	struct e2e e;
+	struct run r;
+	char *out, *cmd;
+
+	walk(&e, "probe_ci", "probe: required\n", 1);
+	app(e.ci, "SELECT name FROM users WHERE id = 5", 2);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--format", "github",
+	    NULL), 3);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/" PLAN ".yaml,line=32,col=5,"
+	    "title=excon refused " PLAN "/drop-name (gate rule 9)::drop-name "
+	    "(contract)"), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "%0Afix: 'excon probe " PLAN "' shows the "
+	    "evidence; once the application is fixed, 'excon probe " PLAN
+	    " --restart --reason TEXT' starts a new window"), "%s", r.out);
+	tu_run_free(&r);
+
+	/* Used: a warning on the contract step, naming the statement. */
+	out = e2e_ok(&e, 1, "audit", "--format", "github", NULL);
+	ck_assert_msg(tu_has(out, "::warning file=plans/" PLAN ".yaml,line=32,col=5,"
+	    "title=W-STILL-USED::contract " PLAN "/drop-name: still used (rule 9): "
+	    "2 calls of `SELECT name FROM users WHERE id = $1` on the database; "
+	    "since 20"), "%s", out);
+	ck_assert_msg(tu_has(out, "%0Afix: change what still uses it, then 'excon "
+	    "probe " PLAN " --restart --reason TEXT'"), "%s", out);
+	free(out);
+	SAVE(&e, "s.json", "audit", "--format", "sarif");
+	cmd = xasprintf("/usr/bin/python3 '%s/schema_check.py' "
+	    "'%s/data/sarif-schema-2.1.0.json' s.json", tu_tests_dir(),
+	    tu_tests_dir());
+	free(sh_in(&e, cmd));
+	out = sh_in(&e, "jq -r '.runs[0].results[] | select(.ruleId == "
+	    "\"W-STILL-USED\") | \"\\(.level) \\(.locations[0].physicalLocation."
+	    "region.startLine)\"' s.json");
+	ck_assert_str_eq(out, "warning 32\n");
+	free(out);
+	SAVE(&e, "gl.json", "audit", "--format", "gitlab");
+	out = sh_in(&e, "jq -r '.[] | select(.check_name == \"W-STILL-USED\") | "
+	    "\"\\(.severity) \\(.location.path) \\(.description)\"' gl.json");
+	ck_assert_msg(tu_has(out, "minor plans/" PLAN ".yaml contract " PLAN
+	    "/drop-name: still used (rule 9): 2 calls of `SELECT name FROM users "
+	    "WHERE id = $1`"), "%s", out);
+	free(out);
+	SAVE(&e, "j.xml", "audit", "--format", "junit");
+	free(sh_in(&e, "xmllint --noout j.xml"));
+	out = sh_in(&e, "xmllint --xpath 'string(//testcase[@name=\"plans/" PLAN
+	    ".yaml\"]/failure)' j.xml");
+	ck_assert_msg(tu_has(out, "warning[W-STILL-USED]: contract " PLAN
+	    "/drop-name: still used"), "%s", out);
+	free(out);
+	out = e2e_ok(&e, 1, "audit", "--format", "markdown", NULL);
+	ck_assert_msg(tu_has(out, "| warning | `W-STILL-USED` | `plans/" PLAN
+	    ".yaml:32:5` | contract " PLAN "/drop-name: still used"), "%s", out);
+	free(out);
+
+	/* Fixed, and a new window: nothing seen, a note. */
+	free(e2e_ok(&e, 1, "probe", PLAN, "--restart", "--reason", "fixed", NULL));
+	out = e2e_ok(&e, 1, "audit", "--format", "github", NULL);
+	ck_assert_msg(tu_has(out, "::notice file=plans/" PLAN ".yaml,line=32,col=5,"
+	    "title=N-NO-USE-SEEN::contract " PLAN "/drop-name: no use seen since "),
+	    "%s", out);
+	ck_assert_msg(tu_has(out, " across 1 database (rule 9)\n"), "%s", out);
+	ck_assert_msg(!tu_has(out, "W-STILL-USED"), "%s", out);
+	free(out);
+
+	/* No statistics: not known, and how to enable them. */
+	free(pt_sql(e.ci, "DROP EXTENSION pg_stat_statements"));
+	out = e2e_ok(&e, 1, "audit", "--format", "github", NULL);
+	ck_assert_msg(tu_has(out, "::notice file=plans/" PLAN ".yaml,line=32,col=5,"
+	    "title=N-USE-UNKNOWN::contract " PLAN "/drop-name: use not known "
+	    "(rule 9): "), "%s", out);
+	ck_assert_msg(tu_has(out, "CREATE EXTENSION pg_stat_statements"), "%s", out);
+	free(out);
+	SAVE(&e, "s.json", "audit", "--format", "sarif");
+	free(sh_in(&e, cmd));
+	free(cmd);
+	e2e_free(&e);
+}
+END_TEST
+
+/*
+ * Under `probe: advisory` the advance that ships despite evidence of use
+ * says so as a warning annotation on the contract step.
+ */
+START_TEST(test_advisory_warning_annotation)
+{
+	struct e2e e;
+	struct run r;
+
+	walk(&e, "probe_ci_adv", "probe: advisory\n", 1);
+	app(e.ci, "SELECT name FROM users WHERE id = 5", 2);
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, "--format", "github",
+	    NULL), 0);
+	ck_assert_msg(tu_has(r.out, "::warning file=plans/" PLAN ".yaml,line=32,"
+	    "col=5,title=excon advance warning on " PLAN "/drop-name::drop-name "
+	    "(contract) removes what 1 statement or object still uses"), "%s",
+	    r.out);
+	ck_assert_msg(tu_has(r.out, "shipped " PLAN "/drop-name"), "%s", r.out);
+	tu_run_free(&r);
+	e2e_free(&e);
+}
+END_TEST
+
 /* The probe suite. */
 static Suite *
 probe_cli_suite(void)
@@ -626,6 +758,10 @@ probe_cli_suite(void)
 	tu_add(s, "stats reset", test_stats_reset_reported, NULL, NULL, 120);
 	tu_add(s, "many plans, one read per server", test_many_plans_read_once,
 	    NULL, NULL, 180);
+	tu_add(s, "evidence in ci reports", test_evidence_in_ci_reports, NULL, NULL,
+	    180);
+	tu_add(s, "advisory warning annotation", test_advisory_warning_annotation,
+	    NULL, NULL, 120);
 	/* The standby goes even when the test fails: the teardown runs in the parent. */
 	tc = tcase_create("use_on_a_streaming_standby");
 	tcase_set_timeout(tc, 180);

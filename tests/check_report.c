@@ -1,7 +1,10 @@
 /*
  * CI reports (report.c) and the --format options of lint, check and
  * audit that use it.  Every format is read back with a real parser for
- * it: jq for JSON (GitLab Code Quality, SARIF), xmllint for JUnit XML.
+ * it: jq for JSON (GitLab Code Quality, SARIF), xmllint for JUnit XML;
+ * SARIF is validated against the OASIS SARIF 2.1.0 schema and GitLab
+ * Code Quality against its documented fields by a JSON schema validator
+ * (tests/schema_check.py, Debian's python3-jsonschema).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -88,6 +91,54 @@ sh_ok(const char *cmd)
 	tu_run_free(&r);
 	return out;
 }
+
+/*
+ * Validates dir/doc against tests/data/<schema> with a real JSON schema
+ * validator; returns its exit code (0 valid, 1 invalid, 2 cannot tell)
+ * and sets *said (owned) to what it printed.
+ */
+static int
+schema_check(const char *schema, const char *doc, char **said)
+{
+	struct run r;
+	int status;
+
+	tu_sh(&r, dir, "/usr/bin/python3 '%s/schema_check.py' '%s/data/%s' '%s'",
+	    tu_tests_dir(), tu_tests_dir(), schema, doc);
+	status = r.status;
+	*said = xasprintf("%s%s", r.out, r.err);
+	tu_run_free(&r);
+	return status;
+}
+
+/* Asserts that dir/doc is valid against tests/data/<schema>. */
+static void
+schema_valid(const char *schema, const char *doc)
+{
+	char *said = NULL;
+	int status = schema_check(schema, doc, &said);
+
+	ck_assert_msg(status == 0, "%s: %s: exit %d\n%s", schema, doc, status,
+	    said);
+	free(said);
+}
+
+/* Asserts that dir/doc is rejected by tests/data/<schema>, naming what. */
+static void
+schema_invalid(const char *schema, const char *doc, const char *what)
+{
+	char *said = NULL;
+	int status = schema_check(schema, doc, &said);
+
+	ck_assert_msg(status == 1, "%s: %s: exit %d, expected 1\n%s", schema,
+	    doc, status, said);
+	ck_assert_msg(tu_has(said, what), "%s: %s: expected '%s' in\n%s",
+	    schema, doc, what, said);
+	free(said);
+}
+
+#define SARIF_SCHEMA	"sarif-schema-2.1.0.json"
+#define GITLAB_SCHEMA	"gitlab-codequality.schema.json"
 
 START_TEST(test_format_text)
 {
@@ -467,6 +518,132 @@ START_TEST(test_audit_reports)
 }
 END_TEST
 
+START_TEST(test_schema_validator_rejects_invalid_documents)
+{
+	/* A document of the shape excon writes passes... */
+	tu_write(dir, "ok.json", "{\"version\":\"2.1.0\",\"runs\":[{\"tool\":"
+	    "{\"driver\":{\"name\":\"excon\"}},\"results\":[{\"ruleId\":\"R\","
+	    "\"level\":\"error\",\"message\":{\"text\":\"m\"},\"locations\":"
+	    "[{\"physicalLocation\":{\"artifactLocation\":{\"uri\":\"a%20b.sql\"},"
+	    "\"region\":{\"startLine\":1}}}]}]}]}");
+	schema_valid(SARIF_SCHEMA, "ok.json");
+	/* ...and every way of breaking it is caught, with where. */
+	tu_write(dir, "nodriver.json", "{\"version\":\"2.1.0\",\"runs\":[{\"tool\":{}}]}");
+	schema_invalid(SARIF_SCHEMA, "nodriver.json", "/runs/0/tool: 'driver' is a "
+	    "required property");
+	tu_write(dir, "level.json", "{\"version\":\"2.1.0\",\"runs\":[{\"tool\":"
+	    "{\"driver\":{\"name\":\"excon\"}},\"results\":[{\"level\":\"fatal\","
+	    "\"message\":{\"text\":\"m\"}}]}]}");
+	schema_invalid(SARIF_SCHEMA, "level.json", "/runs/0/results/0/level: 'fatal'");
+	tu_write(dir, "uri.json", "{\"version\":\"2.1.0\",\"runs\":[{\"tool\":"
+	    "{\"driver\":{\"name\":\"excon\"}},\"results\":[{\"message\":{\"text\":"
+	    "\"m\"},\"locations\":[{\"physicalLocation\":{\"artifactLocation\":"
+	    "{\"uri\":\"a b.sql\"},\"region\":{\"startLine\":0}}}]}]}]}");
+	schema_invalid(SARIF_SCHEMA, "uri.json", "'a b.sql' is not a 'uri-reference'");
+	schema_invalid(SARIF_SCHEMA, "uri.json", "startLine: 0 is less than the "
+	    "minimum of 1");
+	tu_write(dir, "version.json", "{\"version\":\"2.0.0\",\"runs\":[]}");
+	schema_invalid(SARIF_SCHEMA, "version.json", "/version: '2.0.0'");
+	/* GitLab Code Quality: the documented required fields. */
+	tu_write(dir, "gl.json", "[{\"description\":\"d\",\"check_name\":\"c\","
+	    "\"severity\":\"high\",\"location\":{\"path\":\"p\",\"lines\":{}}}]");
+	schema_invalid(GITLAB_SCHEMA, "gl.json", "'fingerprint' is a required property");
+	schema_invalid(GITLAB_SCHEMA, "gl.json", "/0/severity: 'high'");
+	schema_invalid(GITLAB_SCHEMA, "gl.json", "'begin' is a required property");
+	tu_write(dir, "gl.json", "[{\"description\":\"d\",\"check_name\":\"c\","
+	    "\"fingerprint\":\"f\",\"severity\":\"minor\",\"location\":{\"path\":"
+	    "\"p\",\"lines\":{\"begin\":3}}}]");
+	schema_valid(GITLAB_SCHEMA, "gl.json");
+}
+END_TEST
+
+START_TEST(test_lint_reports_valid_against_schemas)
+{
+	const char *argv[] = { "lint", "--sql", "db/V3 drop caf\xc3\xa9.sql",
+		"--format", "sarif", NULL };
+	struct run r;
+	char *out;
+
+	/* With findings, and with none. */
+	ck_assert_int_eq(save("s.json", "lint --sql db --format %s", "sarif"), 4);
+	schema_valid(SARIF_SCHEMA, "s.json");
+	ck_assert_int_eq(save("s0.json", "lint --sql %s --format sarif",
+	    "db/V1__ok.sql"), 0);
+	schema_valid(SARIF_SCHEMA, "s0.json");
+	out = sh_ok("jq -c '.runs[0].results' s0.json");
+	ck_assert_str_eq(out, "[]\n");
+	free(out);
+	ck_assert_int_eq(save("gl.json", "lint --sql db --format %s", "gitlab"), 4);
+	schema_valid(GITLAB_SCHEMA, "gl.json");
+	ck_assert_int_eq(save("gl0.json", "lint --sql %s --format gitlab",
+	    "db/V1__ok.sql"), 0);
+	schema_valid(GITLAB_SCHEMA, "gl0.json");
+	/* A file name that is not a URI as it stands becomes one. */
+	tu_write(dir, "db/V3 drop caf\xc3\xa9.sql", "DROP TABLE IF EXISTS t;\n");
+	tu_excon(&r, dir, NULL, argv);
+	ck_assert_int_eq(r.status, 4);
+	tu_write(dir, "s3.json", r.out);
+	tu_run_free(&r);
+	schema_valid(SARIF_SCHEMA, "s3.json");
+	out = sh_ok("jq -r '.runs[0].results[0].locations[0].physicalLocation."
+	    "artifactLocation.uri' s3.json");
+	ck_assert_str_eq(out, "db/V3%20drop%20caf%C3%A9.sql\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_check_reports_valid_against_schemas)
+{
+	ck_assert_int_eq(save("s0.json", "check --format %s", "sarif"), 0);
+	schema_valid(SARIF_SCHEMA, "s0.json");
+	ck_assert_int_eq(save("gl0.json", "check --format %s", "gitlab"), 0);
+	schema_valid(GITLAB_SCHEMA, "gl0.json");
+	tu_write(dir, "plans/broken.yaml", "plan: broken\nsteps:\n  - id: a\n"
+	    "    kind: code\n    stgae: post\n");
+	tu_write(dir, "plans/bad yaml.yaml", "plan: [\n");
+	ck_assert_int_eq(save("s.json", "check --format %s", "sarif"), 4);
+	schema_valid(SARIF_SCHEMA, "s.json");
+	ck_assert_int_eq(save("gl.json", "check --format %s", "gitlab"), 4);
+	schema_valid(GITLAB_SCHEMA, "gl.json");
+	ck_assert_int_eq(save("j.xml", "check --format %s", "junit"), 4);
+	free(sh_ok("xmllint --noout j.xml"));
+}
+END_TEST
+
+START_TEST(test_audit_reports_valid_against_schemas)
+{
+	const char *cmds[] = {
+		"release start v1", "advance users-full-name --record-only",
+		"release finish v1", NULL
+	};
+	const char *force[] = { "advance", "users-full-name", "--record-only",
+		"--force", "--reason", "unused since v0", NULL };
+	struct run r;
+
+	/* A pending contract not open yet (a note), then none at all. */
+	ck_assert_int_eq(save("s.json", "audit --format %s", "sarif"), 0);
+	schema_valid(SARIF_SCHEMA, "s.json");
+	run_all(cmds);
+	tu_excon(&r, dir, NULL, force);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	tu_run_free(&r);
+	/* Nothing pending; the override is a finding without a line. */
+	ck_assert_int_eq(save("s.json", "audit --format %s", "sarif"), 0);
+	schema_valid(SARIF_SCHEMA, "s.json");
+	ck_assert_int_eq(save("gl.json", "audit --format %s", "gitlab"), 0);
+	schema_valid(GITLAB_SCHEMA, "gl.json");
+	/* A project without contracts: nothing to report. */
+	free(sh_ok("rm -r plans state"));
+	tu_write(dir, "plans/none.yaml", "plan: none\nsteps:\n  - id: a\n"
+	    "    kind: code\n");
+	tu_state_init(dir, "state/excon.db");
+	ck_assert_int_eq(save("s0.json", "audit --format %s", "sarif"), 0);
+	schema_valid(SARIF_SCHEMA, "s0.json");
+	ck_assert_int_eq(save("gl0.json", "audit --format %s", "gitlab"), 0);
+	schema_valid(GITLAB_SCHEMA, "gl0.json");
+}
+END_TEST
+
 START_TEST(test_advance_refusal_annotation)
 {
 	const char *cmds[] = {
@@ -491,6 +668,73 @@ START_TEST(test_advance_refusal_annotation)
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_str_eq(r.err, "excon advance: unknown format 'sarif' (expected "
 	    "text, json or github)\n");
+	tu_run_free(&r);
+}
+END_TEST
+
+/*
+ * Every way advance stops, under --format github, is an annotation too:
+ * on the plan file and step it concerns when there is one.
+ */
+START_TEST(test_advance_every_stop_is_an_annotation)
+{
+	struct run r;
+
+	tu_write(dir, "plans/idx.yaml", "plan: idx\nsteps:\n"
+	    "  - id: add\n    kind: add_column\n    table: users\n"
+	    "    column: x\n    type: text\n"
+	    "  - id: index\n    kind: sql\n    phase: expand\n    stage: pre\n"
+	    "    up: CREATE INDEX i ON users (email)\n");
+	/* No history: on the plan's file. */
+	free(sh_ok("rm -r state"));
+	tu_excon_str(&r, dir, "advance idx --format github");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/idx.yaml,line=1,title=excon "
+	    "advance failed on idx::no history at 'state/excon.db': run 'excon "
+	    "init'"), "%s", r.out);
+	ck_assert_msg(tu_has(r.err, "excon: no history at"), "%s", r.err);
+	tu_run_free(&r);
+	tu_state_init(dir, "state/excon.db");
+	/* An unknown plan: no file to put it on. */
+	tu_excon_str(&r, dir, "advance nosuch --format github");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "::error title=excon advance failed::unknown plan "
+	    "'nosuch'\n");
+	tu_run_free(&r);
+	/* No database for a step that needs one: on the step. */
+	run_all((const char *const[]){ "release start v1", NULL });
+	tu_excon_str(&r, dir, "advance idx --format github");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/idx.yaml,line=3,col=5,"
+	    "title=excon advance failed on idx/add::idx/add (add_column) changes "
+	    "the database, and no database is configured"), "%s", r.out);
+	tu_run_free(&r);
+	/* A step that does not lint clean: its findings, then the refusal. */
+	run_all((const char *const[]){ "advance idx --record-only", NULL });
+	tu_excon_str(&r, dir, "advance idx --format github");
+	ck_assert_int_eq(r.status, 4);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/idx.yaml,line=12,col=9,"
+	    "title=E-INDEX-NOT-CONCURRENT::CREATE INDEX \"i\""), "%s", r.out);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/idx.yaml,line=8,col=5,"
+	    "title=excon refused idx/index (does not lint clean)::idx/index does "
+	    "not lint clean (1 error, see 'excon lint'); nothing was run%0Afix: "), "%s",
+	    r.out);
+	ck_assert_msg(tu_has(r.err, "refused: idx/index does not lint clean"), "%s",
+	    r.err);
+	tu_run_free(&r);
+	/* A plan that does not load: each diagnostic where it points. */
+	tu_write(dir, "plans/broken.yaml", "plan: broken\nsteps:\n  - id: a\n"
+	    "    kind: code\n    stgae: post\n");
+	tu_excon_str(&r, dir, "advance idx --format github");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/broken.yaml,line=5,col=5,"
+	    "title=excon advance failed (the plan does not load)::step \"a\": "
+	    "unknown field \"stgae\""), "%s", r.out);
+	tu_run_free(&r);
+	/* Text output is unchanged: nothing on stdout. */
+	tu_excon_str(&r, dir, "advance nosuch");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "");
 	tu_run_free(&r);
 }
 END_TEST
@@ -525,7 +769,11 @@ main(void)
 		{ "json_escaping", test_json_escaping_survives_any_bytes },
 		{ "xml_escaping", test_xml_escaping_survives_any_bytes },
 		{ "json_not_utf8", test_lint_json_with_bytes_that_are_not_utf8 },
+		{ "schema_validator", test_schema_validator_rejects_invalid_documents },
 		{ "lint_sarif", test_lint_sarif_is_sarif_2_1_0 },
+		{ "lint_schemas", test_lint_reports_valid_against_schemas },
+		{ "check_schemas", test_check_reports_valid_against_schemas },
+		{ "audit_schemas", test_audit_reports_valid_against_schemas },
 		{ "lint_gitlab", test_lint_gitlab_code_quality },
 		{ "lint_junit", test_lint_junit_one_case_per_file },
 		{ "lint_github", test_lint_github_annotations_and_summary },
@@ -533,6 +781,7 @@ main(void)
 		{ "check_reports", test_check_reports },
 		{ "audit_reports", test_audit_reports },
 		{ "advance_annotation", test_advance_refusal_annotation },
+		{ "advance_every_stop", test_advance_every_stop_is_an_annotation },
 		{ "format_names", test_format_names },
 	};
 	size_t i;

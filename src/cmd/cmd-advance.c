@@ -17,6 +17,7 @@
 #include "out.h"
 #include "report.h"
 #include "sqlcheck.h"
+#include "cmd/annotate.h"
 #include "cmd/dbstep.h"
 #include "cmd/evidence.h"
 #include "exec.h"
@@ -81,28 +82,44 @@ note_shipped(struct advance *a, const struct plan *p, const struct step *s,
 }
 
 /*
- * Prints a refusal as a GitHub annotation on the step in its plan file,
- * with the way past it (when there is one) as the fix.
+ * Appends the way past a refusal of plan p by gate rule `rule` to out;
+ * nothing when there is none.
  */
 static void
-annotate_refusal(const struct plan *p, const struct step *s,
-    const struct gate_result *res)
+refusal_fix(const struct plan *p, enum gate_rule rule, struct buf *out)
 {
-	struct findings f = FINDINGS_INIT;
-	struct report r = { "advance", &f, NULL, 0 };
-	struct buf out = BUF_INIT, title = BUF_INIT;
-
-	buf_printf(&title, "excon refused %s/%s (gate rule %d)", p->name.s,
-	    s->id.s, (int)res->rule);
-	findings_add(&f, buf_cstr(&title), SEV_ERROR, p->file, s->pos.line,
-	    s->pos.col, buf_cstr(&res->why), res->rule >= GATE_GAP &&
-	    res->rule <= GATE_DEPS ? "wait for the release it names, or pass "
-	    "the gate with --force --reason TEXT (logged and audited)" : NULL);
-	report_write(REPORT_GITHUB, &r, &out);
-	cmd_out(&out);
-	buf_free(&out);
-	buf_free(&title);
-	findings_free(&f);
+	switch (rule) {
+	case GATE_ORDER:
+		buf_puts(out, "ship the earlier steps of the plan first");
+		break;
+	case GATE_RELEASE:
+		buf_puts(out, "ship it in the newest release: pre and code steps "
+		    "while it is started, post steps once it is deployed (excon "
+		    "release finish NAME)");
+		break;
+	case GATE_GAP:
+	case GATE_WINDOW:
+	case GATE_DEPS:
+		buf_puts(out, "wait for the release it names, or pass the gate "
+		    "with --force --reason TEXT (logged and audited)");
+		break;
+	case GATE_IMMUTABLE:
+		buf_puts(out, "restore the shipped steps in the plan file as they "
+		    "shipped; change the schema with a new step or a new plan");
+		break;
+	case GATE_HALF:
+		buf_printf(out, "resume the step with 'excon advance %s' or undo "
+		    "it with 'excon rollback %s'", p->name.s, p->name.s);
+		break;
+	case GATE_EVIDENCE:
+		buf_printf(out, "'excon probe %s' shows the evidence; once the "
+		    "application is fixed, 'excon probe %s --restart --reason "
+		    "TEXT' starts a new window; --force --reason TEXT passes this "
+		    "gate (logged and audited)", p->name.s, p->name.s);
+		break;
+	default:
+		break;
+	}
 }
 
 /* Prints a refusal (text to stderr; JSON to stdout). */
@@ -134,9 +151,16 @@ print_refusal(struct advance *a, const struct plan *p, const struct step *s,
 		cmd_out(&b);
 		buf_free(&b);
 	}
-	if (a->ctx->format == FORMAT_GITHUB)
-		annotate_refusal(p, s, res);
-	fprintf(stderr, "refused: %s\n", buf_cstr(&res->why));
+	{
+		struct buf what = BUF_INIT, fix = BUF_INIT;
+
+		buf_printf(&what, "gate rule %d", (int)res->rule);
+		refusal_fix(p, res->rule, &fix);
+		annotate_refusal(p, s, buf_cstr(&what), buf_cstr(&res->why),
+		    fix.len > 0 ? buf_cstr(&fix) : NULL);
+		buf_free(&what);
+		buf_free(&fix);
+	}
 	if (res->rule == GATE_EVIDENCE)
 		fprintf(stderr, "hint: 'excon probe %s' shows the evidence; once "
 		    "the application is fixed, 'excon probe %s --restart --reason "
@@ -222,10 +246,15 @@ lint_step(const struct plan *p, const struct step *s)
 		findings_sort(&f);
 		report_text(&f, 0, &out);
 		fputs(buf_cstr(&out), stderr);
-		fprintf(stderr, "refused: %s/%s does not lint clean (%zu "
-		    "error%s, see 'excon lint'); nothing was run\n", p->name.s,
-		    s->id.s, findings_count(&f, SEV_ERROR),
+		annotate_findings(&f);
+		buf_reset(&out);
+		buf_printf(&out, "%s/%s does not lint clean (%zu error%s, see "
+		    "'excon lint'); nothing was run", p->name.s, s->id.s,
+		    findings_count(&f, SEV_ERROR),
 		    findings_count(&f, SEV_ERROR) == 1 ? "" : "s");
+		annotate_refusal(p, s, "does not lint clean", buf_cstr(&out),
+		    "make the step's SQL safe as the findings say, or allow a "
+		    "finding with '-- excon:allow RULE reason'");
 		rc = EXCON_EXIT_PROBLEMS;
 	}
 	findings_free(&f);
@@ -260,8 +289,11 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	gate_result_init(&res);
 	memset(&ev, 0, sizeof ev);
 	memset(&pr, 0, sizeof pr);
-	if ((rc = cmd_history(ctx, &h, in_tx)) != 0)
+	annotate_at(p, NULL);
+	if ((rc = cmd_history(ctx, &h, in_tx)) != 0) {
+		annotate_at(NULL, NULL);
 		return rc;
+	}
 	cmd_gate(ctx, &h, &g);
 	gate_progress_load(&g, p, &pr);
 	next = pr.next;
@@ -271,6 +303,7 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 		goto done;
 	}
 	s = &p->steps[next];
+	annotate_at(p, s);
 	if (a->stage_set && s->stage != a->stage) {
 		rc = ADVANCE_NOTHING;
 		goto done;
@@ -293,7 +326,7 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	}
 	gate_step(&g, p, (size_t)next, r ? r->seq : 0, a->force, &res);
 	if (res.allowed && res.warn.len > 0)
-		fprintf(stderr, "warning: %s\n", buf_cstr(&res.warn));
+		annotate_warning(p, s, buf_cstr(&res.warn));
 	if (!res.allowed) {
 		if (!quiet)
 			print_refusal(a, p, s, &res);
@@ -370,6 +403,7 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	window_opens(a, p, (size_t)next);
 	rc = 0;
 done:
+	annotate_at(NULL, NULL);
 	if (in_tx && ctx->st != NULL)
 		state_rollback(ctx->st);
 	evidence_free(&ev);
@@ -447,6 +481,7 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 	int rc = 0, all = cmd_opt(ctx, "all") != NULL;
 
 	memset(&a, 0, sizeof a);
+	annotate_begin(ctx);
 	a.ctx = ctx;
 	a.record_only = cmd_opt(ctx, "record-only") != NULL;
 	a.force = cmd_opt(ctx, "force") != NULL;

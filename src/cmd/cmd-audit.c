@@ -270,6 +270,76 @@ audit_evidence(struct cmd_ctx *ctx, struct evidence_cache *evc,
 	buf_free(&err);
 }
 
+/*
+ * Adds rule 9's evidence for p's contract step cs to the CI findings:
+ * W-STILL-USED (a warning) with every use, N-NO-USE-SEEN when nothing
+ * used it since the window opened, N-USE-UNKNOWN when the evidence could
+ * not be gathered (both notes).  Located at the contract step.  Nothing
+ * when audit_probes says no.
+ */
+static void
+evidence_finding(struct cmd_ctx *ctx, struct evidence_cache *evc,
+    const struct state_history *h, const struct plan *p, const struct step *cs,
+    struct findings *f, struct buf *msg)
+{
+	struct evidence e;
+	struct buf err = BUF_INIT, fix = BUF_INIT;
+	const char *rule, *since;
+	size_t i;
+	int sev;
+
+	if (!audit_probes(ctx, h, p))
+		return;
+	buf_reset(msg);
+	buf_printf(msg, "contract %s/%s: ", p->name.s, cs->id.s);
+	if (evidence_gather_cached(ctx, evc, p, &e, &err) != 0 || !e.res.gathered) {
+		rule = "N-USE-UNKNOWN";
+		sev = SEV_NOTE;
+		buf_printf(msg, "use not known (rule 9): %s", err.len > 0 ?
+		    buf_cstr(&err) : e.res.missing != NULL ? e.res.missing :
+		    "the statistics could not be read");
+		buf_printf(&fix, "make pg_stat_statements readable, then 'excon "
+		    "probe %s' shows the evidence", p->name.s);
+	} else {
+		since = e.since ? out_time(e.since) : "the statistics began";
+		if (e.res.nuses == 0) {
+			rule = "N-NO-USE-SEEN";
+			sev = SEV_NOTE;
+			buf_printf(msg, "no use seen since %s across %zu database%s "
+			    "(rule 9)", since, e.res.nservers,
+			    e.res.nservers == 1 ? "" : "s");
+		} else {
+			rule = "W-STILL-USED";
+			sev = SEV_WARNING;
+			buf_puts(msg, "still used (rule 9): ");
+			for (i = 0; i < e.res.nuses; i++) {
+				const struct probe_use *u = &e.res.uses[i];
+
+				if (i > 0)
+					buf_puts(msg, "; ");
+				if (u->calls > 0)
+					buf_printf(msg, "%lld call%s of `%s` on the %s",
+					    (long long)u->calls, u->calls == 1 ? "" :
+					    "s", u->text, u->where);
+				else
+					buf_printf(msg, "`%s` on the %s", u->text,
+					    u->where);
+			}
+			buf_printf(msg, "; since %s", since);
+			buf_printf(&fix, "change what still uses it, then 'excon "
+			    "probe %s --restart --reason TEXT' starts a new window",
+			    p->name.s);
+		}
+		if (e.res.reset != NULL)
+			buf_printf(msg, "; note: %s", e.res.reset);
+	}
+	findings_add(f, rule, sev, p->file, cs->pos.line, cs->pos.col,
+	    buf_cstr(msg), fix.len > 0 ? buf_cstr(&fix) : NULL);
+	evidence_free(&e);
+	buf_free(&err);
+	buf_free(&fix);
+}
+
 /* Runs audit. */
 static int
 cmd_audit_exec(struct cmd_ctx *ctx)
@@ -395,7 +465,9 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 				buf_puts(&out, buf_cstr(&ub));
 				usage[i] = ub.len > 0 ? buf_detach(&ub) : NULL;
 				buf_free(&ub);
-			} else
+			} else if (ctx->format >= FORMAT_GITHUB)
+				evidence_finding(ctx, evc, &h, p, cs, &fs, &msg);
+			else
 				audit_evidence(ctx, evc, &h, p, &out);
 		}
 		npending++;

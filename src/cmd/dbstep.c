@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/annotate.h"
 #include "cmd/dbstep.h"
 #include "exec.h"
 #include "out.h"
@@ -400,8 +401,9 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 		goto done;
 	}
 	if (exec_lock_plan(x, p->name.s, &err) != 0) {
-		fprintf(stderr, "refused: %s\n", buf_cstr(&err));
-		rc = EXCON_EXIT_REFUSED;
+		rc = annotate_refusal(p, s, "held by another excon",
+		    buf_cstr(&err), "wait for the other excon to finish, then "
+		    "run this again, or wait longer with --wait DURATION");
 		goto done;
 	}
 	/* 2. Decide again, now that no other excon can run this plan. */
@@ -421,8 +423,10 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 		buf_puts(&res.why, buf_cstr(&res0->why));
 	}
 	if (!res.allowed) {
-		fprintf(stderr, "refused: %s\n", buf_cstr(&res.why));
-		rc = EXCON_EXIT_REFUSED;
+		buf_reset(&detail);
+		buf_printf(&detail, "gate rule %d", (int)res.rule);
+		rc = annotate_refusal(p, s, buf_cstr(&detail), buf_cstr(&res.why),
+		    NULL);
 		goto done;
 	}
 	/* The database must not belong to another history (a fork). */
@@ -439,9 +443,13 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 			goto done;
 		}
 		if (f > 0) {
-			fprintf(stderr, "refused: %s/%s: %s\n", p->name.s, s->id.s,
+			buf_reset(&err);
+			buf_printf(&err, "%s/%s: %s", p->name.s, s->id.s,
 			    buf_cstr(&detail));
-			rc = EXCON_EXIT_REFUSED;
+			rc = annotate_refusal(p, s, "database of another history",
+			    buf_cstr(&err), "run excon against the history this "
+			    "database was migrated under (--state, EXCON_STATE or "
+			    "'state:' in excon.yaml)");
 			goto done;
 		}
 	}
@@ -495,10 +503,13 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 		goto done;
 	}
 	if (!ok) {
-		fprintf(stderr, "refused: %s/%s ran, but its verify query returned "
+		buf_reset(&err);
+		buf_printf(&err, "%s/%s ran, but its verify query returned "
 		    "false%s%s; the step is not shipped: fix the data and run "
-		    "'excon advance %s' again\n", p->name.s, s->id.s,
+		    "'excon advance %s' again", p->name.s, s->id.s,
 		    detail.len ? ": " : "", buf_cstr(&detail), p->name.s);
+		annotate_refusal(p, s, "verify returned false", buf_cstr(&err),
+		    NULL);
 		cmd_event(ctx, "verify.failed", p->name.s, s->id.s, r->name,
 		    detail.len ? buf_cstr(&detail) : "verify returned false", NULL,
 		    NULL);
@@ -638,8 +649,8 @@ dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
 		goto done;
 	}
 	if (exec_lock_plan(x, p->name.s, &err) != 0) {
-		fprintf(stderr, "refused: %s\n", buf_cstr(&err));
-		rc = EXCON_EXIT_REFUSED;
+		rc = annotate_refusal(p, s, "held by another excon",
+		    buf_cstr(&err), NULL);
 		goto done;
 	}
 	if (exec_ledger_get(x, p->name.s, s->id.s, &found, NULL, &err) != 0 ||
