@@ -83,6 +83,39 @@ buf_putc(struct buf *b, int c)
 	buf_add(b, &ch, 1);
 }
 
+/* Appends s padded with spaces to width bytes, like "%-*s". */
+void
+buf_putpad(struct buf *b, const char *s, size_t width)
+{
+	size_t n = strlen(s);
+
+	buf_add(b, s, n);
+	if (n >= width)
+		return;
+	buf_grow(b, width - n);
+	memset(b->ptr + b->len, ' ', width - n);
+	b->len += width - n;
+	b->ptr[b->len] = '\0';
+}
+
+/* Appends v in decimal, like "%lld". */
+void
+buf_putll(struct buf *b, long long v)
+{
+	char digits[24];	/* 20 digits of 2^64, a sign, the end */
+	size_t i = sizeof digits;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v :
+	    (unsigned long long)v;
+
+	do {
+		digits[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		digits[--i] = '-';
+	buf_add(b, digits + i, sizeof digits - i);
+}
+
 /* Appends formatted text from a va_list. */
 void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)

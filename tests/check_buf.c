@@ -29,6 +29,46 @@ START_TEST(test_buf_grows_and_detaches)
 }
 END_TEST
 
+START_TEST(test_buf_putpad_matches_printf)
+{
+	static const char *const words[] = { "", "a", "add-column", "exactly-twenty-chars",
+	    "longer-than-twenty-bytes-here" };
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+		buf_printf(&a, "[%-20s|%-4s]", words[i], words[i]);
+		buf_putc(&b, '[');
+		buf_putpad(&b, words[i], 20);
+		buf_putc(&b, '|');
+		buf_putpad(&b, words[i], 4);
+		buf_putc(&b, ']');
+	}
+	ck_assert_str_eq(buf_cstr(&b), buf_cstr(&a));
+	ck_assert_uint_eq(b.len, a.len);
+	buf_free(&a);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_buf_putll_matches_printf)
+{
+	static const long long vals[] = { 0, 7, -7, 10, 1000, -123456789,
+	    9223372036854775807LL, -9223372036854775807LL - 1 };
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+		buf_printf(&a, "%lld,", vals[i]);
+		buf_putll(&b, vals[i]);
+		buf_putc(&b, ',');
+	}
+	ck_assert_str_eq(buf_cstr(&b), buf_cstr(&a));
+	buf_free(&a);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_sha256_known_vectors)
 {
 	char h[65];
@@ -51,6 +91,12 @@ buf_suite(void)
 
 	tcase_add_test(tc, test_buf_grows_and_detaches);
 	tcase_add_test(tc, test_sha256_known_vectors);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("putpad");
+	tcase_add_test(tc, test_buf_putpad_matches_printf);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("putll");
+	tcase_add_test(tc, test_buf_putll_matches_printf);
 	suite_add_tcase(s, tc);
 	return s;
 }
