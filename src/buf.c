@@ -128,9 +128,10 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	 * Formats straight into the spare room, which is usually enough (a
 	 * buffer grows by doubling), and only formats again after growing
 	 * when it was not: output-heavy commands spent a tenth of their time
-	 * formatting every piece twice.
+	 * formatting every piece twice.  256 bytes of room hold a whole
+	 * gate message, which a fresh buffer would otherwise format twice.
 	 */
-	buf_grow(b, 64);
+	buf_grow(b, 256);
 	room = b->cap - b->len;
 	va_copy(cp, ap);
 	n = vsnprintf(b->ptr + b->len, room, fmt, cp);
