@@ -19,7 +19,7 @@
 #include "xalloc.h"
 
 #define CACHE_MAGIC	"EXCONPC"
-#define CACHE_FORMAT	3u
+#define CACHE_FORMAT	4u
 
 struct centry {
 	const char	*path;		/* points into the cache bytes, not NUL-ended */
@@ -208,6 +208,7 @@ plan_set_load_cached(struct plan_set *set, char *const *dirs,
 	struct cache c;
 	struct stat *sts = NULL;
 	struct plan **loaded = NULL;
+	struct plan_block *block;
 	char **files;
 	size_t nfiles, i, hits = 0, fresh = 0;
 	int ret;
@@ -216,6 +217,8 @@ plan_set_load_cached(struct plan_set *set, char *const *dirs,
 		return plan_set_load(set, dirs, diags);
 	ret = plan_files(dirs, &files, &nfiles, diags);
 	cache_read(&c, cache_path);
+	block = xcalloc(1, sizeof *block);
+	block->bytes = c.bytes;
 	sts = xcalloc(nfiles ? nfiles : 1, sizeof *sts);
 	loaded = xcalloc(nfiles ? nfiles : 1, sizeof *loaded);
 	for (i = 0; i < nfiles; i++) {
@@ -232,6 +235,7 @@ plan_set_load_cached(struct plan_set *set, char *const *dirs,
 			    plan_decode(&cur, e->blob + e->bloblen, &p) == 0 &&
 			    cur == e->blob + e->bloblen) {
 				hits++;
+				plan_hold(p, block);
 				loaded[i] = p;
 				plan_set_add(set, p);
 				continue;
@@ -253,7 +257,11 @@ plan_set_load_cached(struct plan_set *set, char *const *dirs,
 	if (plan_set_finish(set, diags) != 0)
 		ret = -1;
 	free(c.v);
-	free(c.bytes);
+	/* The cached plans point into the bytes: the last one frees them. */
+	if (block->refs == 0) {
+		free(c.bytes);
+		free(block);
+	}
 	free(sts);
 	free(loaded);
 	plan_files_free(files, nfiles);
