@@ -925,12 +925,10 @@ plan_free(struct plan *p)
 	for (i = 0; i < p->nsteps; i++)
 		step_clear(&p->steps[i], p->borrowed);
 	free(p->steps);
-	free(p->deps);
 	if (p->borrowed) {
-		if (p->block != NULL && --p->block->refs == 0) {
-			free(p->block->bytes);
-			free(p->block);
-		}
+		free(p->deps);
+		if (p->block != NULL && --p->block->refs == 0)
+			p->block->release(p->block);
 		free(p);
 		return;
 	}
@@ -938,6 +936,7 @@ plan_free(struct plan *p)
 		free(p->deps[i].plan);
 		free(p->deps[i].step);
 	}
+	free(p->deps);
 	free(p->name.s);
 	free(p->description.s);
 	free(p->owner.s);

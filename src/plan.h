@@ -146,10 +146,12 @@ struct plan {
 	struct plan_block *block;	/* those bytes, shared; NULL if not borrowed */
 };
 
-/* Bytes that borrowed plans point into, freed with the last of them. */
+/* Bytes that borrowed plans point into, released with the last of them. */
 struct plan_block {
 	char	*bytes;
+	size_t	 len;
 	size_t	 refs;		/* plans pointing into bytes */
+	void	(*release)(struct plan_block *); /* frees bytes and the block */
 };
 
 /* Every plan found in the configured directories. */
