@@ -231,6 +231,17 @@ col_text(sqlite3_stmt *s, int i)
 	return xstrndup((const char *)v, (size_t)sqlite3_column_bytes(s, i));
 }
 
+/* Column i copied into arena a, or NULL when SQL NULL. */
+static char *
+col_text_in(sqlite3_stmt *s, int i, struct arena *a)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+
+	if (v == NULL)
+		return NULL;
+	return arena_strndup(a, (const char *)v, (size_t)sqlite3_column_bytes(s, i));
+}
+
 /* Reads one integer pragma (application_id, user_version) into *out. */
 static int
 pragma_int(struct state *st, const char *name, int64_t *out, struct buf *err)
@@ -887,6 +898,8 @@ state_history_load(struct state *st, struct state_history *h, struct buf *err)
 	memset(h, 0, sizeof *h);
 	if (st->be != NULL)
 		return st->be->history_load(st->bctx, h, err);
+	/* One arena for the strings: thousands of rows, freed at once. */
+	h->strings = xcalloc(1, sizeof *h->strings);
 	if (db_prepare(st, &s, "SELECT seq, name, state, note, started_at, "
 	    "finished_at FROM releases ORDER BY seq", err) == -1)
 		goto done;
@@ -894,11 +907,11 @@ state_history_load(struct state *st, struct state_history *h, struct buf *err)
 		XGROW(h->releases, cap, h->nreleases + 1);
 		r = &h->releases[h->nreleases++];
 		r->seq = sqlite3_column_int64(s, 0);
-		r->name = col_text(s, 1);
+		r->name = col_text_in(s, 1, h->strings);
 		txt = (const char *)sqlite3_column_text(s, 2);
 		r->state = txt != NULL && strcmp(txt, "deployed") == 0 ?
 		    RELEASE_DEPLOYED : RELEASE_STARTED;
-		r->note = col_text(s, 3);
+		r->note = col_text_in(s, 3, h->strings);
 		r->started_at = sqlite3_column_int64(s, 4);
 		r->finished_at = sqlite3_column_int64(s, 5);
 	}
@@ -921,11 +934,11 @@ state_history_load(struct state *st, struct state_history *h, struct buf *err)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		XGROW(h->ships, cap, h->nships + 1);
 		p = &h->ships[h->nships++];
-		p->plan = col_text(s, 0);
-		p->step = col_text(s, 1);
+		p->plan = col_text_in(s, 0, h->strings);
+		p->step = col_text_in(s, 1, h->strings);
 		p->idx = sqlite3_column_int(s, 2);
 		p->release_seq = sqlite3_column_int64(s, 3);
-		p->checksum = col_text(s, 4);
+		p->checksum = col_text_in(s, 4, h->strings);
 		txt = (const char *)sqlite3_column_text(s, 5);
 		p->status = txt != NULL && strcmp(txt, "failed") == 0 ?
 		    SHIP_FAILED : SHIP_DONE;
@@ -954,10 +967,15 @@ state_history_free(struct state_history *h)
 
 	if (h == NULL)
 		return;
-	for (i = 0; i < h->nreleases; i++)
-		release_clear(&h->releases[i]);
-	for (i = 0; i < h->nships; i++)
-		ship_clear(&h->ships[i]);
+	if (h->strings != NULL) {
+		arena_free(h->strings);
+		free(h->strings);
+	} else {
+		for (i = 0; i < h->nreleases; i++)
+			release_clear(&h->releases[i]);
+		for (i = 0; i < h->nships; i++)
+			ship_clear(&h->ships[i]);
+	}
 	free(h->releases);
 	free(h->ships);
 	memset(h, 0, sizeof *h);

@@ -2,11 +2,13 @@
  * Tests of the string buffer and SHA-256.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "sha256.h"
+#include "xalloc.h"
 #include "util/testutil.h"
 
 START_TEST(test_buf_grows_and_detaches)
@@ -69,6 +71,37 @@ START_TEST(test_buf_putll_matches_printf)
 }
 END_TEST
 
+START_TEST(test_arena_keeps_every_string)
+{
+	struct arena a = { NULL };
+	struct buf big = BUF_INIT;
+	char *v[3000], *large;
+	char word[32];
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		snprintf(word, sizeof word, "string-%d", i);
+		v[i] = arena_strndup(&a, word, strlen(word));
+		if (i == 1500) {
+			/* Larger than a block, in the middle of small ones. */
+			while (big.len < 100000)
+				buf_puts(&big, "0123456789");
+			large = arena_strndup(&a, big.ptr, big.len);
+		}
+	}
+	for (i = 0; i < 3000; i++) {
+		snprintf(word, sizeof word, "string-%d", i);
+		ck_assert_str_eq(v[i], word);
+	}
+	ck_assert_str_eq(large, big.ptr);
+	ck_assert_str_eq(arena_strndup(&a, "abcdef", 3), "abc");
+	arena_free(&a);
+	ck_assert_ptr_null(a.head);
+	arena_free(&a);
+	buf_free(&big);
+}
+END_TEST
+
 START_TEST(test_sha256_known_vectors)
 {
 	char h[65];
@@ -94,6 +127,9 @@ buf_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("putpad");
 	tcase_add_test(tc, test_buf_putpad_matches_printf);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("arena");
+	tcase_add_test(tc, test_arena_keeps_every_string);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("putll");
 	tcase_add_test(tc, test_buf_putll_matches_printf);
