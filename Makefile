@@ -35,10 +35,7 @@ WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-format-nonliteral -Wundef -Wold-style-definition
 
 PKG_CFLAGS = $(shell pkg-config --cflags libpq sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null)
-# excon itself loads libpq when it first connects (src/pg.c), so that
-# commands that never connect do not pay for loading it; the tests link it.
-EXCON_LIBS = $(shell pkg-config --libs sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null) -lpg_query -ldl
-PKG_LIBS = $(shell pkg-config --libs libpq 2>/dev/null) $(EXCON_LIBS)
+PKG_LIBS = $(shell pkg-config --libs libpq sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null) -lpg_query
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
@@ -102,7 +99,7 @@ $(BUILD)/libexcon.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(EXCON_BIN): $(MAIN_OBJ) $(BUILD)/libexcon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EXCON_LIBS) -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/tests/%: tests/%.c $(TEST_UTIL) $(wildcard tests/util/*.h) $(BUILD)/libexcon.a
 	@mkdir -p $(dir $@)

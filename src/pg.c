@@ -4,7 +4,6 @@
  * that callers can tell a lock timeout from a real failure.
  */
 #include <ctype.h>
-#include <dlfcn.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,91 +30,6 @@ struct pg {
 struct pg_result {
 	PGresult	*res;
 };
-
-/*
- * libpq is loaded when first needed, not linked: commands that never
- * connect (status, audit, lint, ...) would otherwise pay at every start for
- * mapping and relocating libpq and its dependencies (TLS, Kerberos, LDAP),
- * several milliseconds, as much as the rest of such a command.  The
- * functions used here are resolved once into pq; the macros below keep the
- * calls spelled as libpq spells them.
- */
-#define PQ_SONAME "libpq.so.5"
-#define PQ_FUNCS(X) X(PQbackendPID) X(PQclear) X(PQcmdTuples) \
-	X(PQconnectdbParams) X(PQconsumeInput) X(PQenterPipelineMode) \
-	X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQexitPipelineMode) \
-	X(PQfinish) X(PQftype) X(PQgetResult) X(PQgetisnull) X(PQgetvalue) \
-	X(PQisBusy) X(PQlibVersion) X(PQnfields) X(PQntuples) \
-	X(PQpipelineSync) X(PQprepare) X(PQresultErrorField) \
-	X(PQresultStatus) X(PQsendQueryParams) X(PQsendQueryPrepared) \
-	X(PQsetNoticeProcessor) X(PQsocket) X(PQstatus) \
-	X(PQtransactionStatus)
-
-#define PQ_PTR(f) __typeof__(f) *f;
-static struct {
-	PQ_FUNCS(PQ_PTR)
-} pq;
-
-/*
- * Loads libpq and resolves pq, once (excon has one thread); 0 or -1 with a
- * message.  The library stays loaded until exit.
- */
-static int
-pq_load(struct buf *err)
-{
-	static int loaded;
-	void *lib;
-	const char *missing = NULL;
-
-	if (loaded)
-		return 0;
-	if ((lib = dlopen(PQ_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL)
-		return error_set(err, "cannot load %s: %s", PQ_SONAME, dlerror());
-#define PQ_SYM(f) \
-	if ((*(void **)&pq.f = dlsym(lib, #f)) == NULL && missing == NULL) \
-		missing = #f;
-	PQ_FUNCS(PQ_SYM)
-#undef PQ_SYM
-	if (missing != NULL) {
-		dlclose(lib);
-		memset(&pq, 0, sizeof pq);
-		return error_set(err, "cannot load %s: it has no %s", PQ_SONAME,
-		    missing);
-	}
-	loaded = 1;
-	return 0;
-}
-
-/* From here on, libpq's names call through pq. */
-#define PQbackendPID		(pq.PQbackendPID)
-#define PQclear			(pq.PQclear)
-#define PQcmdTuples		(pq.PQcmdTuples)
-#define PQconnectdbParams	(pq.PQconnectdbParams)
-#define PQconsumeInput		(pq.PQconsumeInput)
-#define PQenterPipelineMode	(pq.PQenterPipelineMode)
-#define PQerrorMessage		(pq.PQerrorMessage)
-#define PQexec			(pq.PQexec)
-#define PQexecParams		(pq.PQexecParams)
-#define PQexitPipelineMode	(pq.PQexitPipelineMode)
-#define PQfinish		(pq.PQfinish)
-#define PQftype			(pq.PQftype)
-#define PQgetResult		(pq.PQgetResult)
-#define PQgetisnull		(pq.PQgetisnull)
-#define PQgetvalue		(pq.PQgetvalue)
-#define PQisBusy		(pq.PQisBusy)
-#define PQlibVersion		(pq.PQlibVersion)
-#define PQnfields		(pq.PQnfields)
-#define PQntuples		(pq.PQntuples)
-#define PQpipelineSync		(pq.PQpipelineSync)
-#define PQprepare		(pq.PQprepare)
-#define PQresultErrorField	(pq.PQresultErrorField)
-#define PQresultStatus		(pq.PQresultStatus)
-#define PQsendQueryParams	(pq.PQsendQueryParams)
-#define PQsendQueryPrepared	(pq.PQsendQueryPrepared)
-#define PQsetNoticeProcessor	(pq.PQsetNoticeProcessor)
-#define PQsocket		(pq.PQsocket)
-#define PQstatus		(pq.PQstatus)
-#define PQtransactionStatus	(pq.PQtransactionStatus)
 
 /* libpq notice processor: forwards one notice to the caller, or drops it. */
 static void
@@ -176,8 +90,6 @@ pg_connect(struct pg **out, const char *conninfo, const char *appname,
 	int ret = -1;
 
 	*out = NULL;
-	if (pq_load(err) == -1)
-		return -1;
 	db = xcalloc(1, sizeof *db);
 	/* expand_dbname=1: dbname holds a whole conninfo; later keys override. */
 	db->conn = PQconnectdbParams(keys, vals, 1);
@@ -1057,11 +969,7 @@ const char *
 pg_lib_version(void)
 {
 	static char v[32];
-	int n;
-
-	if (pq_load(NULL) == -1)
-		return "(not loadable)";
-	n = PQlibVersion();
+	int n = PQlibVersion();
 
 	if (n >= 100000)
 		snprintf(v, sizeof v, "%d.%d", n / 10000, n % 10000);

@@ -883,33 +883,6 @@ START_TEST(test_version)
 }
 END_TEST
 
-/*
- * libpq is loaded only by what connects (or reports its version): the
- * dynamic loader's list of the files it opens shows it.
- */
-START_TEST(test_libpq_loaded_only_to_connect)
-{
-	const char *const env[] = { "LD_DEBUG=files", "PGHOST=", "PGHOSTADDR=",
-	    "PGDATABASE=", "PGSERVICE=", NULL };
-	struct run r;
-
-	step("release start v1", NULL);
-	ck_assert_int_eq(xv(&r, env, "status", (const char *)NULL), 0);
-	ck_assert_msg(tu_has(r.out, PLAN), "%s", r.out);
-	/* The loader did report its files: SQLite's is one of them. */
-	ck_assert_msg(tu_has(r.err, "file=libsqlite3"), "no loader report");
-	ck_assert_msg(!tu_has(r.err, "libpq"), "status loaded libpq");
-	tu_run_free(&r);
-	ck_assert_int_eq(xv(&r, env, "audit", (const char *)NULL), 0);
-	ck_assert_msg(!tu_has(r.err, "libpq"), "audit loaded libpq");
-	tu_run_free(&r);
-	ck_assert_int_eq(xv(&r, env, "version", (const char *)NULL), 0);
-	ck_assert_msg(tu_has(r.out, "\nlibpq 1"), "%s", r.out);
-	ck_assert_msg(tu_has(r.err, "file=libpq.so.5"), "version did not load libpq");
-	tu_run_free(&r);
-}
-END_TEST
-
 START_TEST(test_db_step_needs_database)
 {
 	const char *const env[] = { "PGHOST=", "PGHOSTADDR=", "PGDATABASE=",
@@ -2062,7 +2035,6 @@ cli_suite(void)
 	add(s, "no silent empty history", test_no_silent_empty_history);
 	add(s, "help", test_help);
 	add(s, "version", test_version);
-	add(s, "libpq_lazy", test_libpq_loaded_only_to_connect);
 	add(s, "db step needs database", test_db_step_needs_database);
 	add(s, "runtime failure", test_runtime_failure_exit_1);
 	add(s, "check", test_check);
