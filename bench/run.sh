@@ -6,10 +6,11 @@
 #      plans x 6 steps and ~1,000 releases (bench/gen-state.sh), against
 #      sqlite3 counting the ships of the same state file; `excon advance
 #      --all` with nothing to ship against status, and at 5x the plans
-#      against itself (linear growth); then status and audit with the
-#      target database reachable (rule 9's usage evidence read for every
-#      pending contract), on the SQLite store and on the same history in
-#      the PostgreSQL store, against each other;
+#      against itself (linear growth), with `status` and `status PLAN` on
+#      that larger project; then status and audit with the target
+#      database reachable (rule 9's usage evidence read for every pending
+#      contract), on the SQLite store and on the same history in the
+#      PostgreSQL store, against each other;
 #   b. backfill: rows/s of excon's batched backfill against one plain
 #      `UPDATE t SET b = a` of a 1,000,000-row table, then the latency of a
 #      concurrent writer (pgbench, random single-row updates) with no
@@ -22,7 +23,8 @@
 #
 # Knobs (environment): BENCH_PLANS (1000), BENCH_ROWS (1000000), BENCH_RUNS
 # (7, runs per timing; the median is kept), BENCH_ADVANCE_SCALE (5, the
-# larger project of advance --all, as a multiple of BENCH_PLANS; 1 = none), BENCH_BACKFILL_RUNS (7, runs
+# larger project of advance --all and status, as a multiple of BENCH_PLANS;
+# 1 = none; 10 gives the 10,000-plan figure of status, slowly), BENCH_BACKFILL_RUNS (7, runs
 # each of the plain UPDATE and of excon's backfill), BENCH_BATCH_SIZE and
 # BENCH_TARGET_MS (backfill settings for the bench's excon.yaml; unset =
 # excon's built-in defaults, which are what the bench is meant to show),
@@ -170,6 +172,13 @@ if [ "$ADV_SCALE" -gt 1 ]; then
 	cd "$tmp/state-big"
 	advbig=$(median_ms "$EXCON_BIN" advance --all)
 	row "excon advance --all, $big plans" "$advbig" "$(ratio "$advbig" "$adv")x at $PLANS plans (goal <= $((ADV_SCALE + 1)))"
+	# status on the same larger project (the goal is <= 100 ms at 10,000
+	# plans: BENCH_ADVANCE_SCALE=10), and status of one plan against it.
+	stbig=$(median_ms "$EXCON_BIN" status)
+	row "excon status, $big plans" "$stbig" "$(ratio "$stbig" "$st")x at $PLANS plans"
+	one=$(printf 'p%04d' "$big")
+	st1=$(median_ms "$EXCON_BIN" status "$one")
+	row "excon status PLAN, $big plans" "$st1" "$(ratio "$st1" "$stbig")x status of all"
 	cd "$tmp/state"
 	rm -rf "$tmp/state-big"
 fi

@@ -83,6 +83,39 @@ buf_putc(struct buf *b, int c)
 	buf_add(b, &ch, 1);
 }
 
+/* Appends s padded with spaces to width bytes, like "%-*s". */
+void
+buf_putpad(struct buf *b, const char *s, size_t width)
+{
+	size_t n = strlen(s);
+
+	buf_add(b, s, n);
+	if (n >= width)
+		return;
+	buf_grow(b, width - n);
+	memset(b->ptr + b->len, ' ', width - n);
+	b->len += width - n;
+	b->ptr[b->len] = '\0';
+}
+
+/* Appends v in decimal, like "%lld". */
+void
+buf_putll(struct buf *b, long long v)
+{
+	char digits[24];	/* 20 digits of 2^64, a sign, the end */
+	size_t i = sizeof digits;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v :
+	    (unsigned long long)v;
+
+	do {
+		digits[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		digits[--i] = '-';
+	buf_add(b, digits + i, sizeof digits - i);
+}
+
 /* Appends formatted text from a va_list. */
 void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
@@ -95,9 +128,10 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	 * Formats straight into the spare room, which is usually enough (a
 	 * buffer grows by doubling), and only formats again after growing
 	 * when it was not: output-heavy commands spent a tenth of their time
-	 * formatting every piece twice.
+	 * formatting every piece twice.  256 bytes of room hold a whole
+	 * gate message, which a fresh buffer would otherwise format twice.
 	 */
-	buf_grow(b, 64);
+	buf_grow(b, 256);
 	room = b->cap - b->len;
 	va_copy(cp, ap);
 	n = vsnprintf(b->ptr + b->len, room, fmt, cp);

@@ -31,6 +31,13 @@ void buf_add(struct buf *b, const void *data, size_t n);
 void buf_puts(struct buf *b, const char *s);
 /* Appends one byte. */
 void buf_putc(struct buf *b, int c);
+/*
+ * Appends s, then spaces up to width bytes in all (as "%-*s" would, but
+ * without printf's cost in output-heavy loops).
+ */
+void buf_putpad(struct buf *b, const char *s, size_t width);
+/* Appends a decimal integer, like "%lld". */
+void buf_putll(struct buf *b, long long v);
 /* Appends formatted text. */
 void buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -845,7 +845,7 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 
 /* Frees the contents of a step. */
 static void
-step_clear(struct step *s)
+step_clear(struct step *s, int borrowed)
 {
 	struct pstr *strs[] = { &s->id, &s->note, &s->schema, &s->table,
 	    &s->column, &s->type, &s->default_, &s->name, &s->where, &s->using_,
@@ -853,6 +853,15 @@ step_clear(struct step *s)
 	    &s->set, &s->verify, &s->lock_timeout, &s->statement_timeout };
 	size_t i;
 
+	if (borrowed) {
+		/* The strings belong to the cache bytes; the arrays do not. */
+		free(s->columns);
+		free(s->fk_columns);
+		free(s->ref_columns);
+		free(s->primary_key);
+		free(s->tcols);
+		return;
+	}
 	for (i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(strs[i]->s);
 	strv_free(s->columns);
@@ -876,8 +885,15 @@ plan_free(struct plan *p)
 	if (p == NULL)
 		return;
 	for (i = 0; i < p->nsteps; i++)
-		step_clear(&p->steps[i]);
+		step_clear(&p->steps[i], p->borrowed);
 	free(p->steps);
+	if (p->borrowed) {
+		free(p->deps);
+		if (p->block != NULL && --p->block->refs == 0)
+			p->block->release(p->block);
+		free(p);
+		return;
+	}
 	for (i = 0; i < p->ndeps; i++) {
 		free(p->deps[i].plan);
 		free(p->deps[i].step);
@@ -1059,6 +1075,14 @@ plan_set_add(struct plan_set *set, struct plan *p)
 {
 	XGROW(set->plans, set->cap, set->nplans + 1);
 	set->plans[set->nplans++] = p;
+}
+
+/* Makes borrowed plan p share block, which plan_free releases. */
+void
+plan_hold(struct plan *p, struct plan_block *block)
+{
+	p->block = block;
+	block->refs++;
 }
 
 /*
@@ -1339,11 +1363,14 @@ plan_lint(const struct plan *p, const struct plan_set *set,
 
 /*
  * Encoding for the plan cache: native-endian, never shared between
- * machines.  Strings are a 32-bit length (UINT32_MAX for NULL) and bytes;
- * the step fields follow the field table, so a field added to the table is
- * cached without further work.
+ * machines.  Strings are a 32-bit length (UINT32_MAX for NULL), the bytes
+ * and a NUL, so that a decoded plan points into the cache instead of
+ * copying; a field that is absent altogether (no value, no position) is
+ * the one word ENC_ABSENT.  The step fields follow the field table, so a
+ * field added to the table is cached without further work.
  */
-#define ENC_NULL 0xffffffffu
+#define ENC_NULL	0xffffffffu
+#define ENC_ABSENT	0xfffffffeu
 
 /* Appends a 32-bit integer. */
 static void
@@ -1360,13 +1387,18 @@ enc_str(struct buf *b, const char *s)
 
 	buf_add(b, &n, sizeof n);
 	if (s != NULL)
-		buf_add(b, s, n);
+		buf_add(b, s, n + 1);
 }
 
 /* Appends a pstr. */
 static void
 enc_pstr(struct buf *b, const struct pstr *p)
 {
+	if (p->s == NULL && p->pos.line == 0 && p->pos.col == 0 &&
+	    p->block == 0) {
+		enc_i32(b, (int32_t)ENC_ABSENT);
+		return;
+	}
 	enc_str(b, p->s);
 	enc_i32(b, p->pos.line);
 	enc_i32(b, p->pos.col);
@@ -1476,29 +1508,44 @@ dec_i32(struct dec *d)
 	return v;
 }
 
-/* Reads a string (owned) or NULL. */
+/*
+ * The string of n bytes (and its NUL) at the cursor, or NULL for ENC_NULL:
+ * borrowed from the bytes being decoded, which plan_decode's caller keeps.
+ */
 static char *
-dec_str(struct dec *d)
+dec_str_n(struct dec *d, uint32_t n)
 {
-	uint32_t n = (uint32_t)dec_i32(d);
 	char *s;
 
 	if (d->bad || n == ENC_NULL)
 		return NULL;
-	if ((size_t)(d->end - d->cur) < n) {
+	if (n == ENC_ABSENT || (size_t)(d->end - d->cur) <= n || d->cur[n] != '\0') {
 		d->bad = 1;
 		return NULL;
 	}
-	s = xstrndup(d->cur, n);
-	d->cur += n;
+	s = (char *)d->cur;	/* the caller's bytes are writable (see plan.h) */
+	d->cur += n + 1;
 	return s;
+}
+
+/* Reads a string (borrowed) or NULL. */
+static char *
+dec_str(struct dec *d)
+{
+	return dec_str_n(d, (uint32_t)dec_i32(d));
 }
 
 /* Reads a pstr. */
 static void
 dec_pstr(struct dec *d, struct pstr *p)
 {
-	p->s = dec_str(d);
+	uint32_t n = (uint32_t)dec_i32(d);
+
+	if (n == ENC_ABSENT && !d->bad) {
+		memset(p, 0, sizeof *p);
+		return;
+	}
+	p->s = dec_str_n(d, n);
 	p->pos.line = dec_i32(d);
 	p->pos.col = dec_i32(d);
 	p->block = dec_i32(d);
@@ -1533,6 +1580,7 @@ plan_decode(const char **cur, const char *end, struct plan **out)
 	size_t j, k;
 
 	*out = NULL;
+	p->borrowed = 1;
 	p->file = dec_str(&d);
 	dec_pstr(&d, &p->name);
 	dec_pstr(&d, &p->description);

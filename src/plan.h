@@ -142,6 +142,16 @@ struct plan {
 	size_t		 ndeps;
 	struct step	*steps;
 	size_t		 nsteps;
+	int		 borrowed;	/* strings point into a plan cache's bytes */
+	struct plan_block *block;	/* those bytes, shared; NULL if not borrowed */
+};
+
+/* Bytes that borrowed plans point into, released with the last of them. */
+struct plan_block {
+	char	*bytes;
+	size_t	 len;
+	size_t	 refs;		/* plans pointing into bytes */
+	void	(*release)(struct plan_block *); /* frees bytes and the block */
 };
 
 /* Every plan found in the configured directories. */
@@ -213,12 +223,16 @@ void plan_files_free(char **files, size_t n);
 int plan_set_finish(struct plan_set *set, struct plan_diags *diags);
 /*
  * A loaded plan as bytes, and back, for the plan cache (plancache.c).
- * plan_decode advances *cur and returns -1 on malformed input.
+ * plan_decode advances *cur and returns -1 on malformed input.  The
+ * decoded plan is borrowed: its strings point into the bytes, which must
+ * stay unchanged while it lives; plan_hold makes it share them.
  */
 void plan_encode(const struct plan *p, struct buf *out);
 int plan_decode(const char **cur, const char *end, struct plan **out);
 /* Adds one already loaded plan to set (which takes ownership). */
 void plan_set_add(struct plan_set *set, struct plan *p);
+/* Makes borrowed plan p hold a reference to the bytes it points into. */
+void plan_hold(struct plan *p, struct plan_block *block);
 /* Finds a plan by name (borrowed), or NULL. */
 struct plan *plan_set_find(const struct plan_set *set, const char *name);
 /* Frees every plan of the set and the set's array. */

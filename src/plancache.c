@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,7 +20,7 @@
 #include "xalloc.h"
 
 #define CACHE_MAGIC	"EXCONPC"
-#define CACHE_FORMAT	3u
+#define CACHE_FORMAT	4u
 
 struct centry {
 	const char	*path;		/* points into the cache bytes, not NUL-ended */
@@ -68,19 +69,26 @@ cache_read(struct cache *c, const char *path)
 	const char *p, *end;
 	char magic[8];
 	uint32_t fmt, vlen, count, i;
-	FILE *f;
-	long n;
+	struct stat st;
+	void *m;
+	int fd;
 
 	memset(c, 0, sizeof *c);
-	if (path == NULL || (f = fopen(path, "rb")) == NULL)
+	if (path == NULL || (fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1L << 30) &&
-	    fseek(f, 0, SEEK_SET) == 0) {
-		c->bytes = xmalloc((size_t)n);
-		if (fread(c->bytes, 1, (size_t)n, f) == (size_t)n)
-			c->len = (size_t)n;
+	/*
+	 * Mapped, not read: the pages come in at once (MAP_POPULATE) without
+	 * a copy, and the decoded plans point into them.  Private and
+	 * writable, so that nothing done to a plan's strings reaches the file;
+	 * excon replaces the file by renaming, never in place.
+	 */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    st.st_size < (1L << 30) && (m = mmap(NULL, (size_t)st.st_size,
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_POPULATE, fd, 0)) != MAP_FAILED) {
+		c->bytes = m;
+		c->len = (size_t)st.st_size;
 	}
-	fclose(f);
+	close(fd);
 	p = c->bytes;
 	end = p + c->len;
 	if (take(&p, end, magic, 8) != 0 || memcmp(magic, CACHE_MAGIC, 8) != 0 ||
@@ -111,8 +119,18 @@ cache_read(struct cache *c, const char *path)
 	return;
 bad:
 	free(c->v);
-	free(c->bytes);
+	if (c->bytes != NULL)
+		munmap(c->bytes, c->len);
 	memset(c, 0, sizeof *c);
+}
+
+/* Unmaps the cache bytes of the last plan that pointed into them. */
+static void
+block_release(struct plan_block *b)
+{
+	if (b->bytes != NULL)
+		munmap(b->bytes, b->len);
+	free(b);
 }
 
 /* Compares a path with an entry's path. */
@@ -208,6 +226,7 @@ plan_set_load_cached(struct plan_set *set, char *const *dirs,
 	struct cache c;
 	struct stat *sts = NULL;
 	struct plan **loaded = NULL;
+	struct plan_block *block;
 	char **files;
 	size_t nfiles, i, hits = 0, fresh = 0;
 	int ret;
@@ -216,6 +235,10 @@ plan_set_load_cached(struct plan_set *set, char *const *dirs,
 		return plan_set_load(set, dirs, diags);
 	ret = plan_files(dirs, &files, &nfiles, diags);
 	cache_read(&c, cache_path);
+	block = xcalloc(1, sizeof *block);
+	block->bytes = c.bytes;
+	block->len = c.len;
+	block->release = block_release;
 	sts = xcalloc(nfiles ? nfiles : 1, sizeof *sts);
 	loaded = xcalloc(nfiles ? nfiles : 1, sizeof *loaded);
 	for (i = 0; i < nfiles; i++) {
@@ -232,6 +255,7 @@ plan_set_load_cached(struct plan_set *set, char *const *dirs,
 			    plan_decode(&cur, e->blob + e->bloblen, &p) == 0 &&
 			    cur == e->blob + e->bloblen) {
 				hits++;
+				plan_hold(p, block);
 				loaded[i] = p;
 				plan_set_add(set, p);
 				continue;
@@ -253,7 +277,9 @@ plan_set_load_cached(struct plan_set *set, char *const *dirs,
 	if (plan_set_finish(set, diags) != 0)
 		ret = -1;
 	free(c.v);
-	free(c.bytes);
+	/* The cached plans point into the bytes: the last one frees them. */
+	if (block->refs == 0)
+		block_release(block);
 	free(sts);
 	free(loaded);
 	plan_files_free(files, nfiles);

@@ -2,19 +2,16 @@
  * The store backends behind state.h.  state.c holds the SQLite store and
  * the public functions; a public function called on a store opened by
  * state_open_pg hands its arguments to the matching entry of the backend's
- * table below.  Adding a table to the history (a new kind of record) means
- * adding a function to state.h, an entry here, and both implementations.
+ * table below.  What both stores use lives below them in state-common.c.
+ * Adding a table to the history (a new kind of record) means adding a
+ * function to state.h, an entry here, and both implementations.
  *
  * Only the state modules include this header.
  */
 #ifndef EXCON_STATE_BE_H
 #define EXCON_STATE_BE_H
 
-#include "state.h"
-
-/* The hash that precedes the first event of every history. */
-#define STATE_GENESIS_HASH \
-	"0000000000000000000000000000000000000000000000000000000000000000"
+#include "state-common.h"
 
 /* One backend: every function takes the backend's own handle first. */
 struct state_backend {
@@ -62,13 +59,5 @@ extern const struct state_backend state_pg_backend;
  */
 int state_pg_open(void **be, const char *conninfo, int create, int *absent,
     struct buf *err);
-
-/* "Now" in unix seconds ($EXCON_NOW when set), as every store stamps it. */
-int64_t state_clock(void);
-/* The chain hash of ev after the hash prev, in hex (out has 65 bytes). */
-void state_event_hash(const char *prev, const struct state_event *ev,
-    char out[65]);
-/* Frees the strings of one event and empties it. */
-void state_event_clear(struct state_event *ev);
 
 #endif

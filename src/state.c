@@ -24,7 +24,8 @@
  *
  * Clock: times are unix seconds from time(NULL), unless EXCON_NOW holds a
  * number of unix seconds, which then is "now" (tests use it to fix the
- * clock; it is not meant for production use).
+ * clock; it is not meant for production use): state_clock, in
+ * state-common.c with the other helpers both stores share.
  */
 #include <sys/stat.h>
 
@@ -32,7 +33,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +42,6 @@
 #include <sqlite3.h>
 
 #include "buf.h"
-#include "sha256.h"
 #include "state.h"
 #include "state-be.h"
 #include "xalloc.h"
@@ -160,23 +159,6 @@ static const char *const schema_tables[] = {
 	"releases", "ships", "events", "chain", "backfills",
 };
 
-/* "Now" in unix seconds: $EXCON_NOW when set to a number, else time(NULL). */
-static int64_t
-state_now(void)
-{
-	const char *s = getenv("EXCON_NOW");
-	char *end;
-	long long v;
-
-	if (s != NULL && *s != '\0') {
-		errno = 0;
-		v = strtoll(s, &end, 10);
-		if (errno == 0 && *end == '\0' && v >= 0)
-			return v;
-	}
-	return (int64_t)time(NULL);
-}
-
 /* Sets err to "what 'path': sqlite message" and returns -1. */
 static int
 db_error(struct state *st, struct buf *err, const char *what)
@@ -229,6 +211,17 @@ col_text(sqlite3_stmt *s, int i)
 	if (v == NULL)
 		return NULL;
 	return xstrndup((const char *)v, (size_t)sqlite3_column_bytes(s, i));
+}
+
+/* Column i copied into arena a, or NULL when SQL NULL. */
+static char *
+col_text_in(sqlite3_stmt *s, int i, struct arena *a)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+
+	if (v == NULL)
+		return NULL;
+	return arena_strndup(a, (const char *)v, (size_t)sqlite3_column_bytes(s, i));
 }
 
 /* Reads one integer pragma (application_id, user_version) into *out. */
@@ -856,23 +849,6 @@ ship_cmp(const void *a, const void *b)
 	return strcmp(x->step, y->step);
 }
 
-/* Frees the strings of one release. */
-static void
-release_clear(struct state_release *r)
-{
-	free(r->name);
-	free(r->note);
-}
-
-/* Frees the strings of one ship. */
-static void
-ship_clear(struct state_ship *s)
-{
-	free(s->plan);
-	free(s->step);
-	free(s->checksum);
-}
-
 /* Fills h (owned by the caller) with every release and ship, in order. */
 int
 state_history_load(struct state *st, struct state_history *h, struct buf *err)
@@ -887,6 +863,8 @@ state_history_load(struct state *st, struct state_history *h, struct buf *err)
 	memset(h, 0, sizeof *h);
 	if (st->be != NULL)
 		return st->be->history_load(st->bctx, h, err);
+	/* One arena for the strings: thousands of rows, freed at once. */
+	h->strings = xcalloc(1, sizeof *h->strings);
 	if (db_prepare(st, &s, "SELECT seq, name, state, note, started_at, "
 	    "finished_at FROM releases ORDER BY seq", err) == -1)
 		goto done;
@@ -894,11 +872,11 @@ state_history_load(struct state *st, struct state_history *h, struct buf *err)
 		XGROW(h->releases, cap, h->nreleases + 1);
 		r = &h->releases[h->nreleases++];
 		r->seq = sqlite3_column_int64(s, 0);
-		r->name = col_text(s, 1);
+		r->name = col_text_in(s, 1, h->strings);
 		txt = (const char *)sqlite3_column_text(s, 2);
 		r->state = txt != NULL && strcmp(txt, "deployed") == 0 ?
 		    RELEASE_DEPLOYED : RELEASE_STARTED;
-		r->note = col_text(s, 3);
+		r->note = col_text_in(s, 3, h->strings);
 		r->started_at = sqlite3_column_int64(s, 4);
 		r->finished_at = sqlite3_column_int64(s, 5);
 	}
@@ -921,11 +899,11 @@ state_history_load(struct state *st, struct state_history *h, struct buf *err)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		XGROW(h->ships, cap, h->nships + 1);
 		p = &h->ships[h->nships++];
-		p->plan = col_text(s, 0);
-		p->step = col_text(s, 1);
+		p->plan = col_text_in(s, 0, h->strings);
+		p->step = col_text_in(s, 1, h->strings);
 		p->idx = sqlite3_column_int(s, 2);
 		p->release_seq = sqlite3_column_int64(s, 3);
-		p->checksum = col_text(s, 4);
+		p->checksum = col_text_in(s, 4, h->strings);
 		txt = (const char *)sqlite3_column_text(s, 5);
 		p->status = txt != NULL && strcmp(txt, "failed") == 0 ?
 		    SHIP_FAILED : SHIP_DONE;
@@ -944,23 +922,6 @@ done:
 	if (ret == -1)
 		state_history_free(h);
 	return ret;
-}
-
-/* Frees what state_history_load filled and empties h (NULL-safe). */
-void
-state_history_free(struct state_history *h)
-{
-	size_t i;
-
-	if (h == NULL)
-		return;
-	for (i = 0; i < h->nreleases; i++)
-		release_clear(&h->releases[i]);
-	for (i = 0; i < h->nships; i++)
-		ship_clear(&h->ships[i]);
-	free(h->releases);
-	free(h->ships);
-	memset(h, 0, sizeof *h);
 }
 
 /* Appends a started release at the end of the sequence; names are unique. */
@@ -996,7 +957,7 @@ state_release_add(struct state *st, const char *name, const char *note,
 		goto done;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	bind_text(s, 2, note);
-	sqlite3_bind_int64(s, 3, state_now());
+	sqlite3_bind_int64(s, 3, state_clock());
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		db_error(st, err, "cannot add release to");
 		goto done;
@@ -1031,7 +992,7 @@ state_release_finish(struct state *st, int64_t seq, struct buf *err)
 	if (db_prepare(st, &s, "UPDATE releases SET state = 'deployed', "
 	    "finished_at = ? WHERE seq = ? AND state = 'started'", err) == -1)
 		goto done;
-	sqlite3_bind_int64(s, 1, state_now());
+	sqlite3_bind_int64(s, 1, state_clock());
 	sqlite3_bind_int64(s, 2, seq);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		db_error(st, err, "cannot finish release in");
@@ -1080,7 +1041,7 @@ state_ship_put(struct state *st, const struct state_ship *ship,
 	sqlite3_bind_text(s, 6, ship->status == SHIP_FAILED ? "failed" : "done",
 	    -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 7, ship->forced != 0);
-	sqlite3_bind_int64(s, 8, ship->at != 0 ? ship->at : state_now());
+	sqlite3_bind_int64(s, 8, ship->at != 0 ? ship->at : state_clock());
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		db_error(st, err, "cannot record step in");
 		goto done;
@@ -1126,68 +1087,6 @@ state_ship_delete(struct state *st, const char *plan, const char *step,
 	if (st->be != NULL)
 		return st->be->ship_delete(st->bctx, plan, step, err);
 	return delete_plan_step(st, "ships", plan, step, err);
-}
-
-/* Feeds an integer to the chain hash as "I<decimal>;". */
-static void
-hash_int(struct sha256 *c, int64_t v)
-{
-	char tmp[32];
-	int n = snprintf(tmp, sizeof tmp, "I%" PRId64 ";", v);
-
-	sha256_update(c, tmp, (size_t)n);
-}
-
-/*
- * Feeds a string to the chain hash as "S<length>:<bytes>", or "N" for
- * NULL; the length prefix makes the serialization unambiguous whatever
- * bytes the fields hold.
- */
-static void
-hash_str(struct sha256 *c, const char *s, size_t len)
-{
-	char tmp[32];
-	int n;
-
-	if (s == NULL) {
-		sha256_update(c, "N", 1);
-		return;
-	}
-	n = snprintf(tmp, sizeof tmp, "S%zu:", len);
-	sha256_update(c, tmp, (size_t)n);
-	sha256_update(c, s, len);
-}
-
-/* Hashes a NUL-terminated string (or NULL) into the chain. */
-static void
-hash_cstr(struct sha256 *c, const char *s)
-{
-	hash_str(c, s, s != NULL ? strlen(s) : 0);
-}
-
-/*
- * The hash of one event: SHA-256 over the previous event's hash, then the
- * event's id and every field in a fixed order.  Binding the id means that
- * renumbering events breaks the chain too.
- */
-static void
-event_hash(const char *prev, const struct state_event *ev, char out[65])
-{
-	struct sha256 c;
-
-	sha256_init(&c);
-	sha256_update(&c, "excon-event-v1\n", 15);
-	hash_cstr(&c, prev);
-	hash_int(&c, ev->id);
-	hash_int(&c, ev->at);
-	hash_cstr(&c, ev->actor);
-	hash_cstr(&c, ev->kind);
-	hash_cstr(&c, ev->plan);
-	hash_cstr(&c, ev->step);
-	hash_cstr(&c, ev->release);
-	hash_cstr(&c, ev->detail);
-	hash_cstr(&c, ev->reason);
-	sha256_final_hex(&c, out);
 }
 
 /* Reads the chain head; a missing row reads as the genesis. */
@@ -1241,11 +1140,11 @@ state_event_append(struct state *st, const struct state_event *in,
 	if (ev.actor == NULL)
 		ev.actor = actor = state_actor();
 	if (ev.at == 0)
-		ev.at = state_now();
+		ev.at = state_clock();
 	if (chain_head(st, &ev.id, prev, err) == -1)
 		goto done;
 	ev.id++;
-	event_hash(prev, &ev, hash);
+	state_event_hash(prev, &ev, hash);
 
 	if (db_prepare(st, &s, "INSERT INTO events (id, at, actor, kind, plan, "
 	    "step, release, detail, reason, hash) "
@@ -1301,21 +1200,6 @@ event_from_row(sqlite3_stmt *s, struct state_event *ev)
 	ev->hash = col_text(s, 9);
 }
 
-/* Frees the strings of one event. */
-static void
-event_clear(struct state_event *ev)
-{
-	free(ev->actor);
-	free(ev->kind);
-	free(ev->plan);
-	free(ev->step);
-	free(ev->release);
-	free(ev->detail);
-	free(ev->reason);
-	free(ev->hash);
-	memset(ev, 0, sizeof *ev);
-}
-
 /* Loads events oldest first, filtered by plan and kind; caller owns *out. */
 int
 state_events_load(struct state *st, const char *plan, const char *kind,
@@ -1362,7 +1246,7 @@ state_events_free(struct state_event *v, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		event_clear(&v[i]);
+		state_event_clear(&v[i]);
 	free(v);
 }
 
@@ -1401,7 +1285,7 @@ state_log_verify(struct state *st, int64_t *bad_id, struct buf *err)
 			ret = 1;
 			goto done;
 		}
-		event_hash(prev, &ev, calc);
+		state_event_hash(prev, &ev, calc);
 		if (ev.hash == NULL || strcmp(ev.hash, calc) != 0) {
 			*bad_id = ev.id;
 			error_set(err, "event %" PRId64 " was altered", ev.id);
@@ -1409,7 +1293,7 @@ state_log_verify(struct state *st, int64_t *bad_id, struct buf *err)
 			goto done;
 		}
 		memcpy(prev, calc, 65);
-		event_clear(&ev);
+		state_event_clear(&ev);
 		expect++;
 	}
 	if (rc != SQLITE_DONE) {
@@ -1433,7 +1317,7 @@ state_log_verify(struct state *st, int64_t *bad_id, struct buf *err)
 	}
 	ret = 0;
 done:
-	event_clear(&ev);
+	state_event_clear(&ev);
 	sqlite3_finalize(s);
 	return ret;
 }
@@ -1504,7 +1388,7 @@ state_backfill_put(struct state *st, const struct state_backfill *b,
 	sqlite3_bind_int64(s, 5, b->rows_total);
 	sqlite3_bind_int(s, 6, b->finished != 0);
 	sqlite3_bind_int64(s, 7, b->updated_at != 0 ? b->updated_at :
-	    state_now());
+	    state_clock());
 	sqlite3_bind_int64(s, 8, b->rate);
 	bind_text(s, 9, b->waiting);
 	sqlite3_bind_int64(s, 10, b->waiting_since);
@@ -1539,31 +1423,6 @@ state_backfill_free(struct state_backfill *b)
 	free(b->cursor);
 	free(b->waiting);
 	memset(b, 0, sizeof *b);
-}
-
-/* $EXCON_ACTOR, else user@host of the effective user; owned by the caller. */
-char *
-state_actor(void)
-{
-	const char *env = getenv("EXCON_ACTOR");
-	struct passwd *pw;
-	char host[HOST_NAME_MAX + 1];
-	char *user;
-	char *ret;
-
-	if (env != NULL && *env != '\0')
-		return xstrdup(env);
-	pw = getpwuid(geteuid());
-	if (pw != NULL && pw->pw_name != NULL && *pw->pw_name != '\0')
-		user = xstrdup(pw->pw_name);
-	else
-		user = xasprintf("uid%ld", (long)geteuid());
-	if (gethostname(host, sizeof host) == -1)
-		snprintf(host, sizeof host, "localhost");
-	host[sizeof host - 1] = '\0';
-	ret = xasprintf("%s@%s", user, host);
-	free(user);
-	return ret;
 }
 
 /* The SQLite library version. */
@@ -1622,28 +1481,6 @@ const char *
 state_kind(const struct state *st)
 {
 	return st->be != NULL ? st->be->name : "sqlite";
-}
-
-/* "Now" for every backend. */
-int64_t
-state_clock(void)
-{
-	return state_now();
-}
-
-/* The chain hash, shared by every backend so that a copied chain verifies. */
-void
-state_event_hash(const char *prev, const struct state_event *ev,
-    char out[65])
-{
-	event_hash(prev, ev, out);
-}
-
-/* Frees the strings of one event, for every backend. */
-void
-state_event_clear(struct state_event *ev)
-{
-	event_clear(ev);
 }
 
 /*

@@ -55,12 +55,15 @@ struct state_ship {
 	int64_t			 at;		/* unix seconds */
 };
 
+struct arena;
+
 /* Everything the gate rules need, loaded in one go. */
 struct state_history {
 	struct state_release	*releases;	/* ordered by seq */
 	size_t			 nreleases;
 	struct state_ship	*ships;		/* ordered by plan, idx */
 	size_t			 nships;
+	struct arena		*strings;	/* when set, holds every string above */
 };
 
 struct state_event {

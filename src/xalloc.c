@@ -2,7 +2,9 @@
  * Allocation helpers that never return NULL.  Out of memory is the one
  * failure excon does not try to recover from: it aborts with a message.
  */
+#include <assert.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,4 +109,59 @@ strv_free(char **v)
 	for (p = v; p != NULL && *p != NULL; p++)
 		free(*p);
 	free(v);
+}
+
+/* One block of an arena: used bytes of size, after the header. */
+struct arena_block {
+	struct arena_block	*next;
+	size_t			 used;
+	size_t			 size;
+	char			 bytes[];
+};
+
+#define ARENA_BLOCK	(64 * 1024 - sizeof(struct arena_block))
+
+/* Copies n bytes of s and a NUL into a's newest block (or a new one). */
+char *
+arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	struct arena_block *b = a->head;
+	char *out;
+
+	assert(n < SIZE_MAX / 2);
+	if (b == NULL || b->size - b->used < n + 1) {
+		size_t size = n + 1 > ARENA_BLOCK ? n + 1 : ARENA_BLOCK;
+
+		b = xmalloc(sizeof *b + size);
+		b->used = 0;
+		b->size = size;
+		/* A string larger than a block keeps the newest block in front. */
+		if (a->head != NULL && size > ARENA_BLOCK) {
+			b->next = a->head->next;
+			a->head->next = b;
+		} else {
+			b->next = a->head;
+			a->head = b;
+		}
+	}
+	out = b->bytes + b->used;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	b->used += n + 1;
+	return out;
+}
+
+/* Frees every block of a. */
+void
+arena_free(struct arena *a)
+{
+	struct arena_block *b, *next;
+
+	if (a == NULL)
+		return;
+	for (b = a->head; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	a->head = NULL;
 }

@@ -2,11 +2,13 @@
  * Tests of the string buffer and SHA-256.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "sha256.h"
+#include "xalloc.h"
 #include "util/testutil.h"
 
 START_TEST(test_buf_grows_and_detaches)
@@ -26,6 +28,77 @@ START_TEST(test_buf_grows_and_detaches)
 	ck_assert_ptr_null(b.ptr);
 	ck_assert_str_eq(s, "0,1,");
 	free(s);
+}
+END_TEST
+
+START_TEST(test_buf_putpad_matches_printf)
+{
+	static const char *const words[] = { "", "a", "add-column", "exactly-twenty-chars",
+	    "longer-than-twenty-bytes-here" };
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+		buf_printf(&a, "[%-20s|%-4s]", words[i], words[i]);
+		buf_putc(&b, '[');
+		buf_putpad(&b, words[i], 20);
+		buf_putc(&b, '|');
+		buf_putpad(&b, words[i], 4);
+		buf_putc(&b, ']');
+	}
+	ck_assert_str_eq(buf_cstr(&b), buf_cstr(&a));
+	ck_assert_uint_eq(b.len, a.len);
+	buf_free(&a);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_buf_putll_matches_printf)
+{
+	static const long long vals[] = { 0, 7, -7, 10, 1000, -123456789,
+	    9223372036854775807LL, -9223372036854775807LL - 1 };
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+		buf_printf(&a, "%lld,", vals[i]);
+		buf_putll(&b, vals[i]);
+		buf_putc(&b, ',');
+	}
+	ck_assert_str_eq(buf_cstr(&b), buf_cstr(&a));
+	buf_free(&a);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_arena_keeps_every_string)
+{
+	struct arena a = { NULL };
+	struct buf big = BUF_INIT;
+	char *v[3000], *large;
+	char word[32];
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		snprintf(word, sizeof word, "string-%d", i);
+		v[i] = arena_strndup(&a, word, strlen(word));
+		if (i == 1500) {
+			/* Larger than a block, in the middle of small ones. */
+			while (big.len < 100000)
+				buf_puts(&big, "0123456789");
+			large = arena_strndup(&a, big.ptr, big.len);
+		}
+	}
+	for (i = 0; i < 3000; i++) {
+		snprintf(word, sizeof word, "string-%d", i);
+		ck_assert_str_eq(v[i], word);
+	}
+	ck_assert_str_eq(large, big.ptr);
+	ck_assert_str_eq(arena_strndup(&a, "abcdef", 3), "abc");
+	arena_free(&a);
+	ck_assert_ptr_null(a.head);
+	arena_free(&a);
+	buf_free(&big);
 }
 END_TEST
 
@@ -51,6 +124,15 @@ buf_suite(void)
 
 	tcase_add_test(tc, test_buf_grows_and_detaches);
 	tcase_add_test(tc, test_sha256_known_vectors);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("putpad");
+	tcase_add_test(tc, test_buf_putpad_matches_printf);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("arena");
+	tcase_add_test(tc, test_arena_keeps_every_string);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("putll");
+	tcase_add_test(tc, test_buf_putll_matches_printf);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -119,6 +119,65 @@ START_TEST(test_garbage_cache_ignored)
 }
 END_TEST
 
+/* Size of d's plan cache after status has cached plan text, or 0. */
+static size_t
+cache_size(const char *d, const char *plan)
+{
+	struct run r;
+	size_t len = 0;
+	char *cache;
+
+	tu_write(d, "plans/p.yaml", plan);
+	tu_sh(&r, d, "rm -f state/excon.db.plans && sleep 3");
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "status");
+	ck_assert_int_eq(r.status, 0);
+	tu_run_free(&r);
+	cache = tu_read(d, "state/excon.db.plans", &len);
+	free(cache);
+	return cache != NULL ? len : 0;
+}
+
+START_TEST(test_cache_compact)
+{
+	char *d = warm_project();
+	size_t one, two;
+
+	one = cache_size(d, plan_v1);
+	two = cache_size(d, "plan: p\ndescription: first words\nsteps:\n"
+	    "  - {id: s1, kind: add_column, table: t, column: c, type: text}\n"
+	    "  - {id: s2, kind: add_column, table: t, column: e, type: text}\n");
+	ck_assert_uint_gt(one, 0);
+	ck_assert_uint_gt(two, one);
+	/*
+	 * A step of three fields costs its values, its checksum and one word
+	 * per absent field, not a length and a position for each.
+	 */
+	ck_assert_msg(two - one < 320, "a step costs %zu bytes", two - one);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_unterminated_string_ignored)
+{
+	char *d = warm_project();
+	struct run r;
+
+	/* Cached strings end with a NUL; one that does not is not trusted. */
+	tu_sh(&r, d, "perl -pi -e 's/first words\\0/first wordsX/' state/excon.db.plans"
+	    " && grep -c 'first wordsX' state/excon.db.plans");
+	ck_assert_int_eq(r.status, 0);
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "status");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(tu_has(r.out, "  first words\n"), "%s", r.out);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
 /* The plan cache suite. */
 static Suite *
 plancache_suite(void)
@@ -129,6 +188,8 @@ plancache_suite(void)
 	tu_add(s, "edit_seen", test_edit_seen_at_once, NULL, NULL, 60);
 	tu_add(s, "broken_file", test_broken_file_reported_not_cached, NULL, NULL, 60);
 	tu_add(s, "garbage_cache", test_garbage_cache_ignored, NULL, NULL, 60);
+	tu_add(s, "compact", test_cache_compact, NULL, NULL, 60);
+	tu_add(s, "unterminated_string", test_unterminated_string_ignored, NULL, NULL, 60);
 	return s;
 }
 

@@ -230,16 +230,26 @@ status_plan(struct cmd_ctx *ctx, struct evidence_cache *evc,
 		const struct step *s = &p->steps[i];
 		const struct state_ship *sh = pr.ships[i];
 
-		buf_printf(out, "  %s %-20s %-19s %-8s %-4s ",
-		    sh == NULL ? ((int)i == pr.next ? ">" : " ") :
-		    sh->status == SHIP_DONE ? "*" : "!", s->id.s,
-		    step_kind_name(s->kind), phase_name(s->phase), stage_name(s->stage));
+		/* Pieces, not one printf: this line is most of the output. */
+		buf_puts(out, sh == NULL ? ((int)i == pr.next ? "  > " : "    ") :
+		    sh->status == SHIP_DONE ? "  * " : "  ! ");
+		buf_putpad(out, s->id.s, 20);
+		buf_putc(out, ' ');
+		buf_putpad(out, step_kind_name(s->kind), 19);
+		buf_putc(out, ' ');
+		buf_putpad(out, phase_name(s->phase), 8);
+		buf_putc(out, ' ');
+		buf_putpad(out, stage_name(s->stage), 4);
+		buf_putc(out, ' ');
 		if (sh != NULL) {
 			const struct state_release *r = gate_release(g->hist, sh->release_seq);
 
-			buf_printf(out, "%s %s (#%lld)%s", sh->status == SHIP_DONE ?
-			    "shipped in" : "FAILED part way in", r ? r->name : "?",
-			    (long long)sh->release_seq, sh->forced ? " (forced)" : "");
+			buf_puts(out, sh->status == SHIP_DONE ? "shipped in " :
+			    "FAILED part way in ");
+			buf_puts(out, r ? r->name : "?");
+			buf_puts(out, " (#");
+			buf_putll(out, sh->release_seq);
+			buf_puts(out, sh->forced ? ") (forced)" : ")");
 		}
 		while (out->len > 0 && out->ptr[out->len - 1] == ' ')
 			buf_truncate(out, out->len - 1);
