@@ -375,6 +375,24 @@ assert_stalled(struct e2e *e, struct tu_proc *p, int ms)
 	ck_assert_int_lt(before, 20000);
 }
 
+/* Waits up to ms for want on p's stderr; returns that stderr (owned). */
+static char *
+wait_err(struct tu_proc *p, const char *want, int ms)
+{
+	double t0 = tu_ms();
+	char *err;
+
+	for (;;) {
+		err = tu_proc_peek(p, 1);
+		if (tu_has(err, want) || tu_ms() - t0 > ms)
+			break;
+		free(err);
+		tu_sleep_ms(100);
+	}
+	ck_assert_msg(tu_has(err, want), "no '%s' after %d ms: %s", want, ms, err);
+	return err;
+}
+
 /*
  * A streaming standby (pg_basebackup -R of the test server) whose replay
  * is paused: the backfill stops within a couple of seconds, says why,
@@ -399,8 +417,13 @@ START_TEST(test_backfill_pauses_for_lagging_standby)
 
 	cfg = xasprintf(SLOWER "max_replica_lag: 1s}\nreplicas: ['%s password=secret']\n", sci);
 	pid = slow_backfill_cfg(&e, "cli_standby_lag", &first, cfg);
-	/* Stopped within a couple of seconds of the standby falling behind. */
-	tu_sleep_ms(3500);
+	/*
+	 * Stopped once the standby falls behind: the pause line comes within
+	 * a couple of seconds on a quiet machine (waited for, not timed, so
+	 * that a loaded machine cannot fail the test), then no progress.
+	 */
+	err = wait_err(&first, "excon: users-full-name/backfill: paused since ", 30000);
+	free(err);
 	assert_stalled(&e, &first, 2000);
 	err = tu_proc_peek(&first, 1);
 	ck_assert_msg(tu_has(err, "excon: users-full-name/backfill: paused since ") &&
