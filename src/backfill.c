@@ -96,19 +96,6 @@ pause_ms(int ms)
 		;
 }
 
-/* Appends s as an element of a text[] literal: "..." with \ and " escaped. */
-static void
-array_elem(struct buf *b, const char *s)
-{
-	buf_putc(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, *s);
-	}
-	buf_putc(b, '"');
-}
-
 /* A text[] literal of n strings, owned by the caller. */
 static char *
 array_literal(char *const *v, int n)
@@ -120,7 +107,7 @@ array_literal(char *const *v, int n)
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			buf_putc(&b, ',');
-		array_elem(&b, v[i]);
+		pg_array_elem(&b, v[i]);
 	}
 	buf_putc(&b, '}');
 	return buf_detach(&b);

@@ -881,3 +881,16 @@ pg_lib_version(void)
 		snprintf(v, sizeof v, "%d.%d.%d", n / 10000, n / 100 % 100, n % 100);
 	return v;
 }
+
+/* Appends s as an element of a text[] literal: "..." with \ and " escaped. */
+void
+pg_array_elem(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_putc(b, '\\');
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '"');
+}

@@ -139,6 +139,11 @@ long pg_timeout_ms(const char *s);
  * password, for messages and logs.  The caller owns the result.
  */
 char *pg_conninfo_redact(const char *conninfo);
+/*
+ * Appends s to b as one element of a text[] literal ("..." with \ and "
+ * escaped), for an array passed as a parameter.
+ */
+void pg_array_elem(struct buf *b, const char *s);
 
 /*
  * The retry policy for DDL (see pg_retry_run).  lock_timeout and

@@ -406,19 +406,6 @@ target_regclass(const struct use_target *t)
 	"  AND NOT (" COL "::text IS NULL AND d.classid = 'pg_policy'::regclass) " \
 	"ORDER BY 1"
 
-/* Appends s to b as an element of a text[] literal. */
-static void
-array_elem(struct buf *b, const char *s)
-{
-	buf_putc(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, *s);
-	}
-	buf_putc(b, '"');
-}
-
 /*
  * Runs sql (taking the targets' arrays as $1 and $2, its first column
  * the target's number from 1) into *out, and sets from[k] to target k's
@@ -491,10 +478,10 @@ catalog_batch(struct pg *db, struct probe_stats *st, const struct use_target *t,
 				buf_putc(&rels, ',');
 				buf_putc(&cols, ',');
 			}
-			array_elem(&words, target_word(a));
-			array_elem(&rels, st->rels[j]);
+			pg_array_elem(&words, target_word(a));
+			pg_array_elem(&rels, st->rels[j]);
 			if (a->kind == USE_COLUMN)
-				array_elem(&cols, a->column);
+				pg_array_elem(&cols, a->column);
 			else
 				buf_puts(&cols, "NULL");
 		}
