@@ -27,7 +27,7 @@
  * Clock: times are unix seconds from time(NULL), unless EXCON_NOW holds a
  * number of unix seconds, which then is "now" (tests use it to fix the
  * clock; it is not meant for production use): state_clock, in
- * state-common.c with the other helpers both stores share.
+ * state-common.c with the rest of what both stores share.
  */
 #include <sys/stat.h>
 
