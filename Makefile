@@ -98,6 +98,13 @@ check-banned:
 		fi; \
 	done; rm -f $$t $(BUILD)/banned-check.o $(BUILD)/banned-check.log; echo "check-banned: 7 banned functions refused"
 
+# `make check-layers`: each foreign library's header is included by its
+# wrapper module only, and no state backend calls the facade state.c
+# (scripts/check-layers.sh reads the sources and the built objects).
+.PHONY: check-layers
+check-layers: $(LIB_OBJ)
+	@sh scripts/check-layers.sh $(BUILD)
+
 $(BUILD)/libexcon.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -113,6 +120,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_UTIL) $(wildcard tests/util/*.h) $(BUILD)/lib
 test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory check-banned
+	@$(MAKE) --no-print-directory check-layers
 	@EXCON_BIN=$(CURDIR)/$(EXCON_BIN) sh tests/run.sh $(TEST_RUN)
 
 demo: deps

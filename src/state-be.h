@@ -1,10 +1,13 @@
 /*
- * The store backends behind state.h.  state.c holds the SQLite store and
- * the public functions; a public function called on a store opened by
- * state_open_pg hands its arguments to the matching entry of the backend's
- * table below.  What both stores use lives below them in state-common.c.
- * Adding a table to the history (a new kind of record) means adding a
- * function to state.h, an entry here, and both implementations.
+ * The store backends behind state.h.  state.c is the facade: it opens the
+ * backend a location names (state_open: the SQLite file of
+ * state-sqlite.c; state_open_pg: the PostgreSQL store of state-pg.c), and
+ * every public function hands its arguments to the matching entry of that
+ * backend's table below.  What both stores use lives below them in
+ * state-common.c; a backend includes this header and state-common.h and
+ * never calls the facade.  Adding a table to the history (a new kind of
+ * record) means adding a function to state.h, an entry here, and both
+ * implementations.
  *
  * Only the state modules include this header.
  */
@@ -15,8 +18,9 @@
 
 /* One backend: every function takes the backend's own handle first. */
 struct state_backend {
-	const char	*name;		/* "postgresql" */
-	const char	*(*history_id)(void *be);
+	const char	*name;		/* "sqlite", "postgresql" */
+	/* Borrowed; NULL with err set when it cannot be read. */
+	const char	*(*history_id)(void *be, struct buf *err);
 	int	(*check)(void *be, struct buf *err);
 	void	(*close)(void *be);
 	int	(*begin)(void *be, struct buf *err);
@@ -50,6 +54,14 @@ struct state_backend {
 	int	(*event_put)(void *be, const struct state_event *ev,
 		    struct buf *err);
 };
+
+/* The SQLite backend (state-sqlite.c). */
+extern const struct state_backend state_sqlite_backend;
+/* Opens the state file at path into *be (see state_open). */
+int state_sqlite_open(void **be, const char *path, int create,
+    struct buf *err);
+/* The SQLite library version (see state_lib_version). */
+const char *state_sqlite_version(void);
 
 /* The PostgreSQL backend (state-pg.c). */
 extern const struct state_backend state_pg_backend;

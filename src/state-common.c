@@ -1,6 +1,6 @@
 /*
  * What the state stores share, below the facade (state.c) and every
- * backend (the SQLite store in state.c, the PostgreSQL store in
+ * backend (the SQLite store in state-sqlite.c, the PostgreSQL store in
  * state-pg.c): the clock, the hash of the event chain, the actor, and
  * freeing what the stores load.  It calls no store, so no arrow runs back
  * up from a backend to the facade.
@@ -154,6 +154,41 @@ state_history_free(struct state_history *h)
 	free(h->releases);
 	free(h->ships);
 	memset(h, 0, sizeof *h);
+}
+
+/* Frees an array of n events (NULL-safe). */
+void
+state_events_free(struct state_event *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		state_event_clear(&v[i]);
+	free(v);
+}
+
+/* Frees the strings of b and empties it (NULL-safe). */
+void
+state_backfill_free(struct state_backfill *b)
+{
+	if (b == NULL)
+		return;
+	free(b->plan);
+	free(b->step);
+	free(b->cursor);
+	free(b->waiting);
+	memset(b, 0, sizeof *b);
+}
+
+/* Frees what state_backfills_load filled (NULL-safe). */
+void
+state_backfills_free(struct state_backfill *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		state_backfill_free(&v[i]);
+	free(v);
 }
 
 /* $EXCON_ACTOR, else user@host of the effective user; owned by the caller. */

@@ -162,7 +162,7 @@ spg_rollback(void *be)
 	sp->in_tx = 0;
 }
 
-/* As tx_enter in state.c: a change of our own when none is open. */
+/* As tx_enter in state-sqlite.c: a change of our own when none is open. */
 static int
 tx_enter(struct spg *sp, int *own, struct buf *err)
 {
@@ -230,8 +230,9 @@ done:
 
 /* The history's id, read when the store was opened. */
 static const char *
-spg_history_id(void *be)
+spg_history_id(void *be, struct buf *err)
 {
+	(void)err;
 	return ((struct spg *)be)->history_id;
 }
 

@@ -1,10 +1,11 @@
 /*
  * The state store: releases, shipped steps, backfill progress and the
  * hash-chained event log.  This header is the one narrow interface every
- * command uses; state.c implements it on SQLite (the only file that
- * includes sqlite3.h) and hands every call on a store opened by
- * state_open_pg to the PostgreSQL backend of state-pg.c (see
- * state-be.h), so gates and commands work on either store alike.
+ * command uses; state.c implements it by handing every call to the
+ * backend the store was opened with (see state-be.h): the SQLite file of
+ * state-sqlite.c (the only file that includes sqlite3.h) or the
+ * PostgreSQL store of state-pg.c, so gates and commands work on either
+ * store alike.
  *
  * Concurrency: a command that changes anything calls state_begin() (an
  * immediate write transaction), reads the history inside it, decides, writes
