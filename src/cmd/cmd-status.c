@@ -301,7 +301,9 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	size_t i;
 	int rc, n = 0;
 
-	if ((rc = cmd_load_plans(ctx, 0)) != 0)
+	/* status PLAN decodes only that plan and its dependencies. */
+	if ((rc = ctx->nargs == 1 ? cmd_load_plan(ctx, ctx->args[0]) :
+	    cmd_load_plans(ctx, 0)) != 0)
 		return rc;
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		return rc;
