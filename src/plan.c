@@ -1359,7 +1359,8 @@ plan_lint(const struct plan *p, const struct plan_set *set,
  * and a NUL, so that a decoded plan points into the cache instead of
  * copying; a field that is absent altogether (no value, no position) is
  * the one word ENC_ABSENT.  The step fields follow the field table, so a
- * field added to the table is cached without further work.
+ * field added to the table is cached without further work; only those
+ * set are encoded, after a mask of them (fields_set).
  */
 #define ENC_NULL	0xffffffffu
 #define ENC_ABSENT	0xfffffffeu
@@ -1412,6 +1413,55 @@ enc_strv(struct buf *b, char **v)
 	enc_i32(b, n);
 	for (n = 0; v[n] != NULL; n++)
 		enc_str(b, v[n]);
+}
+
+/* Appends a 64-bit integer. */
+static void
+enc_u64(struct buf *b, uint64_t v)
+{
+	buf_add(b, &v, sizeof v);
+}
+
+/*
+ * Whether field j of s differs from the zeroes a decoded step starts
+ * with: only such fields are encoded, after a mask that says which, so
+ * that decoding a step costs its few values rather than the whole table.
+ */
+static int
+field_set(const struct step *s, size_t j)
+{
+	const void *at = (const char *)s + fields[j].off;
+	const struct pstr *ps = at;
+
+	switch (fields[j].type) {
+	case F_STR:
+		return ps->s != NULL || ps->pos.line != 0 || ps->pos.col != 0 ||
+		    ps->block != 0;
+	case F_BOOL:
+	case F_INT:
+		return *(const int *)at != 0;
+	case F_LIST:
+		return *(char **const *)at != NULL;
+	case F_COLUMNS:
+		return s->columns != NULL || s->ntcols > 0;
+	case F_SPECIAL:
+		break;
+	}
+	return 0;
+}
+
+/* The mask of the fields of s that are encoded (bit j: fields[j]). */
+static uint64_t
+fields_set(const struct step *s)
+{
+	uint64_t m = 0;
+	size_t j;
+
+	_Static_assert(NFIELDS <= 64, "the field mask has 64 bits");
+	for (j = 0; j < NFIELDS; j++)
+		if (field_set(s, j))
+			m |= (uint64_t)1 << j;
+	return m;
 }
 
 /* Bytes of n, rounded up to the alignment of the decoding arena. */
@@ -1498,9 +1548,12 @@ plan_encode(const struct plan *p, struct buf *out)
 		enc_i32(out, s->pos.line);
 		enc_i32(out, s->pos.col);
 		buf_add(out, s->checksum, 64);
+		enc_u64(out, fields_set(s));
 		for (j = 0; j < NFIELDS; j++) {
 			const void *at = (const char *)s + fields[j].off;
 
+			if (!field_set(s, j))
+				continue;
 			switch (fields[j].type) {
 			case F_STR:
 				enc_pstr(out, at);
@@ -1563,6 +1616,21 @@ static int32_t
 dec_i32(struct dec *d)
 {
 	int32_t v = 0;
+
+	if (d->bad || d->end - d->cur < (ptrdiff_t)sizeof v) {
+		d->bad = 1;
+		return 0;
+	}
+	memcpy(&v, d->cur, sizeof v);
+	d->cur += sizeof v;
+	return v;
+}
+
+/* Reads a 64-bit integer. */
+static uint64_t
+dec_u64(struct dec *d)
+{
+	uint64_t v = 0;
 
 	if (d->bad || d->end - d->cur < (ptrdiff_t)sizeof v) {
 		d->bad = 1;
@@ -1675,6 +1743,7 @@ plan_decode(const char **cur, const char *end, void *mem, size_t memlen,
 {
 	struct dec d = { *cur, end, 0, mem, memlen };
 	struct plan *p;
+	uint64_t mask;
 	int32_t n, i;
 	size_t j, k;
 
@@ -1726,9 +1795,15 @@ plan_decode(const char **cur, const char *end, void *mem, size_t memlen,
 		memcpy(s->checksum, d.cur, 64);
 		s->checksum[64] = '\0';
 		d.cur += 64;
+		mask = dec_u64(&d);
+		if (NFIELDS < 64 && (mask >> NFIELDS) != 0)
+			d.bad = 1;
 		for (j = 0; j < NFIELDS && !d.bad; j++) {
 			void *at = (char *)s + fields[j].off;
 
+			/* Absent fields stay as the arena's zeroes. */
+			if ((mask & ((uint64_t)1 << j)) == 0)
+				continue;
 			switch (fields[j].type) {
 			case F_STR:
 				dec_pstr(&d, at);
@@ -1759,6 +1834,7 @@ plan_decode(const char **cur, const char *end, void *mem, size_t memlen,
 				}
 				break;
 			case F_SPECIAL:
+				d.bad = 1;	/* never in the mask */
 				break;
 			}
 		}

@@ -21,7 +21,7 @@
 #include "xalloc.h"
 
 #define CACHE_MAGIC	"EXCONPC"
-#define CACHE_FORMAT	5u
+#define CACHE_FORMAT	6u
 
 struct centry {
 	const char	*path;		/* points into the cache bytes, not NUL-ended */
