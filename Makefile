@@ -36,6 +36,9 @@ WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 
 PKG_CFLAGS = $(shell pkg-config --cflags libpq sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs libpq sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null) -lpg_query
+# ./excon does not link libpq: src/pg.c loads it on the first connection,
+# so that commands which never connect skip its thirty-odd libraries.
+EXCON_LIBS = $(shell pkg-config --libs sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null) -lpg_query -ldl
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
@@ -110,7 +113,7 @@ $(BUILD)/libexcon.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(EXCON_BIN): $(MAIN_OBJ) $(BUILD)/libexcon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EXCON_LIBS) -lm
 
 $(BUILD)/tests/%: tests/%.c $(TEST_UTIL) $(wildcard tests/util/*.h) $(BUILD)/libexcon.a
 	@mkdir -p $(dir $@)

@@ -121,9 +121,9 @@ cmd_plan_cache_path(const struct cmd_ctx *ctx)
 	return path;
 }
 
-/* Loads plans from the configured directories. */
-int
-cmd_load_plans(struct cmd_ctx *ctx, int lax)
+/* Loads plans from the configured directories: all, or what want needs. */
+static int
+load_plans(struct cmd_ctx *ctx, int lax, const char *want)
 {
 	char *cache;
 	size_t i;
@@ -133,14 +133,28 @@ cmd_load_plans(struct cmd_ctx *ctx, int lax)
 		return 0;
 	ctx->plans_loaded = 1;
 	cache = cmd_plan_cache_path(ctx);
-	rc = plan_set_load_cached(&ctx->plans, ctx->cfg.plan_dirs, cache,
-	    &ctx->diags);
+	rc = plan_set_load_cached_for(&ctx->plans, ctx->cfg.plan_dirs, cache,
+	    want, &ctx->diags);
 	free(cache);
 	if (rc == 0 || lax)
 		return 0;
 	for (i = 0; i < ctx->diags.n; i++)
 		cmd_print_diag(stderr, &ctx->diags.v[i]);
 	return EXCON_EXIT_USAGE;
+}
+
+/* Loads plans from the configured directories. */
+int
+cmd_load_plans(struct cmd_ctx *ctx, int lax)
+{
+	return load_plans(ctx, lax, NULL);
+}
+
+/* Loads what a command about the plan called name needs. */
+int
+cmd_load_plan(struct cmd_ctx *ctx, const char *name)
+{
+	return load_plans(ctx, 0, name);
 }
 
 /* Whether loc (a `state:` value) names a PostgreSQL store. */

@@ -119,6 +119,12 @@ int cmd_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  */
 int cmd_load_plans(struct cmd_ctx *ctx, int lax);
 /*
+ * Like cmd_load_plans(ctx, 0), but ctx->plans then holds only the plan
+ * called name and the plans it depends on (when it exists), for a command
+ * about that plan alone; every plan file is still checked.
+ */
+int cmd_load_plan(struct cmd_ctx *ctx, const char *name);
+/*
  * Opens the store; returns an exit code.  Only `excon init` sets create;
  * without it a missing store is a usage error (exit 2, cmd_no_history).
  */

@@ -46,6 +46,14 @@ json_chars(struct buf *out, const char *s)
 	size_t n;
 
 	for (p = (const unsigned char *)s; p != NULL && *p != '\0'; p += n) {
+		/* Printable ASCII that needs no escape goes in one piece. */
+		for (n = 0; p[n] >= 0x20 && p[n] < 0x7f && p[n] != '"' &&
+		    p[n] != '\\'; n++)
+			;
+		if (n > 0) {
+			buf_add(out, p, n);
+			continue;
+		}
 		n = utf8_len(p);
 		if (n == 0) {
 			buf_puts(out, "\\ufffd");

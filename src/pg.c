@@ -4,6 +4,7 @@
  * that callers can tell a lock timeout from a real failure.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,145 @@
 #include "pg.h"
 #include "util.h"
 #include "xalloc.h"
+
+/*
+ * libpq is loaded when excon first connects (pq_load), not when it
+ * starts: its dependency tree (TLS, Kerberos, LDAP: some thirty
+ * libraries) costs the dynamic loader milliseconds that the commands
+ * which never connect (status or audit on a state file) should not pay.
+ * Every libpq call of this file goes through the table pq, filled once.
+ */
+#define PQ_SONAME	"libpq.so.5"
+#define PQ_FUNCS(X) \
+	X(PQbackendPID) X(PQclear) X(PQcmdTuples) X(PQconnectdbParams) \
+	X(PQconsumeInput) X(PQenterPipelineMode) X(PQerrorMessage) X(PQexec) \
+	X(PQexecParams) X(PQexitPipelineMode) X(PQfinish) X(PQftype) \
+	X(PQgetResult) X(PQgetisnull) X(PQgetvalue) X(PQisBusy) \
+	X(PQlibVersion) X(PQnfields) X(PQntuples) X(PQpipelineSync) \
+	X(PQprepare) X(PQresultErrorField) X(PQresultStatus) \
+	X(PQsendQueryParams) X(PQsendQueryPrepared) X(PQsetNoticeProcessor) \
+	X(PQsocket) X(PQstatus) X(PQtransactionStatus)
+
+static struct {
+#define PQ_FIELD(f) __typeof__(&f) f;
+	PQ_FUNCS(PQ_FIELD)
+#undef PQ_FIELD
+} pq;
+
+/*
+ * Loads libpq and its functions into pq, once; -1 with err when it cannot
+ * be loaded (then every later call tries again and fails the same way).
+ */
+static int
+pq_load(struct buf *err)
+{
+	static int loaded;
+	const char *missing = NULL;
+	void *h;
+
+	if (loaded)
+		return 0;
+	if ((h = dlopen(PQ_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		error_set(err, "cannot load libpq: %s", dlerror());
+		return -1;
+	}
+#define PQ_SYM(f) \
+	if ((pq.f = (__typeof__(pq.f))dlsym(h, #f)) == NULL && missing == NULL) \
+		missing = #f;
+	PQ_FUNCS(PQ_SYM)
+#undef PQ_SYM
+	if (missing != NULL) {
+		error_set(err, "cannot load libpq: %s has no %s (too old?)",
+		    PQ_SONAME, missing);
+		/* The handle stays open: a dlclose would unload it under pq. */
+		return -1;
+	}
+	loaded = 1;
+	return 0;
+}
+
+/*
+ * The calls that send SQL or end a session, each in its own function that
+ * is neither inlined nor cloned, with libpq's arguments: tests/check_crash.c
+ * stops excon at each of them with gdb breakpoints on these names (the
+ * second argument is the SQL or the statement name), so that the product
+ * carries no test hook.
+ */
+static __attribute__((noipa)) PGresult *
+pq_PQexecParams(PGconn *c, const char *sql, int n, const Oid *types,
+    const char *const *vals, const int *lens, const int *fmts, int rfmt)
+{
+	return pq.PQexecParams(c, sql, n, types, vals, lens, fmts, rfmt);
+}
+
+/* PQexec, as a kill point (see above). */
+static __attribute__((noipa)) PGresult *
+pq_PQexec(PGconn *c, const char *sql)
+{
+	return pq.PQexec(c, sql);
+}
+
+/* PQprepare, as a kill point (see above). */
+static __attribute__((noipa)) PGresult *
+pq_PQprepare(PGconn *c, const char *name, const char *sql, int n,
+    const Oid *types)
+{
+	return pq.PQprepare(c, name, sql, n, types);
+}
+
+/* PQsendQueryParams, as a kill point (see above). */
+static __attribute__((noipa)) int
+pq_PQsendQueryParams(PGconn *c, const char *sql, int n, const Oid *types,
+    const char *const *vals, const int *lens, const int *fmts, int rfmt)
+{
+	return pq.PQsendQueryParams(c, sql, n, types, vals, lens, fmts, rfmt);
+}
+
+/* PQsendQueryPrepared, as a kill point (see above). */
+static __attribute__((noipa)) int
+pq_PQsendQueryPrepared(PGconn *c, const char *name, int n,
+    const char *const *vals, const int *lens, const int *fmts, int rfmt)
+{
+	return pq.PQsendQueryPrepared(c, name, n, vals, lens, fmts, rfmt);
+}
+
+/* PQfinish, as a kill point (see above). */
+static __attribute__((noipa)) void
+pq_PQfinish(PGconn *c)
+{
+	pq.PQfinish(c);
+}
+
+/* From here on, libpq's names mean the table's entries or the kill points. */
+#define PQexecParams		pq_PQexecParams
+#define PQexec			pq_PQexec
+#define PQprepare		pq_PQprepare
+#define PQsendQueryParams	pq_PQsendQueryParams
+#define PQsendQueryPrepared	pq_PQsendQueryPrepared
+#define PQfinish		pq_PQfinish
+#define PQbackendPID		pq.PQbackendPID
+#define PQclear			pq.PQclear
+#define PQcmdTuples		pq.PQcmdTuples
+#define PQconnectdbParams	pq.PQconnectdbParams
+#define PQconsumeInput		pq.PQconsumeInput
+#define PQenterPipelineMode	pq.PQenterPipelineMode
+#define PQerrorMessage		pq.PQerrorMessage
+#define PQexitPipelineMode	pq.PQexitPipelineMode
+#define PQftype			pq.PQftype
+#define PQgetResult		pq.PQgetResult
+#define PQgetisnull		pq.PQgetisnull
+#define PQgetvalue		pq.PQgetvalue
+#define PQisBusy		pq.PQisBusy
+#define PQlibVersion		pq.PQlibVersion
+#define PQnfields		pq.PQnfields
+#define PQntuples		pq.PQntuples
+#define PQpipelineSync		pq.PQpipelineSync
+#define PQresultErrorField	pq.PQresultErrorField
+#define PQresultStatus		pq.PQresultStatus
+#define PQsetNoticeProcessor	pq.PQsetNoticeProcessor
+#define PQsocket		pq.PQsocket
+#define PQstatus		pq.PQstatus
+#define PQtransactionStatus	pq.PQtransactionStatus
 
 struct pg {
 	PGconn		*conn;
@@ -88,6 +228,8 @@ pg_connect(struct pg **out, const char *conninfo, const char *appname,
 	int ret = -1;
 
 	*out = NULL;
+	if (pq_load(err) != 0)
+		goto done;
 	db = xcalloc(1, sizeof *db);
 	/* expand_dbname=1: dbname holds a whole conninfo; later keys override. */
 	db->conn = PQconnectdbParams(keys, vals, 1);
@@ -873,8 +1015,11 @@ const char *
 pg_lib_version(void)
 {
 	static char v[32];
-	int n = PQlibVersion();
+	int n;
 
+	if (pq_load(NULL) != 0)
+		return "(cannot be loaded)";
+	n = PQlibVersion();
 	if (n >= 100000)
 		snprintf(v, sizeof v, "%d.%d", n / 10000, n % 10000);
 	else

@@ -185,7 +185,11 @@ int pg_retry_run(struct pg *db, const struct pg_retry *r, pg_unit_fn fn,
     void *ctx, int *attempts, struct buf *err);
 
 
-/* The libpq version as text ("15.18" style), for `excon --version`. */
+/*
+ * The libpq version as text ("15.18" style), for `excon --version`, or
+ * "(cannot be loaded)" when libpq cannot be loaded (pg.c loads it on
+ * first use, so that commands which never connect do not pay for it).
+ */
 const char *pg_lib_version(void);
 
 #endif

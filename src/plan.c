@@ -7,10 +7,12 @@
  * Every known field is listed once in the field table below, with the
  * kinds it applies to; loading, suggestions and checksums all read it.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -845,7 +847,7 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 
 /* Frees the contents of a step. */
 static void
-step_clear(struct step *s, int borrowed)
+step_clear(struct step *s)
 {
 	struct pstr *strs[] = { &s->id, &s->note, &s->schema, &s->table,
 	    &s->column, &s->type, &s->default_, &s->name, &s->where, &s->using_,
@@ -853,15 +855,6 @@ step_clear(struct step *s, int borrowed)
 	    &s->set, &s->verify, &s->lock_timeout, &s->statement_timeout };
 	size_t i;
 
-	if (borrowed) {
-		/* The strings belong to the cache bytes; the arrays do not. */
-		free(s->columns);
-		free(s->fk_columns);
-		free(s->ref_columns);
-		free(s->primary_key);
-		free(s->tcols);
-		return;
-	}
 	for (i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(strs[i]->s);
 	strv_free(s->columns);
@@ -884,16 +877,15 @@ plan_free(struct plan *p)
 
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->nsteps; i++)
-		step_clear(&p->steps[i], p->borrowed);
-	free(p->steps);
 	if (p->borrowed) {
-		free(p->deps);
+		/* The plan, its arrays and strings all live in the block. */
 		if (p->block != NULL && --p->block->refs == 0)
 			p->block->release(p->block);
-		free(p);
 		return;
 	}
+	for (i = 0; i < p->nsteps; i++)
+		step_clear(&p->steps[i]);
+	free(p->steps);
 	for (i = 0; i < p->ndeps; i++) {
 		free(p->deps[i].plan);
 		free(p->deps[i].step);
@@ -1095,7 +1087,7 @@ dir_files(const char *dir, char ***files, size_t *nfiles, size_t *cap,
 {
 	DIR *dp = opendir(dir);
 	struct dirent *de;
-	size_t first = *nfiles;
+	size_t first = *nfiles, dlen = strlen(dir);
 
 	if (dp == NULL) {
 		if (errno == ENOENT)
@@ -1106,13 +1098,19 @@ dir_files(const char *dir, char ***files, size_t *nfiles, size_t *cap,
 	}
 	while ((de = readdir(dp)) != NULL) {
 		size_t len = strlen(de->d_name);
+		char *f;
 
 		if (de->d_name[0] == '.' || len < 5 ||
 		    ((len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0) &&
 		    strcmp(de->d_name + len - 4, ".yml") != 0))
 			continue;
 		XGROW(*files, *cap, *nfiles + 1);
-		(*files)[(*nfiles)++] = xasprintf("%s/%s", dir, de->d_name);
+		/* dir/name, without printf: a thousand files are common. */
+		f = xmalloc(dlen + 1 + len + 1);
+		memcpy(f, dir, dlen);
+		f[dlen] = '/';
+		memcpy(f + dlen + 1, de->d_name, len + 1);
+		(*files)[(*nfiles)++] = f;
 	}
 	closedir(dp);
 	if (*nfiles - first > 1)
@@ -1367,7 +1365,8 @@ plan_lint(const struct plan *p, const struct plan_set *set,
  * and a NUL, so that a decoded plan points into the cache instead of
  * copying; a field that is absent altogether (no value, no position) is
  * the one word ENC_ABSENT.  The step fields follow the field table, so a
- * field added to the table is cached without further work.
+ * field added to the table is cached without further work; only those
+ * set are encoded, after a mask of them (fields_set).
  */
 #define ENC_NULL	0xffffffffu
 #define ENC_ABSENT	0xfffffffeu
@@ -1422,12 +1421,112 @@ enc_strv(struct buf *b, char **v)
 		enc_str(b, v[n]);
 }
 
+/* Appends a 64-bit integer. */
+static void
+enc_u64(struct buf *b, uint64_t v)
+{
+	buf_add(b, &v, sizeof v);
+}
+
+/*
+ * Whether field j of s differs from the zeroes a decoded step starts
+ * with: only such fields are encoded, after a mask that says which, so
+ * that decoding a step costs its few values rather than the whole table.
+ */
+static int
+field_set(const struct step *s, size_t j)
+{
+	const void *at = (const char *)s + fields[j].off;
+	const struct pstr *ps = at;
+
+	switch (fields[j].type) {
+	case F_STR:
+		return ps->s != NULL || ps->pos.line != 0 || ps->pos.col != 0 ||
+		    ps->block != 0;
+	case F_BOOL:
+	case F_INT:
+		return *(const int *)at != 0;
+	case F_LIST:
+		return *(char **const *)at != NULL;
+	case F_COLUMNS:
+		return s->columns != NULL || s->ntcols > 0;
+	case F_SPECIAL:
+		break;
+	}
+	return 0;
+}
+
+/* The mask of the fields of s that are encoded (bit j: fields[j]). */
+static uint64_t
+fields_set(const struct step *s)
+{
+	uint64_t m = 0;
+	size_t j;
+
+	_Static_assert(NFIELDS <= 64, "the field mask has 64 bits");
+	for (j = 0; j < NFIELDS; j++)
+		if (field_set(s, j))
+			m |= (uint64_t)1 << j;
+	return m;
+}
+
+/* Bytes of n, rounded up to the alignment of the decoding arena. */
+static size_t
+arena_round(size_t n)
+{
+	return (n + PLAN_ARENA_ALIGN - 1) & ~(size_t)(PLAN_ARENA_ALIGN - 1);
+}
+
+/* Arena bytes that decoding the NULL-terminated list v takes. */
+static size_t
+strv_need(char **v)
+{
+	size_t n = 0;
+
+	if (v == NULL)
+		return 0;
+	while (v[n] != NULL)
+		n++;
+	return arena_round((n + 1) * sizeof *v);
+}
+
+/*
+ * Arena bytes that plan_decode takes for p: the plan, its dependencies,
+ * its steps and their lists, each piece rounded as plan_decode takes it.
+ */
+static size_t
+decoded_need(const struct plan *p)
+{
+	size_t i, j, need = arena_round(sizeof *p);
+
+	if (p->ndeps > 0)
+		need += arena_round(p->ndeps * sizeof *p->deps);
+	need += arena_round(p->nsteps * sizeof *p->steps);
+	for (i = 0; i < p->nsteps; i++) {
+		const struct step *s = &p->steps[i];
+
+		for (j = 0; j < NFIELDS; j++) {
+			const void *at = (const char *)s + fields[j].off;
+
+			if (fields[j].type == F_LIST)
+				need += strv_need(*(char **const *)at);
+			else if (fields[j].type == F_COLUMNS) {
+				need += strv_need(s->columns);
+				if (s->ntcols > 0)
+					need += arena_round(s->ntcols * sizeof *s->tcols);
+			}
+		}
+	}
+	return need;
+}
+
 /* Serializes a plan. */
 void
 plan_encode(const struct plan *p, struct buf *out)
 {
 	size_t i, j, k;
 
+	enc_i32(out, (int32_t)decoded_need(p));
 	enc_str(out, p->file);
 	enc_pstr(out, &p->name);
 	enc_pstr(out, &p->description);
@@ -1455,9 +1554,12 @@ plan_encode(const struct plan *p, struct buf *out)
 		enc_i32(out, s->pos.line);
 		enc_i32(out, s->pos.col);
 		buf_add(out, s->checksum, 64);
+		enc_u64(out, fields_set(s));
 		for (j = 0; j < NFIELDS; j++) {
 			const void *at = (const char *)s + fields[j].off;
 
+			if (!field_set(s, j))
+				continue;
 			switch (fields[j].type) {
 			case F_STR:
 				enc_pstr(out, at);
@@ -1491,13 +1593,50 @@ struct dec {
 	const char	*cur;
 	const char	*end;
 	int		 bad;
+	char		*mem;		/* the arena's unused bytes */
+	size_t		 left;
 };
+
+/*
+ * n zeroed bytes of the arena (it starts zeroed and is never reused), or
+ * NULL and d->bad when the plan's declared need is used up.
+ */
+static void *
+dec_take(struct dec *d, size_t n)
+{
+	void *v;
+
+	n = arena_round(n);
+	if (d->bad || n > d->left) {
+		d->bad = 1;
+		return NULL;
+	}
+	v = d->mem;
+	d->mem += n;
+	d->left -= n;
+	return v;
+}
 
 /* Reads a 32-bit integer. */
 static int32_t
 dec_i32(struct dec *d)
 {
 	int32_t v = 0;
+
+	if (d->bad || d->end - d->cur < (ptrdiff_t)sizeof v) {
+		d->bad = 1;
+		return 0;
+	}
+	memcpy(&v, d->cur, sizeof v);
+	d->cur += sizeof v;
+	return v;
+}
+
+/* Reads a 64-bit integer. */
+static uint64_t
+dec_u64(struct dec *d)
+{
+	uint64_t v = 0;
 
 	if (d->bad || d->end - d->cur < (ptrdiff_t)sizeof v) {
 		d->bad = 1;
@@ -1564,22 +1703,61 @@ dec_strv(struct dec *d)
 		d->bad = 1;
 		return NULL;
 	}
-	v = xcalloc((size_t)n + 1, sizeof *v);
+	if ((v = dec_take(d, ((size_t)n + 1) * sizeof *v)) == NULL)
+		return NULL;
 	for (i = 0; i < n; i++)
 		v[i] = dec_str(d);
 	return v;
 }
 
-/* Rebuilds a plan from its encoding. */
-int
-plan_decode(const char **cur, const char *end, struct plan **out)
+/* The arena bytes that decoding the plan encoded at cur takes, or 0. */
+size_t
+plan_decode_need(const char *cur, const char *end)
 {
-	struct dec d = { *cur, end, 0 };
-	struct plan *p = xcalloc(1, sizeof *p);
+	int32_t n;
+
+	if (end - cur < (ptrdiff_t)sizeof n)
+		return 0;
+	memcpy(&n, cur, sizeof n);
+	/*
+	 * Every piece of a decoded plan comes from at least a few encoded
+	 * bytes, and is at most eight times their size: a larger claim comes
+	 * from a damaged cache and must not make the caller map gigabytes.
+	 */
+	if (n <= 0 || (size_t)n / 8 > (size_t)(end - cur) + 128)
+		return 0;
+	return arena_round((size_t)n);
+}
+
+/* The name of the plan encoded at cur (borrowed), or NULL. */
+const char *
+plan_encoded_name(const char *cur, const char *end)
+{
+	struct dec d = { cur, end, 0, NULL, 0 };
+	struct pstr name;
+
+	(void)dec_i32(&d);
+	(void)dec_str(&d);
+	dec_pstr(&d, &name);
+	return d.bad ? NULL : name.s;
+}
+
+/* Rebuilds a plan from its encoding, in the arena at mem. */
+int
+plan_decode(const char **cur, const char *end, void *mem, size_t memlen,
+    struct plan **out)
+{
+	struct dec d = { *cur, end, 0, mem, memlen };
+	struct plan *p;
+	uint64_t mask;
 	int32_t n, i;
 	size_t j, k;
 
 	*out = NULL;
+	assert(((uintptr_t)mem & (PLAN_ARENA_ALIGN - 1)) == 0);
+	if ((size_t)dec_i32(&d) != memlen ||
+	    (p = dec_take(&d, sizeof *p)) == NULL)
+		return -1;
 	p->borrowed = 1;
 	p->file = dec_str(&d);
 	dec_pstr(&d, &p->name);
@@ -1592,8 +1770,7 @@ plan_decode(const char **cur, const char *end, struct plan **out)
 	n = dec_i32(&d);
 	if (n < 0 || n > 10000)
 		d.bad = 1;
-	else if (n > 0) {
-		p->deps = xcalloc((size_t)n, sizeof *p->deps);
+	else if (n > 0 && (p->deps = dec_take(&d, (size_t)n * sizeof *p->deps)) != NULL) {
 		for (i = 0; i < n && !d.bad; i++, p->ndeps++) {
 			p->deps[i].plan = dec_str(&d);
 			p->deps[i].step = dec_str(&d);
@@ -1605,7 +1782,7 @@ plan_decode(const char **cur, const char *end, struct plan **out)
 	if (n <= 0 || n > 100000)
 		d.bad = 1;
 	else
-		p->steps = xcalloc((size_t)n, sizeof *p->steps);
+		p->steps = dec_take(&d, (size_t)n * sizeof *p->steps);
 	for (i = 0; i < n && !d.bad; i++) {
 		struct step *s = &p->steps[p->nsteps++];
 
@@ -1624,9 +1801,15 @@ plan_decode(const char **cur, const char *end, struct plan **out)
 		memcpy(s->checksum, d.cur, 64);
 		s->checksum[64] = '\0';
 		d.cur += 64;
+		mask = dec_u64(&d);
+		if (NFIELDS < 64 && (mask >> NFIELDS) != 0)
+			d.bad = 1;
 		for (j = 0; j < NFIELDS && !d.bad; j++) {
 			void *at = (char *)s + fields[j].off;
 
+			/* Absent fields stay as the arena's zeroes. */
+			if ((mask & ((uint64_t)1 << j)) == 0)
+				continue;
 			switch (fields[j].type) {
 			case F_STR:
 				dec_pstr(&d, at);
@@ -1645,7 +1828,7 @@ plan_decode(const char **cur, const char *end, struct plan **out)
 					d.bad = 1;
 					break;
 				}
-				s->tcols = k ? xcalloc(k, sizeof *s->tcols) : NULL;
+				s->tcols = k ? dec_take(&d, k * sizeof *s->tcols) : NULL;
 				for (; s->ntcols < k && !d.bad; s->ntcols++) {
 					struct plan_column *c = &s->tcols[s->ntcols];
 
@@ -1657,14 +1840,13 @@ plan_decode(const char **cur, const char *end, struct plan **out)
 				}
 				break;
 			case F_SPECIAL:
+				d.bad = 1;	/* never in the mask */
 				break;
 			}
 		}
 	}
-	if (d.bad || p->name.s == NULL || p->file == NULL) {
-		plan_free(p);
-		return -1;
-	}
+	if (d.bad || p->name.s == NULL || p->file == NULL)
+		return -1;	/* nothing to free: all of it is in the arena */
 	*cur = d.cur;
 	*out = p;
 	return 0;

@@ -142,14 +142,18 @@ struct plan {
 	size_t		 ndeps;
 	struct step	*steps;
 	size_t		 nsteps;
-	int		 borrowed;	/* strings point into a plan cache's bytes */
+	int		 borrowed;	/* decoded from a plan cache: all of it in block */
 	struct plan_block *block;	/* those bytes, shared; NULL if not borrowed */
 };
 
-/* Bytes that borrowed plans point into, released with the last of them. */
+/*
+ * Bytes that borrowed plans point into, and the arena they are decoded
+ * into (plan_decode), released with the last of them.
+ */
 struct plan_block {
 	char	*bytes;
 	size_t	 len;
+	void	*arenas;	/* what the plans are decoded into (plancache.c) */
 	size_t	 refs;		/* plans pointing into bytes */
 	void	(*release)(struct plan_block *); /* frees bytes and the block */
 };
@@ -225,10 +229,19 @@ int plan_set_finish(struct plan_set *set, struct plan_diags *diags);
  * A loaded plan as bytes, and back, for the plan cache (plancache.c).
  * plan_decode advances *cur and returns -1 on malformed input.  The
  * decoded plan is borrowed: its strings point into the bytes, which must
- * stay unchanged while it lives; plan_hold makes it share them.
+ * stay unchanged while it lives, and the plan itself, its steps and every
+ * array of it are carved out of mem, memlen zeroed bytes aligned to
+ * PLAN_ARENA_ALIGN that the caller sizes with plan_decode_need (0 for
+ * malformed bytes) and never reuses; plan_hold makes the plan share the
+ * block that holds both, which plan_free releases with the last plan.
  */
+#define PLAN_ARENA_ALIGN 16
 void plan_encode(const struct plan *p, struct buf *out);
-int plan_decode(const char **cur, const char *end, struct plan **out);
+size_t plan_decode_need(const char *cur, const char *end);
+/* The name of the plan encoded at cur (borrowed from the bytes), or NULL. */
+const char *plan_encoded_name(const char *cur, const char *end);
+int plan_decode(const char **cur, const char *end, void *mem, size_t memlen,
+    struct plan **out);
 /* Adds one already loaded plan to set (which takes ownership). */
 void plan_set_add(struct plan_set *set, struct plan *p);
 /* Makes borrowed plan p hold a reference to the bytes it points into. */

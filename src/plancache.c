@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 #include "xalloc.h"
 
 #define CACHE_MAGIC	"EXCONPC"
-#define CACHE_FORMAT	4u
+#define CACHE_FORMAT	6u
 
 struct centry {
 	const char	*path;		/* points into the cache bytes, not NUL-ended */
@@ -124,13 +125,53 @@ bad:
 	memset(c, 0, sizeof *c);
 }
 
-/* Unmaps the cache bytes of the last plan that pointed into them. */
+/*
+ * An arena the plans are decoded into: this header, then the plans.  A
+ * block's arenas form a list (status PLAN maps a second one for the
+ * plans the first depends on), unmapped with the block.
+ */
+struct arena_map {
+	struct arena_map	*prev;
+	size_t		 len;		/* of the whole mapping */
+	char		 mem[] __attribute__((aligned(PLAN_ARENA_ALIGN)));
+};
+
+/* Unmaps the cache bytes and the arenas of the last plan that used them. */
 static void
 block_release(struct plan_block *b)
 {
+	struct arena_map *a = b->arenas, *prev;
+
 	if (b->bytes != NULL)
 		munmap(b->bytes, b->len);
+	for (; a != NULL; a = prev) {
+		prev = a->prev;
+		munmap(a, a->len);
+	}
 	free(b);
+}
+
+/*
+ * Maps an arena of need zeroed bytes for decoded plans onto b's list, every
+ * page present at once (MAP_POPULATE: one call instead of a page fault for
+ * each page the decoding touches); NULL when the mapping fails.
+ */
+static char *
+arena_map(struct plan_block *b, size_t need)
+{
+	size_t len = offsetof(struct arena_map, mem) + need;
+	struct arena_map *a;
+	void *m;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	a = m;
+	a->prev = b->arenas;
+	a->len = len;
+	b->arenas = a;
+	return a->mem;
 }
 
 /* Compares a path with an entry's path. */
@@ -165,10 +206,14 @@ cache_find(const struct cache *c, const char *path)
 	return NULL;
 }
 
-/* Writes the cache atomically: a temporary file renamed over the old one. */
+/*
+ * Writes the cache atomically: a temporary file renamed over the old one.
+ * File i's entry is copied from raw[i] when it is set (an entry that
+ * matched the file), else encoded from plans[i] when that is set.
+ */
 static void
 cache_write(const char *path, char **files, const struct stat *sts,
-    struct plan **plans, size_t n)
+    struct plan **plans, const struct centry **raw, size_t n)
 {
 	struct buf b = BUF_INIT, enc = BUF_INIT, tmp = BUF_INIT;
 	uint32_t u, count = 0;
@@ -188,12 +233,16 @@ cache_write(const char *path, char **files, const struct stat *sts,
 		uint64_t id[7];
 
 		/* Racy entries: an edit within the same tick could go unseen. */
-		if (plans[i] == NULL || sts[i].st_mtim.tv_sec >= now - 2 ||
+		if ((plans[i] == NULL && raw[i] == NULL) ||
+		    sts[i].st_mtim.tv_sec >= now - 2 ||
 		    sts[i].st_ctim.tv_sec >= now - 2)
 			continue;
 		identity(&sts[i], id);
 		buf_reset(&enc);
-		plan_encode(plans[i], &enc);
+		if (raw[i] != NULL)
+			buf_add(&enc, raw[i]->blob, raw[i]->bloblen);
+		else
+			plan_encode(plans[i], &enc);
 		u = (uint32_t)strlen(files[i]);
 		buf_add(&b, &u, 4);
 		buf_add(&b, files[i], u);
@@ -218,70 +267,207 @@ cache_write(const char *path, char **files, const struct stat *sts,
 	buf_free(&tmp);
 }
 
-/* Loads plans, using and refreshing the cache. */
+/* One run of plan_set_load_cached: the files, their entries, the plans. */
+struct load {
+	char			**files;
+	size_t			 nfiles;
+	struct stat		*sts;
+	const struct centry	**hit;		/* the entry matching file i */
+	const char		**names;	/* its plan's name (borrowed) */
+	char			*decode;	/* 1: decode file i's entry */
+	struct plan		**loaded;	/* file i's plan */
+	struct plan_block	*block;
+	size_t			 fresh;		/* parsed plans that can be cached */
+};
+
+/* Parses file i into l->loaded[i]; -1 when it does not load. */
+static int
+load_parse(struct load *l, size_t i, struct plan_diags *diags)
+{
+	if (plan_load(&l->loaded[i], l->files[i], diags) != 0)
+		return -1;
+	l->fresh += l->sts[i].st_ctim.tv_sec < time(NULL) - 2;
+	return 0;
+}
+
+/*
+ * Decodes the entries marked in l->decode into one arena mapped for all
+ * of them; an entry that does not decode is dropped and its file parsed.
+ */
+static int
+load_decode(struct load *l, struct plan_diags *diags)
+{
+	size_t i, need = 0, at = 0;
+	char *mem = NULL;
+	int ret = 0;
+
+	for (i = 0; i < l->nfiles; i++)
+		if (l->decode[i])
+			need += plan_decode_need(l->hit[i]->blob,
+			    l->hit[i]->blob + l->hit[i]->bloblen);
+	if (need > 0)
+		mem = arena_map(l->block, need);
+	for (i = 0; i < l->nfiles; i++) {
+		const struct centry *e = l->hit[i];
+		const char *cur;
+		size_t n;
+
+		if (!l->decode[i])
+			continue;
+		l->decode[i] = 0;
+		cur = e->blob;
+		n = plan_decode_need(e->blob, e->blob + e->bloblen);
+		/* Each plan has its own part of the arena, used or not. */
+		at += n;
+		if (mem != NULL && n > 0 && plan_decode(&cur,
+		    e->blob + e->bloblen, mem + at - n, n, &l->loaded[i]) == 0 &&
+		    cur == e->blob + e->bloblen) {
+			plan_hold(l->loaded[i], l->block);
+			continue;
+		}
+		l->loaded[i] = NULL;
+		l->hit[i] = NULL;
+		if (load_parse(l, i, diags) != 0)
+			ret = -1;
+	}
+	return ret;
+}
+
+/* Compares two plan names by pointer, for finding duplicates. */
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 1 when the plans of the files (loaded, or named by their entries) have unique names. */
+static int
+load_names_unique(const struct load *l)
+{
+	const char **all = xcalloc(l->nfiles ? l->nfiles : 1, sizeof *all);
+	size_t i, n = 0;
+	int unique = 1;
+
+	for (i = 0; i < l->nfiles; i++) {
+		const char *name = l->loaded[i] ? l->loaded[i]->name.s : l->names[i];
+
+		if (name != NULL)
+			all[n++] = name;
+	}
+	qsort(all, n, sizeof *all, name_cmp);
+	for (i = 1; i < n; i++)
+		if (strcmp(all[i - 1], all[i]) == 0)
+			unique = 0;
+	free(all);
+	return unique;
+}
+
+/* Marks for decoding the entries, not decoded yet, of the plan called name. */
+static void
+load_mark(struct load *l, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < l->nfiles; i++)
+		if (l->hit[i] != NULL && l->loaded[i] == NULL &&
+		    strcmp(l->names[i], name) == 0)
+			l->decode[i] = 1;
+}
+
+/* Loads plans, using and refreshing the cache; see plancache.h. */
 int
-plan_set_load_cached(struct plan_set *set, char *const *dirs,
-    const char *cache_path, struct plan_diags *diags)
+plan_set_load_cached_for(struct plan_set *set, char *const *dirs,
+    const char *cache_path, const char *want, struct plan_diags *diags)
 {
 	struct cache c;
-	struct stat *sts = NULL;
-	struct plan **loaded = NULL;
-	struct plan_block *block;
-	char **files;
-	size_t nfiles, i, hits = 0, fresh = 0;
+	struct load l;
+	size_t i, hits = 0;
 	int ret;
 
 	if (cache_path == NULL)
 		return plan_set_load(set, dirs, diags);
-	ret = plan_files(dirs, &files, &nfiles, diags);
+	memset(&l, 0, sizeof l);
+	ret = plan_files(dirs, &l.files, &l.nfiles, diags);
 	cache_read(&c, cache_path);
-	block = xcalloc(1, sizeof *block);
-	block->bytes = c.bytes;
-	block->len = c.len;
-	block->release = block_release;
-	sts = xcalloc(nfiles ? nfiles : 1, sizeof *sts);
-	loaded = xcalloc(nfiles ? nfiles : 1, sizeof *loaded);
-	for (i = 0; i < nfiles; i++) {
+	l.block = xcalloc(1, sizeof *l.block);
+	l.block->bytes = c.bytes;
+	l.block->len = c.len;
+	l.block->release = block_release;
+	l.sts = xcalloc(l.nfiles ? l.nfiles : 1, sizeof *l.sts);
+	l.loaded = xcalloc(l.nfiles ? l.nfiles : 1, sizeof *l.loaded);
+	l.hit = xcalloc(l.nfiles ? l.nfiles : 1, sizeof *l.hit);
+	l.names = xcalloc(l.nfiles ? l.nfiles : 1, sizeof *l.names);
+	l.decode = xcalloc(l.nfiles ? l.nfiles : 1, 1);
+	/* The entries that match their files: a changed file is parsed. */
+	for (i = 0; i < l.nfiles; i++) {
 		const struct centry *e;
-		struct plan *p = NULL;
 		uint64_t id[7];
 
-		if (stat(files[i], &sts[i]) == 0 &&
-		    (e = cache_find(&c, files[i])) != NULL) {
-			const char *cur = e->blob;
-
-			identity(&sts[i], id);
-			if (memcmp(id, e->id, sizeof id) == 0 &&
-			    plan_decode(&cur, e->blob + e->bloblen, &p) == 0 &&
-			    cur == e->blob + e->bloblen) {
-				hits++;
-				plan_hold(p, block);
-				loaded[i] = p;
-				plan_set_add(set, p);
-				continue;
-			}
-			plan_free(p);
-			p = NULL;
-		}
-		if (plan_load(&p, files[i], diags) != 0) {
-			ret = -1;
+		if (stat(l.files[i], &l.sts[i]) != 0 ||
+		    (e = cache_find(&c, l.files[i])) == NULL)
 			continue;
-		}
-		loaded[i] = p;
-		plan_set_add(set, p);
-		fresh += sts[i].st_ctim.tv_sec < time(NULL) - 2;
+		identity(&l.sts[i], id);
+		if (memcmp(id, e->id, sizeof id) != 0 || (want != NULL &&
+		    (l.names[i] = plan_encoded_name(e->blob,
+		    e->blob + e->bloblen)) == NULL))
+			continue;
+		l.hit[i] = e;
+		l.decode[i] = want == NULL;
 	}
+	for (i = 0; i < l.nfiles; i++)
+		if (l.hit[i] == NULL && load_parse(&l, i, diags) != 0)
+			ret = -1;
+	/*
+	 * status PLAN: the plan called want and then the plans it depends on
+	 * (the gate's rule 5 reads them), unless two files define the same
+	 * name: plan_set_finish must then see every plan to say which wins.
+	 */
+	if (want != NULL && !load_names_unique(&l))
+		for (i = 0; i < l.nfiles; i++)
+			l.decode[i] = l.hit[i] != NULL;
+	else if (want != NULL)
+		load_mark(&l, want);
+	if (load_decode(&l, diags) != 0)
+		ret = -1;
+	for (i = 0; want != NULL && i < l.nfiles; i++) {
+		const struct plan *w = l.loaded[i];
+		size_t d;
+
+		if (w == NULL || strcmp(w->name.s, want) != 0)
+			continue;
+		for (d = 0; d < w->ndeps; d++)
+			load_mark(&l, w->deps[d].plan);
+		if (load_decode(&l, diags) != 0)
+			ret = -1;
+	}
+	for (i = 0; i < l.nfiles; i++)
+		hits += l.hit[i] != NULL;
 	/* Rewrite when a parsed file can be cached or an entry went stale. */
-	if (fresh > 0 || c.n != hits)
-		cache_write(cache_path, files, sts, loaded, nfiles);
+	if (l.fresh > 0 || c.n != hits)
+		cache_write(cache_path, l.files, l.sts, l.loaded, l.hit, l.nfiles);
+	/* The set takes the plans in file order: the first of a name wins. */
+	for (i = 0; i < l.nfiles; i++)
+		if (l.loaded[i] != NULL)
+			plan_set_add(set, l.loaded[i]);
 	if (plan_set_finish(set, diags) != 0)
 		ret = -1;
 	free(c.v);
 	/* The cached plans point into the bytes: the last one frees them. */
-	if (block->refs == 0)
-		block_release(block);
-	free(sts);
-	free(loaded);
-	plan_files_free(files, nfiles);
+	if (l.block->refs == 0)
+		block_release(l.block);
+	free(l.sts);
+	free(l.loaded);
+	free(l.hit);
+	free(l.names);
+	free(l.decode);
+	plan_files_free(l.files, l.nfiles);
 	return ret;
+}
+
+/* Loads every plan, using and refreshing the cache. */
+int
+plan_set_load_cached(struct plan_set *set, char *const *dirs,
+    const char *cache_path, struct plan_diags *diags)
+{
+	return plan_set_load_cached_for(set, dirs, cache_path, NULL, diags);
 }

@@ -22,5 +22,14 @@
  */
 int plan_set_load_cached(struct plan_set *set, char *const *dirs,
     const char *cache_path, struct plan_diags *diags);
+/*
+ * The same for a command about the one plan called want (status PLAN),
+ * when want is not NULL: every file is still checked against its entry
+ * and a changed one parsed (so that its errors are reported as before),
+ * but of the unchanged ones only want and the plans it depends on are
+ * decoded into set, unless two files define the same plan name.
+ */
+int plan_set_load_cached_for(struct plan_set *set, char *const *dirs,
+    const char *cache_path, const char *want, struct plan_diags *diags);
 
 #endif

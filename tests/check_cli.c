@@ -883,6 +883,33 @@ START_TEST(test_version)
 }
 END_TEST
 
+/*
+ * libpq is loaded on the first connection only: status and audit on a
+ * state file run without its thirty-odd libraries (as the dynamic loader
+ * lists what it loads), and --version still names its version.
+ */
+START_TEST(test_libpq_loaded_on_connect_only)
+{
+	const char *const env[] = { "LD_DEBUG=libs", NULL };
+	const char *const cmds[] = { "status", "audit" };
+	struct run r;
+	size_t i;
+
+	step("release start v1", NULL);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(xv(&r, env, cmds[i], (const char *)NULL), 0);
+		ck_assert_msg(tu_has(r.out, PLAN), "%s", r.out);
+		ck_assert_msg(tu_has(r.err, "libsqlite3.so"), "the loader listed "
+		    "nothing: %s", r.err);
+		ck_assert_msg(!tu_has(r.err, "libpq"), "%s loaded libpq", cmds[i]);
+		tu_run_free(&r);
+	}
+	ck_assert_int_eq(X(&r, "version"), 0);
+	ck_assert_msg(tu_has(r.out, "\nlibpq 1"), "%s", r.out);
+	tu_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_db_step_needs_database)
 {
 	const char *const env[] = { "PGHOST=", "PGHOSTADDR=", "PGDATABASE=",
@@ -2090,6 +2117,7 @@ cli_suite(void)
 	add(s, "global options", test_global_options_anywhere);
 	add(s, "global options everywhere", test_global_options_everywhere);
 	add(s, "short version, did you mean", test_short_version_and_did_you_mean);
+	add(s, "libpq loaded on connect only", test_libpq_loaded_on_connect_only);
 	add(s, "no silent empty history", test_no_silent_empty_history);
 	add(s, "help", test_help);
 	add(s, "version", test_version);

@@ -17,8 +17,10 @@
  * call is an event; gdb counts them and sends SIGKILL before event k, so
  * killing before event k is exactly "everything up to event k-1 happened,
  * nothing after it did", including "the server committed but excon never
- * heard back".  The breakpoints sit on excon's PLT entries, so the
- * production code has no test hook.  A reference walk run under gdb
+ * heard back".  excon loads libpq only when it connects, so the
+ * breakpoints sit on src/pg.c's pq_<function> wrappers, one per libpq call
+ * above, through which every such call goes (and on sqlite3_exec's PLT
+ * entry); the production code has no test hook.  A reference walk run under gdb
  * without a kill lists the events of each advance; a kill point names an
  * event by its SQL text and occurrence, so that the table below reads as
  * the crash scenarios it covers, and the test checks that the killed run
@@ -223,9 +225,9 @@ gdb_script(const char *dir, int k)
 {
 	/* Each call and what its event is named by: the SQL, or the statement name. */
 	static const struct { const char *fn, *prefix; } fns[] = {
-		{ "PQexecParams", "" }, { "PQexec", "" }, { "sqlite3_exec", "" },
-		{ "PQprepare", "PREPARE " },
-		{ "PQsendQueryParams", "" }, { "PQsendQueryPrepared", "EXECUTE " },
+		{ "pq_PQexecParams", "" }, { "pq_PQexec", "" }, { "sqlite3_exec", "" },
+		{ "pq_PQprepare", "PREPARE " },
+		{ "pq_PQsendQueryParams", "" }, { "pq_PQsendQueryPrepared", "EXECUTE " },
 	};
 	struct buf s = BUF_INIT;
 	size_t i;
@@ -241,13 +243,13 @@ gdb_script(const char *dir, int k)
 	    "  end\n"
 	    "  continue\n"
 	    "end\n", k);
-	/* On excon's PLT entries: the second argument is the SQL text. */
+	/* At each function's entry: the second argument is the SQL text. */
 	ck_assert_msg(ARG2_REG != NULL, "the crash points need x86-64 or aarch64");
 	for (i = 0; i < sizeof fns / sizeof fns[0]; i++)
 		buf_printf(&s, "break *%s\ncommands\n  silent\n"
 		    "  printf \"@@ev %%d %s%%s\\n\", $n + 1, (char *) %s\n"
 		    "  excon_event\nend\n", fns[i].fn, fns[i].prefix, ARG2_REG);
-	buf_puts(&s, "break *PQfinish\ncommands\n  silent\n"
+	buf_puts(&s, "break *pq_PQfinish\ncommands\n  silent\n"
 	    "  printf \"@@ev %d PQfinish\\n\", $n + 1\n  excon_event\nend\nrun\n");
 	tu_write(dir, "kill.gdb", buf_cstr(&s));
 	buf_free(&s);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/testutil.h"
+#include "xalloc.h"
 
 static const char plan_v1[] =
 	"plan: p\n"
@@ -178,6 +179,169 @@ START_TEST(test_unterminated_string_ignored)
 }
 END_TEST
 
+/*
+ * A warm project of three cached plans: p depends on q, whose step has
+ * not shipped, and r stands by; one release is recorded.
+ */
+static char *
+warm_three(void)
+{
+	char *d = tu_tmpdir();
+	struct run r;
+
+	tu_write(d, "plans/p.yaml", "plan: p\ndescription: first words\n"
+	    "depends_on: [q]\nsteps:\n"
+	    "  - {id: s1, kind: add_column, table: t, column: c, type: text}\n");
+	tu_write(d, "plans/q.yaml", "plan: q\ndescription: q words\nsteps:\n"
+	    "  - {id: s1, kind: add_column, table: u, column: c, type: text}\n");
+	tu_write(d, "plans/r.yaml", "plan: r\ndescription: r words\nsteps:\n"
+	    "  - {id: s1, kind: add_column, table: v, column: c, type: text}\n");
+	tu_excon_str(&r, d, "init");
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "release start v1");
+	ck_assert_int_eq(r.status, 0);
+	tu_run_free(&r);
+	sleep(3);
+	tu_excon_str(&r, d, "status");
+	ck_assert_int_eq(r.status, 0);
+	tu_run_free(&r);
+	return d;
+}
+
+/* The block of plan name in the text of a whole `excon status` (owned). */
+static char *
+status_block(const char *all, const char *name)
+{
+	char *head = xasprintf("%s  ", name);
+	const char *b = strncmp(all, head, strlen(head)) == 0 ? all : NULL;
+	const char *e;
+	char *nl = xasprintf("\n%s", head);
+
+	if (b == NULL && (b = strstr(all, nl)) != NULL)
+		b++;
+	ck_assert_msg(b != NULL, "no %s in:\n%s", name, all);
+	e = strstr(b, "\n\n");
+	free(head);
+	free(nl);
+	return e != NULL ? xasprintf("%.*s\n", (int)(e - b), b) : xasprintf("%s", b);
+}
+
+/*
+ * status PLAN reads only that plan and its dependencies from the cache,
+ * yet says exactly what the plan's part of a whole status says (rule 5
+ * included, which reads the dependency), in text and in JSON.
+ */
+START_TEST(test_status_plan_same_as_whole)
+{
+	char *d = warm_three(), *want;
+	const char *names[] = { "p", "q", "r" };
+	struct run all, one;
+	size_t i;
+
+	tu_excon_str(&all, d, "status");
+	ck_assert_int_eq(all.status, 0);
+	ck_assert_msg(tu_has(all.out, "depends on q, which has not shipped yet"),
+	    "%s", all.out);
+	for (i = 0; i < 3; i++) {
+		tu_excon_str(&one, d, "status %s", names[i]);
+		ck_assert_int_eq(one.status, 0);
+		want = status_block(all.out, names[i]);
+		ck_assert_str_eq(one.out, want);
+		free(want);
+		tu_run_free(&one);
+	}
+	tu_run_free(&all);
+	tu_excon_str(&all, d, "status --format json");
+	tu_excon_str(&one, d, "status p --format json");
+	ck_assert_int_eq(one.status, 0);
+	ck_assert_msg(one.out[0] == '[' && strncmp(one.out + 1, all.out + 1,
+	    strlen(one.out) - 3) == 0 && tu_has(one.out, "depends on q"),
+	    "%s\n%s", one.out, all.out);
+	tu_run_free(&all);
+	tu_run_free(&one);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+/*
+ * status PLAN still checks every file against the cache: an edit of the
+ * plan itself that keeps its size and modification time is seen, another
+ * plan's file that no longer loads is reported, and a second definition
+ * of the plan's name in another file is refused, as by a whole status.
+ */
+START_TEST(test_status_plan_checks_every_file)
+{
+	char *d = warm_three();
+	struct run r;
+
+	tu_sh(&r, d, "cp plans/p.yaml x && sed -i 's/first/FIRST/' plans/p.yaml && "
+	    "touch -r x plans/p.yaml");
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "status p");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(tu_has(r.out, "FIRST words"), "%s", r.out);
+	tu_run_free(&r);
+	tu_write(d, "plans/r.yaml", "plan: r\nsteps:\n  - {id: s1, kind: add_colum}\n");
+	tu_excon_str(&r, d, "status p");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.err, "plans/r.yaml:3:") && r.out[0] == '\0',
+	    "%s%s", r.out, r.err);
+	tu_run_free(&r);
+	tu_write(d, "plans/r.yaml", "plan: q\nsteps:\n"
+	    "  - {id: s1, kind: add_column, table: v, column: c, type: text}\n");
+	tu_sh(&r, d, "sleep 3");
+	tu_run_free(&r);
+	/* Once with r.yaml parsed, once with it cached: both see the twin. */
+	tu_excon_str(&r, d, "status p");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.err, "plan \"q\" is also defined in plans/q.yaml"),
+	    "%s", r.err);
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "status p");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(tu_has(r.err, "plan \"q\" is also defined in plans/q.yaml"),
+	    "%s", r.err);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
+/*
+ * status PLAN keeps the cache whole: the entries it did not need are
+ * kept, a stale one is dropped, and a whole status afterwards reads the
+ * kept ones from the cache (the cached words, edited behind the file's
+ * back, show).
+ */
+START_TEST(test_status_plan_keeps_cache)
+{
+	char *d = warm_three();
+	struct run r;
+
+	tu_sh(&r, d, "LC_ALL=C sed -i 's/r words/R WORDS/' state/excon.db.plans");
+	ck_assert_int_eq(r.status, 0);
+	tu_run_free(&r);
+	/* q changes: status p rewrites the cache without q's old entry. */
+	tu_sh(&r, d, "cp plans/q.yaml x && sed -i 's/q words/Q WORDS/' plans/q.yaml "
+	    "&& touch -r x plans/q.yaml");
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "status p");
+	ck_assert_int_eq(r.status, 0);
+	tu_run_free(&r);
+	tu_sh(&r, d, "grep -c 'q words' state/excon.db.plans");
+	ck_assert_msg(r.status == 1, "q's stale entry is still cached");
+	tu_run_free(&r);
+	tu_excon_str(&r, d, "status");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(tu_has(r.out, "R WORDS") && tu_has(r.out, "Q WORDS") &&
+	    tu_has(r.out, "first words"), "%s", r.out);
+	tu_run_free(&r);
+	tu_rmrf(d);
+	free(d);
+}
+END_TEST
+
 /* The plan cache suite. */
 static Suite *
 plancache_suite(void)
@@ -190,6 +354,9 @@ plancache_suite(void)
 	tu_add(s, "garbage_cache", test_garbage_cache_ignored, NULL, NULL, 60);
 	tu_add(s, "compact", test_cache_compact, NULL, NULL, 60);
 	tu_add(s, "unterminated_string", test_unterminated_string_ignored, NULL, NULL, 60);
+	tu_add(s, "status_plan_same", test_status_plan_same_as_whole, NULL, NULL, 60);
+	tu_add(s, "status_plan_checks", test_status_plan_checks_every_file, NULL, NULL, 60);
+	tu_add(s, "status_plan_keeps_cache", test_status_plan_keeps_cache, NULL, NULL, 60);
 	return s;
 }
 

@@ -611,15 +611,15 @@ END_TEST
  * Runs `excon advance PLAN --record-only` in d under gdb and, before its
  * k-th call into libpq that sends SQL or ends the session, runs the gdb
  * commands action (then lets it go on, unless action ended it), as
- * tests/check_crash.c does (breakpoints on excon's PLT entries, no hook
- * in the product).  Fills r with gdb's output, where "@@event k" says
+ * tests/check_crash.c does (breakpoints on src/pg.c's wrappers of those
+ * libpq calls, no hook in the product).  Fills r with gdb's output, where "@@event k" says
  * that event k came.
  */
 static void
 advance_under_gdb(const char *d, int k, const char *action, struct run *r)
 {
-	static const char *const fns[] = { "PQexecParams", "PQexec",
-	    "PQsendQueryParams", "PQfinish" };
+	static const char *const fns[] = { "pq_PQexecParams", "pq_PQexec",
+	    "pq_PQsendQueryParams", "pq_PQfinish" };
 	const char *bin = getenv("EXCON_BIN");
 	const char *av[] = { "gdb", "-nx", "-batch", "-readnever", "-iex",
 	    "set auto-solib-add off", "-x", "kill.gdb", "--args",

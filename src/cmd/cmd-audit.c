@@ -396,7 +396,9 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 		cs = &p->steps[w.contract];
 		overdue = p->deadline.s != NULL && strcmp(day, p->deadline.s) > 0;
 		noverdue += overdue;
-		pending_finding(&fs, &h, p, &w, overdue, &msg);
+		/* The findings serve the CI formats only. */
+		if (ctx->format >= FORMAT_GITHUB)
+			pending_finding(&fs, &h, p, &w, overdue, &msg);
 		if (json) {
 			int f = 1;
 
@@ -439,24 +441,42 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 		} else {
 			if (npending == 0)
 				buf_puts(&out, "pending contracts:\n");
-			buf_printf(&out, "  %s/%s  owner %s\n", p->name.s, cs->id.s,
-			    p->owner.s ? p->owner.s : "-");
-			if (w.last_nc_seq)
-				buf_printf(&out, "    last non-contract step %s shipped in "
-				    "%s (#%lld); %lld of %d releases passed; %s\n",
-				    p->steps[w.last_nc].id.s,
-				    gate_release(&h, w.last_nc_seq)->name,
-				    (long long)w.last_nc_seq, (long long)w.passed,
-				    w.required, w.open ? "allowed now" : "not allowed yet");
-			else
-				buf_printf(&out, "    waiting for %s to ship first\n",
-				    w.last_nc >= 0 ? p->steps[w.last_nc].id.s : "?");
-			if (w.last_nc_seq && !w.open)
-				buf_printf(&out, "    allowed from release #%lld\n",
-				    (long long)w.from_seq);
-			if (p->deadline.s != NULL)
-				buf_printf(&out, "    deadline %s%s\n", p->deadline.s,
-				    overdue ? "  OVERDUE" : "");
+			/* Pieces, not printf: these lines are most of the output. */
+			buf_puts(&out, "  ");
+			buf_puts(&out, p->name.s);
+			buf_putc(&out, '/');
+			buf_puts(&out, cs->id.s);
+			buf_puts(&out, "  owner ");
+			buf_puts(&out, p->owner.s ? p->owner.s : "-");
+			buf_putc(&out, '\n');
+			if (w.last_nc_seq) {
+				buf_puts(&out, "    last non-contract step ");
+				buf_puts(&out, p->steps[w.last_nc].id.s);
+				buf_puts(&out, " shipped in ");
+				buf_puts(&out, gate_release(&h, w.last_nc_seq)->name);
+				buf_puts(&out, " (#");
+				buf_putll(&out, (long long)w.last_nc_seq);
+				buf_puts(&out, "); ");
+				buf_putll(&out, (long long)w.passed);
+				buf_puts(&out, " of ");
+				buf_putll(&out, (long long)w.required);
+				buf_puts(&out, " releases passed; ");
+				buf_puts(&out, w.open ? "allowed now\n" : "not allowed yet\n");
+			} else {
+				buf_puts(&out, "    waiting for ");
+				buf_puts(&out, w.last_nc >= 0 ? p->steps[w.last_nc].id.s : "?");
+				buf_puts(&out, " to ship first\n");
+			}
+			if (w.last_nc_seq && !w.open) {
+				buf_puts(&out, "    allowed from release #");
+				buf_putll(&out, (long long)w.from_seq);
+				buf_putc(&out, '\n');
+			}
+			if (p->deadline.s != NULL) {
+				buf_puts(&out, "    deadline ");
+				buf_puts(&out, p->deadline.s);
+				buf_puts(&out, overdue ? "  OVERDUE\n" : "\n");
+			}
 			if (usage != NULL) {
 				/* The page shows it beside the plan's window. */
 				struct buf ub = BUF_INIT;
@@ -472,7 +492,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 		}
 		npending++;
 	}
-	for (i = 0; i < nev; i++)
+	for (i = 0; ctx->format >= FORMAT_GITHUB && i < nev; i++)
 		override_finding(&fs, ctx, &ev[i], &msg);
 	if (ctx->format >= FORMAT_GITHUB) {
 		buf_reset(&out);

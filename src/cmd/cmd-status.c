@@ -86,12 +86,13 @@ bf_text(struct buf *out, const struct state_backfill *bf, const char *plan)
 
 /*
  * Appends one plan's status as text or JSON; rule 9's evidence is read
- * through evc, once for every plan.
+ * through evc, once for every plan, when have_db says a database is
+ * configured.
  */
 static void
 status_plan(struct cmd_ctx *ctx, struct evidence_cache *evc,
     const struct gate_ctx *g, const struct plan *p, struct buf *out,
-    int first_plan)
+    int first_plan, int have_db)
 {
 	const struct state_release *newest = gate_newest(g->hist);
 	struct gate_progress pr;
@@ -110,7 +111,7 @@ status_plan(struct cmd_ctx *ctx, struct evidence_cache *evc,
 	memset(&ev, 0, sizeof ev);
 	/* Rule 9 reads the database only for a contract that is next. */
 	if (pr.next >= 0 && g->probe != GATE_PROBE_OFF &&
-	    gate_first_contract(p, (size_t)pr.next) && cmd_have_db(ctx) &&
+	    gate_first_contract(p, (size_t)pr.next) && have_db &&
 	    evidence_gather_cached(ctx, evc, p, &ev, &err) == 0) {
 		g9.evidence = &ev.gate;
 		g9.nevidence = 1;
@@ -221,10 +222,19 @@ status_plan(struct cmd_ctx *ctx, struct evidence_cache *evc,
 		goto done;
 	}
 
-	buf_printf(out, "%s%s%s  %zu/%zu shipped", out_c(ctx->color, "bold"),
-	    p->name.s, out_c(ctx->color, "reset"), nshipped, p->nsteps);
-	if (p->description.s != NULL)
-		buf_printf(out, "  %s", p->description.s);
+	/* Pieces, not printf, here and on the next line: one per plan. */
+	buf_puts(out, out_c(ctx->color, "bold"));
+	buf_puts(out, p->name.s);
+	buf_puts(out, out_c(ctx->color, "reset"));
+	buf_puts(out, "  ");
+	buf_putll(out, (long long)nshipped);
+	buf_putc(out, '/');
+	buf_putll(out, (long long)p->nsteps);
+	buf_puts(out, " shipped");
+	if (p->description.s != NULL) {
+		buf_puts(out, "  ");
+		buf_puts(out, p->description.s);
+	}
 	buf_putc(out, '\n');
 	for (i = 0; i < p->nsteps; i++) {
 		const struct step *s = &p->steps[i];
@@ -266,14 +276,27 @@ status_plan(struct cmd_ctx *ctx, struct evidence_cache *evc,
 		    r ? r->name : "?", (long long)pr.stray->release_seq, p->file);
 	} else if (pr.next < 0)
 		buf_puts(out, "  complete: every step shipped\n");
-	else if (res.allowed)
-		buf_printf(out, "  next: %s %sallowed now%s in %s (#%lld)\n",
-		    p->steps[pr.next].id.s, out_c(ctx->color, "green"),
-		    out_c(ctx->color, "reset"), newest->name, (long long)newest->seq);
-	else
-		buf_printf(out, "  next: %s %swaiting%s (rule %d): %s\n",
-		    p->steps[pr.next].id.s, out_c(ctx->color, "yellow"),
-		    out_c(ctx->color, "reset"), (int)res.rule, buf_cstr(&res.why));
+	else {
+		buf_puts(out, "  next: ");
+		buf_puts(out, p->steps[pr.next].id.s);
+		buf_putc(out, ' ');
+		buf_puts(out, out_c(ctx->color, res.allowed ? "green" : "yellow"));
+		buf_puts(out, res.allowed ? "allowed now" : "waiting");
+		buf_puts(out, out_c(ctx->color, "reset"));
+		if (res.allowed) {
+			buf_puts(out, " in ");
+			buf_puts(out, newest->name);
+			buf_puts(out, " (#");
+			buf_putll(out, (long long)newest->seq);
+			buf_puts(out, ")\n");
+		} else {
+			buf_puts(out, " (rule ");
+			buf_putll(out, (long long)res.rule);
+			buf_puts(out, "): ");
+			buf_puts(out, buf_cstr(&res.why));
+			buf_putc(out, '\n');
+		}
+	}
 	if (res.warn.len > 0)
 		buf_printf(out, "  warning: %s\n", buf_cstr(&res.warn));
 	else if (err.len > 0)
@@ -299,9 +322,11 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	struct buf out = BUF_INIT;
 	struct evidence_cache *evc = NULL;
 	size_t i;
-	int rc, n = 0;
+	int rc, n = 0, have_db;
 
-	if ((rc = cmd_load_plans(ctx, 0)) != 0)
+	/* status PLAN decodes only that plan and its dependencies. */
+	if ((rc = ctx->nargs == 1 ? cmd_load_plan(ctx, ctx->args[0]) :
+	    cmd_load_plans(ctx, 0)) != 0)
 		return rc;
 	if ((rc = cmd_history(ctx, &h, 0)) != 0)
 		return rc;
@@ -313,6 +338,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	if (ctx->format == FORMAT_JSON)
 		buf_putc(&out, '[');
 	evc = evidence_cache_new();
+	have_db = cmd_have_db(ctx);
 	for (i = 0; i < ctx->plans.nplans; i++) {
 		const struct plan *p = ctx->plans.plans[i];
 
@@ -320,7 +346,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 			continue;
 		if (n > 0 && ctx->format != FORMAT_JSON)
 			buf_putc(&out, '\n');
-		status_plan(ctx, evc, &g, p, &out, n == 0);
+		status_plan(ctx, evc, &g, p, &out, n == 0, have_db);
 		n++;
 	}
 	if (ctx->format == FORMAT_JSON)
