@@ -80,9 +80,17 @@ pq_load(struct buf *err)
  * is neither inlined nor cloned, with libpq's arguments: tests/check_crash.c
  * stops excon at each of them with gdb breakpoints on these names (the
  * second argument is the SQL or the statement name), so that the product
- * carries no test hook.
+ * carries no test hook.  GCC's noipa keeps each one whole; clang lacks
+ * it and gets noinline (clang builds only the fuzz targets, which no gdb
+ * test runs).
  */
-static __attribute__((noipa)) PGresult *
+#if defined(__clang__)
+#define PQ_CALL	__attribute__((noinline))
+#else
+#define PQ_CALL	__attribute__((noipa))
+#endif
+
+static PQ_CALL PGresult *
 pq_PQexecParams(PGconn *c, const char *sql, int n, const Oid *types,
     const char *const *vals, const int *lens, const int *fmts, int rfmt)
 {
@@ -90,14 +98,14 @@ pq_PQexecParams(PGconn *c, const char *sql, int n, const Oid *types,
 }
 
 /* PQexec, as a kill point (see above). */
-static __attribute__((noipa)) PGresult *
+static PQ_CALL PGresult *
 pq_PQexec(PGconn *c, const char *sql)
 {
 	return pq.PQexec(c, sql);
 }
 
 /* PQprepare, as a kill point (see above). */
-static __attribute__((noipa)) PGresult *
+static PQ_CALL PGresult *
 pq_PQprepare(PGconn *c, const char *name, const char *sql, int n,
     const Oid *types)
 {
@@ -105,7 +113,7 @@ pq_PQprepare(PGconn *c, const char *name, const char *sql, int n,
 }
 
 /* PQsendQueryParams, as a kill point (see above). */
-static __attribute__((noipa)) int
+static PQ_CALL int
 pq_PQsendQueryParams(PGconn *c, const char *sql, int n, const Oid *types,
     const char *const *vals, const int *lens, const int *fmts, int rfmt)
 {
@@ -113,7 +121,7 @@ pq_PQsendQueryParams(PGconn *c, const char *sql, int n, const Oid *types,
 }
 
 /* PQsendQueryPrepared, as a kill point (see above). */
-static __attribute__((noipa)) int
+static PQ_CALL int
 pq_PQsendQueryPrepared(PGconn *c, const char *name, int n,
     const char *const *vals, const int *lens, const int *fmts, int rfmt)
 {
@@ -121,7 +129,7 @@ pq_PQsendQueryPrepared(PGconn *c, const char *name, int n,
 }
 
 /* PQfinish, as a kill point (see above). */
-static __attribute__((noipa)) void
+static PQ_CALL void
 pq_PQfinish(PGconn *c)
 {
 	pq.PQfinish(c);
