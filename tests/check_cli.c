@@ -1661,6 +1661,70 @@ START_TEST(test_rollback_contract_refused)
 }
 END_TEST
 
+/* rollback --format json: what was (or would be) undone, or the refusal. */
+START_TEST(test_rollback_json)
+{
+	struct snap s;
+	struct run r;
+
+	walk(3);
+	snap_take(&s);
+	ck_assert_int_eq(X(&r, "rollback " PLAN " --dry-run --format json"), 0);
+	same(r.out, "{\"rolled_back\":{\"plan\":\"" PLAN "\",\"step\":"
+	    "\"stop-old-writes\",\"kind\":\"stop_old_writes\",\"release\":"
+	    "\"v2\",\"seq\":2,\"had\":\"shipped\",\"ran_sql\":false,"
+	    "\"dry_run\":true},\"refused\":null}\n");
+	tu_run_free(&r);
+	snap_same(&s);
+	ck_assert_int_eq(X(&r, "rollback " PLAN " --format json"), 0);
+	same(r.out, "{\"rolled_back\":{\"plan\":\"" PLAN "\",\"step\":"
+	    "\"stop-old-writes\",\"kind\":\"stop_old_writes\",\"release\":"
+	    "\"v2\",\"seq\":2,\"had\":\"shipped\",\"ran_sql\":false,"
+	    "\"dry_run\":false},\"refused\":null}\n");
+	same(r.err, "");
+	tu_run_free(&r);
+	step("log " PLAN, "rollback       rm@ci " PLAN "/stop-old-writes in v2\n");
+	step("rollback " PLAN, "rolled back " PLAN "/switch-reads");
+	/* A refusal: JSON on stdout, the text on stderr, nothing changed. */
+	snap_take(&s);
+	ck_assert_int_eq(X(&r, "rollback " PLAN " --record-only --format json"), 3);
+	same(r.out, "{\"rolled_back\":null,\"refused\":{\"plan\":\"" PLAN
+	    "\",\"step\":\"backfill\",\"rule\":\"no_down\",\"message\":"
+	    "\"backfill (backfill) has no 'down' SQL, so excon cannot undo it; "
+	    "add a new step instead\"}}\n");
+	same(r.err, "refused: backfill (backfill) has no 'down' SQL, so excon "
+	    "cannot undo it; add a new step instead\n");
+	tu_run_free(&r);
+	snap_same(&s);
+	ck_assert_int_eq(X(&r, "rollback " PLAN " --format yaml"), 2);
+	ck_assert_msg(tu_has(r.err, "text, json or github"), "%s", r.err);
+	tu_run_free(&r);
+}
+END_TEST
+
+/* rollback --format github: a refusal is an annotation on the step. */
+START_TEST(test_rollback_github)
+{
+	struct run r;
+
+	walk(5);
+	ck_assert_int_eq(X(&r, "rollback " PLAN " --record-only --format github"), 3);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/" PLAN ".yaml,line="),
+	    "%s", r.out);
+	ck_assert_msg(tu_has(r.out, ",title=excon refused " PLAN "/drop-name "
+	    "(a contract step)::drop-name (contract) shipped in v4 (#4) and "
+	    "removed data or schema; a contract step cannot be rolled back\n"),
+	    "%s", r.out);
+	same(r.err, "refused: drop-name (contract) shipped in v4 (#4) and removed "
+	    "data or schema; a contract step cannot be rolled back\n");
+	tu_run_free(&r);
+	/* Text stays as it was: no annotation. */
+	ck_assert_int_eq(X(&r, "rollback " PLAN " --record-only"), 3);
+	same(r.out, "");
+	tu_run_free(&r);
+}
+END_TEST
+
 START_TEST(test_init)
 {
 	struct run r;
@@ -2142,6 +2206,8 @@ cli_suite(void)
 	add(s, "advance to", test_advance_to);
 	add(s, "rollback code step", test_rollback_code_step);
 	add(s, "rollback contract", test_rollback_contract_refused);
+	add(s, "rollback json", test_rollback_json);
+	add(s, "rollback github", test_rollback_github);
 	add(s, "init", test_init);
 	add(s, "lint sample", test_lint_sample_plan);
 	add(s, "verify needs database", test_verify_needs_database);

@@ -1030,6 +1030,16 @@ START_TEST(test_rollback_runs_down)
 	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_trigger WHERE tgname = 'excon_sync_name_full_name'", "1");
 	pt_sql_eq(e.ci, "SELECT string_agg(step, ',' ORDER BY step) FROM excon.ledger",
 	    "add-column,dual-write");
+
+	/* --format json: the one JSON object on stdout, and the SQL ran. */
+	out = e2e_ok(&e, 1, "rollback", PLAN, "--format", "json", NULL);
+	ck_assert_str_eq(out, "{\"rolled_back\":{\"plan\":\"" PLAN "\",\"step\":"
+	    "\"dual-write\",\"kind\":\"dual_write\",\"release\":\"r1\",\"seq\":1,"
+	    "\"had\":\"shipped\",\"ran_sql\":true,\"dry_run\":false},"
+	    "\"refused\":null}\n");
+	free(out);
+	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'excon_sync%'", "0");
+	pt_sql_eq(e.ci, "SELECT string_agg(step, ',') FROM excon.ledger", "add-column");
 	e2e_free(&e);
 }
 END_TEST

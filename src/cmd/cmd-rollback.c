@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd/annotate.h"
 #include "cmd/dbstep.h"
 #include "exec.h"
 #include "gate.h"
+#include "out.h"
 
 static const struct cmd_opt rollback_opts[] = {
 	{ "record-only", OPT_BOOL, NULL, "record the rollback without touching the database" },
@@ -22,6 +24,62 @@ static int
 needs_sql(const struct step *s)
 {
 	return exec_step_runs_sql(s);
+}
+
+/* The "rule" of a refusal in JSON: why the step cannot be undone. */
+static const char *
+refusal_rule(enum gate_undo_rule r)
+{
+	return r == GATE_UNDO_CONTRACT ? "contract" : "no_down";
+}
+
+/*
+ * Prints the JSON answer of rollback on stdout: what was (or would be)
+ * rolled back, or the refusal (rule and message; s may be NULL with
+ * neither).  sh is the ship row of s, h the history it came from.
+ */
+static void
+print_json(const struct plan *p, const struct step *s,
+    const struct state_ship *sh, const struct state_history *h, int ran_sql,
+    int dry_run, const char *rule, const char *message)
+{
+	struct buf b = BUF_INIT;
+	int f = 1;
+
+	buf_puts(&b, "{\"rolled_back\":");
+	if (rule == NULL) {
+		buf_puts(&b, "{");
+		json_key(&b, &f, "plan");
+		json_str(&b, p->name.s);
+		json_key(&b, &f, "step");
+		json_str(&b, s->id.s);
+		json_key(&b, &f, "kind");
+		json_str(&b, step_kind_name(s->kind));
+		json_key(&b, &f, "release");
+		json_str(&b, gate_release(h, sh->release_seq)->name);
+		json_key(&b, &f, "seq");
+		buf_printf(&b, "%lld", (long long)sh->release_seq);
+		json_key(&b, &f, "had");
+		json_str(&b, sh->status == SHIP_FAILED ? "failed" : "shipped");
+		json_key(&b, &f, "ran_sql");
+		buf_puts(&b, ran_sql ? "true" : "false");
+		json_key(&b, &f, "dry_run");
+		buf_puts(&b, dry_run ? "true" : "false");
+		buf_puts(&b, "},\"refused\":null}\n");
+	} else {
+		buf_puts(&b, "null,\"refused\":{");
+		json_key(&b, &f, "plan");
+		json_str(&b, p->name.s);
+		json_key(&b, &f, "step");
+		json_str(&b, s->id.s);
+		json_key(&b, &f, "rule");
+		json_str(&b, rule);
+		json_key(&b, &f, "message");
+		json_str(&b, message);
+		buf_puts(&b, "}}\n");
+	}
+	cmd_out(&b);
+	buf_free(&b);
 }
 
 /* Runs rollback. */
@@ -41,6 +99,7 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 
 	memset(&pr, 0, sizeof pr);
 	gate_undo_init(&undo);
+	annotate_begin(ctx);
 	if ((rc = cmd_load_plans(ctx, 0)) != 0)
 		return rc;
 	if ((p = plan_set_find(&ctx->plans, ctx->args[0])) == NULL)
@@ -56,10 +115,13 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 	}
 	s = &p->steps[idx];
 	sh = pr.ships[idx];
+	annotate_at(p, s);
 	gate_rollback(&g, p, (size_t)idx, needs_sql(s), &undo);
 	if (!undo.allowed) {
-		fprintf(stderr, "refused: %s\n", buf_cstr(&undo.why));
-		rc = EXCON_EXIT_REFUSED;
+		if (ctx->format == FORMAT_JSON)
+			print_json(p, s, sh, &h, 0, ctx->dry_run,
+			    refusal_rule(undo.rule), buf_cstr(&undo.why));
+		rc = annotate_refusal(p, s, undo.hint, buf_cstr(&undo.why), NULL);
 		goto done;
 	}
 	if (needs_sql(s) && !record_only && !cmd_have_db(ctx)) {
@@ -77,8 +139,14 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 				rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 				goto done;
 			}
-			fputs(buf_cstr(&sql), stdout);
+			if (ctx->format != FORMAT_JSON)
+				fputs(buf_cstr(&sql), stdout);
 			buf_free(&sql);
+		}
+		if (ctx->format == FORMAT_JSON) {
+			print_json(p, s, sh, &h, needs_sql(s) && !record_only, 1,
+			    NULL, NULL);
+			goto done;
 		}
 		printf("would roll back %s/%s (%s in %s, #%lld)%s\n", p->name.s,
 		    s->id.s, sh->status == SHIP_FAILED ? "failed part way" : "shipped",
@@ -91,6 +159,16 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 		state_rollback(ctx->st);
 		in_tx = 0;
 		rc = dbstep_undo(ctx, p, (size_t)idx);
+		if (ctx->format == FORMAT_JSON && rc == EXCON_EXIT_OK)
+			print_json(p, s, sh, &h, 1, 0, NULL, NULL);
+		else if (ctx->format == FORMAT_JSON && rc == EXCON_EXIT_REFUSED) {
+			struct buf why = BUF_INIT;
+
+			buf_printf(&why, "plan '%s' is held by another excon",
+			    p->name.s);
+			print_json(p, s, sh, &h, 0, 0, "locked", buf_cstr(&why));
+			buf_free(&why);
+		}
 		goto done;
 	}
 	if (state_ship_delete(ctx->st, p->name.s, s->id.s, &err) != 0 ||
@@ -102,6 +180,10 @@ cmd_rollback_exec(struct cmd_ctx *ctx)
 		goto done;
 	}
 	in_tx = 0;
+	if (ctx->format == FORMAT_JSON) {
+		print_json(p, s, sh, &h, 0, 0, NULL, NULL);
+		goto done;
+	}
 	printf("rolled back %s/%s (had %s in %s, #%lld)\n", p->name.s, s->id.s,
 	    sh->status == SHIP_FAILED ? "failed part way" : "shipped",
 	    gate_release(&h, sh->release_seq)->name, (long long)sh->release_seq);
@@ -120,7 +202,7 @@ const struct cmd_entry cmd_rollback_entry = {
 	.args = "PLAN [--record-only]",
 	.summary = "undo the newest shipped step of a plan (never a contract step)",
 	.opts = rollback_opts,
-	.flags = CMD_CHANGES | CMD_DB,
+	.flags = CMD_REPORTS | CMD_CHANGES | CMD_DB | CMD_ANNOTATE,
 	.min_args = 1,
 	.max_args = 1,
 	.exec = cmd_rollback_exec,

@@ -684,7 +684,8 @@ dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx)
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
 	}
-	printf("rolled back %s/%s (its %s)\n", p->name.s, s->id.s, done_how);
+	if (ctx->format != FORMAT_JSON)
+		printf("rolled back %s/%s (its %s)\n", p->name.s, s->id.s, done_how);
 	rc = EXCON_EXIT_OK;
 done:
 	exec_close(x);
