@@ -361,21 +361,42 @@ START_TEST(test_batch_lock_timeout_retried)
 
 	free(pt_sql(ci, "CREATE TABLE t (id int PRIMARY KEY, b int NOT NULL DEFAULT 0);"
 	    "INSERT INTO t (id) SELECT g FROM generate_series(1, 1000) g"));
-	/* Another session holds row 500 for 800 ms. */
+	/*
+	 * Another session holds row 500 until a batch has waited for it
+	 * (seen in pg_stat_activity, so that a slow start of the backfill
+	 * cannot find the row free), and 500 ms more: past lock_timeout.
+	 */
 	ck_assert_int_eq(pipe(fds), 0);
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
 	if (pid == 0) {
-		struct pg *h = NULL;
+		struct pg *h = NULL, *w = NULL;
+		struct pg_result *res = NULL;
 		struct buf e = BUF_INIT;
+		double end = tu_ms() + 20000;
+		int waited = 0;
 
 		close(fds[0]);
 		if (pg_connect(&h, ci, "holder", &e) == -1 ||
+		    pg_connect(&w, ci, "watcher", &e) == -1 ||
 		    pg_exec(h, "BEGIN", 0, NULL, NULL, &e) == -1 ||
 		    pg_exec(h, "UPDATE t SET b = b WHERE id = 500", 0, NULL, NULL, &e) == -1 ||
 		    write(fds[1], "x", 1) != 1)
 			_exit(2);
-		tu_sleep_ms(800);
+		while (!waited && tu_ms() < end) {
+			if (pg_exec_script(w, "SELECT count(*) FROM pg_stat_activity"
+			    " WHERE datname = 'b_locked' AND application_name = 'excon p/bf'"
+			    " AND wait_event_type = 'Lock'", &res, &e) == -1)
+				_exit(4);
+			waited = strcmp(pg_result_get(res, 0, 0), "0") != 0;
+			pg_result_free(res);
+			res = NULL;
+			if (!waited)
+				tu_sleep_ms(10);
+		}
+		if (!waited)
+			_exit(5);
+		tu_sleep_ms(500);
 		_exit(pg_exec(h, "COMMIT", 0, NULL, NULL, &e) == -1 ? 3 : 0);
 	}
 	close(fds[1]);
@@ -756,7 +777,9 @@ START_TEST(test_batches_shrink_when_sessions_wait)
 	    "UPDATE users SET name = name WHERE id = :id;\n");
 	ck_assert(tu_proc_sh(&app, dir, "\"%s%spgbench\" -n -c 2 -R 200 -T 30 -f app.sql b_lockwait",
 	    bin ? bin : "", bin ? "/" : "") > 0);
-	tu_sleep_ms(500);
+	/* Both application sessions are updating before the backfill starts. */
+	pt_wait_sql(ci, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'b_lockwait'"
+	    " AND application_name = 'pgbench' AND query LIKE 'UPDATE users%'", "2", 20000);
 	db = connect_pg(ci);
 	watch = connect_pg(ci);
 	opts(&o, "users", "full_name = slow(name)", NULL, 2000, &seen);

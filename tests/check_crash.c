@@ -782,7 +782,7 @@ START_TEST(test_backfill_resumes_after_kill)
 	ck_assert_msg(!tu_has(r.out, "already applied"), "%s", r.out);
 	tu_run_free(&r);
 	e2e_client_running(&old, "the end of the backfill");
-	tu_sleep_ms(300);
+	e2e_client_ran(&e, &old);
 	e2e_client_stop(&e, &old);
 
 	/* No batch before the cursor was redone; every row after it was done once, by the resumed run. */

@@ -136,7 +136,9 @@ START_TEST(test_lock_retry_does_not_block_writers)
 	    " -c 'SELECT pg_sleep(3)' -c 'COMMIT'");
 	wait_psql_lock(&e, "AccessShareLock");
 	writer_start(&w, e.ci, 3500);
-	tu_sleep_ms(200);
+	/* The application writes before excon queues for its lock. */
+	e2e_wait_sql(e.ci, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+	    " AND application_name = 'app' AND query LIKE 'UPDATE users%'", "1", 10000);
 	t0 = tu_ms();
 	ck_assert_int_eq(e2e_run(&e, &r, 1, "advance", PLAN, NULL), 0);
 	took = tu_ms() - t0;
@@ -284,6 +286,7 @@ START_TEST(test_advance_waits_for_plan_lock)
 	av[5] = e.ci;
 	ck_assert(tu_proc_excon(&second, e.dir, NULL, av) > 0);
 	wait_stderr(&second, want, 10000);
+	/* It said it waits; for half a second nothing may happen. */
 	tu_sleep_ms(500);
 	ck_assert_msg(tu_proc_running(&second), "advance did not wait for the plan lock");
 	pt_sql_eq(e.ci, "SELECT count(*) FROM information_schema.columns"
@@ -363,7 +366,11 @@ rows_done(struct e2e *e)
 	return e2e_num(e->ci, "SELECT coalesce(max(rows_done), 0) FROM excon.backfill");
 }
 
-/* Asserts that the backfill makes no progress for ms milliseconds. */
+/*
+ * Asserts that the backfill makes no progress for ms milliseconds: a
+ * check that nothing happens, so the caller first waits for the pause
+ * line (wait_err) and the sleep cannot pass before the backfill stopped.
+ */
 static void
 assert_stalled(struct e2e *e, struct tu_proc *p, int ms)
 {
@@ -479,14 +486,13 @@ START_TEST(test_backfill_pauses_for_old_transaction)
 	ck_assert_int_eq(pg_exec(old, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL,
 	    &perr), 0);
 	ck_assert_int_eq(pg_exec(old, "SELECT count(*) FROM users", 0, NULL, NULL, &perr), 0);
-	tu_sleep_ms(3000);
-	assert_stalled(&e, &first, 2000);
-	err = tu_proc_peek(&first, 1);
+	/* The pause line, waited for (not timed); then no progress while it lasts. */
 	want = xasprintf("waiting: transaction of pid %d ('report-job') open for ",
 	    pg_backend_pid(old));
-	ck_assert_msg(tu_has(err, want) && tu_has(err, "holds back vacuum (max_xact_age 1 s)"),
-	    "want '%s' in: %s", want, err);
+	err = wait_err(&first, want, 30000);
+	ck_assert_msg(tu_has(err, "holds back vacuum (max_xact_age 1 s)"), "%s", err);
 	free(err);
+	assert_stalled(&e, &first, 2000);
 	ck_assert_int_eq(pg_exec(old, "COMMIT", 0, NULL, NULL, &perr), 0);
 	ck_assert_int_eq(tu_proc_wait(&first, &r, 60000), 0);
 	ck_assert_msg(tu_has(r.err, "excon: users-full-name/backfill: resumed"), "%s", r.err);
@@ -573,11 +579,11 @@ START_TEST(test_status_shows_running_backfill)
 	ck_assert_int_eq(pg_exec(old, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL,
 	    &perr), 0);
 	ck_assert_int_eq(pg_exec(old, "SELECT count(*) FROM users", 0, NULL, NULL, &perr), 0);
-	tu_sleep_ms(3000);
-	assert_stalled(&e, &first, 500);
-	out = e2e_ok(&e, 1, "status", PLAN, NULL);
 	want = xasprintf("waiting: transaction of pid %d ('report-job') open for ",
 	    pg_backend_pid(old));
+	free(wait_err(&first, want, 30000));
+	assert_stalled(&e, &first, 500);
+	out = e2e_ok(&e, 1, "status", PLAN, NULL);
 	ck_assert_msg(tu_has(out, "  backfill paused since 20") && tu_has(out, want) &&
 	    tu_has(out, "backfill rate: "), "want '%s' in: %s", want, out);
 	free(out);

@@ -742,7 +742,9 @@ START_TEST(test_server_gone_mid_command)
 	ck_assert_int_gt(tu_proc_sh(&p, d, "exec psql -qAtX \"%s\" -c 'BEGIN' "
 	    "-c 'SELECT 1 FROM excon.store FOR UPDATE' -c 'SELECT pg_sleep(30)'",
 	    ci), 0);
-	tu_sleep_ms(500);
+	/* Waited for, not slept on: psql holds the row before excon starts. */
+	pt_wait_sql(ci, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'spg_gone'"
+	    " AND application_name = 'psql' AND query = 'SELECT pg_sleep(30)'", "1", 20000);
 	{
 		struct tu_proc x;
 

@@ -86,7 +86,7 @@ START_TEST(test_walk_with_writers)
 
 	/* Release 0's code is running before anything happens. */
 	e2e_client_start(&e, &old, "old", e2e_old_sql());
-	tu_sleep_ms(300);
+	e2e_client_ran(&e, &old);
 
 	/* Release 1, pre: the column and the sync trigger. */
 	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
@@ -95,7 +95,7 @@ START_TEST(test_walk_with_writers)
 	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_trigger WHERE tgname = 'excon_sync_name_full_name'", "1");
 	/* Release 1's code (writes full_name) deploys next to release 0's. */
 	e2e_client_start(&e, &nw, "new", new_sql);
-	tu_sleep_ms(300);
+	e2e_client_ran(&e, &nw);
 	free(e2e_ok(&e, 0, "release", "finish", "r1", NULL));
 
 	/* Release 1, post: the backfill, under both writers. */
@@ -117,20 +117,18 @@ START_TEST(test_walk_with_writers)
 	free(e2e_ok(&e, 0, "release", "finish", "r3", NULL));
 	free(e2e_ok(&e, 0, "release", "start", "r4", NULL));
 	free(e2e_ok(&e, 0, "release", "finish", "r4", NULL));
-	tu_sleep_ms(300);
 
 	/* Old code ran through every step so far; now it is gone for good. */
-	e2e_client_running(&old, "the contract step");
-	e2e_client_running(&nw, "the contract step");
-	e2e_client_running(&rd, "the contract step");
+	e2e_client_ran(&e, &old);
+	e2e_client_ran(&e, &nw);
+	e2e_client_ran(&e, &rd);
 	e2e_client_stop(&e, &old);
 	columns_equal(&e, "before the drop");
 
 	/* The contract, while new code keeps writing and reading. */
 	ship(&e, "drop-name");
-	tu_sleep_ms(500);
-	e2e_client_running(&nw, "the end");
-	e2e_client_running(&rd, "the end");
+	e2e_client_ran(&e, &nw);
+	e2e_client_ran(&e, &rd);
 	e2e_client_stop(&e, &nw);
 	e2e_client_stop(&e, &rd);
 
@@ -296,15 +294,17 @@ pipeline_walk(int i)
 			e2e_client_stop(&e, &cl[rel - 2]);
 		pipeline_stage(&e, "pre");
 		e2e_client_start(&e, &cl[rel], name, t->code[rel]);
-		tu_sleep_ms(300);
+		e2e_client_ran(&e, &cl[rel]);
 		pipeline_stage(&e, "code");
 		free(e2e_ok(&e, 0, "release", "finish", name, NULL));
 		pipeline_stage(&e, "post");
-		tu_sleep_ms(300);
+		/* Both running releases' code ran on the schema after the release. */
 		when = xasprintf("the end of release %s", name);
 		e2e_client_running(&cl[rel - 1], when);
 		e2e_client_running(&cl[rel], when);
 		free(when);
+		e2e_client_ran(&e, &cl[rel - 1]);
+		e2e_client_ran(&e, &cl[rel]);
 	}
 	e2e_client_stop(&e, &cl[3]);
 	e2e_client_stop(&e, &cl[4]);

@@ -218,19 +218,7 @@ done:
 static inline void
 e2e_wait_sql(const char *ci, const char *sql, const char *want, int timeout_ms)
 {
-	double end = tu_ms() + timeout_ms;
-	char *v = NULL;
-
-	for (;;) {
-		free(v);
-		v = pt_sql(ci, sql);
-		if (strcmp(v, want) == 0)
-			break;
-		ck_assert_msg(tu_ms() < end, "waited %d ms for %s = '%s' (last '%s')",
-		    timeout_ms, sql, want, v);
-		tu_sleep_ms(20);
-	}
-	free(v);
+	pt_wait_sql(ci, sql, want, timeout_ms);
 }
 
 /* Waits until no excon session is connected to database e->db (a killed one may linger). */
@@ -300,11 +288,15 @@ e2e_client_start(struct e2e *e, struct e2e_client *c, const char *name, const ch
 
 	c->name = name;
 	tu_write(e->dir, file, script);
-	/* -R keeps the two cores free enough for excon and the server. */
+	/*
+	 * -R keeps the two cores free enough for excon and the server; the
+	 * application name lets e2e_client_ran see this client's sessions.
+	 */
 	ck_assert(tu_proc_sh(&c->p, e->dir,
+	    "PGAPPNAME='client %s'; export PGAPPNAME; "
 	    "while [ ! -e %s.stop ]; do "
 	    "\"%s%spgbench\" -n -c 2 -R 150 -T 1 -f %s %s || exit $?; done",
-	    name, bin ? bin : "", bin ? "/" : "", file, e->db) > 0);
+	    name, name, bin ? bin : "", bin ? "/" : "", file, e->db) > 0);
 	free(file);
 }
 
@@ -319,6 +311,25 @@ e2e_client_running(struct e2e_client *c, const char *when)
 	tu_proc_wait(&c->p, &r, 0);
 	ck_abort_msg("the %s client stopped before %s (exit %d):\n%s%s", c->name,
 	    when, r.status, r.err, r.out);
+}
+
+/*
+ * Waits until client c has finished a statement after this call: it
+ * runs, and ran on whatever the database is now (a step just shipped).
+ * Fails the test after 20 s, or when the client stopped.
+ */
+static inline void
+e2e_client_ran(struct e2e *e, struct e2e_client *c)
+{
+	char *t = pt_sql(e->ci, "SELECT clock_timestamp()");
+	char *q = xasprintf("SELECT count(*) > 0 FROM pg_stat_activity"
+	    " WHERE application_name = 'client %s' AND state = 'idle'"
+	    " AND state_change > '%s'", c->name, t);
+
+	e2e_client_running(c, "it ran a statement");
+	e2e_wait_sql(e->ci, q, "t", 20000);
+	free(q);
+	free(t);
 }
 
 /* Stops client c, asserts that none of its statements failed, counts its transactions. */

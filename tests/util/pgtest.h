@@ -128,4 +128,30 @@ pt_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+/*
+ * Polls sql on conninfo every 20 ms until its first value is want: the
+ * way a test waits for something to have happened (a session to hold a
+ * lock, a row to appear) instead of sleeping a guess.  Fails the test
+ * after timeout_ms, showing the last value.
+ */
+static inline void
+pt_wait_sql(const char *conninfo, const char *sql, const char *want,
+    int timeout_ms)
+{
+	const struct timespec pause = { 0, 20 * 1000000L };
+	double end = pt_ms() + timeout_ms;
+	char *v = NULL;
+
+	for (;;) {
+		free(v);
+		v = pt_sql(conninfo, sql);
+		if (strcmp(v, want) == 0)
+			break;
+		ck_assert_msg(pt_ms() < end, "waited %d ms for %s = '%s' (last '%s')",
+		    timeout_ms, sql, want, v);
+		nanosleep(&pause, NULL);
+	}
+	free(v);
+}
+
 #endif
