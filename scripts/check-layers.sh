@@ -6,9 +6,11 @@
 #   - each foreign library's header is included by its wrapper only;
 #   - no state backend (state-sqlite.c, state-pg.c) nor what they share
 #     (state-common.c) calls a function of the facade above them
-#     (state.c): the arrows run from the facade down, never back up.
+#     (state.c): the arrows run from the facade down, never back up;
+#   - the same for the SQL analysis: nothing under src/lint/ includes
+#     sqlcheck.h or calls a function of its core (sqlcheck.c).
 #
-# The second is read from the objects (nm), not the sources, so a call
+# The calls are read from the objects (nm), not the sources, so a call
 # through a macro or a misspelt declaration is caught as well.
 set -eu
 
@@ -44,5 +46,25 @@ for o in state-sqlite state-pg state-common; do
 	done
 done
 
+found=$(grep -rlE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"sqlcheck\.h"' src/lint |
+    sort | tr '\n' ' ')
+if [ -n "$found" ]; then
+	echo "check-layers: src/lint/ includes sqlcheck.h, the core above it: $found"
+	fail=1
+fi
+core=$(nm -g --defined-only "$build/obj/sqlcheck.o" | awk 'NF == 3 { print $3 }')
+[ -n "$core" ] || { echo "check-layers: no symbols in $build/obj/sqlcheck.o"; exit 1; }
+nlint=0
+for o in "$build"/obj/lint/*.o; do
+	nlint=$((nlint + 1))
+	for sym in $(nm -u "$o" | awk '{ print $NF }'); do
+		if printf '%s\n' "$core" | grep -qxF "$sym"; then
+			echo "check-layers: lint/$(basename "$o" .o).c calls $sym of the core (sqlcheck.c)"
+			fail=1
+		fi
+	done
+done
+
 [ "$fail" -eq 0 ] || exit 1
-echo "check-layers: 4 wrapped libraries, 3 state modules below the facade"
+echo "check-layers: 4 wrapped libraries, 3 state modules below the facade," \
+    "$nlint analysis modules below its core"

@@ -1,18 +1,24 @@
 /*
  * The SQL analysis's private interface: what its core (src/sqlcheck.c:
- * parsing, the walk over statements, the rule table, excon:allow
- * comments, fragments and the usage analysis) shares with the rule
- * families in src/lint/rule-*.c.  Only these files include pg_query.h;
- * everything else sees the analysis through src/sqlcheck.h.
+ * parsing, the walk over statements, excon:allow comments, fragments
+ * and the usage analysis) shares with the rule families in
+ * src/lint/rule-*.c.  Only these files include pg_query.h; everything
+ * else sees the analysis through src/sqlcheck.h.
+ *
+ * Layering: everything declared here is defined in src/lint/ (an.c, the
+ * analysis state's helpers; rules.c, the rule table; the families), and
+ * this header takes its types from lint/lint.h, never from sqlcheck.h.
+ * So the core calls down into src/lint/ and nothing there calls back up
+ * into the core (scripts/check-layers.sh checks both).
  *
  * A rule family is one file that exports a `struct lint_family`: the
  * rows of the rule table it owns (id, severity, summary, fix) and the
  * statement kinds it checks (a parse-tree node case and a function).
- * The core lists the families once (families[] in sqlcheck.c); it
- * assembles the rule table from their rows and, for every top-level
- * statement, calls the hooks whose node case matches.  Adding a rule is
- * a row in its family's table and the code that reports it; adding a
- * family is a file and a row in families[].
+ * rules.c lists the families once (families[]); it assembles the rule
+ * table from their rows and, for every top-level statement the core
+ * hands it (lint_check_stmt), calls the hooks whose node case matches.
+ * Adding a rule is a row in its family's table and the code that
+ * reports it; adding a family is a file and a row in families[].
  */
 #ifndef EXCON_LINT_INT_H
 #define EXCON_LINT_INT_H
@@ -23,8 +29,8 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include "buf.h"
+#include "lint/lint.h"
 #include "pos.h"
-#include "sqlcheck.h"
 
 /* Short names of the parse tree's enum values. */
 #define NC(x)	PG_QUERY__NODE__NODE_##x
@@ -91,6 +97,8 @@ struct an {
 	struct pos	 base;
 	int		 block;
 	const struct sqlctx *ctx;
+	const struct sqlrule *rules;	/* the rule table (sqlcheck_rules) */
+	size_t		 nrules;
 	struct findings	*out;
 	int		 no_unbatched;	/* backfill `set`: excon batches it */
 
@@ -124,8 +132,6 @@ struct an {
 	size_t		 nlines;
 };
 
-/* Maps a byte offset of the parsed text to a position in the file. */
-
 /* A check a family runs on every top-level statement of one node case. */
 struct lint_hook {
 	PgQuery__Node__NodeCase	 node_case;
@@ -156,7 +162,10 @@ extern const struct lint_family lint_family_table;
 /* The number of elements of a static array. */
 #define LINT_N(v)	(sizeof (v) / sizeof (v)[0])
 
-/* ---- the core (sqlcheck.c) ---- */
+/* rules.c: runs every family's hooks for the node case of statement n. */
+void lint_check_stmt(struct an *a, const PgQuery__Node *n);
+
+/* ---- an.c: string sets, findings at offsets, parse-tree helpers ---- */
 
 /* 1 when s is in set. */
 int strset_has(const struct strset *set, const char *s);
@@ -169,6 +178,14 @@ void strset_clear(struct strset *set);
 /* Frees set. */
 void strset_free(struct strset *set);
 
+/*
+ * The fix text of rule id for a plain migration file of another tool,
+ * where the plan vocabulary means nothing; NULL when the rule table's
+ * fix fits both.
+ */
+const char *lint_plain_fix(const char *id);
+/* The position in the file of byte offset off of the parsed text. */
+struct pos an_pos(struct an *a, int off);
 /*
  * Adds a finding of rule id at byte offset off of the parsed text, with a
  * printf message; returns it (borrowed until the list changes).

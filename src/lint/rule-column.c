@@ -460,7 +460,7 @@ static const struct sqlrule rules[] = {
 	  "make sure the old type is varchar/text/numeric/varbit with a smaller limit, or use excon new change-type" },
 };
 
-/* The column family, listed in families[] of sqlcheck.c. */
+/* The column family, listed in families[] of rules.c. */
 const struct lint_family lint_family_column = {
 	"column", rules, LINT_N(rules), NULL, 0
 };

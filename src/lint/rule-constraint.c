@@ -86,7 +86,7 @@ static const struct sqlrule rules[] = {
 	  "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX" },
 };
 
-/* The constraint family, listed in families[] of sqlcheck.c. */
+/* The constraint family, listed in families[] of rules.c. */
 const struct lint_family lint_family_constraint = {
 	"constraint", rules, LINT_N(rules), NULL, 0
 };

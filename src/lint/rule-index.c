@@ -95,7 +95,7 @@ static const struct lint_hook hooks[] = {
 	{ NC(REINDEX_STMT), on_reindex },
 };
 
-/* The index family, listed in families[] of sqlcheck.c. */
+/* The index family, listed in families[] of rules.c. */
 const struct lint_family lint_family_index = {
 	"index", rules, LINT_N(rules), hooks, LINT_N(hooks)
 };

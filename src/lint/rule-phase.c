@@ -338,7 +338,7 @@ static const struct lint_hook hooks[] = {
 	{ NC(RENAME_STMT), on_rename },
 };
 
-/* The phase family, listed in families[] of sqlcheck.c. */
+/* The phase family, listed in families[] of rules.c. */
 const struct lint_family lint_family_phase = {
 	"phase", rules, LINT_N(rules), hooks, LINT_N(hooks)
 };

@@ -458,7 +458,7 @@ static const struct lint_hook hooks[] = {
 	{ NC(CREATE_SEQ_STMT), on_create_seq },
 };
 
-/* The table family, listed in families[] of sqlcheck.c. */
+/* The table family, listed in families[] of rules.c. */
 const struct lint_family lint_family_table = {
 	"table", rules, LINT_N(rules), hooks, LINT_N(hooks)
 };

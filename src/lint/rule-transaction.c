@@ -88,7 +88,7 @@ static const struct lint_hook hooks[] = {
 	{ NC(TRANSACTION_STMT), on_transaction },
 };
 
-/* The transaction family, listed in families[] of sqlcheck.c. */
+/* The transaction family, listed in families[] of rules.c. */
 const struct lint_family lint_family_transaction = {
 	"transaction", rules, LINT_N(rules), hooks, LINT_N(hooks)
 };
