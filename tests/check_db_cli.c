@@ -1050,6 +1050,53 @@ START_TEST(test_rollback_runs_down)
 }
 END_TEST
 
+/*
+ * rollback of a plan another excon holds: refused (exit 3) after the
+ * short wait the config allows, as JSON with --format json and as an
+ * annotation on the step with --format github; nothing is undone.
+ */
+START_TEST(test_rollback_locked_plan_formats)
+{
+	struct e2e e;
+	struct run r;
+	struct pg *holder = NULL;
+	struct buf err = BUF_INIT, who = BUF_INIT;
+	int got;
+
+	e2e_setup(&e, "cli_rollback_locked", "lock_timeout: 100ms\nlock_retries: 1\n");
+	e2e_plan(&e, PLAN ".yaml", NULL);
+	e2e_users(e.ci, 10);
+	free(e2e_ok(&e, 0, "release", "start", "r1", NULL));
+	free(e2e_ok(&e, 1, "advance", PLAN, "--to", "dual-write", NULL));
+	ck_assert_int_eq(pg_connect(&holder, e.ci, "excon users-full-name/backfill", &err), 0);
+	ck_assert_int_eq(dbschema_plan_lock(holder, PLAN, &got, &who, &err), 0);
+	ck_assert_int_eq(got, 1);
+
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "rollback", PLAN, "--format", "json", NULL), 3);
+	ck_assert_str_eq(r.out, "{\"rolled_back\":null,\"refused\":{\"plan\":\"" PLAN
+	    "\",\"step\":\"dual-write\",\"rule\":\"locked\",\"message\":\"plan '"
+	    PLAN "' is held by another excon\"}}\n");
+	ck_assert_msg(tu_has(r.err, "refused: plan '" PLAN "' is being advanced by another "
+	    "excon (pid "), "%s", r.err);
+	tu_run_free(&r);
+
+	ck_assert_int_eq(e2e_run(&e, &r, 1, "rollback", PLAN, "--format", "github", NULL), 3);
+	ck_assert_msg(tu_has(r.out, "::error file=plans/" PLAN ".yaml,line=") &&
+	    tu_has(r.out, ",title=excon refused " PLAN "/dual-write (held by another "
+	    "excon)::plan '" PLAN "' is being advanced by another excon (pid "), "%s", r.out);
+	tu_run_free(&r);
+
+	/* Nothing was undone: the trigger and both ledger rows are there. */
+	pt_sql_eq(e.ci, "SELECT count(*) FROM pg_trigger WHERE tgname = 'excon_sync_name_full_name'", "1");
+	pt_sql_eq(e.ci, "SELECT string_agg(step, ',' ORDER BY step) FROM excon.ledger",
+	    "add-column,dual-write");
+	pg_close(holder);
+	buf_free(&err);
+	buf_free(&who);
+	e2e_free(&e);
+}
+END_TEST
+
 /* A type change whose `down` loses precision: cents back to a price. */
 static const char cents_plan[] =
     "plan: price-cents\n"
@@ -1261,6 +1308,7 @@ db_cli_suite(void)
 		{ "drift_across_plans", test_verify_across_plans },
 		{ "rollback", test_rollback_runs_down },
 		{ "rollback_of_failed_step", test_rollback_of_failed_step },
+		{ "rollback_locked_plan_formats", test_rollback_locked_plan_formats },
 		{ "second_history_refused", test_second_history_refused },
 		{ "refusals_are_annotations", test_refusals_are_annotations },
 		{ "pauses_for_old_transaction", test_backfill_pauses_for_old_transaction },

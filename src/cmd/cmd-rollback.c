@@ -34,9 +34,10 @@ refusal_rule(enum gate_undo_rule r)
 }
 
 /*
- * Prints the JSON answer of rollback on stdout: what was (or would be)
- * rolled back, or the refusal (rule and message; s may be NULL with
- * neither).  sh is the ship row of s, h the history it came from.
+ * Prints the JSON answer of rollback on stdout: step s of p, which was
+ * (or under --dry-run would be) rolled back, or, when rule is not NULL,
+ * the refusal to roll it back (rule and message).  sh is the ship row of
+ * s, h the history it came from.
  */
 static void
 print_json(const struct plan *p, const struct step *s,
