@@ -306,6 +306,16 @@ cmd_out(const struct buf *b)
 	fwrite(buf_cstr(b), 1, b->len, stdout);
 }
 
+/* Writes and empties b once it holds a chunk's worth. */
+void
+cmd_out_chunk(struct buf *b)
+{
+	if (b->len < 64 * 1024)
+		return;
+	cmd_out(b);
+	buf_reset(b);
+}
+
 /* Writes a CI report, and the job summary for GitHub. */
 int
 cmd_report(const struct cmd_ctx *ctx, const char *command,

@@ -155,6 +155,11 @@ const char *cmd_conninfo(const struct cmd_ctx *ctx);
 /* Writes buf to stdout. */
 void cmd_out(const struct buf *b);
 /*
+ * Writes b to stdout and empties it once it holds 64 KiB or more, so that
+ * long output streams through one reused buffer instead of growing it.
+ */
+void cmd_out_chunk(struct buf *b);
+/*
  * The options command e accepts, as its usage lists them: its own, the
  * shared ones its flags give, then the global ones (borrowed).  Fills v
  * with at most max; returns the count.

@@ -439,7 +439,6 @@ pstr_set(struct pstr *p, const struct ynode *n)
 	free(p->s);
 	p->s = xstrdup(n->value);
 	p->pos = n->pos;
-	p->block = n->block;
 }
 
 /* Reads a list of scalars (or one scalar) into a NULL-terminated list. */
@@ -937,7 +936,7 @@ plan_load(struct plan **out, const char *path, struct plan_diags *diags)
 		goto done;
 	}
 	if (root == NULL || root->type != YNODE_MAP) {
-		plan_diags_add(diags, path, root ? root->pos : (struct pos){ 1, 1 },
+		plan_diags_add(diags, path, root ? root->pos : (struct pos){ .line = 1, .col = 1 },
 		    "a plan must be a mapping with \"plan\" and \"steps\"");
 		goto done;
 	}
@@ -1092,7 +1091,7 @@ dir_files(const char *dir, char ***files, size_t *nfiles, size_t *cap,
 	if (dp == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		plan_diags_add(diags, dir, (struct pos){ 0, 0 },
+		plan_diags_add(diags, dir, (struct pos){ .line = 0, .col = 0 },
 		    "cannot read plan directory: %s", strerror(errno));
 		return -1;
 	}
@@ -1394,14 +1393,14 @@ static void
 enc_pstr(struct buf *b, const struct pstr *p)
 {
 	if (p->s == NULL && p->pos.line == 0 && p->pos.col == 0 &&
-	    p->block == 0) {
+	    p->pos.block == 0) {
 		enc_i32(b, (int32_t)ENC_ABSENT);
 		return;
 	}
 	enc_str(b, p->s);
 	enc_i32(b, p->pos.line);
 	enc_i32(b, p->pos.col);
-	enc_i32(b, p->block);
+	enc_i32(b, p->pos.block);
 }
 
 /* Appends a NULL-terminated list. */
@@ -1442,7 +1441,7 @@ field_set(const struct step *s, size_t j)
 	switch (fields[j].type) {
 	case F_STR:
 		return ps->s != NULL || ps->pos.line != 0 || ps->pos.col != 0 ||
-		    ps->block != 0;
+		    ps->pos.block != 0;
 	case F_BOOL:
 	case F_INT:
 		return *(const int *)at != 0;
@@ -1662,7 +1661,7 @@ dec_str_n(struct dec *d, uint32_t n)
 		d->bad = 1;
 		return NULL;
 	}
-	s = (char *)d->cur;	/* the caller's bytes are writable (see plan.h) */
+	s = (char *)d->cur;	/* borrowed and never written (see plan.h) */
 	d->cur += n + 1;
 	return s;
 }
@@ -1687,7 +1686,7 @@ dec_pstr(struct dec *d, struct pstr *p)
 	p->s = dec_str_n(d, n);
 	p->pos.line = dec_i32(d);
 	p->pos.col = dec_i32(d);
-	p->block = dec_i32(d);
+	p->pos.block = dec_i32(d) != 0;
 }
 
 /* Reads a list, or NULL. */

@@ -49,14 +49,13 @@ enum step_kind {
 
 /*
  * A string value with where it came from.  For block scalars (`|`, `>`)
- * `pos` is the first character of the content, and `block` is set so that
- * a position inside the string maps to line pos.line + n, column
+ * `pos` is the first character of the content, and `pos.block` is set so
+ * that a position inside the string maps to line pos.line + n, column
  * pos.col + c (literal blocks keep their line structure).
  */
 struct pstr {
 	char		*s;		/* NULL when absent */
 	struct pos	 pos;
-	int		 block;		/* 1 for a literal/folded block scalar */
 };
 
 /* A column of a create_table step. */
@@ -229,7 +228,8 @@ int plan_set_finish(struct plan_set *set, struct plan_diags *diags);
  * A loaded plan as bytes, and back, for the plan cache (plancache.c).
  * plan_decode advances *cur and returns -1 on malformed input.  The
  * decoded plan is borrowed: its strings point into the bytes, which must
- * stay unchanged while it lives, and the plan itself, its steps and every
+ * stay unchanged while it lives and which nothing writes to (the cache maps
+ * them read-only), and the plan itself, its steps and every
  * array of it are carved out of mem, memlen zeroed bytes aligned to
  * PLAN_ARENA_ALIGN that the caller sizes with plan_decode_need (0 for
  * malformed bytes) and never reuses; plan_hold makes the plan share the

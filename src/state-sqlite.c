@@ -217,17 +217,6 @@ col_text(sqlite3_stmt *s, int i)
 	return xstrndup((const char *)v, (size_t)sqlite3_column_bytes(s, i));
 }
 
-/* Column i copied into arena a, or NULL when SQL NULL. */
-static char *
-col_text_in(sqlite3_stmt *s, int i, struct arena *a)
-{
-	const unsigned char *v = sqlite3_column_text(s, i);
-
-	if (v == NULL)
-		return NULL;
-	return arena_strndup(a, (const char *)v, (size_t)sqlite3_column_bytes(s, i));
-}
-
 /* Reads one integer pragma (application_id, user_version) into *out. */
 static int
 pragma_int(struct ssq *st, const char *name, int64_t *out, struct buf *err)
@@ -837,49 +826,41 @@ ssq_rollback(void *be)
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* qsort order of ships: by plan, then position in the plan, then step. */
-static int
-ship_cmp(const void *a, const void *b)
-{
-	const struct state_ship *x = a, *y = b;
-	int c = strcmp(x->plan, y->plan);
-
-	if (c != 0)
-		return c;
-	if (x->idx != y->idx)
-		return x->idx < y->idx ? -1 : 1;
-	return strcmp(x->step, y->step);
-}
-
-/* Fills h (owned by the caller) with every release and ship, in order. */
+/*
+ * Fills h (owned by the caller) with every release and ship, in order
+ * (history_fill does the ordering and the copying for every store).
+ */
 static int
 ssq_history_load(void *be, struct state_history *h, struct buf *err)
 {
 	struct ssq *st = be;
 	sqlite3_stmt *s = NULL;
-	struct state_release *r;
-	struct state_ship *p;
-	const char *txt;
-	size_t cap = 0;
+	struct history_fill f;
+	struct state_ship row;
+	int64_t hint = 0;
 	int rc, ret = -1;
 
-	/* One arena for the strings: thousands of rows, freed at once. */
-	h->strings = xcalloc(1, sizeof *h->strings);
+	/*
+	 * The largest rowid is at least the number of ships and costs one
+	 * descent of the b-tree: the array is sized once, not copied as it
+	 * grows.
+	 */
+	if (db_prepare(st, &s, "SELECT max(rowid) FROM ships", err) == -1)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		hint = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	s = NULL;
+	history_fill_init(&f, h, hint > 0 && hint < 10000000 ? (size_t)hint : 0);
 	if (db_prepare(st, &s, "SELECT seq, name, state, note, started_at, "
 	    "finished_at FROM releases ORDER BY seq", err) == -1)
 		goto done;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		XGROW(h->releases, cap, h->nreleases + 1);
-		r = &h->releases[h->nreleases++];
-		r->seq = sqlite3_column_int64(s, 0);
-		r->name = col_text_in(s, 1, h->strings);
-		txt = (const char *)sqlite3_column_text(s, 2);
-		r->state = txt != NULL && strcmp(txt, "deployed") == 0 ?
-		    RELEASE_DEPLOYED : RELEASE_STARTED;
-		r->note = col_text_in(s, 3, h->strings);
-		r->started_at = sqlite3_column_int64(s, 4);
-		r->finished_at = sqlite3_column_int64(s, 5);
-	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		history_fill_release(&f, sqlite3_column_int64(s, 0),
+		    (const char *)sqlite3_column_text(s, 1),
+		    (const char *)sqlite3_column_text(s, 2),
+		    (const char *)sqlite3_column_text(s, 3),
+		    sqlite3_column_int64(s, 4), sqlite3_column_int64(s, 5));
 	if (rc != SQLITE_DONE) {
 		db_error(st, err, "cannot read releases from");
 		goto done;
@@ -887,40 +868,35 @@ ssq_history_load(void *be, struct state_history *h, struct buf *err)
 	sqlite3_finalize(s);
 	s = NULL;
 
-	cap = 0;
 	/*
-	 * A plain table scan, sorted here: letting SQLite ORDER BY plan, idx
-	 * costs a temporary b-tree (or an index seek per row), several times
-	 * the scan itself.
+	 * A plain table scan, ordered by history_fill: letting SQLite ORDER BY
+	 * plan, idx costs a temporary b-tree (or an index seek per row),
+	 * several times the scan itself.
 	 */
 	if (db_prepare(st, &s, "SELECT plan, step, idx, release_seq, checksum, "
 	    "status, forced, at FROM ships", err) == -1)
 		goto done;
+	memset(&row, 0, sizeof row);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		XGROW(h->ships, cap, h->nships + 1);
-		p = &h->ships[h->nships++];
-		p->plan = col_text_in(s, 0, h->strings);
-		p->step = col_text_in(s, 1, h->strings);
-		p->idx = sqlite3_column_int(s, 2);
-		p->release_seq = sqlite3_column_int64(s, 3);
-		p->checksum = col_text_in(s, 4, h->strings);
-		txt = (const char *)sqlite3_column_text(s, 5);
-		p->status = txt != NULL && strcmp(txt, "failed") == 0 ?
-		    SHIP_FAILED : SHIP_DONE;
-		p->forced = sqlite3_column_int(s, 6) != 0;
-		p->at = sqlite3_column_int64(s, 7);
+		row.plan = (char *)sqlite3_column_text(s, 0);
+		row.step = (char *)sqlite3_column_text(s, 1);
+		row.idx = sqlite3_column_int(s, 2);
+		row.release_seq = sqlite3_column_int64(s, 3);
+		row.checksum = (char *)sqlite3_column_text(s, 4);
+		row.forced = sqlite3_column_int(s, 6) != 0;
+		row.at = sqlite3_column_int64(s, 7);
+		history_fill_ship(&f, &row, (const char *)sqlite3_column_text(s, 5));
 	}
 	if (rc != SQLITE_DONE) {
 		db_error(st, err, "cannot read ships from");
 		goto done;
 	}
-	if (h->nships > 1)
-		qsort(h->ships, h->nships, sizeof *h->ships, ship_cmp);
+	history_fill_end(&f);
 	ret = 0;
 done:
 	sqlite3_finalize(s);
 	if (ret == -1)
-		state_history_free(h);
+		history_fill_abort(&f);
 	return ret;
 }
 
