@@ -274,49 +274,40 @@ spg_history_load(void *be, struct state_history *h, struct buf *err)
 		  NULL, 0, NULL },
 	};
 	struct pg_result *res[2] = { NULL, NULL };
+	struct history_fill f;
+	struct state_ship row;
 	const char *v;
 	int i, n, ret = -1;
 
 	memset(h, 0, sizeof *h);
 	if (spg_read(sp, "read the history", 2, q, res, err) != 0)
 		goto done;
+	/* Already in order: history_fill only copies. */
+	history_fill_init(&f, h, (size_t)pg_result_nrows(res[1]));
 	n = pg_result_nrows(res[0]);
-	h->releases = xcalloc((size_t)n + 1, sizeof *h->releases);
-	for (i = 0; i < n; i++) {
-		struct state_release *r = &h->releases[h->nreleases++];
-
-		r->seq = get_int(res[0], i, 0);
-		r->name = get_str(res[0], i, 1);
-		v = pg_result_get(res[0], i, 2);
-		r->state = v != NULL && strcmp(v, "deployed") == 0 ?
-		    RELEASE_DEPLOYED : RELEASE_STARTED;
-		r->note = get_str(res[0], i, 3);
-		r->started_at = get_int(res[0], i, 4);
-		r->finished_at = get_int(res[0], i, 5);
-	}
+	for (i = 0; i < n; i++)
+		history_fill_release(&f, get_int(res[0], i, 0),
+		    pg_result_get(res[0], i, 1), pg_result_get(res[0], i, 2),
+		    pg_result_get(res[0], i, 3), get_int(res[0], i, 4),
+		    get_int(res[0], i, 5));
 	n = pg_result_nrows(res[1]);
-	h->ships = xcalloc((size_t)n + 1, sizeof *h->ships);
+	memset(&row, 0, sizeof row);
 	for (i = 0; i < n; i++) {
-		struct state_ship *p = &h->ships[h->nships++];
-
-		p->plan = get_str(res[1], i, 0);
-		p->step = get_str(res[1], i, 1);
-		p->idx = (int)get_int(res[1], i, 2);
-		p->release_seq = get_int(res[1], i, 3);
-		p->checksum = get_str(res[1], i, 4);
-		v = pg_result_get(res[1], i, 5);
-		p->status = v != NULL && strcmp(v, "failed") == 0 ?
-		    SHIP_FAILED : SHIP_DONE;
+		row.plan = (char *)pg_result_get(res[1], i, 0);
+		row.step = (char *)pg_result_get(res[1], i, 1);
+		row.idx = (int)get_int(res[1], i, 2);
+		row.release_seq = get_int(res[1], i, 3);
+		row.checksum = (char *)pg_result_get(res[1], i, 4);
 		v = pg_result_get(res[1], i, 6);
-		p->forced = v != NULL && v[0] == 't';
-		p->at = get_int(res[1], i, 7);
+		row.forced = v != NULL && v[0] == 't';
+		row.at = get_int(res[1], i, 7);
+		history_fill_ship(&f, &row, pg_result_get(res[1], i, 5));
 	}
+	history_fill_end(&f);
 	ret = 0;
 done:
 	pg_result_free(res[0]);
 	pg_result_free(res[1]);
-	if (ret != 0)
-		state_history_free(h);
 	return ret;
 }
 
