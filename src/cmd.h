@@ -87,6 +87,11 @@ struct cmd_ctx {
 	struct plan_set		 plans;
 	struct plan_diags	 diags;
 	int			 plans_loaded;
+	/*
+	 * 1 when only some plans were loaded (cmd_load_plan): cmd_history
+	 * then reads only their ships.
+	 */
+	int			 plans_some;
 	struct state		*st;
 };
 

@@ -260,11 +260,17 @@ spg_close(void *be)
 	free(sp);
 }
 
-/* Loads every release and ship in one snapshot and one round trip. */
+/*
+ * Loads every release and the ships of the nplans plans named (every
+ * plan's when plans is NULL) in one snapshot and one round trip.
+ */
 static int
-spg_history_load(void *be, struct state_history *h, struct buf *err)
+spg_history_load(void *be, struct state_history *h, char *const *plans,
+    size_t nplans, struct buf *err)
 {
 	struct spg *sp = be;
+	struct buf names = BUF_INIT;
+	const char *param[1];
 	struct pg_stmt q[2] = {
 		{ "SELECT seq, name, state, note, started_at, finished_at "
 		  "FROM excon.releases ORDER BY seq", NULL, 0, NULL },
@@ -277,9 +283,25 @@ spg_history_load(void *be, struct state_history *h, struct buf *err)
 	struct history_fill f;
 	struct state_ship row;
 	const char *v;
+	size_t k;
 	int i, n, ret = -1;
 
 	memset(h, 0, sizeof *h);
+	if (plans != NULL) {
+		buf_putc(&names, '{');
+		for (k = 0; k < nplans; k++) {
+			if (k > 0)
+				buf_putc(&names, ',');
+			pg_array_elem(&names, plans[k]);
+		}
+		buf_putc(&names, '}');
+		param[0] = buf_cstr(&names);
+		q[1] = (struct pg_stmt){ "SELECT plan, step, idx, release_seq, "
+		    "checksum, status, forced, at FROM excon.ships "
+		    "WHERE plan = ANY ($1::text[]) "
+		    "ORDER BY plan COLLATE \"C\", idx, step COLLATE \"C\"",
+		    NULL, 1, param };
+	}
 	if (spg_read(sp, "read the history", 2, q, res, err) != 0)
 		goto done;
 	/* Already in order: history_fill only copies. */
@@ -306,6 +328,7 @@ spg_history_load(void *be, struct state_history *h, struct buf *err)
 	history_fill_end(&f);
 	ret = 0;
 done:
+	buf_free(&names);
 	pg_result_free(res[0]);
 	pg_result_free(res[1]);
 	return ret;

@@ -826,18 +826,44 @@ ssq_rollback(void *be)
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Feeds every row of s, a statement over ships, to f; -1 on failure. */
+static int
+ships_read(struct ssq *st, sqlite3_stmt *s, struct history_fill *f,
+    struct buf *err)
+{
+	struct state_ship row;
+	int rc;
+
+	memset(&row, 0, sizeof row);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row.plan = (char *)sqlite3_column_text(s, 0);
+		row.step = (char *)sqlite3_column_text(s, 1);
+		row.idx = sqlite3_column_int(s, 2);
+		row.release_seq = sqlite3_column_int64(s, 3);
+		row.checksum = (char *)sqlite3_column_text(s, 4);
+		row.forced = sqlite3_column_int(s, 6) != 0;
+		row.at = sqlite3_column_int64(s, 7);
+		history_fill_ship(f, &row, (const char *)sqlite3_column_text(s, 5));
+	}
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, "cannot read ships from");
+	return 0;
+}
+
 /*
- * Fills h (owned by the caller) with every release and ship, in order
+ * Fills h (owned by the caller) with every release and the ships of the
+ * nplans plans named, or of every plan when plans is NULL, in order
  * (history_fill does the ordering and the copying for every store).
  */
 static int
-ssq_history_load(void *be, struct state_history *h, struct buf *err)
+ssq_history_load(void *be, struct state_history *h, char *const *plans,
+    size_t nplans, struct buf *err)
 {
 	struct ssq *st = be;
 	sqlite3_stmt *s = NULL;
 	struct history_fill f;
-	struct state_ship row;
 	int64_t hint = 0;
+	size_t i;
 	int rc, ret = -1;
 
 	/*
@@ -845,12 +871,14 @@ ssq_history_load(void *be, struct state_history *h, struct buf *err)
 	 * descent of the b-tree: the array is sized once, not copied as it
 	 * grows.
 	 */
-	if (db_prepare(st, &s, "SELECT max(rowid) FROM ships", err) == -1)
-		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		hint = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	s = NULL;
+	if (plans == NULL) {
+		if (db_prepare(st, &s, "SELECT max(rowid) FROM ships", err) == -1)
+			return -1;
+		if (sqlite3_step(s) == SQLITE_ROW)
+			hint = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+		s = NULL;
+	}
 	history_fill_init(&f, h, hint > 0 && hint < 10000000 ? (size_t)hint : 0);
 	if (db_prepare(st, &s, "SELECT seq, name, state, note, started_at, "
 	    "finished_at FROM releases ORDER BY seq", err) == -1)
@@ -869,27 +897,23 @@ ssq_history_load(void *be, struct state_history *h, struct buf *err)
 	s = NULL;
 
 	/*
-	 * A plain table scan, ordered by history_fill: letting SQLite ORDER BY
-	 * plan, idx costs a temporary b-tree (or an index seek per row),
-	 * several times the scan itself.
+	 * Every ship: a plain table scan, ordered by history_fill (letting
+	 * SQLite ORDER BY plan, idx costs a temporary b-tree, or an index
+	 * seek per row, several times the scan itself).  A few plans' ships:
+	 * one look-up each in the (plan, step) key's index.
 	 */
-	if (db_prepare(st, &s, "SELECT plan, step, idx, release_seq, checksum, "
-	    "status, forced, at FROM ships", err) == -1)
+	if (db_prepare(st, &s, plans == NULL ? "SELECT plan, step, idx, "
+	    "release_seq, checksum, status, forced, at FROM ships" :
+	    "SELECT plan, step, idx, release_seq, checksum, status, forced, at "
+	    "FROM ships WHERE plan = ?", err) == -1)
 		goto done;
-	memset(&row, 0, sizeof row);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		row.plan = (char *)sqlite3_column_text(s, 0);
-		row.step = (char *)sqlite3_column_text(s, 1);
-		row.idx = sqlite3_column_int(s, 2);
-		row.release_seq = sqlite3_column_int64(s, 3);
-		row.checksum = (char *)sqlite3_column_text(s, 4);
-		row.forced = sqlite3_column_int(s, 6) != 0;
-		row.at = sqlite3_column_int64(s, 7);
-		history_fill_ship(&f, &row, (const char *)sqlite3_column_text(s, 5));
-	}
-	if (rc != SQLITE_DONE) {
-		db_error(st, err, "cannot read ships from");
+	if (plans == NULL && ships_read(st, s, &f, err) == -1)
 		goto done;
+	for (i = 0; plans != NULL && i < nplans; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, plans[i], -1, SQLITE_STATIC);
+		if (ships_read(st, s, &f, err) == -1)
+			goto done;
 	}
 	history_fill_end(&f);
 	ret = 0;
