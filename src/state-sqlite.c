@@ -156,7 +156,19 @@ static const char *const migrations[] = {
 	"ALTER TABLE backfills ADD COLUMN rate INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE backfills ADD COLUMN waiting TEXT;"
 	"ALTER TABLE backfills ADD COLUMN waiting_since INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 4: events by kind, so that audit reads the overrides and the
+	 * evidence snapshots without scanning the whole log.
+	 */
+	"CREATE INDEX events_kind ON events (kind, id);",
 };
+
+/*
+ * The oldest schema that reads like the newest without an upgrade: a file
+ * that cannot be written here is read as it is from this version on
+ * (schema 4 only added an index).
+ */
+#define SCHEMA_READABLE	3
 
 /* The tables a version-1 file must have. */
 static const char *const schema_tables[] = {
@@ -385,9 +397,10 @@ schema_init(struct ssq *st, struct buf *err)
 		goto done;
 	}
 	if (appid == 0) {
-		sql = xasprintf("%s%s%sPRAGMA application_id = %d;"
+		sql = xasprintf("%s%s%s%sPRAGMA application_id = %d;"
 		    "PRAGMA user_version = %d;", schema_v1, migrations[0],
-		    migrations[1], STATE_APPLICATION_ID, STATE_SCHEMA_VERSION);
+		    migrations[1], migrations[2], STATE_APPLICATION_ID,
+		    STATE_SCHEMA_VERSION);
 		if (db_exec(st, sql, "cannot create state file", err) == -1)
 			goto done;
 	}
@@ -742,7 +755,7 @@ state_sqlite_open(void **be, const char *path, int create, struct buf *err)
 	st->unchecked = 1;
 	if (create && integrity_check(st, err) == -1)
 		goto done;
-	if (st->readonly && version < STATE_SCHEMA_VERSION) {
+	if (st->readonly && version < SCHEMA_READABLE) {
 		error_set(err, "'%s' has state schema %" PRId64 " and is read-only "
 		    "here: run excon once where it may write the file, to "
 		    "upgrade it", path, version);
@@ -754,7 +767,8 @@ state_sqlite_open(void **be, const char *path, int create, struct buf *err)
 	if (db_exec(st, "PRAGMA foreign_keys = ON; "
 	    "PRAGMA synchronous = NORMAL", "cannot set up", err) == -1)
 		goto done;
-	if (schema_upgrade(st, version, err) == -1)
+	/* A file read as it is stays as it is (see SCHEMA_READABLE). */
+	if (!st->readonly && schema_upgrade(st, version, err) == -1)
 		goto done;
 	*be = st;
 	st = NULL;
@@ -1204,9 +1218,14 @@ ssq_events_load(void *be, const char *plan, const char *kind,
 	size_t nv = 0, cap = 0;
 	int rc, ret = -1;
 
-	if (db_prepare(st, &s, "SELECT " EVENT_COLUMNS " FROM events "
-	    "WHERE (?1 IS NULL OR plan = ?1) AND (?2 IS NULL OR kind = ?2) "
-	    "ORDER BY id", err) == -1)
+	/* Conditions only for what is given, so that an index serves them. */
+	if (db_prepare(st, &s, plan != NULL && kind != NULL ?
+	    "SELECT " EVENT_COLUMNS " FROM events WHERE plan = ?1 AND kind = ?2 "
+	    "ORDER BY id" : plan != NULL ?
+	    "SELECT " EVENT_COLUMNS " FROM events WHERE plan = ?1 ORDER BY id" :
+	    kind != NULL ?
+	    "SELECT " EVENT_COLUMNS " FROM events WHERE kind = ?2 ORDER BY id" :
+	    "SELECT " EVENT_COLUMNS " FROM events ORDER BY id", err) == -1)
 		goto done;
 	bind_text(s, 1, plan);
 	bind_text(s, 2, kind);

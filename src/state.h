@@ -24,7 +24,7 @@
 #include "buf.h"
 
 /* Schema version of the state file, kept in PRAGMA user_version. */
-#define STATE_SCHEMA_VERSION 3
+#define STATE_SCHEMA_VERSION 4
 
 enum release_state {
 	RELEASE_STARTED,

@@ -224,7 +224,7 @@ START_TEST(test_create_mode_0600)
 	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
 	state_close(st);
 	cli_is("PRAGMA journal_mode", "wal\n");
-	cli_is("PRAGMA user_version", "3\n");
+	cli_is("PRAGMA user_version", "4\n");
 	cli_is("PRAGMA application_id", "1163412302\n");
 	buf_free(&err);
 }
@@ -564,7 +564,7 @@ START_TEST(test_refuse_newer_version)
 	assert_refused("'");
 	ck_assert_int_eq(state_open(&st, path, 0, &err), -1);
 	want = xasprintf("'%s' was written by a newer excon (state schema 7, "
-	    "this excon knows 3): upgrade excon", path);
+	    "this excon knows 4): upgrade excon", path);
 	ck_assert_str_eq(buf_cstr(&err), want);
 	free(want);
 	snap_same(&s, 1);
@@ -1037,7 +1037,8 @@ START_TEST(test_history_id)
 	state_close(o);
 
 	/* A version-1 file (no history table) gains an id on upgrade. */
-	cli_is("DROP TABLE history; ALTER TABLE backfills DROP COLUMN rate;"
+	cli_is("DROP TABLE history; DROP INDEX events_kind;"
+	    "ALTER TABLE backfills DROP COLUMN rate;"
 	    "ALTER TABLE backfills DROP COLUMN waiting;"
 	    "ALTER TABLE backfills DROP COLUMN waiting_since;"
 	    "PRAGMA user_version = 1", "");
@@ -1046,7 +1047,7 @@ START_TEST(test_history_id)
 	ck_assert_msg(v != NULL && strlen(v) == 32, "%s", buf_cstr(&err));
 	ck_assert_str_ne(v, id);
 	state_close(st);
-	cli_is("PRAGMA user_version", "3\n");
+	cli_is("PRAGMA user_version", "4\n");
 	bak = xasprintf("%s.v1.bak", path);
 	ck_assert_int_eq(access(bak, F_OK), 0);
 	free(bak);
@@ -1100,7 +1101,7 @@ START_TEST(test_upgrade_keeps_backfill_progress)
 	int found = 0;
 
 	state_close(st);
-	cli_is("ALTER TABLE backfills DROP COLUMN rate;"
+	cli_is("DROP INDEX events_kind; ALTER TABLE backfills DROP COLUMN rate;"
 	    "ALTER TABLE backfills DROP COLUMN waiting;"
 	    "ALTER TABLE backfills DROP COLUMN waiting_since;"
 	    "INSERT INTO backfills VALUES ('users', 'fill', '(42)', 42, 100, 0, 9);"
@@ -1115,8 +1116,55 @@ START_TEST(test_upgrade_keeps_backfill_progress)
 	ck_assert_ptr_null(got.waiting);
 	state_backfill_free(&got);
 	state_close(st);
-	cli_is("PRAGMA user_version", "3\n");
+	cli_is("PRAGMA user_version", "4\n");
 	bak = xasprintf("%s.v2.bak", path);
+	ck_assert_int_eq(access(bak, F_OK), 0);
+	free(bak);
+	buf_free(&err);
+}
+END_TEST
+
+/*
+ * A version-3 file gains the index of events by kind on upgrade and keeps
+ * its log, which still verifies.
+ */
+START_TEST(test_upgrade_adds_events_kind_index)
+{
+	struct state_event ev, *got = NULL;
+	struct buf err = BUF_INIT;
+	struct state *st = open_new();
+	size_t n = 0;
+	char *bak;
+
+	memset(&ev, 0, sizeof ev);
+	ev.actor = (char *)"ci@host";
+	ev.kind = (char *)"override";
+	ev.plan = (char *)"users";
+	ck_assert_int_eq(state_event_append(st, &ev, &err), 0);
+	ev.kind = (char *)"advance";
+	ck_assert_int_eq(state_event_append(st, &ev, &err), 0);
+	state_close(st);
+	cli_is("DROP INDEX events_kind; PRAGMA user_version = 3", "");
+	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
+	ck_assert_int_eq(state_events_load(st, NULL, "override", &got, &n,
+	    &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(got[0].kind, "override");
+	state_events_free(got, n);
+	ck_assert_int_eq(state_events_load(st, "users", "advance", &got, &n,
+	    &err), 0);
+	ck_assert_uint_eq(n, 1);
+	state_events_free(got, n);
+	ck_assert_int_eq(state_events_load(st, "users", NULL, &got, &n,
+	    &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_lt(got[0].id, got[1].id);
+	state_events_free(got, n);
+	state_close(st);
+	cli_is("PRAGMA user_version", "4\n");
+	cli_is("SELECT name FROM sqlite_master WHERE name = 'events_kind'",
+	    "events_kind\n");
+	bak = xasprintf("%s.v3.bak", path);
 	ck_assert_int_eq(access(bak, F_OK), 0);
 	free(bak);
 	buf_free(&err);
@@ -1160,6 +1208,7 @@ state_suite(void)
 	add(s, "upgrade keeps backfill progress", test_upgrade_keeps_backfill_progress);
 	add(s, "large history", test_history_load_large);
 	add(s, "history order", test_history_order_scrambled);
+	add(s, "upgrade adds events_kind", test_upgrade_adds_events_kind_index);
 	add(s, "actor", test_actor);
 	add(s, "history id", test_history_id);
 	return s;
