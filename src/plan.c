@@ -838,6 +838,7 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 	}
 
 	canon_node(&canon, n, NULL);
+	s->checksum = xmalloc(65);
 	sha256_hex(canon.ptr, canon.len, s->checksum);
 	buf_free(&canon);
 	buf_free(&what);
@@ -856,6 +857,7 @@ step_clear(struct step *s)
 
 	for (i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(strs[i]->s);
+	free(s->checksum);
 	strv_free(s->columns);
 	strv_free(s->fk_columns);
 	strv_free(s->ref_columns);
@@ -1552,7 +1554,7 @@ plan_encode(const struct plan *p, struct buf *out)
 		enc_i32(out, s->stage_set);
 		enc_i32(out, s->pos.line);
 		enc_i32(out, s->pos.col);
-		buf_add(out, s->checksum, 64);
+		buf_add(out, s->checksum, 65);
 		enc_u64(out, fields_set(s));
 		for (j = 0; j < NFIELDS; j++) {
 			const void *at = (const char *)s + fields[j].off;
@@ -1793,13 +1795,13 @@ plan_decode(const char **cur, const char *end, void *mem, size_t memlen,
 		s->pos.line = dec_i32(&d);
 		s->pos.col = dec_i32(&d);
 		if (d.bad || s->kind >= KIND__COUNT || s->phase > PHASE_CONTRACT ||
-		    s->stage > STAGE_POST || d.end - d.cur < 64) {
+		    s->stage > STAGE_POST || d.end - d.cur < 65 ||
+		    d.cur[64] != '\0') {
 			d.bad = 1;
 			break;
 		}
-		memcpy(s->checksum, d.cur, 64);
-		s->checksum[64] = '\0';
-		d.cur += 64;
+		s->checksum = (char *)d.cur;	/* borrowed, as the strings */
+		d.cur += 65;
 		mask = dec_u64(&d);
 		if (NFIELDS < 64 && (mask >> NFIELDS) != 0)
 			d.bad = 1;

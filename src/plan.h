@@ -120,7 +120,11 @@ struct step {
 	int		 lock_retries;	/* -1 = config */
 	int		 transaction;	/* 0 for `transaction: false` */
 
-	char		 checksum[65];	/* hex SHA-256 of the normalized step */
+	/*
+	 * Hex SHA-256 of the normalized step (64 digits): the step's own
+	 * when loaded from its file, the cache's bytes when decoded.
+	 */
+	char		*checksum;
 };
 
 struct plan_dep {
