@@ -59,7 +59,9 @@ buf_grow(struct buf *b, size_t n)
 void
 buf_add(struct buf *b, const void *data, size_t n)
 {
-	buf_grow(b, n);
+	/* Room is checked here: output loops append many short pieces. */
+	if (b->cap - b->len <= n)
+		buf_grow(b, n);
 	if (n > 0)
 		memcpy(b->ptr + b->len, data, n);
 	b->len += n;
@@ -92,7 +94,8 @@ buf_putpad(struct buf *b, const char *s, size_t width)
 	buf_add(b, s, n);
 	if (n >= width)
 		return;
-	buf_grow(b, width - n);
+	if (b->cap - b->len <= width - n)
+		buf_grow(b, width - n);
 	memset(b->ptr + b->len, ' ', width - n);
 	b->len += width - n;
 	b->ptr[b->len] = '\0';

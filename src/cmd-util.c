@@ -132,6 +132,7 @@ load_plans(struct cmd_ctx *ctx, int lax, const char *want)
 	if (ctx->plans_loaded)
 		return 0;
 	ctx->plans_loaded = 1;
+	ctx->plans_some = want != NULL;
 	cache = cmd_plan_cache_path(ctx);
 	rc = plan_set_load_cached_for(&ctx->plans, ctx->cfg.plan_dirs, cache,
 	    want, &ctx->diags);
@@ -306,6 +307,16 @@ cmd_out(const struct buf *b)
 	fwrite(buf_cstr(b), 1, b->len, stdout);
 }
 
+/* Writes and empties b once it holds a chunk's worth. */
+void
+cmd_out_chunk(struct buf *b)
+{
+	if (b->len < 64 * 1024)
+		return;
+	cmd_out(b);
+	buf_reset(b);
+}
+
 /* Writes a CI report, and the job summary for GitHub. */
 int
 cmd_report(const struct cmd_ctx *ctx, const char *command,
@@ -346,19 +357,33 @@ done:
 }
 
 
-/* Loads the history, in a write transaction when asked. */
+/*
+ * Loads the history, in a write transaction when asked: every ship, or
+ * when only some plans were loaded, only theirs.
+ */
 int
 cmd_history(struct cmd_ctx *ctx, struct state_history *h, int write)
 {
 	struct buf err = BUF_INIT;
-	int rc;
+	char **names = NULL;
+	size_t i;
+	int rc, failed;
 
 	memset(h, 0, sizeof *h);
 	if ((rc = cmd_open_state(ctx, 0)) != 0)
 		return rc;
 	if (write && state_begin(ctx->st, &err) != 0)
 		goto fail;
-	if (state_history_load(ctx->st, h, &err) != 0) {
+	if (ctx->plans_some) {
+		names = xcalloc(ctx->plans.nplans + 1, sizeof *names);
+		for (i = 0; i < ctx->plans.nplans; i++)
+			names[i] = ctx->plans.plans[i]->name.s;
+		failed = state_history_load_plans(ctx->st, h, names,
+		    ctx->plans.nplans, &err) != 0;
+		free(names);
+	} else
+		failed = state_history_load(ctx->st, h, &err) != 0;
+	if (failed) {
 		if (write)
 			state_rollback(ctx->st);
 		goto fail;

@@ -87,6 +87,11 @@ struct cmd_ctx {
 	struct plan_set		 plans;
 	struct plan_diags	 diags;
 	int			 plans_loaded;
+	/*
+	 * 1 when only some plans were loaded (cmd_load_plan): cmd_history
+	 * then reads only their ships.
+	 */
+	int			 plans_some;
 	struct state		*st;
 };
 
@@ -154,6 +159,11 @@ int cmd_have_db(const struct cmd_ctx *ctx);
 const char *cmd_conninfo(const struct cmd_ctx *ctx);
 /* Writes buf to stdout. */
 void cmd_out(const struct buf *b);
+/*
+ * Writes b to stdout and empties it once it holds 64 KiB or more, so that
+ * long output streams through one reused buffer instead of growing it.
+ */
+void cmd_out_chunk(struct buf *b);
 /*
  * The options command e accepts, as its usage lists them: its own, the
  * shared ones its flags give, then the global ones (borrowed).  Fills v

@@ -77,6 +77,21 @@ ships_lower_bound(const struct state_history *h, const char *name)
 	return lo;
 }
 
+/*
+ * The index of the step ship s recorded in p, or -1 when p no longer has
+ * it.  A step that has not moved is where the ship says it was, which
+ * spares a search by name for almost every ship.
+ */
+static int
+ship_step_index(const struct plan *p, const struct state_ship *s)
+{
+	if (s->idx >= 0 && (size_t)s->idx < p->nsteps &&
+	    p->steps[s->idx].id.s != NULL &&
+	    strcmp(p->steps[s->idx].id.s, s->step) == 0)
+		return s->idx;
+	return plan_step_index(p, s->step);
+}
+
 /* Maps a plan's shipped rows onto its steps. */
 void
 gate_progress_load(const struct gate_ctx *ctx, const struct plan *p,
@@ -93,7 +108,7 @@ gate_progress_load(const struct gate_ctx *ctx, const struct plan *p,
 	for (i = ships_lower_bound(h, p->name.s);
 	    i < h->nships && strcmp(h->ships[i].plan, p->name.s) == 0; i++) {
 		const struct state_ship *s = &h->ships[i];
-		int idx = plan_step_index(p, s->step);
+		int idx = ship_step_index(p, s);
 
 		if (idx < 0) {
 			if (pr->stray == NULL)
@@ -520,7 +535,7 @@ gate_immutable(const struct gate_ctx *ctx, const struct plan *p, struct buf *out
 	for (i = ships_lower_bound(h, p->name.s);
 	    i < h->nships && strcmp(h->ships[i].plan, p->name.s) == 0; i++) {
 		const struct state_ship *s = &h->ships[i];
-		int idx = plan_step_index(p, s->step);
+		int idx = ship_step_index(p, s);
 
 		if (idx < 0) {
 			buf_printf(out, "%s: step %s %s in %s (#%lld) but is no "

@@ -439,7 +439,6 @@ pstr_set(struct pstr *p, const struct ynode *n)
 	free(p->s);
 	p->s = xstrdup(n->value);
 	p->pos = n->pos;
-	p->block = n->block;
 }
 
 /* Reads a list of scalars (or one scalar) into a NULL-terminated list. */
@@ -839,6 +838,7 @@ load_step(struct step *s, const struct ynode *n, const char *file,
 	}
 
 	canon_node(&canon, n, NULL);
+	s->checksum = xmalloc(65);
 	sha256_hex(canon.ptr, canon.len, s->checksum);
 	buf_free(&canon);
 	buf_free(&what);
@@ -857,6 +857,7 @@ step_clear(struct step *s)
 
 	for (i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(strs[i]->s);
+	free(s->checksum);
 	strv_free(s->columns);
 	strv_free(s->fk_columns);
 	strv_free(s->ref_columns);
@@ -937,7 +938,7 @@ plan_load(struct plan **out, const char *path, struct plan_diags *diags)
 		goto done;
 	}
 	if (root == NULL || root->type != YNODE_MAP) {
-		plan_diags_add(diags, path, root ? root->pos : (struct pos){ 1, 1 },
+		plan_diags_add(diags, path, root ? root->pos : (struct pos){ .line = 1, .col = 1 },
 		    "a plan must be a mapping with \"plan\" and \"steps\"");
 		goto done;
 	}
@@ -1092,7 +1093,7 @@ dir_files(const char *dir, char ***files, size_t *nfiles, size_t *cap,
 	if (dp == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		plan_diags_add(diags, dir, (struct pos){ 0, 0 },
+		plan_diags_add(diags, dir, (struct pos){ .line = 0, .col = 0 },
 		    "cannot read plan directory: %s", strerror(errno));
 		return -1;
 	}
@@ -1394,14 +1395,14 @@ static void
 enc_pstr(struct buf *b, const struct pstr *p)
 {
 	if (p->s == NULL && p->pos.line == 0 && p->pos.col == 0 &&
-	    p->block == 0) {
+	    p->pos.block == 0) {
 		enc_i32(b, (int32_t)ENC_ABSENT);
 		return;
 	}
 	enc_str(b, p->s);
 	enc_i32(b, p->pos.line);
 	enc_i32(b, p->pos.col);
-	enc_i32(b, p->block);
+	enc_i32(b, p->pos.block);
 }
 
 /* Appends a NULL-terminated list. */
@@ -1442,7 +1443,7 @@ field_set(const struct step *s, size_t j)
 	switch (fields[j].type) {
 	case F_STR:
 		return ps->s != NULL || ps->pos.line != 0 || ps->pos.col != 0 ||
-		    ps->block != 0;
+		    ps->pos.block != 0;
 	case F_BOOL:
 	case F_INT:
 		return *(const int *)at != 0;
@@ -1553,7 +1554,7 @@ plan_encode(const struct plan *p, struct buf *out)
 		enc_i32(out, s->stage_set);
 		enc_i32(out, s->pos.line);
 		enc_i32(out, s->pos.col);
-		buf_add(out, s->checksum, 64);
+		buf_add(out, s->checksum, 65);
 		enc_u64(out, fields_set(s));
 		for (j = 0; j < NFIELDS; j++) {
 			const void *at = (const char *)s + fields[j].off;
@@ -1662,7 +1663,7 @@ dec_str_n(struct dec *d, uint32_t n)
 		d->bad = 1;
 		return NULL;
 	}
-	s = (char *)d->cur;	/* the caller's bytes are writable (see plan.h) */
+	s = (char *)d->cur;	/* borrowed and never written (see plan.h) */
 	d->cur += n + 1;
 	return s;
 }
@@ -1687,7 +1688,7 @@ dec_pstr(struct dec *d, struct pstr *p)
 	p->s = dec_str_n(d, n);
 	p->pos.line = dec_i32(d);
 	p->pos.col = dec_i32(d);
-	p->block = dec_i32(d);
+	p->pos.block = dec_i32(d) != 0;
 }
 
 /* Reads a list, or NULL. */
@@ -1794,13 +1795,13 @@ plan_decode(const char **cur, const char *end, void *mem, size_t memlen,
 		s->pos.line = dec_i32(&d);
 		s->pos.col = dec_i32(&d);
 		if (d.bad || s->kind >= KIND__COUNT || s->phase > PHASE_CONTRACT ||
-		    s->stage > STAGE_POST || d.end - d.cur < 64) {
+		    s->stage > STAGE_POST || d.end - d.cur < 65 ||
+		    d.cur[64] != '\0') {
 			d.bad = 1;
 			break;
 		}
-		memcpy(s->checksum, d.cur, 64);
-		s->checksum[64] = '\0';
-		d.cur += 64;
+		s->checksum = (char *)d.cur;	/* borrowed, as the strings */
+		d.cur += 65;
 		mask = dec_u64(&d);
 		if (NFIELDS < 64 && (mask >> NFIELDS) != 0)
 			d.bad = 1;

@@ -49,14 +49,13 @@ enum step_kind {
 
 /*
  * A string value with where it came from.  For block scalars (`|`, `>`)
- * `pos` is the first character of the content, and `block` is set so that
- * a position inside the string maps to line pos.line + n, column
+ * `pos` is the first character of the content, and `pos.block` is set so
+ * that a position inside the string maps to line pos.line + n, column
  * pos.col + c (literal blocks keep their line structure).
  */
 struct pstr {
 	char		*s;		/* NULL when absent */
 	struct pos	 pos;
-	int		 block;		/* 1 for a literal/folded block scalar */
 };
 
 /* A column of a create_table step. */
@@ -121,7 +120,11 @@ struct step {
 	int		 lock_retries;	/* -1 = config */
 	int		 transaction;	/* 0 for `transaction: false` */
 
-	char		 checksum[65];	/* hex SHA-256 of the normalized step */
+	/*
+	 * Hex SHA-256 of the normalized step (64 digits): the step's own
+	 * when loaded from its file, the cache's bytes when decoded.
+	 */
+	char		*checksum;
 };
 
 struct plan_dep {
@@ -229,7 +232,8 @@ int plan_set_finish(struct plan_set *set, struct plan_diags *diags);
  * A loaded plan as bytes, and back, for the plan cache (plancache.c).
  * plan_decode advances *cur and returns -1 on malformed input.  The
  * decoded plan is borrowed: its strings point into the bytes, which must
- * stay unchanged while it lives, and the plan itself, its steps and every
+ * stay unchanged while it lives and which nothing writes to (the cache maps
+ * them read-only), and the plan itself, its steps and every
  * array of it are carved out of mem, memlen zeroed bytes aligned to
  * PLAN_ARENA_ALIGN that the caller sizes with plan_decode_need (0 for
  * malformed bytes) and never reuses; plan_hold makes the plan share the

@@ -21,7 +21,7 @@
 #include "xalloc.h"
 
 #define CACHE_MAGIC	"EXCONPC"
-#define CACHE_FORMAT	6u
+#define CACHE_FORMAT	7u
 
 struct centry {
 	const char	*path;		/* points into the cache bytes, not NUL-ended */
@@ -79,13 +79,14 @@ cache_read(struct cache *c, const char *path)
 		return;
 	/*
 	 * Mapped, not read: the pages come in at once (MAP_POPULATE) without
-	 * a copy, and the decoded plans point into them.  Private and
-	 * writable, so that nothing done to a plan's strings reaches the file;
-	 * excon replaces the file by renaming, never in place.
+	 * a copy, and the decoded plans point into them.  Read-only: nothing
+	 * writes to a plan's strings, and a writable private mapping would
+	 * make the kernel copy every page up front.  excon replaces the file
+	 * by renaming, never in place, so the mapped bytes never change.
 	 */
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
 	    st.st_size < (1L << 30) && (m = mmap(NULL, (size_t)st.st_size,
-	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_POPULATE, fd, 0)) != MAP_FAILED) {
+	    PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)) != MAP_FAILED) {
 		c->bytes = m;
 		c->len = (size_t)st.st_size;
 	}

@@ -966,7 +966,7 @@ sqlcheck_file(const char *path, const struct sqlctx *ctx,
     struct findings *out, struct buf *err)
 {
 	struct buf text = BUF_INIT;
-	struct pos base = { 1, 1 };
+	struct pos base = { .line = 1, .col = 1 };
 	int ret = -1;
 
 	if (util_read_file(path, &text, err) != 0)
@@ -1003,7 +1003,7 @@ plan_field(const struct plan *p, const struct step *s, const struct pstr *v,
 		return;
 	base = v->pos.line > 0 ? v->pos : s->pos;
 	text = xasprintf("%s%s", prefix, v->s);
-	an_run(text, (int)strlen(prefix), mode, p->file, base, v->block, ctx,
+	an_run(text, (int)strlen(prefix), mode, p->file, base, v->pos.block, ctx,
 	    no_unbatched, out);
 	free(text);
 	if (frag < 0 || frag_parse((enum sqlfrag)frag, v->s, NULL, &off,
@@ -1014,7 +1014,7 @@ plan_field(const struct plan *p, const struct step *s, const struct pstr *v,
 	a.len = (int)strlen(v->s);
 	a.file = p->file;
 	a.base = base;
-	a.block = v->block;
+	a.block = v->pos.block;
 	a.ctx = ctx;
 	a.rules = sqlcheck_rules(&a.nrules);
 	a.out = out;
@@ -1069,8 +1069,8 @@ sqlcheck_step(const struct plan *p, const struct step *s,
 		    MODE_TYPE, &c, 0, out);
 	/* create_table columns: their type and default expression. */
 	for (i = 0; i < s->ntcols; i++) {
-		struct pstr t = { s->tcols[i].type, s->pos, 0 };
-		struct pstr d = { s->tcols[i].default_, s->pos, 0 };
+		struct pstr t = { s->tcols[i].type, s->pos };
+		struct pstr d = { s->tcols[i].default_, s->pos };
 
 		plan_field(p, s, &t, "type", FRAG_TYPE, "SELECT NULL::",
 		    MODE_EXPR, &c, 0, out);

@@ -26,7 +26,9 @@ struct state_backend {
 	int	(*begin)(void *be, struct buf *err);
 	int	(*commit)(void *be, struct buf *err);
 	void	(*rollback)(void *be);
-	int	(*history_load)(void *be, struct state_history *h, struct buf *err);
+	/* plans NULL: every ship; else only the ships of those nplans plans. */
+	int	(*history_load)(void *be, struct state_history *h,
+		    char *const *plans, size_t nplans, struct buf *err);
 	int	(*release_add)(void *be, const char *name, const char *note,
 		    int64_t *seq_out, struct buf *err);
 	int	(*release_finish)(void *be, int64_t seq, struct buf *err);

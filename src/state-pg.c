@@ -260,11 +260,17 @@ spg_close(void *be)
 	free(sp);
 }
 
-/* Loads every release and ship in one snapshot and one round trip. */
+/*
+ * Loads every release and the ships of the nplans plans named (every
+ * plan's when plans is NULL) in one snapshot and one round trip.
+ */
 static int
-spg_history_load(void *be, struct state_history *h, struct buf *err)
+spg_history_load(void *be, struct state_history *h, char *const *plans,
+    size_t nplans, struct buf *err)
 {
 	struct spg *sp = be;
+	struct buf names = BUF_INIT;
+	const char *param[1];
 	struct pg_stmt q[2] = {
 		{ "SELECT seq, name, state, note, started_at, finished_at "
 		  "FROM excon.releases ORDER BY seq", NULL, 0, NULL },
@@ -274,49 +280,57 @@ spg_history_load(void *be, struct state_history *h, struct buf *err)
 		  NULL, 0, NULL },
 	};
 	struct pg_result *res[2] = { NULL, NULL };
+	struct history_fill f;
+	struct state_ship row;
 	const char *v;
+	size_t k;
 	int i, n, ret = -1;
 
 	memset(h, 0, sizeof *h);
+	if (plans != NULL) {
+		buf_putc(&names, '{');
+		for (k = 0; k < nplans; k++) {
+			if (k > 0)
+				buf_putc(&names, ',');
+			pg_array_elem(&names, plans[k]);
+		}
+		buf_putc(&names, '}');
+		param[0] = buf_cstr(&names);
+		q[1] = (struct pg_stmt){ "SELECT plan, step, idx, release_seq, "
+		    "checksum, status, forced, at FROM excon.ships "
+		    "WHERE plan = ANY ($1::text[]) "
+		    "ORDER BY plan COLLATE \"C\", idx, step COLLATE \"C\"",
+		    NULL, 1, param };
+	}
 	if (spg_read(sp, "read the history", 2, q, res, err) != 0)
 		goto done;
+	/* Already in order: history_fill only copies. */
+	history_fill_init(&f, h, (size_t)pg_result_nrows(res[1]));
 	n = pg_result_nrows(res[0]);
-	h->releases = xcalloc((size_t)n + 1, sizeof *h->releases);
-	for (i = 0; i < n; i++) {
-		struct state_release *r = &h->releases[h->nreleases++];
-
-		r->seq = get_int(res[0], i, 0);
-		r->name = get_str(res[0], i, 1);
-		v = pg_result_get(res[0], i, 2);
-		r->state = v != NULL && strcmp(v, "deployed") == 0 ?
-		    RELEASE_DEPLOYED : RELEASE_STARTED;
-		r->note = get_str(res[0], i, 3);
-		r->started_at = get_int(res[0], i, 4);
-		r->finished_at = get_int(res[0], i, 5);
-	}
+	for (i = 0; i < n; i++)
+		history_fill_release(&f, get_int(res[0], i, 0),
+		    pg_result_get(res[0], i, 1), pg_result_get(res[0], i, 2),
+		    pg_result_get(res[0], i, 3), get_int(res[0], i, 4),
+		    get_int(res[0], i, 5));
 	n = pg_result_nrows(res[1]);
-	h->ships = xcalloc((size_t)n + 1, sizeof *h->ships);
+	memset(&row, 0, sizeof row);
 	for (i = 0; i < n; i++) {
-		struct state_ship *p = &h->ships[h->nships++];
-
-		p->plan = get_str(res[1], i, 0);
-		p->step = get_str(res[1], i, 1);
-		p->idx = (int)get_int(res[1], i, 2);
-		p->release_seq = get_int(res[1], i, 3);
-		p->checksum = get_str(res[1], i, 4);
-		v = pg_result_get(res[1], i, 5);
-		p->status = v != NULL && strcmp(v, "failed") == 0 ?
-		    SHIP_FAILED : SHIP_DONE;
+		row.plan = (char *)pg_result_get(res[1], i, 0);
+		row.step = (char *)pg_result_get(res[1], i, 1);
+		row.idx = (int)get_int(res[1], i, 2);
+		row.release_seq = get_int(res[1], i, 3);
+		row.checksum = (char *)pg_result_get(res[1], i, 4);
 		v = pg_result_get(res[1], i, 6);
-		p->forced = v != NULL && v[0] == 't';
-		p->at = get_int(res[1], i, 7);
+		row.forced = v != NULL && v[0] == 't';
+		row.at = get_int(res[1], i, 7);
+		history_fill_ship(&f, &row, pg_result_get(res[1], i, 5));
 	}
+	history_fill_end(&f);
 	ret = 0;
 done:
+	buf_free(&names);
 	pg_result_free(res[0]);
 	pg_result_free(res[1]);
-	if (ret != 0)
-		state_history_free(h);
 	return ret;
 }
 

@@ -156,7 +156,19 @@ static const char *const migrations[] = {
 	"ALTER TABLE backfills ADD COLUMN rate INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE backfills ADD COLUMN waiting TEXT;"
 	"ALTER TABLE backfills ADD COLUMN waiting_since INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 4: events by kind, so that audit reads the overrides and the
+	 * evidence snapshots without scanning the whole log.
+	 */
+	"CREATE INDEX events_kind ON events (kind, id);",
 };
+
+/*
+ * The oldest schema that reads like the newest without an upgrade: a file
+ * that cannot be written here is read as it is from this version on
+ * (schema 4 only added an index).
+ */
+#define SCHEMA_READABLE	3
 
 /* The tables a version-1 file must have. */
 static const char *const schema_tables[] = {
@@ -215,17 +227,6 @@ col_text(sqlite3_stmt *s, int i)
 	if (v == NULL)
 		return NULL;
 	return xstrndup((const char *)v, (size_t)sqlite3_column_bytes(s, i));
-}
-
-/* Column i copied into arena a, or NULL when SQL NULL. */
-static char *
-col_text_in(sqlite3_stmt *s, int i, struct arena *a)
-{
-	const unsigned char *v = sqlite3_column_text(s, i);
-
-	if (v == NULL)
-		return NULL;
-	return arena_strndup(a, (const char *)v, (size_t)sqlite3_column_bytes(s, i));
 }
 
 /* Reads one integer pragma (application_id, user_version) into *out. */
@@ -396,9 +397,10 @@ schema_init(struct ssq *st, struct buf *err)
 		goto done;
 	}
 	if (appid == 0) {
-		sql = xasprintf("%s%s%sPRAGMA application_id = %d;"
+		sql = xasprintf("%s%s%s%sPRAGMA application_id = %d;"
 		    "PRAGMA user_version = %d;", schema_v1, migrations[0],
-		    migrations[1], STATE_APPLICATION_ID, STATE_SCHEMA_VERSION);
+		    migrations[1], migrations[2], STATE_APPLICATION_ID,
+		    STATE_SCHEMA_VERSION);
 		if (db_exec(st, sql, "cannot create state file", err) == -1)
 			goto done;
 	}
@@ -753,7 +755,7 @@ state_sqlite_open(void **be, const char *path, int create, struct buf *err)
 	st->unchecked = 1;
 	if (create && integrity_check(st, err) == -1)
 		goto done;
-	if (st->readonly && version < STATE_SCHEMA_VERSION) {
+	if (st->readonly && version < SCHEMA_READABLE) {
 		error_set(err, "'%s' has state schema %" PRId64 " and is read-only "
 		    "here: run excon once where it may write the file, to "
 		    "upgrade it", path, version);
@@ -765,7 +767,8 @@ state_sqlite_open(void **be, const char *path, int create, struct buf *err)
 	if (db_exec(st, "PRAGMA foreign_keys = ON; "
 	    "PRAGMA synchronous = NORMAL", "cannot set up", err) == -1)
 		goto done;
-	if (schema_upgrade(st, version, err) == -1)
+	/* A file read as it is stays as it is (see SCHEMA_READABLE). */
+	if (!st->readonly && schema_upgrade(st, version, err) == -1)
 		goto done;
 	*be = st;
 	st = NULL;
@@ -837,49 +840,69 @@ ssq_rollback(void *be)
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* qsort order of ships: by plan, then position in the plan, then step. */
+/* Feeds every row of s, a statement over ships, to f; -1 on failure. */
 static int
-ship_cmp(const void *a, const void *b)
+ships_read(struct ssq *st, sqlite3_stmt *s, struct history_fill *f,
+    struct buf *err)
 {
-	const struct state_ship *x = a, *y = b;
-	int c = strcmp(x->plan, y->plan);
+	struct state_ship row;
+	int rc;
 
-	if (c != 0)
-		return c;
-	if (x->idx != y->idx)
-		return x->idx < y->idx ? -1 : 1;
-	return strcmp(x->step, y->step);
+	memset(&row, 0, sizeof row);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row.plan = (char *)sqlite3_column_text(s, 0);
+		row.step = (char *)sqlite3_column_text(s, 1);
+		row.idx = sqlite3_column_int(s, 2);
+		row.release_seq = sqlite3_column_int64(s, 3);
+		row.checksum = (char *)sqlite3_column_text(s, 4);
+		row.forced = sqlite3_column_int(s, 6) != 0;
+		row.at = sqlite3_column_int64(s, 7);
+		history_fill_ship(f, &row, (const char *)sqlite3_column_text(s, 5));
+	}
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, "cannot read ships from");
+	return 0;
 }
 
-/* Fills h (owned by the caller) with every release and ship, in order. */
+/*
+ * Fills h (owned by the caller) with every release and the ships of the
+ * nplans plans named, or of every plan when plans is NULL, in order
+ * (history_fill does the ordering and the copying for every store).
+ */
 static int
-ssq_history_load(void *be, struct state_history *h, struct buf *err)
+ssq_history_load(void *be, struct state_history *h, char *const *plans,
+    size_t nplans, struct buf *err)
 {
 	struct ssq *st = be;
 	sqlite3_stmt *s = NULL;
-	struct state_release *r;
-	struct state_ship *p;
-	const char *txt;
-	size_t cap = 0;
+	struct history_fill f;
+	int64_t hint = 0;
+	size_t i;
 	int rc, ret = -1;
 
-	/* One arena for the strings: thousands of rows, freed at once. */
-	h->strings = xcalloc(1, sizeof *h->strings);
+	/*
+	 * The largest rowid is at least the number of ships and costs one
+	 * descent of the b-tree: the array is sized once, not copied as it
+	 * grows.
+	 */
+	if (plans == NULL) {
+		if (db_prepare(st, &s, "SELECT max(rowid) FROM ships", err) == -1)
+			return -1;
+		if (sqlite3_step(s) == SQLITE_ROW)
+			hint = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+		s = NULL;
+	}
+	history_fill_init(&f, h, hint > 0 && hint < 10000000 ? (size_t)hint : 0);
 	if (db_prepare(st, &s, "SELECT seq, name, state, note, started_at, "
 	    "finished_at FROM releases ORDER BY seq", err) == -1)
 		goto done;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		XGROW(h->releases, cap, h->nreleases + 1);
-		r = &h->releases[h->nreleases++];
-		r->seq = sqlite3_column_int64(s, 0);
-		r->name = col_text_in(s, 1, h->strings);
-		txt = (const char *)sqlite3_column_text(s, 2);
-		r->state = txt != NULL && strcmp(txt, "deployed") == 0 ?
-		    RELEASE_DEPLOYED : RELEASE_STARTED;
-		r->note = col_text_in(s, 3, h->strings);
-		r->started_at = sqlite3_column_int64(s, 4);
-		r->finished_at = sqlite3_column_int64(s, 5);
-	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		history_fill_release(&f, sqlite3_column_int64(s, 0),
+		    (const char *)sqlite3_column_text(s, 1),
+		    (const char *)sqlite3_column_text(s, 2),
+		    (const char *)sqlite3_column_text(s, 3),
+		    sqlite3_column_int64(s, 4), sqlite3_column_int64(s, 5));
 	if (rc != SQLITE_DONE) {
 		db_error(st, err, "cannot read releases from");
 		goto done;
@@ -887,40 +910,31 @@ ssq_history_load(void *be, struct state_history *h, struct buf *err)
 	sqlite3_finalize(s);
 	s = NULL;
 
-	cap = 0;
 	/*
-	 * A plain table scan, sorted here: letting SQLite ORDER BY plan, idx
-	 * costs a temporary b-tree (or an index seek per row), several times
-	 * the scan itself.
+	 * Every ship: a plain table scan, ordered by history_fill (letting
+	 * SQLite ORDER BY plan, idx costs a temporary b-tree, or an index
+	 * seek per row, several times the scan itself).  A few plans' ships:
+	 * one look-up each in the (plan, step) key's index.
 	 */
-	if (db_prepare(st, &s, "SELECT plan, step, idx, release_seq, checksum, "
-	    "status, forced, at FROM ships", err) == -1)
+	if (db_prepare(st, &s, plans == NULL ? "SELECT plan, step, idx, "
+	    "release_seq, checksum, status, forced, at FROM ships" :
+	    "SELECT plan, step, idx, release_seq, checksum, status, forced, at "
+	    "FROM ships WHERE plan = ?", err) == -1)
 		goto done;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		XGROW(h->ships, cap, h->nships + 1);
-		p = &h->ships[h->nships++];
-		p->plan = col_text_in(s, 0, h->strings);
-		p->step = col_text_in(s, 1, h->strings);
-		p->idx = sqlite3_column_int(s, 2);
-		p->release_seq = sqlite3_column_int64(s, 3);
-		p->checksum = col_text_in(s, 4, h->strings);
-		txt = (const char *)sqlite3_column_text(s, 5);
-		p->status = txt != NULL && strcmp(txt, "failed") == 0 ?
-		    SHIP_FAILED : SHIP_DONE;
-		p->forced = sqlite3_column_int(s, 6) != 0;
-		p->at = sqlite3_column_int64(s, 7);
-	}
-	if (rc != SQLITE_DONE) {
-		db_error(st, err, "cannot read ships from");
+	if (plans == NULL && ships_read(st, s, &f, err) == -1)
 		goto done;
+	for (i = 0; plans != NULL && i < nplans; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, plans[i], -1, SQLITE_STATIC);
+		if (ships_read(st, s, &f, err) == -1)
+			goto done;
 	}
-	if (h->nships > 1)
-		qsort(h->ships, h->nships, sizeof *h->ships, ship_cmp);
+	history_fill_end(&f);
 	ret = 0;
 done:
 	sqlite3_finalize(s);
 	if (ret == -1)
-		state_history_free(h);
+		history_fill_abort(&f);
 	return ret;
 }
 
@@ -1204,9 +1218,14 @@ ssq_events_load(void *be, const char *plan, const char *kind,
 	size_t nv = 0, cap = 0;
 	int rc, ret = -1;
 
-	if (db_prepare(st, &s, "SELECT " EVENT_COLUMNS " FROM events "
-	    "WHERE (?1 IS NULL OR plan = ?1) AND (?2 IS NULL OR kind = ?2) "
-	    "ORDER BY id", err) == -1)
+	/* Conditions only for what is given, so that an index serves them. */
+	if (db_prepare(st, &s, plan != NULL && kind != NULL ?
+	    "SELECT " EVENT_COLUMNS " FROM events WHERE plan = ?1 AND kind = ?2 "
+	    "ORDER BY id" : plan != NULL ?
+	    "SELECT " EVENT_COLUMNS " FROM events WHERE plan = ?1 ORDER BY id" :
+	    kind != NULL ?
+	    "SELECT " EVENT_COLUMNS " FROM events WHERE kind = ?2 ORDER BY id" :
+	    "SELECT " EVENT_COLUMNS " FROM events ORDER BY id", err) == -1)
 		goto done;
 	bind_text(s, 1, plan);
 	bind_text(s, 2, kind);

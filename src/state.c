@@ -145,7 +145,20 @@ int
 state_history_load(struct state *st, struct state_history *h, struct buf *err)
 {
 	memset(h, 0, sizeof *h);
-	return st->be->history_load(st->bctx, h, err);
+	return st->be->history_load(st->bctx, h, NULL, 0, err);
+}
+
+/* Loads every release and the ships of the plans named. */
+int
+state_history_load_plans(struct state *st, struct state_history *h,
+    char *const *plans, size_t nplans, struct buf *err)
+{
+	static char *const none[1] = { NULL };
+
+	memset(h, 0, sizeof *h);
+	/* No plans named means no ships, not every ship. */
+	return st->be->history_load(st->bctx, h, plans != NULL ? plans : none,
+	    nplans, err);
 }
 
 /* Appends a started release at the end of the sequence; names are unique. */

@@ -24,7 +24,7 @@
 #include "buf.h"
 
 /* Schema version of the state file, kept in PRAGMA user_version. */
-#define STATE_SCHEMA_VERSION 3
+#define STATE_SCHEMA_VERSION 4
 
 enum release_state {
 	RELEASE_STARTED,
@@ -145,6 +145,12 @@ void state_rollback(struct state *st);
 
 /* Loads every release and shipped step. */
 int state_history_load(struct state *st, struct state_history *h, struct buf *err);
+/*
+ * Loads every release and the shipped steps of the nplans plans named (a
+ * command about a few plans need not read the whole history's ships).
+ */
+int state_history_load_plans(struct state *st, struct state_history *h,
+    char *const *plans, size_t nplans, struct buf *err);
 void state_history_free(struct state_history *h);
 
 /* Appends a release (state started) at seq = last + 1; *seq_out may be NULL. */

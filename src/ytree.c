@@ -76,7 +76,7 @@ static struct pos
 block_content_pos(const char *text, size_t len, const yaml_mark_t *m,
     const char *value)
 {
-	struct pos p = { (int)m->line + 2, 1 };
+	struct pos p = { .line = (int)m->line + 2, .col = 1 };
 	size_t i = m->index, kept = 0;
 	int col;
 
@@ -180,7 +180,7 @@ flow_too_deep(const char *text, size_t len)
 static struct pos
 offset_pos(const char *text, size_t len, size_t off)
 {
-	struct pos p = { 1, 1 };
+	struct pos p = { .line = 1, .col = 1 };
 	size_t i;
 
 	for (i = 0; i < off && i < len; i++) {
@@ -225,11 +225,12 @@ convert(struct conv *cv, yaml_node_t *yn, int depth)
 		n->value = xstrndup((const char *)yn->data.scalar.value,
 		    yn->data.scalar.length);
 		n->plain = yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		n->block = yn->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
-		    yn->data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
-		if (n->block)
+		if (yn->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+		    yn->data.scalar.style == YAML_FOLDED_SCALAR_STYLE) {
 			n->pos = block_content_pos(cv->text, cv->len,
 			    &yn->start_mark, n->value);
+			n->pos.block = 1;
+		}
 		break;
 	case YAML_SEQUENCE_NODE: {
 		yaml_node_item_t *it;

@@ -19,10 +19,10 @@ enum ynode_type {
 
 struct ynode {
 	enum ynode_type	 type;
-	struct pos	 pos;		/* of the node; for block scalars, of the content */
+	struct pos	 pos;		/* of the node; for block scalars, of the
+					   content, with pos.block set */
 	char		*value;		/* scalars only */
 	int		 plain;		/* scalar written without quotes */
-	int		 block;		/* literal or folded block scalar */
 	struct ynode	**items;	/* sequence items, or map values */
 	char		**keys;		/* map keys (NULL for sequences) */
 	struct pos	*key_pos;	/* map key positions */

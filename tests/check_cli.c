@@ -1191,7 +1191,7 @@ START_TEST(test_newer_state_file)
 	snap_take(&s);
 	ck_assert_int_eq(X(&r, "status"), 1);
 	same(r.err, "excon: 'state/excon.db' was written by a newer excon (state "
-	    "schema 7, this excon knows 3): upgrade excon\n");
+	    "schema 7, this excon knows 4): upgrade excon\n");
 	tu_run_free(&r);
 	ck_assert_int_eq(X(&r, "release start v2"), 1);
 	ck_assert_msg(tu_has(r.err, "was written by a newer excon"), "%s", r.err);
@@ -1294,6 +1294,25 @@ START_TEST(test_readonly_state_file)
 	snap_same(&s);
 	ck_assert_int_eq(tu_sh(&r, dir, "ls -A state"), 0);
 	ck_assert_str_eq(r.out, "excon.db\n");
+	tu_run_free(&r);
+	/*
+	 * A file of the previous schema, which differs only by an index, is
+	 * read as it is where it cannot be upgraded.
+	 */
+	ck_assert_int_eq(tu_sh(&r, dir, "sqlite3 state/excon.db 'DROP INDEX "
+	    "events_kind; PRAGMA user_version = 3' && chmod 644 state/excon.db"),
+	    0);
+	tu_run_free(&r);
+	tu_sh(&r, dir, "%s./excon-bin status", as);
+	ck_assert_msg(r.status == 0 && tu_has(r.out, "allowed now in v1 (#1)"),
+	    "%s%s", r.out, r.err);
+	tu_run_free(&r);
+	tu_sh(&r, dir, "%s./excon-bin log --verify", as);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	tu_run_free(&r);
+	ck_assert_int_eq(tu_sh(&r, dir, "sqlite3 state/excon.db "
+	    "'PRAGMA user_version'"), 0);
+	ck_assert_str_eq(r.out, "3\n");
 	tu_run_free(&r);
 	ck_assert_int_eq(tu_sh(&r, dir, "chmod 755 state"), 0);
 	tu_run_free(&r);

@@ -918,11 +918,11 @@ START_TEST(test_block_scalar_positions)
 	const struct step *s = &p->steps[0];
 
 	ck_assert_str_eq(s->up.s, "UPDATE t\n  SET x = 1;\n");
-	ck_assert_int_eq(s->up.block, 1);
+	ck_assert_int_eq(s->up.pos.block, 1);
 	ck_assert_int_eq(s->up.pos.line, 8);
 	ck_assert_int_eq(s->up.pos.col, 7);
 	ck_assert_str_eq(s->down.s, "UPDATE t SET x = 0");
-	ck_assert_int_eq(s->down.block, 1);
+	ck_assert_int_eq(s->down.pos.block, 1);
 	ck_assert_int_eq(s->down.pos.line, 11);
 	ck_assert_int_eq(s->down.pos.col, 8);
 	/*
@@ -932,7 +932,7 @@ START_TEST(test_block_scalar_positions)
 	ck_assert_str_eq(s->verify.s, "\n\nSELECT true\n");
 	ck_assert_int_eq(s->verify.pos.line, 13);
 	ck_assert_int_eq(s->verify.pos.col, 9);
-	ck_assert_int_eq(s->note.block, 0);
+	ck_assert_int_eq(s->note.pos.block, 0);
 	ck_assert_int_eq(s->note.pos.line, 16);
 	ck_assert_int_eq(s->note.pos.col, 11);
 	ck_assert_int_eq(s->id.pos.line, 3);
@@ -940,7 +940,7 @@ START_TEST(test_block_scalar_positions)
 	ck_assert_int_eq(s->pos.line, 3);
 	ck_assert_int_eq(s->pos.col, 5);
 	s = &p->steps[1];
-	ck_assert_int_eq(s->note.block, 0);
+	ck_assert_int_eq(s->note.pos.block, 0);
 	ck_assert_int_eq(s->note.pos.line, 19);
 	ck_assert_int_eq(s->note.pos.col, 11);
 	/* With an indentation indicator the content starts at its indent. */

@@ -24,7 +24,7 @@
 #include "util/testutil.h"
 #include "xalloc.h"
 
-static const struct pos P11 = { 1, 1 };
+static const struct pos P11 = { .line = 1, .col = 1 };
 
 /* Builds the context named by a corpus file's `-- ctx:` line. */
 static struct sqlctx
@@ -237,7 +237,7 @@ count(const struct findings *f, const char *rule)
 START_TEST(test_location_block_scalar)
 {
 	struct findings f = FINDINGS_INIT;
-	struct pos base = { 10, 7 };
+	struct pos base = { .line = 10, .col = 7 };
 	const struct finding *x;
 
 	/* Every line of a YAML block scalar starts at base.col. */
@@ -259,7 +259,7 @@ END_TEST
 START_TEST(test_location_plain_scalar_and_file)
 {
 	struct findings f = FINDINGS_INIT;
-	struct pos base = { 5, 12 };
+	struct pos base = { .line = 5, .col = 12 };
 	const struct finding *x;
 
 	/* A one-line scalar: column = base.col + offset. */
@@ -613,7 +613,7 @@ ps(const char *s, int line, int col, int block)
 	p.s = (char *)s;
 	p.pos.line = line;
 	p.pos.col = col;
-	p.block = block;
+	p.pos.block = block != 0;
 	return p;
 }
 

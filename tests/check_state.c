@@ -224,7 +224,7 @@ START_TEST(test_create_mode_0600)
 	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
 	state_close(st);
 	cli_is("PRAGMA journal_mode", "wal\n");
-	cli_is("PRAGMA user_version", "3\n");
+	cli_is("PRAGMA user_version", "4\n");
 	cli_is("PRAGMA application_id", "1163412302\n");
 	buf_free(&err);
 }
@@ -564,7 +564,7 @@ START_TEST(test_refuse_newer_version)
 	assert_refused("'");
 	ck_assert_int_eq(state_open(&st, path, 0, &err), -1);
 	want = xasprintf("'%s' was written by a newer excon (state schema 7, "
-	    "this excon knows 3): upgrade excon", path);
+	    "this excon knows 4): upgrade excon", path);
 	ck_assert_str_eq(buf_cstr(&err), want);
 	free(want);
 	snap_same(&s, 1);
@@ -915,6 +915,83 @@ START_TEST(test_history_load_large)
 }
 END_TEST
 
+/*
+ * Ships stored in any order load ordered by plan (byte order), position
+ * and step, each with its own fields: names that share prefixes, more
+ * plans than the loader's first name table holds, a plan with more ships
+ * than a short run, and two ships at one position.
+ */
+START_TEST(test_history_order_scrambled)
+{
+	static const char *const odd[] = { "ab", "a", "a-b", "a0", "b", "a_" };
+	struct state_history h;
+	struct buf err = BUF_INIT;
+	struct state *st = open_new();
+	char name[32], step[32], sum[80];
+	size_t i, n = 0;
+	int k, j;
+
+	ck_assert_int_eq(state_begin(st, &err), 0);
+	/* 300 plans of 3 ships, put round-robin and steps backwards. */
+	for (j = 2; j >= 0; j--)
+		for (k = 0; k < 300; k++) {
+			snprintf(name, sizeof name, "p%03d", (k * 7) % 300);
+			snprintf(step, sizeof step, "s%d", j);
+			put_ship(st, name, step, j, 1, SHIP_DONE);
+			n++;
+		}
+	for (k = 0; k < 6; k++) {
+		put_ship(st, odd[k], "x", 1, 1, SHIP_DONE);
+		put_ship(st, odd[k], "w", 1, 1, SHIP_DONE);
+		n += 2;
+	}
+	for (k = 39; k >= 0; k--) {
+		snprintf(step, sizeof step, "long%02d", k);
+		put_ship(st, "m-long", step, k, 1, SHIP_DONE);
+		n++;
+	}
+	ck_assert_int_eq(state_commit(st, &err), 0);
+
+	ck_assert_int_eq(state_history_load(st, &h, &err), 0);
+	ck_assert_uint_eq(h.nships, n);
+	for (i = 1; i < h.nships; i++) {
+		const struct state_ship *a = &h.ships[i - 1], *b = &h.ships[i];
+		int c = strcmp(a->plan, b->plan);
+
+		ck_assert_msg(c < 0 || (c == 0 && (a->idx < b->idx ||
+		    (a->idx == b->idx && strcmp(a->step, b->step) < 0))),
+		    "ship %zu (%s/%s #%d) after %s/%s #%d", i, b->plan, b->step,
+		    b->idx, a->plan, a->step, a->idx);
+	}
+	/* Byte order: "a" < "a-b" < "a0" < "a_" < "ab" < "b" < "m-long". */
+	ck_assert_str_eq(h.ships[0].plan, "a");
+	ck_assert_str_eq(h.ships[0].step, "w");
+	ck_assert_str_eq(h.ships[1].step, "x");
+	ck_assert_str_eq(h.ships[2].plan, "a-b");
+	ck_assert_str_eq(h.ships[4].plan, "a0");
+	ck_assert_str_eq(h.ships[6].plan, "a_");
+	ck_assert_str_eq(h.ships[8].plan, "ab");
+	ck_assert_str_eq(h.ships[10].plan, "b");
+	ck_assert_str_eq(h.ships[12].plan, "m-long");
+	ck_assert_str_eq(h.ships[12].step, "long00");
+	ck_assert_str_eq(h.ships[51].step, "long39");
+	ck_assert_str_eq(h.ships[52].plan, "p000");
+	ck_assert_str_eq(h.ships[52 + 3 * 299 + 2].plan, "p299");
+	ck_assert_str_eq(h.ships[52 + 3 * 299 + 2].step, "s2");
+	/* Each row keeps its own fields, whatever moved around it. */
+	for (i = 0; i < h.nships; i++) {
+		snprintf(sum, sizeof sum, "%s", h.ships[i].step);
+		ck_assert_str_eq(h.ships[i].checksum, "abc");
+		ck_assert_int_eq(h.ships[i].release_seq, 1);
+		if (strncmp(h.ships[i].plan, "p", 1) == 0)
+			ck_assert_int_eq(h.ships[i].idx, sum[1] - '0');
+	}
+	state_history_free(&h);
+	state_close(st);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(test_actor)
 {
 	char *a;
@@ -960,7 +1037,8 @@ START_TEST(test_history_id)
 	state_close(o);
 
 	/* A version-1 file (no history table) gains an id on upgrade. */
-	cli_is("DROP TABLE history; ALTER TABLE backfills DROP COLUMN rate;"
+	cli_is("DROP TABLE history; DROP INDEX events_kind;"
+	    "ALTER TABLE backfills DROP COLUMN rate;"
 	    "ALTER TABLE backfills DROP COLUMN waiting;"
 	    "ALTER TABLE backfills DROP COLUMN waiting_since;"
 	    "PRAGMA user_version = 1", "");
@@ -969,7 +1047,7 @@ START_TEST(test_history_id)
 	ck_assert_msg(v != NULL && strlen(v) == 32, "%s", buf_cstr(&err));
 	ck_assert_str_ne(v, id);
 	state_close(st);
-	cli_is("PRAGMA user_version", "3\n");
+	cli_is("PRAGMA user_version", "4\n");
 	bak = xasprintf("%s.v1.bak", path);
 	ck_assert_int_eq(access(bak, F_OK), 0);
 	free(bak);
@@ -1023,7 +1101,7 @@ START_TEST(test_upgrade_keeps_backfill_progress)
 	int found = 0;
 
 	state_close(st);
-	cli_is("ALTER TABLE backfills DROP COLUMN rate;"
+	cli_is("DROP INDEX events_kind; ALTER TABLE backfills DROP COLUMN rate;"
 	    "ALTER TABLE backfills DROP COLUMN waiting;"
 	    "ALTER TABLE backfills DROP COLUMN waiting_since;"
 	    "INSERT INTO backfills VALUES ('users', 'fill', '(42)', 42, 100, 0, 9);"
@@ -1038,8 +1116,55 @@ START_TEST(test_upgrade_keeps_backfill_progress)
 	ck_assert_ptr_null(got.waiting);
 	state_backfill_free(&got);
 	state_close(st);
-	cli_is("PRAGMA user_version", "3\n");
+	cli_is("PRAGMA user_version", "4\n");
 	bak = xasprintf("%s.v2.bak", path);
+	ck_assert_int_eq(access(bak, F_OK), 0);
+	free(bak);
+	buf_free(&err);
+}
+END_TEST
+
+/*
+ * A version-3 file gains the index of events by kind on upgrade and keeps
+ * its log, which still verifies.
+ */
+START_TEST(test_upgrade_adds_events_kind_index)
+{
+	struct state_event ev, *got = NULL;
+	struct buf err = BUF_INIT;
+	struct state *st = open_new();
+	size_t n = 0;
+	char *bak;
+
+	memset(&ev, 0, sizeof ev);
+	ev.actor = (char *)"ci@host";
+	ev.kind = (char *)"override";
+	ev.plan = (char *)"users";
+	ck_assert_int_eq(state_event_append(st, &ev, &err), 0);
+	ev.kind = (char *)"advance";
+	ck_assert_int_eq(state_event_append(st, &ev, &err), 0);
+	state_close(st);
+	cli_is("DROP INDEX events_kind; PRAGMA user_version = 3", "");
+	ck_assert_int_eq(state_open(&st, path, 0, &err), 0);
+	ck_assert_int_eq(state_events_load(st, NULL, "override", &got, &n,
+	    &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(got[0].kind, "override");
+	state_events_free(got, n);
+	ck_assert_int_eq(state_events_load(st, "users", "advance", &got, &n,
+	    &err), 0);
+	ck_assert_uint_eq(n, 1);
+	state_events_free(got, n);
+	ck_assert_int_eq(state_events_load(st, "users", NULL, &got, &n,
+	    &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_lt(got[0].id, got[1].id);
+	state_events_free(got, n);
+	state_close(st);
+	cli_is("PRAGMA user_version", "4\n");
+	cli_is("SELECT name FROM sqlite_master WHERE name = 'events_kind'",
+	    "events_kind\n");
+	bak = xasprintf("%s.v3.bak", path);
 	ck_assert_int_eq(access(bak, F_OK), 0);
 	free(bak);
 	buf_free(&err);
@@ -1082,6 +1207,8 @@ state_suite(void)
 	add(s, "backfill pause", test_backfill_pause);
 	add(s, "upgrade keeps backfill progress", test_upgrade_keeps_backfill_progress);
 	add(s, "large history", test_history_load_large);
+	add(s, "history order", test_history_order_scrambled);
+	add(s, "upgrade adds events_kind", test_upgrade_adds_events_kind_index);
 	add(s, "actor", test_actor);
 	add(s, "history id", test_history_id);
 	return s;

@@ -91,7 +91,8 @@ static const char *const walk[] = {
 	NULL
 };
 static const char *const reports[] = {
-	"status", "status --format json", "release list",
+	"status", "status --format json", "status " PLAN,
+	"status " PLAN " --format json", "release list",
 	"release list --format json", "audit", "audit --format json", "log",
 	"log --format json", "log --verify", "compat v1", "check", NULL
 };

@@ -336,7 +336,7 @@ static int
 lint_stdin(const struct sqlctx *sc, struct findings *f, struct buf *err)
 {
 	struct buf text = BUF_INIT;
-	struct pos base = { 1, 1 };
+	struct pos base = { .line = 1, .col = 1 };
 	char chunk[65536];
 	size_t n;
 	int ret = -1;

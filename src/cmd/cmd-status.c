@@ -347,6 +347,7 @@ cmd_status_exec(struct cmd_ctx *ctx)
 		if (n > 0 && ctx->format != FORMAT_JSON)
 			buf_putc(&out, '\n');
 		status_plan(ctx, evc, &g, p, &out, n == 0, have_db);
+		cmd_out_chunk(&out);
 		n++;
 	}
 	if (ctx->format == FORMAT_JSON)

@@ -21,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const enum sqlfrag kinds[] = { FRAG_EXPR, FRAG_TYPE, FRAG_SET,
 	    FRAG_QUERY };
 	struct findings f = FINDINGS_INIT;
-	struct pos base = { 1, 1 };
+	struct pos base = { .line = 1, .col = 1 };
 	struct buf err = BUF_INIT;
 	char *sql = xstrndup((const char *)data, size), *clean;
 	size_t i;

@@ -66,10 +66,16 @@ pt_sql(const char *conninfo, const char *sql)
 	free(pt_v_);							\
 } while (0)
 
-/* A step with the loader's defaults for "not given". */
+/*
+ * A step with the loader's defaults for "not given", and the checksum
+ * "sum-ID" from a small ring of buffers (a test builds a few steps).
+ */
 static inline void
 pt_step(struct step *s, enum step_kind kind, const char *id, const char *table)
 {
+	static char sums[32][80];
+	static unsigned next;
+
 	memset(s, 0, sizeof *s);
 	s->kind = kind;
 	s->id.s = (char *)id;
@@ -78,7 +84,8 @@ pt_step(struct step *s, enum step_kind kind, const char *id, const char *table)
 	s->lock_retries = -1;
 	s->pause_ms = -1;
 	s->transaction = 1;
-	snprintf(s->checksum, sizeof s->checksum, "sum-%s", id);
+	s->checksum = sums[next++ % 32];
+	snprintf(s->checksum, sizeof sums[0], "sum-%s", id);
 }
 
 /* A plan over steps (borrowed). */
