@@ -44,6 +44,13 @@ strset_has(const struct strset *set, const char *s)
 	return set->n > 0 && set->slots[strset_slot(set, s)] != 0;
 }
 
+/* 1 when the table "schema.table" was created earlier in this input. */
+int
+is_new(const struct an *a, const char *key)
+{
+	return strset_has(&a->created, key);
+}
+
 /* The index of s in set->v (the order of adding), or -1. */
 long
 strset_index(const struct strset *set, const char *s)

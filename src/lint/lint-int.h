@@ -169,6 +169,8 @@ void lint_check_stmt(struct an *a, const PgQuery__Node *n);
 
 /* 1 when s is in set. */
 int strset_has(const struct strset *set, const char *s);
+/* 1 when the table "schema.table" was created earlier in this input. */
+int is_new(const struct an *a, const char *key);
 /* The index of s in set->v (the order of adding), or -1. */
 long strset_index(const struct strset *set, const char *s);
 /* Adds a copy of s unless present. */
@@ -241,13 +243,6 @@ loc(const struct an *a, int location)
 	if (location < 0)
 		return cur(a)->start;
 	return cur(a)->delta + location;
-}
-
-/* 1 when the table "schema.table" was created earlier in this input. */
-static inline int
-is_new(const struct an *a, const char *key)
-{
-	return strset_has(&a->created, key);
 }
 
 /* 1 when SQL of a plan step (not its rollback) is analyzed. */
