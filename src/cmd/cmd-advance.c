@@ -113,9 +113,10 @@ fail:
 
 /*
  * Puts the ship row just written in the open transaction into a->hc.h,
- * where the store keeps it (ships by plan, then idx; a row of the same
- * plan and step replaced), then stamps the cache anew, still inside the
- * transaction.  When the stamp cannot be read, the cache is dropped.
+ * where the store keeps it (ships by plan, then idx), then stamps the
+ * cache anew, still inside the transaction.  A row replacing one of the
+ * same plan and step, or a stamp that cannot be read, drops the cache
+ * instead.
  */
 static void
 hist_note_ship(struct advance *a, const struct state_ship *row)
@@ -141,7 +142,7 @@ hist_note_ship(struct advance *a, const struct state_ship *row)
 		if (strcmp(h->ships[i].step, row->step) == 0)
 			break;
 	if (i < h->nships && strcmp(h->ships[i].plan, row->plan) == 0) {
-		/* The same step again: replaced, and moved to its idx. */
+		/* The same step again (one that failed): loaded anew next time. */
 		c->valid = 0;
 		goto done;
 	}
