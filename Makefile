@@ -120,6 +120,12 @@ $(BUILD)/tests/%: tests/%.c $(TEST_UTIL) $(wildcard tests/util/*.h) $(BUILD)/lib
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TEST_UTIL) $(BUILD)/libexcon.a \
 		$(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) -lm
 
+# bench/gen-history: records many releases at once through the state
+# store's own functions, for the bench's large projects (bench/gen-state.sh).
+$(BUILD)/bench/gen-history: bench/gen-history.c $(BUILD)/libexcon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libexcon.a $(ALL_LDFLAGS) $(PKG_LIBS) -lm
+
 test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory check-banned
@@ -131,8 +137,9 @@ demo: deps
 	@EXCON_BIN=$(CURDIR)/$(EXCON_BIN) sh scripts/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory build
-	@EXCON_BIN=$(CURDIR)/$(EXCON_BIN) sh bench/run.sh
+	@$(MAKE) --no-print-directory build $(BUILD)/bench/gen-history
+	@EXCON_BIN=$(CURDIR)/$(EXCON_BIN) EXCON_GEN_HISTORY=$(CURDIR)/$(BUILD)/bench/gen-history \
+		sh bench/run.sh
 
 fuzz:
 	@sh scripts/deps.sh $(FUZZ_PKGS)

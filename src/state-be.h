@@ -29,6 +29,11 @@ struct state_backend {
 	/* plans NULL: every ship; else only the ships of those nplans plans. */
 	int	(*history_load)(void *be, struct state_history *h,
 		    char *const *plans, size_t nplans, struct buf *err);
+	/*
+	 * A number that changes whenever another connection commits (NULL:
+	 * the store cannot tell; see state_history_stamp).
+	 */
+	int	(*history_stamp)(void *be, int64_t *out, struct buf *err);
 	int	(*release_add)(void *be, const char *name, const char *note,
 		    int64_t *seq_out, struct buf *err);
 	int	(*release_finish)(void *be, int64_t seq, struct buf *err);

@@ -938,6 +938,17 @@ done:
 	return ret;
 }
 
+/*
+ * The history's version: PRAGMA data_version, which changes whenever
+ * another connection commits to the file (this connection's own commits
+ * are counted by the facade).
+ */
+static int
+ssq_history_stamp(void *be, int64_t *out, struct buf *err)
+{
+	return pragma_int(be, "data_version", out, err);
+}
+
 /* Appends a started release at the end of the sequence; names are unique. */
 static int
 ssq_release_add(void *be, const char *name, const char *note,
@@ -1587,6 +1598,7 @@ const struct state_backend state_sqlite_backend = {
 	.commit = ssq_commit,
 	.rollback = ssq_rollback,
 	.history_load = ssq_history_load,
+	.history_stamp = ssq_history_stamp,
 	.release_add = ssq_release_add,
 	.release_finish = ssq_release_finish,
 	.ship_put = ssq_ship_put,

@@ -23,6 +23,8 @@
 struct state {
 	const struct state_backend *be;
 	void	*bctx;
+	int64_t	 own;		/* counts writes to the history (state_stamp) */
+	int64_t	 own_begin;	/* own when the transaction began */
 };
 
 /* Wraps an opened backend handle into a store (owned by the caller). */
@@ -121,6 +123,7 @@ state_close(struct state *st)
 int
 state_begin(struct state *st, struct buf *err)
 {
+	st->own_begin = st->own;
 	return st->be->begin(st->bctx, err);
 }
 
@@ -137,6 +140,9 @@ state_rollback(struct state *st)
 {
 	if (st == NULL)
 		return;
+	/* Writes undone change the history back: a new version too. */
+	if (st->own != st->own_begin)
+		st->own++;
 	st->be->rollback(st->bctx);
 }
 
@@ -161,11 +167,24 @@ state_history_load_plans(struct state *st, struct state_history *h,
 	    nplans, err);
 }
 
+/* Reads the history's version; 1 when the store cannot tell (see state.h). */
+int
+state_history_stamp(struct state *st, struct state_stamp *out,
+    struct buf *err)
+{
+	memset(out, 0, sizeof *out);
+	if (st->be->history_stamp == NULL)
+		return 1;
+	out->own = st->own;
+	return st->be->history_stamp(st->bctx, &out->store, err);
+}
+
 /* Appends a started release at the end of the sequence; names are unique. */
 int
 state_release_add(struct state *st, const char *name, const char *note,
     int64_t *seq_out, struct buf *err)
 {
+	st->own++;
 	return st->be->release_add(st->bctx, name, note, seq_out, err);
 }
 
@@ -173,6 +192,7 @@ state_release_add(struct state *st, const char *name, const char *note,
 int
 state_release_finish(struct state *st, int64_t seq, struct buf *err)
 {
+	st->own++;
 	return st->be->release_finish(st->bctx, seq, err);
 }
 
@@ -181,6 +201,7 @@ int
 state_ship_put(struct state *st, const struct state_ship *ship,
     struct buf *err)
 {
+	st->own++;
 	return st->be->ship_put(st->bctx, ship, err);
 }
 
@@ -189,6 +210,7 @@ int
 state_ship_delete(struct state *st, const char *plan, const char *step,
     struct buf *err)
 {
+	st->own++;
 	return st->be->ship_delete(st->bctx, plan, step, err);
 }
 
@@ -324,6 +346,7 @@ state_copy(struct state *from, struct state *to, int dry_run,
 	}
 	if (to->be->history_id_set(to->bctx, id, err) != 0)
 		goto done;
+	to->own++;
 	for (i = 0; i < h.nreleases; i++)
 		if (to->be->release_put(to->bctx, &h.releases[i], err) != 0)
 			goto done;

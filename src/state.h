@@ -153,6 +153,22 @@ int state_history_load_plans(struct state *st, struct state_history *h,
     char *const *plans, size_t nplans, struct buf *err);
 void state_history_free(struct state_history *h);
 
+/* One version of the releases and ships, as state_history_stamp reads it. */
+struct state_stamp {
+	int64_t		store;		/* the store's: others' commits change it */
+	int64_t		own;		/* this handle's writes and rollbacks */
+};
+/*
+ * Reads the history's version into *out.  Two equal stamps, the second
+ * read inside a write transaction, mean that no release or ship changed
+ * in between, through this handle or any other; so a history loaded
+ * right after the first (and updated with this handle's own writes,
+ * then stamped again) can stand in for a new load.  Returns 1 when the
+ * store cannot tell (the PostgreSQL store): then load the history again.
+ */
+int state_history_stamp(struct state *st, struct state_stamp *out,
+    struct buf *err);
+
 /* Appends a release (state started) at seq = last + 1; *seq_out may be NULL. */
 int state_release_add(struct state *st, const char *name, const char *note,
     int64_t *seq_out, struct buf *err);

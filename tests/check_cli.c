@@ -3,7 +3,8 @@
  * walkthrough of plans/users-full-name.yaml across five releases, the exit
  * codes of SPEC section 4, refusals that leave the state file byte for
  * byte as it was, overrides that show in audit and log, the CI checks,
- * tampering and foreign state files, and sixteen concurrent advances.
+ * tampering and foreign state files, sixteen concurrent advances, and
+ * advance --all meeting a step another process ships (under gdb).
  * No database is involved: DB steps run with --record-only.
  */
 #include <sys/stat.h>
@@ -1440,6 +1441,83 @@ START_TEST(test_concurrent_advance)
 }
 END_TEST
 
+/* The second argument's register at a function's entry, for gdb. */
+#if defined(__x86_64__)
+#define GDB_ARG2 "$rsi"
+#elif defined(__aarch64__)
+#define GDB_ARG2 "$x1"
+#else
+#define GDB_ARG2 NULL
+#endif
+
+/*
+ * advance --all holds the history it loaded and updates it with each
+ * ship; a step another process ships meanwhile must still be seen.  gdb
+ * stops `advance --all` before its second write transaction (the "BEGIN
+ * IMMEDIATE" sent through sqlite3_exec, when it holds no lock) and runs
+ * `advance pb` from a second process there; the first, resumed, must not
+ * ship pb's step again, though the history it judged pb on said it was
+ * still to ship.
+ */
+START_TEST(test_all_sees_concurrent_ship)
+{
+	static const char *const names[] = { "pa", "pb" };
+	const char *bin = getenv("EXCON_BIN");
+	struct run r;
+	struct buf gdb = BUF_INIT;
+	char *out;
+	size_t i;
+
+	ck_assert_msg(GDB_ARG2 != NULL, "this test needs x86-64 or aarch64");
+	ck_assert_msg(tu_sh(&r, NULL, "command -v gdb") == 0,
+	    "gdb is needed to stop excon at an exact point (apt-get install gdb)");
+	tu_run_free(&r);
+	for (i = 0; i < 2; i++) {
+		char *file = xasprintf("plans/%s.yaml", names[i]);
+		char *yaml = xasprintf("plan: %s\nowner: team\nsteps:\n"
+		    "  - id: add-column\n    kind: add_column\n    table: t_%s\n"
+		    "    column: c\n    type: text\n"
+		    "  - id: drop-old\n    kind: drop_column\n    table: t_%s\n"
+		    "    column: old\n", names[i], names[i], names[i]);
+
+		tu_write(dir, file, yaml);
+		free(file);
+		free(yaml);
+	}
+	step("release start v1", NULL);
+	buf_printf(&gdb, "set pagination off\nset confirm off\nset $n = 0\n"
+	    "break *sqlite3_exec\ncommands\n  silent\n"
+	    "  if *(char *)%s == 'B' && *((char *)%s + 6) == 'I'\n"
+	    "    set $n = $n + 1\n"
+	    "    if $n == 2\n"
+	    "      shell %s advance pb --record-only >other.out 2>&1\n"
+	    "    end\n"
+	    "  end\n  continue\nend\nrun\n", GDB_ARG2, GDB_ARG2,
+	    bin != NULL ? bin : "excon");
+	tu_write(dir, "race.gdb", buf_cstr(&gdb));
+	buf_free(&gdb);
+	ck_assert_int_eq(tu_sh(&r, dir, "gdb -nx -batch -readnever -iex "
+	    "'set auto-solib-add off' -x race.gdb --args %s advance --all "
+	    "--record-only", bin != NULL ? bin : "excon"), 0);
+	/* The second process shipped pb's step, the first pa's and the sample's. */
+	out = tu_read(dir, "other.out", NULL);
+	ck_assert_msg(out != NULL && starts(out, "shipped pb/add-column "),
+	    "advance pb said: %s\ngdb: %s%s", out ? out : "(nothing)", r.out,
+	    r.err);
+	free(out);
+	ck_assert_msg(tu_has(r.out, "shipped pa/add-column ") &&
+	    tu_has(r.out, "shipped " PLAN "/dual-write ") &&
+	    !tu_has(r.out, "shipped pb/"), "%s%s", r.out, r.err);
+	tu_run_free(&r);
+	out = sqlite("SELECT plan || ' ' || step || ' ' || count(*) FROM events "
+	    "WHERE kind = 'advance' GROUP BY plan, step ORDER BY plan, step");
+	same(out, "pa add-column 1\npb add-column 1\n" PLAN " add-column 1\n"
+	    PLAN " dual-write 1\n");
+	free(out);
+	step("log --verify", "event log intact");
+}
+END_TEST
+
 START_TEST(test_concurrent_release_start)
 {
 	static const char *const args[] = { "release", "start", "v1", NULL };
@@ -2242,6 +2320,7 @@ cli_suite(void)
 	add(s, "tamper: event rehashed", test_tamper_event_rehashed);
 	add(s, "tamper: tail truncated", test_tamper_tail_truncated);
 	add(s, "status backfill stopped reporting", test_status_backfill_stopped_reporting);
+	add(s, "advance --all sees a concurrent ship", test_all_sees_concurrent_ship);
 	return s;
 }
 

@@ -420,14 +420,15 @@ stmt_calls(const char *ci, const char *like)
 #define DEPS_ALL	"to_regclass(x.rel) AS rel"
 
 /*
- * Runs `excon cmd --db` and asserts that it connected to the database
- * and to the replica rep once each, read their statistics once each and
- * searched the database's dependencies and functions once, whatever the
- * number of plans;
- * returns its stdout (owned).
+ * Runs `excon cmd [arg1 [arg2]] --db` and asserts that it connected to
+ * the database and to the replica rep `times` times each, read their
+ * statistics as often and searched the database's dependencies and
+ * functions as often (once per command, or per pass of advance --all),
+ * whatever the number of plans; returns its stdout (owned).
  */
 static char *
-once_per_server(struct e2e *e, const char *rep, const char *cmd)
+reads_per_server(struct e2e *e, const char *rep, long long times,
+    const char *cmd, const char *arg1, const char *arg2)
 {
 	long long r0 = stmt_calls(e->ci, STATS_READ);
 	long long o0 = stmt_calls(e->ci, STATS_OPEN);
@@ -435,35 +436,43 @@ once_per_server(struct e2e *e, const char *rep, const char *cmd)
 	long long ro0 = stmt_calls(rep, STATS_OPEN);
 	long long f0 = stmt_calls(e->ci, FNS_ONE), a0 = stmt_calls(e->ci, FNS_ALL);
 	long long d0 = stmt_calls(e->ci, DEPS_ONE), da0 = stmt_calls(e->ci, DEPS_ALL);
-	char *out = e2e_ok(e, 1, cmd, NULL);
+	char *out = e2e_ok(e, 1, cmd, arg1, arg2, NULL);
 
-	ck_assert_msg(stmt_calls(e->ci, STATS_READ) - r0 == 1,
+	ck_assert_msg(stmt_calls(e->ci, STATS_READ) - r0 == times,
 	    "%s read pg_stat_statements of the database %lld times", cmd,
 	    stmt_calls(e->ci, STATS_READ) - r0);
-	ck_assert_msg(stmt_calls(e->ci, STATS_OPEN) - o0 == 1,
+	ck_assert_msg(stmt_calls(e->ci, STATS_OPEN) - o0 == times,
 	    "%s connected to the database %lld times", cmd,
 	    stmt_calls(e->ci, STATS_OPEN) - o0);
-	ck_assert_msg(stmt_calls(rep, STATS_READ) - rr0 == 1,
+	ck_assert_msg(stmt_calls(rep, STATS_READ) - rr0 == times,
 	    "%s read pg_stat_statements of the replica %lld times", cmd,
 	    stmt_calls(rep, STATS_READ) - rr0);
-	ck_assert_msg(stmt_calls(rep, STATS_OPEN) - ro0 == 1,
+	ck_assert_msg(stmt_calls(rep, STATS_OPEN) - ro0 == times,
 	    "%s connected to the replica %lld times", cmd,
 	    stmt_calls(rep, STATS_OPEN) - ro0);
 	ck_assert_msg(stmt_calls(e->ci, FNS_ONE) - f0 == 0 &&
-	    stmt_calls(e->ci, FNS_ALL) - a0 == 1, "%s searched the functions "
+	    stmt_calls(e->ci, FNS_ALL) - a0 == times, "%s searched the functions "
 	    "%lld times one by one, %lld times for all", cmd,
 	    stmt_calls(e->ci, FNS_ONE) - f0, stmt_calls(e->ci, FNS_ALL) - a0);
 	ck_assert_msg(stmt_calls(e->ci, DEPS_ONE) - d0 == 0 &&
-	    stmt_calls(e->ci, DEPS_ALL) - da0 == 1, "%s searched the "
+	    stmt_calls(e->ci, DEPS_ALL) - da0 == times, "%s searched the "
 	    "dependencies %lld times one by one, %lld times for all", cmd,
 	    stmt_calls(e->ci, DEPS_ONE) - d0, stmt_calls(e->ci, DEPS_ALL) - da0);
 	return out;
 }
 
+/* reads_per_server, once. */
+static char *
+once_per_server(struct e2e *e, const char *rep, const char *cmd)
+{
+	return reads_per_server(e, rep, 1, cmd, NULL, NULL);
+}
+
 /*
- * 30 plans wait in their contract windows: status, audit and probe read
- * each server's pg_stat_statements once for all of them (counted by the
- * server itself), and still tell each plan's evidence apart.
+ * 30 plans wait in their contract windows: status, audit, probe and
+ * advance --all read each server's pg_stat_statements once for all of
+ * them (counted by the server itself), and still tell each plan's
+ * evidence apart.
  */
 START_TEST(test_many_plans_read_once)
 {
@@ -520,6 +529,20 @@ START_TEST(test_many_plans_read_once)
 	out = once_per_server(&e, rep, "probe");
 	ck_assert_msg(e2e_count(out, "still used") == 3 &&
 	    tu_has(out, "SELECT t.name FROM t07 t WHERE t.id = $1"), "%s", out);
+	free(out);
+	/*
+	 * advance --all gathers the evidence of every contract it reaches
+	 * through each pass's reads too: the 27 unused ship in the first
+	 * pass, the 3 used wait, and a second pass finds nothing more to ship.
+	 * Their contract window opens in r3 (contract_after: 2).
+	 */
+	free(e2e_ok(&e, 0, "release", "finish", "r2", NULL));
+	free(e2e_ok(&e, 0, "release", "start", "r3", NULL));
+	free(e2e_ok(&e, 0, "release", "finish", "r3", NULL));
+	out = reads_per_server(&e, rep, 2, "advance", "--all", "--record-only");
+	ck_assert_msg(e2e_count(out, "/drop-name (drop_column, post)") == 27 &&
+	    !tu_has(out, "p07/") && !tu_has(out, "p12/") && !tu_has(out, "p20/"),
+	    "%s", out);
 	free(out);
 	e2e_free(&e);
 	buf_reset(&sql);

@@ -1178,6 +1178,90 @@ add(Suite *s, const char *name, const TTest *test)
 	tu_add(s, name, test, setup, teardown, 120);
 }
 
+/* Whether two stamps are the same version. */
+static int
+stamp_eq(const struct state_stamp *a, const struct state_stamp *b)
+{
+	return a->store == b->store && a->own == b->own;
+}
+
+/* Reads st's stamp inside a write transaction (then ended), or fails. */
+static struct state_stamp
+stamp_in_tx(struct state *st)
+{
+	struct state_stamp t;
+	struct buf err = BUF_INIT;
+
+	ck_assert_int_eq(state_begin(st, &err), 0);
+	ck_assert_int_eq(state_history_stamp(st, &t, &err), 0);
+	state_rollback(st);
+	buf_free(&err);
+	return t;
+}
+
+/*
+ * The history's stamp: unchanged while nothing changes the releases or
+ * ships; changed by another handle's commit, by an edit behind excon's
+ * back, by this handle's own writes, and by a rollback of them.
+ */
+START_TEST(test_history_stamp)
+{
+	struct state_stamp t0, t1;
+	struct buf err = BUF_INIT;
+	struct state *a = open_new(), *b = NULL;
+	char *out;
+
+	ck_assert_int_eq(state_release_add(a, "r1", NULL, NULL, &err), 0);
+	ck_assert_int_eq(state_open(&b, path, 0, &err), 0);
+	t0 = stamp_in_tx(a);
+	t1 = stamp_in_tx(a);
+	ck_assert_msg(stamp_eq(&t0, &t1), "no change, yet a new stamp");
+	/* Reading, through either handle, changes nothing. */
+	{
+		struct state_history h;
+
+		ck_assert_int_eq(state_history_load(b, &h, &err), 0);
+		state_history_free(&h);
+	}
+	t1 = stamp_in_tx(a);
+	ck_assert_msg(stamp_eq(&t0, &t1), "a read changed the stamp");
+
+	/* Another handle's commit. */
+	put_ship(b, "users", "add", 0, 1, SHIP_DONE);
+	t1 = stamp_in_tx(a);
+	ck_assert_msg(!stamp_eq(&t0, &t1), "another handle's ship went unseen");
+
+	/* An edit through the sqlite3 shell. */
+	t0 = t1;
+	out = sqlite_cli("UPDATE ships SET release_seq = 2 WHERE plan = 'users'");
+	ck_assert_str_eq(out, "");
+	free(out);
+	t1 = stamp_in_tx(a);
+	ck_assert_msg(!stamp_eq(&t0, &t1), "an edit of the file went unseen");
+
+	/* This handle's own writes, and a rollback of them. */
+	t0 = t1;
+	ck_assert_int_eq(state_begin(a, &err), 0);
+	ck_assert_int_eq(state_release_finish(a, 1, &err), 0);
+	ck_assert_int_eq(state_history_stamp(a, &t1, &err), 0);
+	ck_assert_msg(!stamp_eq(&t0, &t1), "its own write left the stamp");
+	t0 = t1;
+	state_rollback(a);
+	t1 = stamp_in_tx(a);
+	ck_assert_msg(!stamp_eq(&t0, &t1), "a rollback left the stamp");
+	/* A stamp taken after its own writes, inside the transaction, holds. */
+	ck_assert_int_eq(state_begin(a, &err), 0);
+	ck_assert_int_eq(state_release_finish(a, 1, &err), 0);
+	ck_assert_int_eq(state_history_stamp(a, &t0, &err), 0);
+	ck_assert_int_eq(state_commit(a, &err), 0);
+	t1 = stamp_in_tx(a);
+	ck_assert_msg(stamp_eq(&t0, &t1), "its own commit changed the stamp");
+	state_close(b);
+	state_close(a);
+	buf_free(&err);
+}
+END_TEST
+
 /* The state store suite. */
 static Suite *
 state_suite(void)
@@ -1211,6 +1295,7 @@ state_suite(void)
 	add(s, "upgrade adds events_kind", test_upgrade_adds_events_kind_index);
 	add(s, "actor", test_actor);
 	add(s, "history id", test_history_id);
+	add(s, "history stamp", test_history_stamp);
 	return s;
 }
 

@@ -41,8 +41,25 @@ static const struct cmd_opt advance_opts[] = {
 /* advance_one's "nothing to ship": distinct from every exit code. */
 #define ADVANCE_NOTHING	(-1)
 
+/*
+ * The history advance judges and ships on, loaded once and then updated
+ * with each ship this process records, instead of loaded again for every
+ * step (which made shipping N steps cost N loads of the whole history).
+ * It stands in for a load inside a write transaction only when the
+ * store's stamp says nothing changed it since (state_history_stamp);
+ * otherwise it is loaded again.
+ */
+struct hist_cache {
+	struct state_history	 h;
+	struct state_stamp	 stamp;		/* of the store when h was current */
+	size_t			 cap;		/* room in h.ships */
+	int			 valid;		/* stamp describes h */
+};
+
 struct advance {
 	struct cmd_ctx		*ctx;
+	struct hist_cache	 hc;
+	struct evidence_cache	*evc;		/* rule 9's reads of one --all pass */
 	struct buf		 json;		/* shipped entries, JSON */
 	int			 nshipped;
 	int			 record_only;
@@ -52,6 +69,107 @@ struct advance {
 	enum stage		 stage;
 	const char		*release_name;
 };
+
+/*
+ * Makes a->hc.h the current history, inside a new write transaction when
+ * write is set: kept when the store's stamp is unchanged, else loaded.
+ * Returns 0, or an exit code after printing the error (no transaction
+ * left open).
+ */
+static int
+hist_get(struct advance *a, int write)
+{
+	struct cmd_ctx *ctx = a->ctx;
+	struct hist_cache *c = &a->hc;
+	struct state_stamp now;
+	struct buf err = BUF_INIT;
+	int rc, known;
+
+	if ((rc = cmd_open_state(ctx, 0)) != 0)
+		return rc;
+	if (write && state_begin(ctx->st, &err) != 0)
+		goto fail;
+	/* The stamp first: a change after it only makes the next one differ. */
+	if ((known = state_history_stamp(ctx->st, &now, &err)) < 0)
+		goto fail;
+	if (known == 0 && c->valid && now.store == c->stamp.store &&
+	    now.own == c->stamp.own)
+		return 0;
+	state_history_free(&c->h);
+	c->valid = 0;
+	if (state_history_load(ctx->st, &c->h, &err) != 0)
+		goto fail;
+	c->cap = c->h.nships;
+	c->stamp = now;
+	c->valid = known == 0;
+	return 0;
+fail:
+	if (write)
+		state_rollback(ctx->st);
+	rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+	buf_free(&err);
+	return rc;
+}
+
+/*
+ * Puts the ship row just written in the open transaction into a->hc.h,
+ * where the store keeps it (ships by plan, then idx), then stamps the
+ * cache anew, still inside the transaction.  A row replacing one of the
+ * same plan and step, or a stamp that cannot be read, drops the cache
+ * instead.
+ */
+static void
+hist_note_ship(struct advance *a, const struct state_ship *row)
+{
+	struct hist_cache *c = &a->hc;
+	struct state_history *h = &c->h;
+	struct state_ship *sh;
+	struct buf err = BUF_INIT;
+	size_t i, lo = 0, hi = h->nships;
+
+	if (!c->valid)
+		return;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(h->ships[mid].plan, row->plan) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < h->nships && strcmp(h->ships[i].plan, row->plan) == 0;
+	    i++)
+		if (strcmp(h->ships[i].step, row->step) == 0)
+			break;
+	if (i < h->nships && strcmp(h->ships[i].plan, row->plan) == 0) {
+		/* The same step again (one that failed): loaded anew next time. */
+		c->valid = 0;
+		goto done;
+	}
+	for (i = lo; i < h->nships && strcmp(h->ships[i].plan, row->plan) == 0 &&
+	    h->ships[i].idx < row->idx; i++)
+		;
+	xgrow((void **)&h->ships, &c->cap, h->nships + 1, sizeof *h->ships);
+	memmove(&h->ships[i + 1], &h->ships[i],
+	    (h->nships - i) * sizeof *h->ships);
+	h->nships++;
+	sh = &h->ships[i];
+	*sh = *row;
+	if (h->strings != NULL) {
+		sh->plan = arena_strndup(h->strings, row->plan, strlen(row->plan));
+		sh->step = arena_strndup(h->strings, row->step, strlen(row->step));
+		sh->checksum = arena_strndup(h->strings, row->checksum ?
+		    row->checksum : "", row->checksum ? strlen(row->checksum) : 0);
+	} else {
+		sh->plan = xstrdup(row->plan);
+		sh->step = xstrdup(row->step);
+		sh->checksum = xstrdup(row->checksum ? row->checksum : "");
+	}
+	if (state_history_stamp(a->ctx->st, &c->stamp, &err) != 0)
+		c->valid = 0;
+done:
+	buf_free(&err);
+}
 
 /* Appends a shipped (or would-ship) step to the JSON list. */
 static void
@@ -172,15 +290,19 @@ print_refusal(struct advance *a, const struct plan *p, const struct step *s,
 }
 
 /*
- * Gathers p's rule 9 evidence into ev; when it cannot be read, ev says
- * so (the gate then refuses under probe: required).  Returns 0.
+ * Gathers p's rule 9 evidence into ev, through a->evc when a pass of
+ * --all has one (each server connected and its statistics read once per
+ * pass, not once per plan); when it cannot be read, ev says so (the gate
+ * then refuses under probe: required).  Returns 0.
  */
 static int
-probe_evidence(struct cmd_ctx *ctx, const struct plan *p, struct evidence *ev)
+probe_evidence(struct advance *a, const struct plan *p, struct evidence *ev)
 {
+	struct cmd_ctx *ctx = a->ctx;
 	struct buf err = BUF_INIT;
 
-	if (evidence_gather(ctx, p, ev, &err) != 0) {
+	if ((a->evc != NULL ? evidence_gather_cached(ctx, a->evc, p, ev, &err) :
+	    evidence_gather(ctx, p, ev, &err)) != 0) {
 		evidence_free(ev);
 		buf_init(&ev->lines);
 		ev->res.missing = xasprintf("the database could not be read: %s",
@@ -219,6 +341,11 @@ window_opens(struct advance *a, const struct plan *p, size_t idx)
 	else if (missing != NULL)
 		fprintf(stderr, "warning: %s: no snapshot of pg_stat_statements "
 		    "(rule 9): %s\n", p->name.s, missing);
+	else if (a->evc != NULL) {
+		/* The pass's reads predate the new window: read again. */
+		evidence_cache_free(a->evc);
+		a->evc = evidence_cache_new();
+	}
 	free(missing);
 	buf_free(&err);
 }
@@ -276,11 +403,12 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
     int *done)
 {
 	struct cmd_ctx *ctx = a->ctx;
-	struct state_history h;
+	struct state_history *hp = &a->hc.h;
 	struct gate_ctx g;
 	struct gate_progress pr;
 	struct gate_result res;
 	struct evidence ev;
+	struct state_ship row;
 	struct buf err = BUF_INIT;
 	const struct state_release *r;
 	const struct step *s;
@@ -290,11 +418,11 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	memset(&ev, 0, sizeof ev);
 	memset(&pr, 0, sizeof pr);
 	annotate_at(p, NULL);
-	if ((rc = cmd_history(ctx, &h, in_tx)) != 0) {
+	if ((rc = hist_get(a, in_tx)) != 0) {
 		annotate_at(NULL, NULL);
 		return rc;
 	}
-	cmd_gate(ctx, &h, &g);
+	cmd_gate(ctx, hp, &g);
 	gate_progress_load(&g, p, &pr);
 	next = pr.next;
 	*done = next;
@@ -308,7 +436,8 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 		rc = ADVANCE_NOTHING;
 		goto done;
 	}
-	r = a->release_name ? gate_release_named(&h, a->release_name) : gate_newest(&h);
+	r = a->release_name ? gate_release_named(hp, a->release_name) :
+	    gate_newest(hp);
 	if (a->release_name && r == NULL) {
 		rc = cmd_fail(EXCON_EXIT_USAGE, "unknown release '%s'", a->release_name);
 		goto done;
@@ -320,7 +449,7 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 	 * of its own, and never waits on a lock of the application's.
 	 */
 	if (g.probe != GATE_PROBE_OFF && gate_first_contract(p, (size_t)next) &&
-	    cmd_have_db(ctx) && probe_evidence(ctx, p, &ev) == 0) {
+	    cmd_have_db(ctx) && probe_evidence(a, p, &ev) == 0) {
 		g.evidence = &ev.gate;
 		g.nevidence = 1;
 	}
@@ -389,8 +518,15 @@ advance_one(struct advance *a, const struct plan *p, int last, int quiet,
 		goto done;
 	}
 	if (dbstep_record_ship(ctx, p, (size_t)next, r, &res, a->reason,
-	    a->record_only, NULL, &err) != 0 ||
-	    state_commit(ctx->st, &err) != 0) {
+	    a->record_only, NULL, &row, &err) != 0) {
+		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
+		goto done;
+	}
+	/* Only the ships move: r, in the releases, stays valid. */
+	hist_note_ship(a, &row);
+	if (state_commit(ctx->st, &err) != 0) {
+		a->hc.valid = 0;
+		in_tx = 0;
 		rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 		goto done;
 	}
@@ -409,7 +545,6 @@ done:
 	evidence_free(&ev);
 	gate_progress_free(&pr);
 	gate_result_free(&res);
-	state_history_free(&h);
 	buf_free(&err);
 	return rc;
 }
@@ -420,18 +555,26 @@ done:
  * another stage or is refused by its gate is skipped without a write
  * transaction, which makes a pass linear in the number of plans instead
  * of reloading the whole history per plan.  The decision that ships is
- * still advance_one's, made again on the history read inside its write
- * transaction.  After a ship the pass reads the history again, so that a
- * plan depending on it ships in the same pass, as before.
+ * still advance_one's, made again on the history current inside its write
+ * transaction.  After a ship the pass judges on the history with it (the
+ * one advance_one updated), so that a plan depending on it ships in the
+ * same pass, as before.
  */
 static int
-may_ship(const struct advance *a, const struct gate_ctx *g, const struct plan *p)
+may_ship(const struct advance *a, const struct gate_ctx *g0, const struct plan *p)
 {
 	const struct state_release *r;
 	struct gate_progress pr;
 	struct gate_result res;
+	struct gate_ctx gc = *g0, *g = &gc;
 	int next, ok;
 
+	/*
+	 * Rule 9's evidence is read by advance_one only: here, without it,
+	 * probe: required would refuse every first contract unread.
+	 */
+	if (gc.probe == GATE_PROBE_REQUIRED)
+		gc.probe = GATE_PROBE_ADVISORY;
 	gate_progress_load(g, p, &pr);
 	next = pr.next;
 	gate_progress_free(&pr);
@@ -528,19 +671,24 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 		 */
 		for (;;) {
 			int before = a.nshipped, seen = a.nshipped;
-			struct state_history h;
 			struct gate_ctx g;
 
-			if ((rc = cmd_history(ctx, &h, 0)) != 0)
+			if ((rc = hist_get(&a, 0)) != 0)
 				break;
-			cmd_gate(ctx, &h, &g);
+			cmd_gate(ctx, &a.hc.h, &g);
+			/* Rule 9's statistics, read at most once per pass. */
+			evidence_cache_free(a.evc);
+			a.evc = evidence_cache_new();
 			for (i = 0; i < ctx->plans.nplans && rc == 0; i++) {
 				int r, done;
 
-				/* Judge the plans after a ship on the history with it. */
+				/*
+				 * Judge the plans after a ship on the history with
+				 * it: the one each ship updated, unless another
+				 * process changed the store meanwhile.
+				 */
 				if (a.nshipped != seen && !ctx->dry_run) {
-					state_history_free(&h);
-					if ((rc = cmd_history(ctx, &h, 0)) != 0)
+					if ((rc = hist_get(&a, 0)) != 0)
 						break;
 					seen = a.nshipped;
 				}
@@ -554,7 +702,6 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 				    r != EXCON_EXIT_REFUSED)
 					rc = r;
 			}
-			state_history_free(&h);
 			if (rc != 0 || ctx->dry_run || a.nshipped == before)
 				break;
 		}
@@ -577,6 +724,8 @@ cmd_advance_exec(struct cmd_ctx *ctx)
 		printf("{\"shipped\":[%s],\"refused\":null}\n", buf_cstr(&a.json));
 	}
 	buf_free(&a.json);
+	evidence_cache_free(a.evc);
+	state_history_free(&a.hc.h);
 	return rc;
 }
 

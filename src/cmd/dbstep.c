@@ -302,7 +302,8 @@ dbstep_dry_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 int
 dbstep_record_ship(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
     const struct state_release *r, const struct gate_result *res,
-    const char *reason, int record_only, const char *detail, struct buf *err)
+    const char *reason, int record_only, const char *detail,
+    struct state_ship *row, struct buf *err)
 {
 	const struct step *s = &p->steps[idx];
 	struct state_ship sh;
@@ -318,6 +319,8 @@ dbstep_record_ship(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 	sh.at = out_now();
 	if (state_ship_put(ctx->st, &sh, err) != 0)
 		return -1;
+	if (row != NULL)
+		*row = sh;
 	if (res->forced && cmd_event(ctx, "override", p->name.s, s->id.s, r->name,
 	    buf_cstr(&res->why), reason, err) != 0)
 		return -1;
@@ -542,7 +545,7 @@ dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
 
 		if (dbstep_record_ship(ctx, p, idx, r, &res, reason, 0,
 		    outcome == EXEC_ALREADY_APPLIED ? "already applied; recorded" :
-		    NULL, &err) != 0 || state_commit(ctx->st, &err) != 0) {
+		    NULL, NULL, &err) != 0 || state_commit(ctx->st, &err) != 0) {
 			rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 			goto done;
 		}

@@ -32,11 +32,13 @@ int dbstep_run(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
  * "record-only" when record_only and the step runs SQL, then "advance"
  * (detail, or the step kind when NULL; reason unless forced).  Without
  * record_only a backfill's cursor is dropped.  The one way a ship is
- * recorded: advance's record-only path and dbstep_run both call it.
+ * recorded: advance's record-only path and dbstep_run both call it.  row,
+ * when not NULL, receives the ship row written (strings borrowed from p).
  */
 int dbstep_record_ship(struct cmd_ctx *ctx, const struct plan *p, size_t idx,
     const struct state_release *r, const struct gate_result *res,
-    const char *reason, int record_only, const char *detail, struct buf *err);
+    const char *reason, int record_only, const char *detail,
+    struct state_ship *row, struct buf *err);
 
 /* Runs the down SQL of step idx and records the rollback; returns an exit code. */
 int dbstep_undo(struct cmd_ctx *ctx, const struct plan *p, size_t idx);
