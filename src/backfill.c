@@ -96,23 +96,6 @@ pause_ms(int ms)
 		;
 }
 
-/* A text[] literal of n strings, owned by the caller. */
-static char *
-array_literal(char *const *v, int n)
-{
-	struct buf b = BUF_INIT;
-	int i;
-
-	buf_putc(&b, '{');
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			buf_putc(&b, ',');
-		pg_array_elem(&b, v[i]);
-	}
-	buf_putc(&b, '}');
-	return buf_detach(&b);
-}
-
 /* Appends "(v1, v2)" for messages. */
 static void
 key_display(struct buf *b, char *const *v, int n)
@@ -903,7 +886,7 @@ bf_prepare(struct bf *f, struct buf *err)
 	if (f->nkeys > 32)
 		return error_set(err, "the primary key of %s has %d columns; backfill handles up to 32",
 		    f->table, f->nkeys);
-	f->keyarr = array_literal(f->cols, f->nkeys);
+	f->keyarr = pg_array_literal(f->cols, (size_t)f->nkeys);
 	f->sql[0] = bf_sql(f, 0);
 	f->sql[1] = bf_sql(f, 1);
 	f->sql_cursor = bf_sql_cursor(f);

@@ -1035,6 +1035,23 @@ pg_lib_version(void)
 	return v;
 }
 
+/* The text[] literal {"a","b"} of the n strings of v; the caller owns it. */
+char *
+pg_array_literal(char *const *v, size_t n)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	buf_putc(&b, '{');
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_putc(&b, ',');
+		pg_array_elem(&b, v[i]);
+	}
+	buf_putc(&b, '}');
+	return buf_detach(&b);
+}
+
 /* Appends s as an element of a text[] literal: "..." with \ and " escaped. */
 void
 pg_array_elem(struct buf *b, const char *s)

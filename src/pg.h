@@ -144,6 +144,8 @@ char *pg_conninfo_redact(const char *conninfo);
  * escaped), for an array passed as a parameter.
  */
 void pg_array_elem(struct buf *b, const char *s);
+/* The text[] literal of the n strings of v, for a parameter; owned. */
+char *pg_array_literal(char *const *v, size_t n);
 
 /*
  * The retry policy for DDL (see pg_retry_run).  lock_timeout and

@@ -269,7 +269,7 @@ spg_history_load(void *be, struct state_history *h, char *const *plans,
     size_t nplans, struct buf *err)
 {
 	struct spg *sp = be;
-	struct buf names = BUF_INIT;
+	char *names = NULL;
 	const char *param[1];
 	struct pg_stmt q[2] = {
 		{ "SELECT seq, name, state, note, started_at, finished_at "
@@ -283,19 +283,12 @@ spg_history_load(void *be, struct state_history *h, char *const *plans,
 	struct history_fill f;
 	struct state_ship row;
 	const char *v;
-	size_t k;
 	int i, n, ret = -1;
 
 	memset(h, 0, sizeof *h);
 	if (plans != NULL) {
-		buf_putc(&names, '{');
-		for (k = 0; k < nplans; k++) {
-			if (k > 0)
-				buf_putc(&names, ',');
-			pg_array_elem(&names, plans[k]);
-		}
-		buf_putc(&names, '}');
-		param[0] = buf_cstr(&names);
+		names = pg_array_literal(plans, nplans);
+		param[0] = names;
 		q[1] = (struct pg_stmt){ "SELECT plan, step, idx, release_seq, "
 		    "checksum, status, forced, at FROM excon.ships "
 		    "WHERE plan = ANY ($1::text[]) "
@@ -328,7 +321,7 @@ spg_history_load(void *be, struct state_history *h, char *const *plans,
 	history_fill_end(&f);
 	ret = 0;
 done:
-	buf_free(&names);
+	free(names);
 	pg_result_free(res[0]);
 	pg_result_free(res[1]);
 	return ret;
