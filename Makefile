@@ -35,10 +35,10 @@ WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-format-nonliteral -Wundef -Wold-style-definition
 
 PKG_CFLAGS = $(shell pkg-config --cflags libpq sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs libpq sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null) -lpg_query
+PKG_LIBS = $(shell pkg-config --libs libpq sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null) -lpg_query -pthread
 # ./excon does not link libpq: src/pg.c loads it on the first connection,
 # so that commands which never connect skip its thirty-odd libraries.
-EXCON_LIBS = $(shell pkg-config --libs sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null) -lpg_query -ldl
+EXCON_LIBS = $(shell pkg-config --libs sqlite3 yaml-0.1 libprotobuf-c 2>/dev/null) -lpg_query -ldl -pthread
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 

@@ -5,6 +5,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,6 +394,74 @@ fail:
 	rc = cmd_fail(EXCON_EXIT_RUNTIME, "%s", buf_cstr(&err));
 	buf_free(&err);
 	return rc;
+}
+
+/* The history read on a second thread while the plans load. */
+struct history_job {
+	const struct cmd_ctx	*ctx;
+	struct state		*st;
+	struct state_history	*h;
+	int			 ok;
+};
+
+/*
+ * Opens the store and reads the whole history, printing nothing: any
+ * failure is left to cmd_history, which the caller then runs to say why.
+ */
+static void *
+history_job_run(void *arg)
+{
+	struct history_job *j = arg;
+	const char *loc = j->ctx->cfg.state_path;
+	struct buf err = BUF_INIT;
+	struct stat sb;
+	int absent = 0;
+
+	if (loc_is_pg(loc))
+		j->ok = state_open_pg(&j->st, loc_conninfo(j->ctx, loc), 0,
+		    &absent, &err) == 0;
+	else
+		j->ok = stat(loc, &sb) == 0 &&
+		    state_open(&j->st, loc, 0, &err) == 0;
+	if (j->ok && state_history_load(j->st, j->h, &err) != 0)
+		j->ok = 0;
+	buf_free(&err);
+	return NULL;
+}
+
+/*
+ * Loads every plan and the whole history, as cmd_load_plans and then
+ * cmd_history would, but both at once: the store is opened and read on a
+ * second thread while this one reads the plan files and their cache.  The
+ * two share nothing (the plan cache's path comes from the configuration,
+ * not from the open store), and at ten thousand plans each is tens of
+ * milliseconds, most of it in the kernel (a stat per plan file, the
+ * history's pages).  When the thread cannot start or the store fails, the
+ * history is read again the plain way, which prints why, exactly as
+ * before.
+ */
+int
+cmd_load_plans_history(struct cmd_ctx *ctx, struct state_history *h)
+{
+	struct history_job j = { ctx, NULL, h, 0 };
+	pthread_t t;
+	int rc, started;
+
+	memset(h, 0, sizeof *h);
+	started = ctx->st == NULL &&
+	    pthread_create(&t, NULL, history_job_run, &j) == 0;
+	rc = cmd_load_plans(ctx, 0);
+	if (started)
+		pthread_join(t, NULL);
+	if (rc == 0 && started && j.ok) {
+		ctx->st = j.st;
+		return 0;
+	}
+	state_history_free(h);
+	state_close(j.st);
+	if (rc != 0)
+		return rc;
+	return cmd_history(ctx, h, 0);
 }
 
 /* Fills a gate context for the plans and history. */

@@ -130,6 +130,11 @@ int cmd_load_plans(struct cmd_ctx *ctx, int lax);
  */
 int cmd_load_plan(struct cmd_ctx *ctx, const char *name);
 /*
+ * Loads every plan and the whole history (as cmd_load_plans(ctx, 0) and
+ * cmd_history(ctx, h, 0)), reading both at once; h is the caller's.
+ */
+int cmd_load_plans_history(struct cmd_ctx *ctx, struct state_history *h);
+/*
  * Opens the store; returns an exit code.  Only `excon init` sets create;
  * without it a missing store is a usage error (exit 2, cmd_no_history).
  */

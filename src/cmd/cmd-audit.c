@@ -364,9 +364,7 @@ cmd_audit_exec(struct cmd_ctx *ctx)
 	    strcmp(fail_on, "pending") != 0)
 		return cmd_fail(EXCON_EXIT_USAGE, "--fail-on takes 'overdue' or "
 		    "'pending', not '%s'", fail_on);
-	if ((rc = cmd_load_plans(ctx, 0)) != 0)
-		return rc;
-	if ((rc = cmd_history(ctx, &h, 0)) != 0)
+	if ((rc = cmd_load_plans_history(ctx, &h)) != 0)
 		return rc;
 	cmd_gate(ctx, &h, &g);
 	newest = gate_newest(&h);

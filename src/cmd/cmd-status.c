@@ -324,11 +324,15 @@ cmd_status_exec(struct cmd_ctx *ctx)
 	size_t i;
 	int rc, n = 0, have_db;
 
-	/* status PLAN decodes only that plan and its dependencies. */
-	if ((rc = ctx->nargs == 1 ? cmd_load_plan(ctx, ctx->args[0]) :
-	    cmd_load_plans(ctx, 0)) != 0)
-		return rc;
-	if ((rc = cmd_history(ctx, &h, 0)) != 0)
+	/*
+	 * status PLAN decodes only that plan and its dependencies, then reads
+	 * only their ships; a whole status reads plans and history at once.
+	 */
+	if (ctx->nargs == 1) {
+		if ((rc = cmd_load_plan(ctx, ctx->args[0])) != 0 ||
+		    (rc = cmd_history(ctx, &h, 0)) != 0)
+			return rc;
+	} else if ((rc = cmd_load_plans_history(ctx, &h)) != 0)
 		return rc;
 	cmd_gate(ctx, &h, &g);
 	if (ctx->nargs == 1 && plan_set_find(&ctx->plans, ctx->args[0]) == NULL) {
